@@ -1,0 +1,233 @@
+/**
+ * Snapshot: the state of a table at one version, loaded through the
+ * ObjectStore: `_last_checkpoint` hint -> listing -> log segment -> checkpoint
+ * parts + JSON commits -> replay. Also reads the history of commits.
+ */
+import { ReddStreamError, isNotFound } from '../errors.ts';
+import { openParquet } from '../parquet/read.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { normaliseAction, parseCommit, type Action, type Add, type CommitInfo, type Metadata, type Protocol, type Txn } from './actions.ts';
+import { checkReadSupported } from './features.ts';
+import { LAST_CHECKPOINT, LOG_DIR, padVersion } from './log-path.ts';
+import { classifyLog, planLogSegment, type CheckpointRef, type LogSegment } from './log-segment.ts';
+import { applyActions, builderFrom, emptyBuilder, finish, type TableState } from './replay.ts';
+import { parseSchemaString, type StructType } from './schema.ts';
+
+export interface LastCheckpoint {
+  version: number;
+  size?: number;
+  parts?: number;
+  sizeInBytes?: number;
+  numOfAddFiles?: number;
+}
+
+export class Snapshot {
+  readonly store: ObjectStore;
+  readonly state: TableState;
+  readonly schema: StructType;
+  /** Checkpoint the snapshot was loaded from, if any. */
+  readonly checkpointVersion: number | null;
+
+  constructor(store: ObjectStore, state: TableState, checkpointVersion: number | null) {
+    this.store = store;
+    this.state = state;
+    this.schema = parseSchemaString(state.metadata.schemaString);
+    this.checkpointVersion = checkpointVersion;
+  }
+
+  get version(): number { return this.state.version; }
+  get metadata(): Metadata { return this.state.metadata; }
+  get protocol(): Protocol { return this.state.protocol; }
+  get partitionColumns(): string[] { return this.state.metadata.partitionColumns; }
+  /** Live data files. */
+  files(): Add[] { return [...this.state.files.values()]; }
+  /** Last committed version of an application transaction, or undefined. */
+  txnVersion(appId: string): number | undefined { return this.state.txns.get(appId)?.version; }
+  txns(): Txn[] { return [...this.state.txns.values()]; }
+  tableProperty(key: string): string | undefined { return this.state.metadata.configuration[key]; }
+}
+
+export interface LoadOptions {
+  /** Time travel: load this version instead of the latest. */
+  version?: number;
+  /** Skip the reader-feature check (for `describe`, which shows protocol details of any table). */
+  skipFeatureCheck?: boolean;
+}
+
+export async function readLastCheckpoint(store: ObjectStore): Promise<LastCheckpoint | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(LAST_CHECKPOINT);
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+  try {
+    const j = JSON.parse(new TextDecoder().decode(bytes));
+    if (typeof j?.version !== 'number') return null;
+    return j as LastCheckpoint;
+  } catch {
+    return null; // a corrupt hint is ignored: listing finds the truth
+  }
+}
+
+/** List `_delta_log/`, starting at the hinted checkpoint when that is enough. */
+async function listLog(store: ObjectStore, target: number | undefined) {
+  const hint = await readLastCheckpoint(store);
+  if (hint && hint.version > 0 && (target === undefined || target >= hint.version)) {
+    const entries = await store.list(`${LOG_DIR}/`, { startAfter: `${LOG_DIR}/${padVersion(hint.version - 1)}~` });
+    const log = classifyLog(entries);
+    if (log.checkpoints.some((c) => c.version <= (target ?? Number.POSITIVE_INFINITY))) return log;
+  }
+  return classifyLog(await store.list(`${LOG_DIR}/`));
+}
+
+export async function readCommit(store: ObjectStore, path: string): Promise<Action[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(path);
+  } catch (err) {
+    if (isNotFound(err)) throw new ReddStreamError('CORRUPT_LOG', `commit file ${store.url}/${path} disappeared while reading the log`, { cause: err });
+    throw err;
+  }
+  return parseCommit(new TextDecoder().decode(bytes), `${store.url}/${path}`);
+}
+
+export async function readCheckpoint(store: ObjectStore, cp: CheckpointRef): Promise<Action[]> {
+  const actions: Action[] = [];
+  for (let i = 0; i < cp.paths.length; i++) {
+    const path = cp.paths[i];
+    const where = `${store.url}/${path}`;
+    let rows: Record<string, unknown>[];
+    try {
+      const pq = await openParquet(store, path, cp.sizes[i]);
+      rows = await pq.readRows(['protocol', 'metaData', 'add', 'remove', 'txn', 'domainMetadata']);
+    } catch (err) {
+      throw new ReddStreamError('CORRUPT_CHECKPOINT', `cannot read checkpoint ${where}: ${(err as Error).message}`, { cause: err });
+    }
+    for (const row of rows) {
+      const a = normaliseAction(row, `checkpoint ${where}`);
+      if (a) actions.push(a);
+    }
+  }
+  return actions;
+}
+
+async function replaySegment(store: ObjectStore, seg: LogSegment): Promise<TableState> {
+  const b = emptyBuilder();
+  if (seg.checkpoint) applyActions(b, await readCheckpoint(store, seg.checkpoint), seg.checkpoint.version);
+  // Fetch commits concurrently (bounded), apply in order.
+  const results = await mapLimit(seg.commits, 16, (c) => readCommit(store, c.path));
+  for (let i = 0; i < seg.commits.length; i++) applyActions(b, results[i], seg.commits[i].version);
+  return finish(b, store.url);
+}
+
+/** Load the snapshot of a table at its latest version or at `options.version`. */
+export async function loadSnapshot(store: ObjectStore, options: LoadOptions = {}): Promise<Snapshot> {
+  const log = await listLog(store, options.version);
+  const seg = planLogSegment(log, store.url, options.version);
+  const state = await replaySegment(store, seg);
+  if (!options.skipFeatureCheck) checkReadSupported(state.protocol, state.metadata, store.url);
+  return new Snapshot(store, state, seg.checkpoint?.version ?? null);
+}
+
+/**
+ * Bring a snapshot up to date by reading the commits after it (no listing of
+ * the whole log). Returns the same snapshot when nothing is newer.
+ */
+export async function updateSnapshot(snapshot: Snapshot, upTo?: number): Promise<Snapshot> {
+  const store = snapshot.store;
+  const b = builderFrom(snapshot.state);
+  let v = snapshot.version + 1;
+  for (; upTo === undefined || v <= upTo; v++) {
+    let actions: Action[];
+    try {
+      const bytes = await store.get(`${LOG_DIR}/${padVersion(v)}.json`);
+      actions = parseCommit(new TextDecoder().decode(bytes), `${store.url}/${LOG_DIR}/${padVersion(v)}.json`);
+    } catch (err) {
+      if (isNotFound(err)) break;
+      throw err;
+    }
+    applyActions(b, actions, v);
+  }
+  if (b.version === snapshot.version) return snapshot;
+  const state = finish(b, store.url);
+  checkReadSupported(state.protocol, state.metadata, store.url);
+  return new Snapshot(store, state, snapshot.checkpointVersion);
+}
+
+export interface HistoryEntry {
+  version: number;
+  timestamp: number | null;
+  operation: string | null;
+  commitInfo: CommitInfo | null;
+  addedFiles: number;
+  removedFiles: number;
+  addedRows: number | null;
+  removedRows: number | null;
+  addedBytes: number;
+}
+
+/** Commit history, newest first, for versions whose commit files still exist. */
+export async function readHistory(store: ObjectStore, limit?: number): Promise<HistoryEntry[]> {
+  const log = classifyLog(await store.list(`${LOG_DIR}/`));
+  if (log.latest < 0) throw new ReddStreamError('NOT_A_DELTA_TABLE', `no Delta table at ${store.url}: _delta_log/ has no commit or checkpoint files`);
+  const versions = [...log.commits.keys()].sort((a, b) => b - a).slice(0, limit ?? Number.POSITIVE_INFINITY);
+  const lists = await mapLimit(versions, 16, (v) => readCommit(store, log.commits.get(v)!));
+  return versions.map((version, i) => {
+    const actions = lists[i];
+    let commitInfo: CommitInfo | null = null;
+    let addedFiles = 0, removedFiles = 0, addedBytes = 0;
+    let addedRows: number | null = 0;
+    let removedRows: number | null = 0;
+    for (const a of actions) {
+      if ('commitInfo' in a) commitInfo = a.commitInfo;
+      else if ('add' in a) {
+        addedFiles++;
+        addedBytes += a.add.size;
+        const n = numRecords(a.add.stats);
+        addedRows = addedRows === null || n === null ? null : addedRows + n;
+      } else if ('remove' in a) {
+        removedFiles++;
+      }
+    }
+    const metrics = (commitInfo?.operationMetrics ?? {}) as Record<string, unknown>;
+    if (metrics.numDeletedRows !== undefined) removedRows = Number(metrics.numDeletedRows);
+    else if (removedFiles > 0) removedRows = null;
+    const ts = commitInfo?.timestamp;
+    return {
+      version,
+      timestamp: typeof ts === 'number' ? ts : null,
+      operation: typeof commitInfo?.operation === 'string' ? commitInfo.operation : null,
+      commitInfo,
+      addedFiles,
+      removedFiles,
+      addedRows,
+      removedRows,
+      addedBytes,
+    };
+  });
+}
+
+export function numRecords(stats: string | null | undefined): number | null {
+  if (!stats) return null;
+  try {
+    const n = JSON.parse(stats).numRecords;
+    return typeof n === 'number' ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

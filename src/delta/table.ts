@@ -1,0 +1,279 @@
+/**
+ * DeltaTable: create, open and append, on top of the pure planner
+ * (`planAppend`) and the I/O shell (data files, commit, checkpoint).
+ *
+ * Append invariants:
+ * - Data files get unique names (`part-<uuid>.c000.zstd.parquet`) and are
+ *   written before the commit; a file only becomes part of the table when the
+ *   commit that adds it lands. A commit that loses with a real conflict deletes
+ *   the files it wrote (best effort; leftovers are unreferenced and vacuumable).
+ * - `txn` actions ride in the same commit as the data they account for, so
+ *   data and application progress advance atomically. An append whose txn
+ *   version is not newer than the table's is refused as a conflict value.
+ * - Every `delta.checkpointInterval` versions (default 10) a checkpoint is
+ *   written after the commit; a failed checkpoint is reported, never fatal.
+ */
+import { randomUUID } from 'node:crypto';
+import { ReddStreamError } from '../errors.ts';
+import { encodeColumns, type Codec } from '../parquet/write.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import type { Action, Add, Metadata, Protocol, Txn } from './actions.ts';
+import { writeCheckpoint } from './checkpoint.ts';
+import { checkWriteSupported } from './features.ts';
+import { encodeAddPath, partitionDir } from './partitions.ts';
+import { loadSnapshot, Snapshot, updateSnapshot } from './snapshot.ts';
+import { addedColumns, schemaToString, type DataType, type StructType } from './schema.ts';
+import { computeStats, statsToJson } from './stats.ts';
+import { commit, type CommitResult } from './transaction.ts';
+import { serializePartitionValue, type DeltaValue } from './values.ts';
+
+/** Columnar batch: one array of Delta values per column, all `numRows` long. */
+export interface ColumnBatch {
+  numRows: number;
+  columns: Record<string, ArrayLike<DeltaValue>>;
+}
+
+export interface CreateOptions {
+  schema: StructType;
+  partitionColumns?: string[];
+  name?: string;
+  description?: string;
+  /** Table properties; `delta.checkpointInterval` defaults to 10. */
+  configuration?: Record<string, string>;
+}
+
+export interface AppendOptions {
+  /** Application transactions committed atomically with the data. */
+  txns?: Array<{ appId: string; version: number }>;
+  /** Operation name in commitInfo (default WRITE). */
+  operation?: string;
+  /** Extra commitInfo fields. */
+  commitInfo?: Record<string, unknown>;
+  /** Schema of the batch when it adds nullable columns (schema evolution). */
+  schema?: StructType;
+  codec?: Codec;
+}
+
+export type AppendResult =
+  | { kind: 'committed'; version: number; attempts: number; files: Add[]; rows: number; bytes: number; checkpointError?: Error }
+  | { kind: 'conflict'; version: number; reason: string; winningTxns: Txn[] };
+
+export function hasType(t: DataType, name: string): boolean {
+  switch (t.kind) {
+    case 'primitive': return t.name === name;
+    case 'decimal': return false;
+    case 'struct': return t.fields.some((f) => hasType(f.type, name));
+    case 'array': return hasType(t.elementType, name);
+    case 'map': return hasType(t.keyType, name) || hasType(t.valueType, name);
+  }
+}
+
+/** Protocol and metaData actions creating a table (pure). */
+export function planCreate(options: CreateOptions, now = Date.now(), id: string = randomUUID()): { protocol: Protocol; metaData: Metadata } {
+  const partitionColumns = options.partitionColumns ?? [];
+  const names = new Set(options.schema.fields.map((f) => f.name));
+  for (const p of partitionColumns) {
+    if (!names.has(p)) throw new ReddStreamError('INVALID_ARGUMENT', `partition column "${p}" is not in the schema (columns: ${[...names].join(', ')})`);
+    const t = options.schema.fields.find((f) => f.name === p)!.type;
+    if (t.kind !== 'primitive' && t.kind !== 'decimal') throw new ReddStreamError('INVALID_ARGUMENT', `partition column "${p}" must have a primitive type`);
+  }
+  if (partitionColumns.length > 0 && partitionColumns.length === options.schema.fields.length) {
+    throw new ReddStreamError('INVALID_ARGUMENT', 'at least one column must not be a partition column');
+  }
+  const ntz = hasType(options.schema, 'timestamp_ntz');
+  const protocol: Protocol = ntz
+    ? { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['timestampNtz'], writerFeatures: ['timestampNtz'] }
+    : { minReaderVersion: 1, minWriterVersion: 2 };
+  const metaData: Metadata = {
+    id,
+    name: options.name ?? null,
+    description: options.description ?? null,
+    format: { provider: 'parquet', options: {} },
+    schemaString: schemaToString(options.schema),
+    partitionColumns,
+    configuration: { 'delta.checkpointInterval': '10', ...(options.configuration ?? {}) },
+    createdTime: now,
+  };
+  return { protocol, metaData };
+}
+
+/** Group row indexes by partition directory (pure). */
+export function groupByPartition(schema: StructType, partitionColumns: string[], batch: ColumnBatch): Map<string, { values: Record<string, string | null>; rows: number[] }> {
+  const groups = new Map<string, { values: Record<string, string | null>; rows: number[] }>();
+  if (partitionColumns.length === 0) {
+    groups.set('', { values: {}, rows: Array.from({ length: batch.numRows }, (_, i) => i) });
+    return groups;
+  }
+  const types = partitionColumns.map((c) => schema.fields.find((f) => f.name === c)!.type);
+  for (let i = 0; i < batch.numRows; i++) {
+    const strs = partitionColumns.map((c, j) => {
+      const col = batch.columns[c];
+      const s = serializePartitionValue(col ? (col[i] ?? null) : null, types[j]);
+      return s === '' ? null : s;
+    });
+    const dir = partitionDir(partitionColumns, strs);
+    let g = groups.get(dir);
+    if (!g) {
+      g = { values: Object.fromEntries(partitionColumns.map((c, j) => [c, strs[j]])), rows: [] };
+      groups.set(dir, g);
+    }
+    g.rows.push(i);
+  }
+  return groups;
+}
+
+export function rowsToBatch(schema: StructType, rows: Array<Record<string, DeltaValue>>): ColumnBatch {
+  const columns: Record<string, DeltaValue[]> = {};
+  for (const f of schema.fields) columns[f.name] = rows.map((r) => r[f.name] ?? null);
+  return { numRows: rows.length, columns };
+}
+
+export class DeltaTable {
+  readonly store: ObjectStore;
+  private current: Snapshot;
+
+  private constructor(store: ObjectStore, snapshot: Snapshot) {
+    this.store = store;
+    this.current = snapshot;
+  }
+
+  get snapshot(): Snapshot { return this.current; }
+  get version(): number { return this.current.version; }
+  get schema(): StructType { return this.current.schema; }
+
+  static async open(store: ObjectStore, version?: number): Promise<DeltaTable> {
+    return new DeltaTable(store, await loadSnapshot(store, { version }));
+  }
+
+  /** Create a new table; fails with INVALID_ARGUMENT if one exists already. */
+  static async create(store: ObjectStore, options: CreateOptions): Promise<DeltaTable> {
+    const { protocol, metaData } = planCreate(options);
+    const res = await commit(store, -1, [{ protocol }, { metaData }], {
+      operation: 'CREATE TABLE',
+      operationParameters: { partitionBy: JSON.stringify(metaData.partitionColumns) },
+      engineInfo: 'reddit-stream',
+    });
+    if (res.kind === 'conflict') throw new ReddStreamError('INVALID_ARGUMENT', `a Delta table already exists at ${store.url}`);
+    return DeltaTable.open(store);
+  }
+
+  /** Open the table, creating it with `options` when there is none. */
+  static async openOrCreate(store: ObjectStore, options: CreateOptions): Promise<DeltaTable> {
+    try {
+      return await DeltaTable.open(store);
+    } catch (err) {
+      if (!(err instanceof ReddStreamError) || err.code !== 'NOT_A_DELTA_TABLE') throw err;
+    }
+    try {
+      return await DeltaTable.create(store, options);
+    } catch (err) {
+      if (err instanceof ReddStreamError && err.code === 'INVALID_ARGUMENT' && /already exists/.test(err.message)) return DeltaTable.open(store);
+      throw err;
+    }
+  }
+
+  /** Read commits newer than the current snapshot. */
+  async refresh(): Promise<Snapshot> {
+    this.current = await updateSnapshot(this.current);
+    return this.current;
+  }
+
+  async appendRows(rows: Array<Record<string, DeltaValue>>, options: AppendOptions = {}): Promise<AppendResult> {
+    return this.append(rowsToBatch(options.schema ?? this.schema, rows), options);
+  }
+
+  async append(batch: ColumnBatch, options: AppendOptions = {}): Promise<AppendResult> {
+    await this.refresh();
+    const snap = this.current;
+    const schema = options.schema ?? snap.schema;
+    checkWriteSupported(snap.protocol, snap.metadata, snap.schema, this.store.url);
+    const actions: Action[] = [];
+    if (options.schema) {
+      const added = addedColumns(snap.schema, options.schema);
+      if (added.length > 0) actions.push({ metaData: { ...snap.metadata, schemaString: schemaToString(options.schema) } });
+    }
+    for (const t of options.txns ?? []) {
+      const have = snap.txnVersion(t.appId);
+      if (have !== undefined && have >= t.version) {
+        return { kind: 'conflict', version: snap.version, reason: `application transaction ${t.appId} is already at version ${have} (>= ${t.version})`, winningTxns: [snap.state.txns.get(t.appId)!] };
+      }
+    }
+    const files = await this.writeFiles(schema, snap.partitionColumns, batch, options.codec);
+    actions.push(...files.map((add) => ({ add })));
+    const now = Date.now();
+    for (const t of options.txns ?? []) actions.push({ txn: { appId: t.appId, version: t.version, lastUpdated: now } });
+    const bytes = files.reduce((s, f) => s + f.size, 0);
+    let res: CommitResult;
+    try {
+      res = await commit(this.store, snap.version, actions, {
+        operation: options.operation ?? 'WRITE',
+        operationParameters: { mode: 'Append', partitionBy: JSON.stringify(snap.partitionColumns) },
+        operationMetrics: { numFiles: String(files.length), numOutputRows: String(batch.numRows), numOutputBytes: String(bytes) },
+        isBlindAppend: !options.schema,
+        engineInfo: 'reddit-stream',
+        ...options.commitInfo,
+      });
+    } catch (err) {
+      await this.deleteFiles(files);
+      throw err;
+    }
+    if (res.kind === 'conflict') {
+      await this.deleteFiles(files);
+      return res;
+    }
+    let checkpointError: Error | undefined;
+    try {
+      this.current = await updateSnapshot(snap, res.version);
+    } catch (err) {
+      checkpointError = err as Error;
+    }
+    const interval = Number(this.current.tableProperty('delta.checkpointInterval') ?? 10) || 10;
+    if (!checkpointError && this.current.version === res.version && res.version > 0 && res.version % interval === 0) {
+      try {
+        await writeCheckpoint(this.store, this.current.state);
+      } catch (err) {
+        checkpointError = err as Error;
+      }
+    }
+    return { kind: 'committed', version: res.version, attempts: res.attempts, files, rows: batch.numRows, bytes, ...(checkpointError ? { checkpointError } : {}) };
+  }
+
+  private async writeFiles(schema: StructType, partitionColumns: string[], batch: ColumnBatch, codec: Codec | undefined): Promise<Add[]> {
+    if (batch.numRows === 0) return [];
+    const dataSchema: StructType = { kind: 'struct', fields: schema.fields.filter((f) => !partitionColumns.includes(f.name)) };
+    const numIndexedCols = Number(this.current.tableProperty('delta.dataSkippingNumIndexedCols') ?? 32);
+    const adds: Add[] = [];
+    for (const [dir, group] of groupByPartition(schema, partitionColumns, batch)) {
+      const all = group.rows.length === batch.numRows;
+      const columns: Record<string, ArrayLike<DeltaValue>> = {};
+      for (const f of dataSchema.fields) {
+        const col = batch.columns[f.name];
+        if (col === undefined) continue;
+        columns[f.name] = all ? col : group.rows.map((i) => col[i] ?? null);
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = encodeColumns(dataSchema, columns, group.rows.length, { codec: codec ?? 'zstd' });
+      } catch (err) {
+        throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
+      }
+      const stats = computeStats(dataSchema, columns, group.rows.length, { numIndexedCols: numIndexedCols >= 0 ? numIndexedCols : 1 << 30 });
+      const name = `part-00000-${randomUUID()}.c000.${codec ?? 'zstd'}.parquet`;
+      const decoded = dir === '' ? name : `${dir}/${name}`;
+      await this.store.put(decoded, bytes);
+      adds.push({
+        path: encodeAddPath(decoded),
+        partitionValues: group.values,
+        size: bytes.byteLength,
+        modificationTime: Date.now(),
+        dataChange: true,
+        stats: statsToJson(stats),
+      });
+    }
+    return adds;
+  }
+
+  private async deleteFiles(files: Add[]): Promise<void> {
+    for (const f of files) await this.store.delete(decodeURIComponent(f.path)).catch(() => undefined);
+  }
+}

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  console.error(`reddit-stream needs Node.js 22.18 or newer (this is ${process.version}). On x86_64 Linux: export PATH="$(bash scripts/node22.sh):$PATH"`);
+  process.exit(1);
+}
+await import('../dist/cli/main.js');

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hyparquetFooter } from '../helpers/parquet.ts';
+import { parseCommit } from '../../src/delta/actions.ts';
+import { commitPath } from '../../src/delta/log-path.ts';
+import { readAllRows } from '../../src/delta/scan.ts';
+import { loadSnapshot } from '../../src/delta/snapshot.ts';
+import { field, struct } from '../../src/delta/schema.ts';
+import { DeltaTable } from '../../src/delta/table.ts';
+import { commit, findConflict } from '../../src/delta/transaction.ts';
+import { canonicalJson } from '../../src/delta/values.ts';
+import { MemoryObjectStore } from '../../src/storage/memory.ts';
+
+const schema = struct([
+  field('id', 'long', false), field('sub', 'string'), field('day', 'date'), field('score', 'integer'),
+  field('ratio', 'double'), field('created', 'timestamp'), field('price', { kind: 'decimal', precision: 12, scale: 2 }),
+  field('flag', 'boolean'), field('raw', 'binary'),
+  field('meta', struct([field('k', 'string'), field('tags', { kind: 'array', elementType: { kind: 'primitive', name: 'string' }, containsNull: true })])),
+  field('counts', { kind: 'map', keyType: { kind: 'primitive', name: 'string' }, valueType: { kind: 'primitive', name: 'long' }, valueContainsNull: true }),
+]);
+
+const row = (i: number) => ({
+  id: BigInt(i), sub: i % 3 === 0 ? null : `sub/${i % 3} é😀`, day: i % 2 === 0 ? 19000 : null, score: i * 7 - 50,
+  ratio: i / 3, created: 1_700_000_000_000_000n + BigInt(i), price: `${i}.25`, flag: i % 2 === 0,
+  raw: new Uint8Array([i & 255, 0]), meta: i % 4 === 0 ? null : { k: `k${i}`, tags: ['a', null, `t${i}`] },
+  counts: [['x', BigInt(i)], ['y', null]] as [string, bigint | null][],
+});
+
+describe('DeltaTable writer', () => {
+  it('round-trips every type through a partitioned table', async () => {
+    const store = new MemoryObjectStore();
+    const t = await DeltaTable.create(store, { schema, partitionColumns: ['sub', 'day'] });
+    const rows = Array.from({ length: 30 }, (_, i) => row(i));
+    const res = await t.appendRows(rows);
+    assert.equal(res.kind, 'committed');
+    const snap = await loadSnapshot(store);
+    assert.equal(snap.version, 1);
+    // 3 sub values x 2 day values = 6 partition directories
+    assert.equal(snap.files().length, 6);
+    for (const f of snap.files()) {
+      assert.ok(decodeURIComponent(f.path).startsWith(`sub=${f.partitionValues.sub === null ? '__HIVE_DEFAULT_PARTITION__' : 'sub%2F'}`), f.path);
+      const stats = JSON.parse(f.stats!);
+      assert.equal(typeof stats.numRecords, 'number');
+      // partition columns are not stored in data files
+      const footer = await hyparquetFooter(store, decodeURIComponent(f.path));
+      assert.ok(!footer.columns.includes('sub') && !footer.columns.includes('day'));
+      assert.equal(footer.numRows, stats.numRecords);
+    }
+    const back = await readAllRows(snap);
+    const canon = (rs: any[]) => rs.map((r) => canonicalJson(r, schema)).sort();
+    assert.deepEqual(canon(back), canon(rows));
+  });
+
+  it('records txn versions atomically and refuses a stale txn as a conflict value', async () => {
+    const store = new MemoryObjectStore();
+    const t = await DeltaTable.create(store, { schema });
+    assert.equal((await t.appendRows([row(1)], { txns: [{ appId: 'g-t-0', version: 10 }, { appId: 'g-t-1', version: 4 }] })).kind, 'committed');
+    const snap = await loadSnapshot(store);
+    assert.equal(snap.txnVersion('g-t-0'), 10);
+    assert.equal(snap.txnVersion('g-t-1'), 4);
+    const again = await t.appendRows([row(2)], { txns: [{ appId: 'g-t-0', version: 10 }] });
+    assert.equal(again.kind, 'conflict');
+    assert.equal((await readAllRows(await loadSnapshot(store))).length, 1);
+    // the data files of the refused append were never written
+    assert.equal((await store.list('')).filter((m) => m.path.endsWith('.parquet')).length, 1);
+  });
+
+  it('writes a checkpoint every delta.checkpointInterval commits and reads from it', async () => {
+    const store = new MemoryObjectStore();
+    const t = await DeltaTable.create(store, { schema: struct([field('n', 'long')]), configuration: { 'delta.checkpointInterval': '5' } });
+    for (let i = 0; i < 12; i++) await t.appendRows([{ n: BigInt(i) }], { txns: [{ appId: 'app', version: i }] });
+    assert.ok(await store.head('_delta_log/00000000000000000005.checkpoint.parquet'));
+    assert.ok(await store.head('_delta_log/00000000000000000010.checkpoint.parquet'));
+    assert.equal(JSON.parse(new TextDecoder().decode(await store.get('_delta_log/_last_checkpoint'))).version, 10);
+    // Remove early commits: the table must still load from the checkpoint.
+    for (let v = 0; v <= 9; v++) await store.delete(commitPath(v));
+    const snap = await loadSnapshot(store);
+    assert.equal(snap.checkpointVersion, 10);
+    assert.equal(snap.version, 12);
+    assert.equal(snap.txnVersion('app'), 11);
+    assert.deepEqual((await readAllRows(snap)).map((r) => r.n).sort((a: any, b: any) => Number(a - b)), Array.from({ length: 12 }, (_, i) => BigInt(i)));
+  });
+
+  it('evolves the schema by adding nullable columns; old files read as null', async () => {
+    const store = new MemoryObjectStore();
+    const v1 = struct([field('id', 'long')]);
+    const v2 = struct([field('id', 'long'), field('title', 'string')]);
+    const t = await DeltaTable.create(store, { schema: v1 });
+    await t.appendRows([{ id: 1n }]);
+    const res = await t.appendRows([{ id: 2n, title: 'hello' }], { schema: v2 });
+    assert.equal(res.kind, 'committed');
+    const snap = await loadSnapshot(store);
+    assert.deepEqual(snap.schema.fields.map((f) => f.name), ['id', 'title']);
+    const rows = (await readAllRows(snap)).sort((a: any, b: any) => Number(a.id - b.id));
+    assert.deepEqual(rows, [{ id: 1n, title: null }, { id: 2n, title: 'hello' }]);
+    // v1 still has the old schema
+    assert.deepEqual((await loadSnapshot(store, { version: 1 })).schema.fields.map((f) => f.name), ['id']);
+    await assert.rejects(t.appendRows([{ id: 3n }], { schema: struct([field('id', 'string')]) }), /has type long in the table but string/);
+    await assert.rejects(t.appendRows([{ id: 3n }], { schema: struct([field('id', 'long'), field('x', 'long', false)]) }), /must be nullable/);
+  });
+
+  it('rejects values that do not fit the schema with a clear error', async () => {
+    const t = await DeltaTable.create(new MemoryObjectStore(), { schema: struct([field('id', 'long', false), field('n', 'integer')]) });
+    await assert.rejects(t.appendRows([{ id: null }]), /not nullable/);
+    await assert.rejects(t.appendRows([{ id: 1n, n: 1.5 }]), /column n: value 1.5 does not fit/);
+    await assert.rejects(t.appendRows([{ id: 1n, n: 2 ** 40 }]), /column n/);
+  });
+
+  it('refuses to create a table twice and to partition by unknown columns', async () => {
+    const store = new MemoryObjectStore();
+    await DeltaTable.create(store, { schema });
+    await assert.rejects(DeltaTable.create(store, { schema }), /already exists/);
+    await assert.rejects(DeltaTable.create(new MemoryObjectStore(), { schema, partitionColumns: ['nope'] }), /partition column "nope" is not in the schema/);
+    const opened = await DeltaTable.openOrCreate(store, { schema });
+    assert.equal(opened.version, 0);
+  });
+});
+
+describe('commit conflicts', () => {
+  it('retries blind appends after a lost race and lands at the next version', async () => {
+    const store = new MemoryObjectStore();
+    const t = await DeltaTable.create(store, { schema: struct([field('n', 'long')]) });
+    // Another writer lands version 1 first.
+    await commit(store, 0, [{ txn: { appId: 'other', version: 1 } }], { operation: 'WRITE' });
+    const res = await commit(store, 0, [{ txn: { appId: 'mine', version: 1 } }], { operation: 'WRITE' });
+    assert.deepEqual(res, { kind: 'committed', version: 2, attempts: 2 });
+    const actions = parseCommit(new TextDecoder().decode(await store.get(commitPath(2))), 'c');
+    assert.equal((actions.find((a) => 'commitInfo' in a) as any).commitInfo.readVersion, 0);
+    assert.equal(t.version, 0);
+  });
+
+  it('returns a conflict value when the winner advanced the same txn app', async () => {
+    const store = new MemoryObjectStore();
+    await DeltaTable.create(store, { schema: struct([field('n', 'long')]) });
+    await commit(store, 0, [{ txn: { appId: 'grp-topic-0', version: 7 } }], {});
+    const res = await commit(store, 0, [{ txn: { appId: 'grp-topic-0', version: 5 } }], {});
+    assert.equal(res.kind, 'conflict');
+    if (res.kind === 'conflict') assert.deepEqual(res.winningTxns.map((t) => t.version), [7]);
+    assert.equal(await store.head(commitPath(2)), null);
+  });
+
+  it('findConflict: metadata and protocol changes and double removes conflict; disjoint appends do not', () => {
+    const add = { add: { path: 'a', partitionValues: {}, size: 1, modificationTime: 0, dataChange: true } };
+    assert.equal(findConflict([add], [add]), null);
+    assert.match(findConflict([add], [{ metaData: { id: 'x', format: { provider: 'parquet', options: {} }, schemaString: '{}', partitionColumns: [], configuration: {} } }])!.reason, /metadata/);
+    assert.match(findConflict([add], [{ protocol: { minReaderVersion: 1, minWriterVersion: 2 } }])!.reason, /protocol/);
+    const rm = { remove: { path: 'f%201', dataChange: true } };
+    assert.match(findConflict([rm], [{ remove: { path: 'f 1', dataChange: true } }])!.reason, /already removed/);
+  });
+});

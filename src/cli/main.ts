@@ -7,6 +7,8 @@ import { describeError, ReddStreamError } from '../errors.ts';
 import { catLines, type RowFormat } from './cat.ts';
 import { describeLines } from './describe.ts';
 import { historyLines } from './history.ts';
+import { queryLines } from './query.ts';
+import { demoCommand, generateCommand, loadCommand } from './ingest-commands.ts';
 
 const VERSION = '0.1.0';
 
@@ -63,6 +65,47 @@ export function buildProgram(): Command {
     .action(async (table: string, opts: { version?: number; format: 'text' | 'json' }) => {
       await print(await describeLines(table, opts));
     });
+
+  program
+    .command('query')
+    .description('run SQL over Delta tables with DuckDB; each table is named by its folder')
+    .argument('<sql>', 'the query, e.g. "SELECT subreddit, count(*) FROM technology GROUP BY 1"')
+    .option('--root <dir>', 'make every table under this directory available')
+    .option('--table <dir>', 'make this one table available (named by its folder)')
+    .option('--version <n>', 'with --table: query this version', intArg('--version'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'ndjson']).default('table'))
+    .action(async (sql: string, opts) => {
+      await print(await queryLines({ ...opts, sql }));
+    });
+
+  program
+    .command('demo')
+    .description('run the ingest pipeline on generated posts into local Delta tables (no servers needed)')
+    .option('--table-root <dir>', 'where the tables go', './lake')
+    .option('--subreddits <list>', 'comma-separated subreddits', 'technology,programming,dataengineering,python')
+    .option('--posts <n>', 'posts per subreddit added by this run', intArg('--posts'), 2500)
+    .option('--partitions <n>', 'partitions per topic', intArg('--partitions'), 2)
+    .option('--batch-size <n>', 'messages per partition buffer before a flush', intArg('--batch-size'), 1000)
+    .action(async (opts) => demoCommand(opts));
+
+  program
+    .command('generate')
+    .description('write deterministic synthetic Reddit posts as NDJSON')
+    .option('--count <n>', 'number of posts', intArg('--count'), 1000)
+    .option('--seed <n>', 'random seed', intArg('--seed'), 1)
+    .option('--subreddits <list>', 'comma-separated subreddits (default: 12 common ones)')
+    .option('--out <file>', 'write to this file (.gz compresses) instead of stdout')
+    .action(async (opts) => generateCommand(opts));
+
+  program
+    .command('load')
+    .description('backfill posts from NDJSON files (.gz, .zst too) into Delta tables, idempotently')
+    .argument('<file...>', 'input files')
+    .option('--root <dir>', 'route each post to <dir>/<subreddit>')
+    .option('--table <dir>', 'load every post into this one table')
+    .option('--batch-size <n>', 'lines per commit', intArg('--batch-size'), 10000)
+    .addOption(new Option('--unknown-fields <policy>', 'fields the schema does not know').choices(['keep', 'drop']).default('keep'))
+    .action(async (files: string[], opts) => loadCommand(files, opts));
 
   return program;
 }

@@ -7,8 +7,6 @@ import * as arrow from 'apache-arrow';
 import type { DataType, StructField, StructType } from '../delta/schema.ts';
 import { parseDecimal, type DeltaValue } from '../delta/values.ts';
 
-const enc = new TextEncoder();
-
 export function arrowType(t: DataType): arrow.DataType {
   switch (t.kind) {
     case 'decimal': return new arrow.Decimal(t.scale, t.precision, 128);
@@ -132,26 +130,25 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
     case 'primitive':
       switch (t.name) {
         case 'string': case 'binary': {
+          // Two passes: byte lengths (native), then one allocation written in place.
           const offsets = new Int32Array(n + 1);
-          const parts: Uint8Array[] = new Array(n);
           let total = 0;
           for (let i = 0; i < n; i++) {
             const v = values[i];
-            let bytes: Uint8Array | undefined;
-            if (v === null || v === undefined) bytes = undefined;
-            else if (typeof v === 'string') bytes = enc.encode(v);
-            else if (v instanceof Uint8Array) bytes = v;
+            if (v === null || v === undefined) { /* null: zero-length slot */ }
+            else if (typeof v === 'string') total += Buffer.byteLength(v, 'utf8');
+            else if (v instanceof Uint8Array) total += v.byteLength;
             else typeError(t, v, path);
-            if (bytes) {
-              parts[i] = bytes;
-              total += bytes.length;
-            }
             if (total > 0x7fffffff) throw new RangeError(`column ${path}: more than 2 GiB of text in one batch; use smaller batches`);
             offsets[i + 1] = total;
           }
-          const data = new Uint8Array(total);
-          for (let i = 0; i < n; i++) if (parts[i]) data.set(parts[i], offsets[i]);
-          return arrow.makeData({ ...common, type: type as arrow.Utf8, valueOffsets: offsets, data });
+          const data = Buffer.allocUnsafe(total);
+          for (let i = 0; i < n; i++) {
+            const v = values[i];
+            if (typeof v === 'string') data.write(v, offsets[i], 'utf8');
+            else if (v instanceof Uint8Array) data.set(v, offsets[i]);
+          }
+          return arrow.makeData({ ...common, type: type as arrow.Utf8, valueOffsets: offsets, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
         }
         case 'long': case 'timestamp': case 'timestamp_ntz': {
           const data = new BigInt64Array(n);

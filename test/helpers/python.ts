@@ -81,10 +81,10 @@ export function runPython(script: string, args: string[] = []): any {
  *   struct -> dict; list -> list
  *   map -> {"__map__": [[k, v], ...]}; with polars=True also list<struct<key, value>>,
  *          because Polars has no map type and reads maps as lists of key/value structs.
- * `emit(obj)` prints JSON on stdout.
+ * `emit(obj)` prints JSON on stdout and ends the process immediately (must come last).
  */
 export const PY_PRELUDE = String.raw`
-import sys, json, math, datetime, decimal
+import os, sys, json, math, datetime, decimal
 import pyarrow as pa
 
 def _ts(dt, zoned):
@@ -143,6 +143,14 @@ def rows_of(table, polars=False):
     return out
 
 def emit(obj):
+    # Print the result and end the process at once. Skipping interpreter
+    # teardown avoids a known intermittent abort at exit ("terminate called
+    # without an active exception", SIGABRT) when Arrow/delta-rs background
+    # threads outlive Python's finalisation (delta-io/delta-rs#2184,
+    # pola-rs/polars#24169). All work is complete when emit() is called.
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, allow_nan=False))
     sys.stdout.write('\n')
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 `;

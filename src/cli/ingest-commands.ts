@@ -1,0 +1,85 @@
+/** CLI commands around ingestion: demo, generate, load. */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import * as zlib from 'node:zlib';
+import { once } from 'node:events';
+import { ReddStreamError } from '../errors.ts';
+import { consoleLogger } from '../logger.ts';
+import { loadFile, type LoadProgress } from '../ingest/load.ts';
+import { localTableRoot, TableCatalog } from '../ingest/tables.ts';
+import { PostGenerator } from '../reddit/generate.ts';
+import { normaliseSubreddit } from '../reddit/subreddit.ts';
+import { runDemo } from '../service/demo.ts';
+import { queryLines } from './query.ts';
+
+const out = (line: string) => process.stdout.write(line + '\n');
+
+function subredditList(s: string): string[] {
+  try {
+    return s.split(',').map((x) => x.trim()).filter(Boolean).map(normaliseSubreddit);
+  } catch (err) {
+    throw new ReddStreamError('INVALID_ARGUMENT', (err as Error).message);
+  }
+}
+
+export async function demoCommand(opts: { tableRoot: string; subreddits: string; posts: number; partitions: number; batchSize: number }): Promise<void> {
+  const subs = subredditList(opts.subreddits);
+  const root = nodePath.resolve(opts.tableRoot);
+  out(`reddit-stream demo: ${opts.posts} generated posts per subreddit for ${subs.map((s) => 'r/' + s).join(', ')}`);
+  out(`source: in-process generator (topics ${subs.map((s) => 'reddit_' + s).join(', ')}, ${opts.partitions} partitions each); tables under ${root}`);
+  out('');
+  const res = await runDemo({
+    tableRoot: root, subreddits: subs, postsPerSubreddit: opts.posts, partitions: opts.partitions,
+    batchSize: opts.batchSize, group: 'reddit-stream-demo', log: consoleLogger('warn'), print: out,
+  });
+  out('');
+  out(`committed ${res.rows} posts in ${res.commits} commits (${res.deadLetters} dead letters) in ${res.seconds.toFixed(1)} s (${Math.round(res.rows / res.seconds)} posts/s)`);
+  out('');
+  const sql = `SELECT subreddit, count(*) AS posts, round(avg(score), 1) AS avg_score, max(created_at) AS newest FROM (${subs.map((s) => `SELECT * FROM ${s}`).join(' UNION ALL ')}) GROUP BY subreddit ORDER BY posts DESC`;
+  out(`query: ${sql}`);
+  for (const line of await queryLines({ root, sql, format: 'table' })) out(line);
+  out('');
+  out(`tables: ${subs.map((s) => nodePath.join(root, s)).join(', ')}`);
+  out(`try:    reddit-stream query --root ${opts.tableRoot} "SELECT title, score FROM ${subs[0]} ORDER BY score DESC LIMIT 5"`);
+  out(`        reddit-stream history ${nodePath.join(opts.tableRoot, subs[0])}`);
+  out('run the demo again to add the next posts: the tables remember each partition\'s offset (exactly-once).');
+}
+
+export async function generateCommand(opts: { count: number; seed: number; subreddits?: string; out?: string }): Promise<void> {
+  const gen = new PostGenerator({ seed: opts.seed, subreddits: opts.subreddits ? subredditList(opts.subreddits) : undefined });
+  const file = opts.out ? fs.createWriteStream(opts.out) : null;
+  const gz = opts.out?.endsWith('.gz') ? zlib.createGzip() : null;
+  if (gz && file) gz.pipe(file);
+  const sink: NodeJS.WritableStream = gz ?? file ?? process.stdout;
+  for (let i = 0; i < opts.count; i++) {
+    if (!sink.write(gen.nextJson() + '\n')) await once(sink, 'drain');
+  }
+  if (file) {
+    sink.end();
+    await once(file, 'close');
+  }
+}
+
+function fmtProgress(p: LoadProgress): string {
+  const s = p.elapsedMs / 1000;
+  const rate = s > 0 ? Math.round(p.lines / s) : 0;
+  const frac = p.totalBytes > 0 ? p.bytesRead / p.totalBytes : 0;
+  const eta = frac > 0 && frac < 1 ? `, ETA ${Math.round(s / frac - s)} s` : '';
+  return `${p.file}: ${p.lines} lines, ${p.posts} posts committed, ${p.skipped} skipped, ${p.deadLetters} dead letters, ${rate} lines/s, ${(p.bytesRead / 1e6).toFixed(1)}/${(p.totalBytes / 1e6).toFixed(1)} MB (${(frac * 100).toFixed(0)}%)${eta}`;
+}
+
+export async function loadCommand(files: string[], opts: { root?: string; table?: string; batchSize: number; unknownFields: 'keep' | 'drop' }): Promise<void> {
+  if (!!opts.root === !!opts.table) throw new ReddStreamError('INVALID_ARGUMENT', 'give exactly one of --root <dir> (one table per subreddit) or --table <dir> (one table)');
+  for (const f of files) if (!fs.existsSync(f)) throw new ReddStreamError('INVALID_ARGUMENT', `input file not found: ${f}`);
+  const log = consoleLogger('info');
+  const rootDir = opts.root ?? nodePath.dirname(nodePath.resolve(opts.table!));
+  const catalog = new TableCatalog(localTableRoot(rootDir), { log, unknownFields: opts.unknownFields });
+  for (const f of files) {
+    const res = await loadFile(f, {
+      catalog, log, batchSize: opts.batchSize, normalise: { unknownFields: opts.unknownFields },
+      table: opts.table ? nodePath.basename(nodePath.resolve(opts.table)) : undefined,
+      onProgress: (p) => process.stderr.write(fmtProgress(p) + '\n'),
+    });
+    out(`${fmtProgress(res)}; ${res.commits} commits into ${res.tables.length} table(s)`);
+  }
+}

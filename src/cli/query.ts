@@ -1,0 +1,73 @@
+/** `reddit-stream query`: SQL over Delta tables with DuckDB. */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { ReddStreamError } from '../errors.ts';
+import { loadSnapshot } from '../delta/snapshot.ts';
+import { LOG_DIR } from '../delta/log-path.ts';
+import { openSession, registerTable, str } from '../query/duckdb.ts';
+import { extractPredicates, fileMayMatch } from '../query/prune.ts';
+import { openStore } from '../storage/index.ts';
+import { csvLine, renderTable } from './format.ts';
+
+export interface QueryCliOptions {
+  root?: string;
+  table?: string;
+  version?: number;
+  sql: string;
+  format?: 'table' | 'csv' | 'ndjson';
+  /** Called with pruning figures per table (for --explain and tests). */
+  onPrune?: (table: string, files: number, pruned: number) => void;
+}
+
+/** Tables under a root: sub-directories that hold a `_delta_log/`. */
+export function discoverTables(root: string): Map<string, string> {
+  if (!fs.existsSync(root)) throw new ReddStreamError('INVALID_ARGUMENT', `table root not found: ${root}`);
+  const out = new Map<string, string>();
+  for (const e of fs.readdirSync(root, { withFileTypes: true })) {
+    if (e.isDirectory() && fs.existsSync(nodePath.join(root, e.name, LOG_DIR))) out.set(e.name, nodePath.join(root, e.name));
+  }
+  return out;
+}
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
+  if (!!opts.root === !!opts.table) throw new ReddStreamError('INVALID_ARGUMENT', 'give exactly one of --root <dir> (every table under it, named by folder) or --table <dir>');
+  if (opts.version !== undefined && !opts.table) throw new ReddStreamError('INVALID_ARGUMENT', '--version needs --table (tables under a root have different versions)');
+  const tables = opts.table ? new Map([[nodePath.basename(nodePath.resolve(opts.table)), opts.table]]) : discoverTables(opts.root!);
+  const session = await openSession();
+  try {
+    let target: ReturnType<typeof extractPredicates> = null;
+    try {
+      const parsed = await session.connection.runAndReadAll(`SELECT json_serialize_sql(${str(opts.sql)})`);
+      target = extractPredicates(JSON.parse(String(parsed.getRows()[0][0])));
+    } catch {
+      target = null;
+    }
+    for (const [name, location] of tables) {
+      const snap = await loadSnapshot(openStore(location), { version: opts.version });
+      const preds = target && target.table.toLowerCase() === name.toLowerCase() ? target.predicates : [];
+      const r = await registerTable(session, name, snap, preds.length ? (a) => fileMayMatch(a, preds, snap.schema, snap.partitionColumns) : undefined);
+      opts.onPrune?.(name, r.files, r.pruned);
+    }
+    let reader;
+    try {
+      reader = await session.connection.runAndReadAll(opts.sql);
+    } catch (err) {
+      const names = [...tables.keys()];
+      throw new ReddStreamError('INVALID_ARGUMENT', `query failed: ${(err as Error).message.split('\n')[0]} (tables: ${names.length ? names.join(', ') : 'none found'})`);
+    }
+    const columns = reader.columnNames();
+    const rows = reader.getRowObjectsJson();
+    const format = opts.format ?? 'table';
+    if (format === 'ndjson') return rows.map((r) => JSON.stringify(r));
+    if (format === 'csv') return [csvLine(columns), ...rows.map((r) => csvLine(columns.map((c) => cell(r[c]))))];
+    return renderTable(columns, rows.map((r) => columns.map((c) => cell(r[c]))));
+  } finally {
+    session.close();
+  }
+}

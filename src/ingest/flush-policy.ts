@@ -1,0 +1,37 @@
+/**
+ * Flush policy (pure): a partition buffer is flushed when it holds
+ * `maxMessages` messages, `maxBytes` bytes, or its oldest message has waited
+ * `maxLatencyMs`. The run loop evaluates it on every message and on a timer,
+ * so the latency limit holds even when no message arrives.
+ */
+export interface FlushPolicy {
+  maxMessages: number;
+  maxBytes: number;
+  maxLatencyMs: number;
+}
+
+/** Defaults: low latency without tuning, bounded memory. */
+export const DEFAULT_FLUSH_POLICY: FlushPolicy = { maxMessages: 5000, maxBytes: 32 * 1024 * 1024, maxLatencyMs: 1000 };
+
+export interface BufferState {
+  messages: number;
+  bytes: number;
+  /** Clock time the oldest buffered message arrived, or null when empty. */
+  firstAt: number | null;
+}
+
+export type FlushReason = 'messages' | 'bytes' | 'latency';
+
+export function shouldFlush(buf: BufferState, now: number, policy: FlushPolicy): FlushReason | null {
+  if (buf.messages === 0 || buf.firstAt === null) return null;
+  if (buf.messages >= policy.maxMessages) return 'messages';
+  if (buf.bytes >= policy.maxBytes) return 'bytes';
+  if (now - buf.firstAt >= policy.maxLatencyMs) return 'latency';
+  return null;
+}
+
+/** Milliseconds until the latency limit of this buffer expires (for the timer). */
+export function msUntilDue(buf: BufferState, now: number, policy: FlushPolicy): number | null {
+  if (buf.messages === 0 || buf.firstAt === null) return null;
+  return Math.max(0, buf.firstAt + policy.maxLatencyMs - now);
+}

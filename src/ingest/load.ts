@@ -1,0 +1,211 @@
+/**
+ * Backfill from files (`reddit-stream load`): NDJSON, `.gz` or `.zst` (Reddit
+ * dump archives, which need a 2 GiB zstd window), streamed with constant
+ * memory, normalised in batches and appended to one table or to
+ * `<root>/<subreddit>`.
+ *
+ * Idempotent and resumable: every commit carries a `txn` with app id
+ * `load-<file fingerprint>` and version = the last line number it accounts
+ * for. Lines at or below a table's version for that app id are skipped, so
+ * running the same load again, or after a kill, adds nothing twice.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import * as zlib from 'node:zlib';
+import type { Transform } from 'node:stream';
+import type { Logger } from '../logger.ts';
+import type { DeltaTable } from '../delta/table.ts';
+import { PostBatchBuilder, type NormaliseOptions } from '../reddit/normalise.ts';
+import { isValidSubreddit } from '../reddit/subreddit.ts';
+import { deadLetterBatch, type DeadLetter } from './dead-letters.ts';
+import type { TableCatalog } from './tables.ts';
+
+export interface LoadOptions {
+  catalog: TableCatalog;
+  /** Route every post to this table name instead of by subreddit. */
+  table?: string;
+  batchSize?: number;
+  normalise?: NormaliseOptions;
+  log: Logger;
+  /** Called about every `progressMs` with progress figures. */
+  onProgress?: (p: LoadProgress) => void;
+  progressMs?: number;
+}
+
+export interface LoadProgress {
+  file: string;
+  lines: number;
+  posts: number;
+  skipped: number;
+  deadLetters: number;
+  bytesRead: number;
+  totalBytes: number;
+  elapsedMs: number;
+}
+
+export interface LoadResult extends LoadProgress {
+  commits: number;
+  tables: string[];
+}
+
+/** Stable identity of a file's content: size + hash of its first and last 64 KiB. */
+export async function fileFingerprint(path: string): Promise<string> {
+  const fh = await fs.promises.open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const h = createHash('sha256').update(String(size));
+    const chunk = Buffer.alloc(Math.min(65536, size));
+    await fh.read(chunk, 0, chunk.length, 0);
+    h.update(chunk);
+    await fh.read(chunk, 0, chunk.length, Math.max(0, size - chunk.length));
+    h.update(chunk);
+    return h.digest('hex').slice(0, 16);
+  } finally {
+    await fh.close();
+  }
+}
+
+export function decompressorFor(path: string): Transform | null {
+  if (path.endsWith('.gz')) return zlib.createGunzip();
+  if (path.endsWith('.zst') || path.endsWith('.zstd')) {
+    if (typeof zlib.createZstdDecompress !== 'function') throw new Error('reading .zst needs Node.js >= 22.15 (zlib zstd support)');
+    // Reddit dumps are compressed with --long=31: allow a 2 GiB window.
+    return zlib.createZstdDecompress({ params: { [zlib.constants.ZSTD_d_windowLogMax]: 31 } });
+  }
+  return null;
+}
+
+/** Lines of a (possibly compressed) file as Buffers, with the number of raw bytes read so far. */
+export async function* readLines(path: string, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
+  const raw = fs.createReadStream(path, { highWaterMark: 1 << 20 });
+  raw.on('data', (c) => onBytes?.((c as Buffer).length));
+  const dec = decompressorFor(path);
+  const stream = dec ? raw.pipe(dec) : raw;
+  raw.on('error', (e) => stream.destroy(e));
+  let rest: Buffer | null = null;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let buf: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf(10, start);
+      if (nl < 0) break;
+      yield buf.subarray(start, nl);
+      start = nl + 1;
+    }
+    rest = start < buf.length ? Buffer.from(buf.subarray(start)) : null;
+  }
+  if (rest && rest.length) yield rest;
+}
+
+interface Pending {
+  builder: PostBatchBuilder;
+  lastLine: number;
+}
+
+export async function loadFile(path: string, opts: LoadOptions): Promise<LoadResult> {
+  const { catalog, log } = opts;
+  const batchSize = opts.batchSize ?? 10_000;
+  const appId = `load-${await fileFingerprint(path)}`;
+  const totalBytes = (await fs.promises.stat(path)).size;
+  const source = `load:${nodePath.basename(path)}`;
+  const started = Date.now();
+  const progress: LoadProgress = { file: path, lines: 0, posts: 0, skipped: 0, deadLetters: 0, bytesRead: 0, totalBytes, elapsedMs: 0 };
+  const tables = new Map<string, { table: DeltaTable; done: number }>();
+  let commits = 0;
+  let dlq: { table: DeltaTable; done: number } | null = null;
+  let pending = new Map<string, Pending>();
+  let dead: DeadLetter[] = [];
+  let inBatch = 0;
+  let lastReport = Date.now();
+
+  const tableState = async (name: string) => {
+    let t = tables.get(name);
+    if (!t) {
+      const table = await catalog.postTable(name);
+      await table.refresh();
+      const done = table.snapshot.txnVersion(appId) ?? 0;
+      t = { table, done };
+      tables.set(name, t);
+      if (done > 0) log.info('resuming: lines already loaded into this table are skipped', { table: name, upToLine: done });
+    }
+    return t;
+  };
+  const dlqState = async () => {
+    if (!dlq) {
+      const table = await catalog.deadLetterTable();
+      await table.refresh();
+      dlq = { table, done: table.snapshot.txnVersion(appId) ?? 0 };
+    }
+    return dlq;
+  };
+
+  const flush = async () => {
+    if (dead.length) {
+      const d = await dlqState();
+      const fresh = dead.filter((x) => Number(x.offset) > d.done);
+      if (fresh.length) {
+        const last = Number(fresh[fresh.length - 1].offset);
+        const r = await d.table.append(deadLetterBatch(fresh), { txns: [{ appId, version: last }], operation: 'WRITE' });
+        if (r.kind === 'committed') { d.done = last; commits++; progress.deadLetters += fresh.length; }
+      }
+      dead = [];
+    }
+    for (const [name, p] of pending) {
+      const t = await tableState(name);
+      const batch = p.builder.build();
+      if (batch.numRows === 0) continue;
+      const r = await t.table.append(batch, { txns: [{ appId, version: p.lastLine }], schema: catalog.appendSchema(t.table), operation: 'WRITE', commitInfo: { engineInfo: 'reddit-stream load' } });
+      if (r.kind === 'conflict') throw new Error(`concurrent load of the same file into ${name}: ${r.reason}`);
+      t.done = p.lastLine;
+      progress.posts += batch.numRows;
+      commits++;
+    }
+    pending = new Map();
+    inBatch = 0;
+  };
+
+  let line = 0;
+  for await (const buf of readLines(path, (n) => { progress.bytesRead += n; })) {
+    line++;
+    progress.lines = line;
+    if (buf.length === 0 || (buf.length === 1 && buf[0] === 13)) continue;
+    const text = buf.toString('utf8');
+    let obj: unknown;
+    let reason: string | null = null;
+    try {
+      obj = JSON.parse(text);
+    } catch (err) {
+      reason = `invalid JSON: ${(err as Error).message}`;
+    }
+    let name: string | null = opts.table ?? null;
+    if (reason === null && name === null) {
+      const sub = obj && typeof obj === 'object' && !Array.isArray(obj) ? (obj as Record<string, unknown>).subreddit : undefined;
+      if (typeof sub !== 'string') reason = 'post has no "subreddit" to route it by (use --table to load into one table)';
+      else if (!isValidSubreddit(sub)) reason = `invalid subreddit name ${JSON.stringify(sub).slice(0, 60)}`;
+      else name = sub.toLowerCase();
+    }
+    if (reason === null && name !== null) {
+      const t = await tableState(name);
+      if (line <= t.done) { progress.skipped++; continue; }
+      let p = pending.get(name);
+      if (!p) { p = { builder: new PostBatchBuilder(opts.normalise), lastLine: line }; pending.set(name, p); }
+      const r = p.builder.addParsed(obj, line);
+      if (r.ok) p.lastLine = line;
+      else reason = r.reason;
+    }
+    if (reason !== null) {
+      const d = await dlqState();
+      if (line <= d.done) progress.skipped++;
+      else dead.push({ source, topic: null, partition: null, offset: BigInt(line), key: null, value: new Uint8Array(buf), error: reason, failedAt: Date.now() });
+    }
+    if (++inBatch >= batchSize) await flush();
+    if (opts.onProgress && Date.now() - lastReport >= (opts.progressMs ?? 2000)) {
+      lastReport = Date.now();
+      opts.onProgress({ ...progress, elapsedMs: Date.now() - started });
+    }
+  }
+  await flush();
+  progress.elapsedMs = Date.now() - started;
+  return { ...progress, commits, tables: [...tables.keys()].sort() };
+}

@@ -1,0 +1,364 @@
+/**
+ * The ingest pipeline, independent of where messages come from (Kafka, the
+ * demo's in-process generator, tests): per-partition buffers -> flush policy
+ * -> normalise -> one Delta commit per table with a `txn` per partition.
+ *
+ * Exactly-once invariants (docs/DESIGN.md, "Ingest"):
+ * - The committed position of topic-partition P for consumer group G is the
+ *   `txn` version of app id `<G>-<topic>-<P>` in the partition's table; it is
+ *   the offset of the last message accounted for (written, dead-lettered, or
+ *   skipped). `assign` reads it and says where to resume.
+ * - A message at or below the committed offset is dropped (`push` -> false).
+ * - Dead letters are committed to `_dead_letters` (with their own txn per
+ *   partition) *before* the data commit; resuming from the data table's txn
+ *   re-reads at most one batch, and each table skips what it already has.
+ * - A txn conflict means another worker advanced the partition: its buffers
+ *   are dropped, the committed offset is reloaded, and the source re-seeks.
+ * - `revoke` drops a partition's buffer: we never commit data for a partition
+ *   we no longer own.
+ */
+import type { Logger } from '../logger.ts';
+import type { DeltaTable } from '../delta/table.ts';
+import type { DeltaValue } from '../delta/values.ts';
+import { PostBatchBuilder, type NormaliseOptions, type NormalisedBatch } from '../reddit/normalise.ts';
+import { isValidSubreddit } from '../reddit/subreddit.ts';
+import { deadLetterBatch, type DeadLetter } from './dead-letters.ts';
+import { msUntilDue, shouldFlush, type FlushPolicy } from './flush-policy.ts';
+import type { BatchSummary } from './summary.ts';
+import type { TableCatalog } from './tables.ts';
+
+export interface SourceMessage {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  /** Broker or producer timestamp, ms. */
+  timestamp?: number;
+}
+
+export interface PipelineOptions {
+  group: string;
+  policy: FlushPolicy;
+  catalog: TableCatalog;
+  normalise?: NormaliseOptions;
+  log: Logger;
+  onBatch?: (summary: BatchSummary) => void;
+  clock?: () => number;
+}
+
+interface PartitionState {
+  topic: string;
+  partition: number;
+  /** Last offset committed to the table (data), null when none. */
+  committed: bigint | null;
+  builder: PostBatchBuilder;
+  dead: DeadLetter[];
+  messages: number;
+  bytes: number;
+  firstAt: number | null;
+  firstOffset: bigint | null;
+  lastOffset: bigint | null;
+  skipped: number;
+}
+
+export interface FlushOutcome {
+  summaries: BatchSummary[];
+  /** Partitions another worker advanced: re-seek them to `offset`. */
+  reseek: Array<{ topic: string; partition: number; offset: bigint | null }>;
+  /** Set when a flush failed (the source must re-seek and should back off). */
+  error?: Error;
+}
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** Table name for a topic: `reddit_<sub>` -> `<sub>` (lower-cased). */
+export function tableForTopic(topic: string): string {
+  const sub = topic.startsWith('reddit_') ? topic.slice('reddit_'.length) : topic;
+  if (!isValidSubreddit(sub)) throw new Error(`topic ${JSON.stringify(topic)} does not name a valid subreddit table`);
+  return sub.toLowerCase();
+}
+
+export function txnAppId(group: string, topic: string, partition: number): string {
+  return `${group}-${topic}-${partition}`;
+}
+
+export function concatBatches(batches: NormalisedBatch[]): NormalisedBatch {
+  if (batches.length === 1) return batches[0];
+  const columns: Record<string, DeltaValue[]> = {};
+  for (const name of Object.keys(batches[0]?.columns ?? {})) {
+    const out: DeltaValue[] = [];
+    for (const b of batches) {
+      const c = b.columns[name];
+      for (let i = 0; i < b.numRows; i++) out.push(c[i] ?? null);
+    }
+    columns[name] = out;
+  }
+  return {
+    numRows: batches.reduce((s, b) => s + b.numRows, 0),
+    columns,
+    ids: batches.flatMap((b) => b.ids),
+    subreddits: batches.flatMap((b) => b.subreddits),
+    refs: batches.flatMap((b) => b.refs),
+    duplicates: batches.reduce((s, b) => s + b.duplicates, 0),
+  };
+}
+
+export class IngestPipeline {
+  private readonly opts: PipelineOptions;
+  private readonly clock: () => number;
+  private readonly parts = new Map<string, PartitionState>();
+  private readonly flushing = new Map<string, Promise<FlushOutcome>>();
+  /** Totals since start. */
+  readonly totals = { rows: 0, deadLetters: 0, skipped: 0, commits: 0 };
+
+  constructor(opts: PipelineOptions) {
+    this.opts = opts;
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  /** Take ownership of a partition; returns the next offset to read, or null (use auto_offset_reset). */
+  async assign(topic: string, partition: number): Promise<bigint | null> {
+    const table = await this.opts.catalog.postTable(tableForTopic(topic));
+    await table.refresh();
+    const v = table.snapshot.txnVersion(txnAppId(this.opts.group, topic, partition));
+    const committed = v === undefined ? null : BigInt(v);
+    this.parts.set(key(topic, partition), this.fresh(topic, partition, committed));
+    this.opts.log.debug('partition assigned', { topic, partition, committed: committed ?? 'none' });
+    return committed === null ? null : committed + 1n;
+  }
+
+  /** Give up a partition: its buffered messages are dropped, never committed. */
+  revoke(topic: string, partition: number): void {
+    const st = this.parts.get(key(topic, partition));
+    if (st && st.messages > 0) this.opts.log.info('partition revoked; dropping its uncommitted buffer (the next owner re-reads it)', { topic, partition, messages: st.messages });
+    this.parts.delete(key(topic, partition));
+  }
+
+  assigned(): Array<{ topic: string; partition: number; committed: bigint | null }> {
+    return [...this.parts.values()].map((p) => ({ topic: p.topic, partition: p.partition, committed: p.committed }));
+  }
+
+  /** Buffer one message. False when it was at or below the committed offset (or the partition is not assigned). */
+  push(msg: SourceMessage): boolean {
+    const st = this.parts.get(key(msg.topic, msg.partition));
+    if (!st) return false;
+    if ((st.committed !== null && msg.offset <= st.committed) || (st.lastOffset !== null && msg.offset <= st.lastOffset)) {
+      st.skipped++;
+      this.totals.skipped++;
+      return false;
+    }
+    const now = this.clock();
+    if (st.firstAt === null) {
+      st.firstAt = now;
+      st.firstOffset = msg.offset;
+    }
+    st.lastOffset = msg.offset;
+    st.messages++;
+    st.bytes += msg.value?.byteLength ?? 0;
+    const fail = (error: string) => st.dead.push({ source: 'kafka', topic: msg.topic, partition: msg.partition, offset: msg.offset, key: msg.key, value: msg.value, error, failedAt: now });
+    if (msg.value === null || msg.value.byteLength === 0) fail('empty message (no value)');
+    else {
+      const r = st.builder.add(msg.value, Number(msg.offset));
+      if (!r.ok) fail(r.reason);
+    }
+    return true;
+  }
+
+  /** Topics with at least one partition due for a flush. */
+  dueTopics(now = this.clock()): string[] {
+    const topics = new Set<string>();
+    for (const st of this.parts.values()) if (shouldFlush(st, now, this.opts.policy)) topics.add(st.topic);
+    return [...topics];
+  }
+
+  /** Milliseconds until the earliest latency deadline, or null when nothing is buffered. */
+  nextDueInMs(now = this.clock()): number | null {
+    let best: number | null = null;
+    for (const st of this.parts.values()) {
+      const ms = msUntilDue(st, now, this.opts.policy);
+      if (ms !== null && (best === null || ms < best)) best = ms;
+    }
+    return best;
+  }
+
+  buffered(): number {
+    let n = 0;
+    for (const st of this.parts.values()) n += st.messages;
+    return n;
+  }
+
+  /** Flush every due topic. */
+  async flushDue(): Promise<FlushOutcome> {
+    const now = this.clock();
+    const out: FlushOutcome = { summaries: [], reseek: [] };
+    for (const topic of this.dueTopics(now)) {
+      const st = [...this.parts.values()].find((p) => p.topic === topic);
+      const reason = st ? shouldFlush(st, now, this.opts.policy) ?? 'due' : 'due';
+      const r = await this.flushTopic(topic, reason);
+      out.summaries.push(...r.summaries);
+      out.reseek.push(...r.reseek);
+      if (r.error) out.error = r.error;
+    }
+    return out;
+  }
+
+  /** Flush everything buffered (shutdown, idle). */
+  async flushAll(reason = 'shutdown'): Promise<FlushOutcome> {
+    const out: FlushOutcome = { summaries: [], reseek: [] };
+    const topics = new Set([...this.parts.values()].filter((p) => p.messages > 0).map((p) => p.topic));
+    for (const topic of topics) {
+      const r = await this.flushTopic(topic, reason);
+      out.summaries.push(...r.summaries);
+      out.reseek.push(...r.reseek);
+      if (r.error) out.error = r.error;
+    }
+    return out;
+  }
+
+  /** Committed data offsets per partition (to mirror into Kafka for lag tools). */
+  committedOffsets(): Array<{ topic: string; partition: number; offset: bigint }> {
+    const out = [];
+    for (const st of this.parts.values()) if (st.committed !== null) out.push({ topic: st.topic, partition: st.partition, offset: st.committed });
+    return out;
+  }
+
+  /** One commit for all buffered partitions of `topic` (serialised per topic). */
+  async flushTopic(topic: string, reason: string): Promise<FlushOutcome> {
+    const prev = this.flushing.get(topic);
+    if (prev) await prev.catch(() => undefined);
+    const p = this.doFlush(topic, reason);
+    this.flushing.set(topic, p);
+    try {
+      return await p;
+    } finally {
+      if (this.flushing.get(topic) === p) this.flushing.delete(topic);
+    }
+  }
+
+  /** Wait for in-flight flushes (before revoking partitions). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.flushing.values()].map((p) => p.catch(() => undefined)));
+  }
+
+  private fresh(topic: string, partition: number, committed: bigint | null): PartitionState {
+    return {
+      topic, partition, committed, builder: new PostBatchBuilder(this.opts.normalise), dead: [],
+      messages: 0, bytes: 0, firstAt: null, firstOffset: null, lastOffset: null, skipped: 0,
+    };
+  }
+
+  private async doFlush(topic: string, reason: string): Promise<FlushOutcome> {
+    const started = performance.now();
+    const taken: PartitionState[] = [];
+    for (const [k, st] of this.parts) {
+      if (st.topic !== topic || st.messages === 0) continue;
+      taken.push(st);
+      // New messages go to a fresh buffer while this one is committed.
+      const next = this.fresh(st.topic, st.partition, st.committed);
+      next.lastOffset = st.lastOffset;
+      this.parts.set(k, next);
+    }
+    if (taken.length === 0) return { summaries: [], reseek: [] };
+    try {
+      return await this.commitTaken(topic, taken, reason, started);
+    } catch (err) {
+      // Nothing of this batch is known to be committed: forget the buffers
+      // and re-read from the table's committed offsets (never skip ahead).
+      this.opts.log.error('flush failed; will re-read the batch from the last committed offset', { topic, error: (err as Error).message });
+      let reseek: FlushOutcome['reseek'];
+      try {
+        reseek = await this.reload(await this.opts.catalog.postTable(tableForTopic(topic)), taken);
+      } catch {
+        reseek = taken.map((st) => {
+          if (this.parts.has(key(st.topic, st.partition))) this.parts.set(key(st.topic, st.partition), this.fresh(st.topic, st.partition, st.committed));
+          return { topic: st.topic, partition: st.partition, offset: st.committed === null ? null : st.committed + 1n };
+        });
+      }
+      return { summaries: [], reseek, error: err as Error };
+    }
+  }
+
+  private async commitTaken(topic: string, taken: PartitionState[], reason: string, started: number): Promise<FlushOutcome> {
+    const tableName = tableForTopic(topic);
+    const { catalog, group, log } = this.opts;
+    const table = await catalog.postTable(tableName);
+    const txns = taken.map((st) => ({ appId: txnAppId(group, st.topic, st.partition), version: Number(st.lastOffset!) }));
+
+    // 1. Dead letters first (their own txn per partition), so a crash between
+    //    the two commits re-delivers them and the table's txn filters repeats.
+    const dead = taken.flatMap((st) => st.dead);
+    if (dead.length > 0) await this.commitDeadLetters(taken);
+
+    // 2. Data + txns in one commit.
+    const batches = taken.map((st) => st.builder.build());
+    const batch = concatBatches(batches);
+    const res = await table.append(batch, { txns, schema: catalog.appendSchema(table), operation: 'STREAMING UPDATE', commitInfo: { engineInfo: `reddit-stream ingest (group ${group})` } });
+    if (res.kind === 'conflict') {
+      log.warn('another worker advanced these partitions; dropping our batch and re-seeking from the table', { table: tableName, reason: res.reason });
+      return { summaries: [], reseek: await this.reload(table, taken) };
+    }
+    if (res.checkpointError) log.warn('checkpoint failed (the commit itself succeeded)', { table: tableName, error: res.checkpointError.message });
+    for (const st of taken) {
+      const cur = this.parts.get(key(st.topic, st.partition));
+      if (cur) cur.committed = st.lastOffset;
+    }
+    const ms = performance.now() - started;
+    const first = Math.min(3, batch.numRows);
+    const summary: BatchSummary = {
+      table: tableName,
+      version: res.version,
+      rows: batch.numRows,
+      deadLetters: dead.length,
+      duplicates: batch.duplicates,
+      skipped: taken.reduce((s, st) => s + st.skipped, 0),
+      partitions: taken.map((st) => ({ topic: st.topic, partition: st.partition, from: st.firstOffset!, to: st.lastOffset! })),
+      ms,
+      reason,
+      firstRows: Array.from({ length: first }, (_, i) => ({
+        subreddit: batch.columns.subreddit[i] as string | null,
+        title: batch.columns.title[i] as string | null,
+        score: batch.columns.score[i] as bigint | null,
+        created_utc: batch.columns.created_utc[i] as number | null,
+      })),
+    };
+    this.totals.rows += batch.numRows;
+    this.totals.deadLetters += dead.length;
+    this.totals.commits++;
+    this.opts.onBatch?.(summary);
+    return { summaries: [summary], reseek: [] };
+  }
+
+  private async commitDeadLetters(taken: PartitionState[]): Promise<void> {
+    const { catalog, group, log } = this.opts;
+    const dlq = await catalog.deadLetterTable();
+    await dlq.refresh();
+    const letters: DeadLetter[] = [];
+    const txns: Array<{ appId: string; version: number }> = [];
+    for (const st of taken) {
+      if (st.dead.length === 0) continue;
+      const appId = txnAppId(group, st.topic, st.partition);
+      const have = dlq.snapshot.txnVersion(appId);
+      const fresh = st.dead.filter((d) => have === undefined || d.offset > BigInt(have));
+      if (fresh.length === 0) continue;
+      letters.push(...fresh);
+      txns.push({ appId, version: Number(fresh[fresh.length - 1].offset) });
+    }
+    if (letters.length === 0) return;
+    const res = await dlq.append(deadLetterBatch(letters), { txns, operation: 'STREAMING UPDATE' });
+    if (res.kind === 'conflict') log.warn('dead letters already recorded by another worker', { reason: res.reason });
+    else for (const d of letters) log.warn('dead letter', { topic: d.topic, partition: d.partition, offset: d.offset, error: d.error });
+  }
+
+  private async reload(table: DeltaTable, taken: PartitionState[]) {
+    await table.refresh();
+    const out: FlushOutcome['reseek'] = [];
+    for (const st of taken) {
+      const v = table.snapshot.txnVersion(txnAppId(this.opts.group, st.topic, st.partition));
+      const committed = v === undefined ? null : BigInt(v);
+      if (this.parts.has(key(st.topic, st.partition))) this.parts.set(key(st.topic, st.partition), this.fresh(st.topic, st.partition, committed));
+      out.push({ topic: st.topic, partition: st.partition, offset: committed === null ? null : committed + 1n });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,38 @@
+/** The per-batch console summary, like the old pipeline's, plus what it cost. */
+import { formatTimestampMicros } from '../delta/values.ts';
+
+export interface BatchSummary {
+  table: string;
+  version: number | null;
+  rows: number;
+  deadLetters: number;
+  duplicates: number;
+  skipped: number;
+  partitions: Array<{ topic: string; partition: number; from: bigint; to: bigint }>;
+  ms: number;
+  reason: string;
+  firstRows: Array<{ subreddit: string | null; title: string | null; score: bigint | null; created_utc: number | null }>;
+}
+
+function clip(s: string | null, n: number): string {
+  if (s === null) return '';
+  const one = s.replace(/\s+/g, ' ');
+  return one.length > n ? one.slice(0, n - 1) + '…' : one;
+}
+
+export function formatSummary(s: BatchSummary): string[] {
+  const rate = s.ms > 0 ? Math.round((s.rows + s.deadLetters) / (s.ms / 1000)) : 0;
+  const ranges = s.partitions.map((p) => `${p.topic}[${p.partition}]@${p.from}-${p.to}`).join(' ');
+  const lines = [
+    `batch ${s.table} v${s.version ?? '-'}: ${s.rows} posts` +
+      (s.deadLetters ? `, ${s.deadLetters} dead letters` : '') +
+      (s.duplicates ? `, ${s.duplicates} duplicates merged` : '') +
+      (s.skipped ? `, ${s.skipped} already committed` : '') +
+      ` in ${s.ms.toFixed(0)} ms (${rate} posts/s, flush: ${s.reason}) ${ranges}`,
+  ];
+  for (const r of s.firstRows) {
+    const ts = r.created_utc === null ? '' : formatTimestampMicros(BigInt(Math.round(r.created_utc * 1e6))).slice(0, 19).replace('T', ' ') + 'Z';
+    lines.push(`  r/${(r.subreddit ?? '?').padEnd(16)} ${String(r.score ?? '').padStart(6)}  ${ts.padEnd(20)} ${clip(r.title, 70)}`);
+  }
+  return lines;
+}

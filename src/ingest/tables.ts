@@ -1,0 +1,71 @@
+/**
+ * Table catalog: where each subreddit's table and the dead-letter table live
+ * under a table root, opened (or created) once and cached. Post tables are
+ * evolved (nullable columns added) when the post schema grew.
+ */
+import * as nodePath from 'node:path';
+import type { Logger } from '../logger.ts';
+import { DeltaTable } from '../delta/table.ts';
+import { struct, type StructType } from '../delta/schema.ts';
+import { LocalObjectStore } from '../storage/local.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import { postTableSchema, type UnknownFieldPolicy } from '../reddit/post-schema.ts';
+import { DEAD_LETTER_SCHEMA, DEAD_LETTER_TABLE } from './dead-letters.ts';
+
+/** A place holding many tables, one per name (a directory, later an S3 prefix). */
+export interface TableRoot {
+  readonly url: string;
+  store(name: string): ObjectStore;
+}
+
+export function localTableRoot(dir: string, options: { fsync?: boolean } = {}): TableRoot {
+  const abs = nodePath.resolve(dir);
+  return { url: abs, store: (name) => new LocalObjectStore(nodePath.join(abs, name), options) };
+}
+
+/** The table's schema extended with the columns of `wanted` it lacks, or null when nothing is missing. */
+export function evolvedSchema(current: StructType, wanted: StructType): StructType | null {
+  const have = new Set(current.fields.map((f) => f.name.toLowerCase()));
+  const missing = wanted.fields.filter((f) => !have.has(f.name.toLowerCase()));
+  return missing.length ? struct([...current.fields, ...missing.map((f) => ({ ...f, nullable: true }))]) : null;
+}
+
+export class TableCatalog {
+  readonly root: TableRoot;
+  private readonly wanted: StructType;
+  private readonly log: Logger;
+  private readonly open = new Map<string, Promise<DeltaTable>>();
+
+  constructor(root: TableRoot, options: { unknownFields?: UnknownFieldPolicy; log: Logger }) {
+    this.root = root;
+    this.wanted = postTableSchema(options.unknownFields ?? 'keep');
+    this.log = options.log;
+  }
+
+  /** The post table `name`, created on first use. */
+  postTable(name: string): Promise<DeltaTable> {
+    return this.get(name, this.wanted);
+  }
+
+  deadLetterTable(): Promise<DeltaTable> {
+    return this.get(DEAD_LETTER_TABLE, DEAD_LETTER_SCHEMA);
+  }
+
+  /** Schema to pass to `append` so the table gains missing columns, if any. */
+  appendSchema(table: DeltaTable): StructType | undefined {
+    return evolvedSchema(table.schema, this.wanted) ?? undefined;
+  }
+
+  private get(name: string, schema: StructType): Promise<DeltaTable> {
+    let p = this.open.get(name);
+    if (!p) {
+      p = DeltaTable.openOrCreate(this.root.store(name), { schema, name }).then((t) => {
+        this.log.debug('table ready', { table: name, version: t.version, location: t.store.url });
+        return t;
+      });
+      p.catch(() => this.open.delete(name));
+      this.open.set(name, p);
+    }
+    return p;
+  }
+}

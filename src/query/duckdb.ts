@@ -1,0 +1,117 @@
+/**
+ * SQL over Delta tables with DuckDB: every table becomes a view over the
+ * snapshot's live data files only (never a directory glob, which would
+ * include removed files), with partition columns as typed literals and
+ * columns missing from older files as typed NULLs. Files are pruned by
+ * partition values and by min/max stats for simple predicates (see
+ * `prune.ts`). DuckDB's built-in parquet, json and icu extensions are used;
+ * nothing is downloaded at run time.
+ */
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import * as nodePath from 'node:path';
+import { ReddStreamError } from '../errors.ts';
+import { decodeFilePath, type Add } from '../delta/actions.ts';
+import type { DataType, StructType } from '../delta/schema.ts';
+import type { Snapshot } from '../delta/snapshot.ts';
+import { formatDate, formatTimestampMicros, parsePartitionValue, toHex, type DeltaValue } from '../delta/values.ts';
+import { LocalObjectStore } from '../storage/local.ts';
+
+export function duckType(t: DataType): string {
+  switch (t.kind) {
+    case 'decimal': return `DECIMAL(${Math.min(t.precision, 38)},${t.scale})`;
+    case 'struct': return `STRUCT(${t.fields.map((f) => `${ident(f.name)} ${duckType(f.type)}`).join(', ')})`;
+    case 'array': return `${duckType(t.elementType)}[]`;
+    case 'map': return `MAP(${duckType(t.keyType)}, ${duckType(t.valueType)})`;
+    case 'primitive':
+      return {
+        string: 'VARCHAR', long: 'BIGINT', integer: 'INTEGER', short: 'SMALLINT', byte: 'TINYINT', float: 'FLOAT', double: 'DOUBLE',
+        boolean: 'BOOLEAN', binary: 'BLOB', date: 'DATE', timestamp: 'TIMESTAMPTZ', timestamp_ntz: 'TIMESTAMP',
+      }[t.name];
+  }
+}
+
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function str(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+/** SQL literal of a typed Delta value. */
+export function literal(v: DeltaValue, t: DataType): string {
+  if (v === null) return `CAST(NULL AS ${duckType(t)})`;
+  if (t.kind === 'decimal') return `CAST(${str(String(v))} AS ${duckType(t)})`;
+  if (t.kind !== 'primitive') throw new Error('non-primitive literal');
+  switch (t.name) {
+    case 'string': return str(v as string);
+    case 'boolean': return v ? 'TRUE' : 'FALSE';
+    case 'binary': return `unhex(${str(toHex(v as Uint8Array))})`;
+    case 'date': return `DATE ${str(formatDate(v as number))}`;
+    case 'timestamp': return `TIMESTAMPTZ ${str(formatTimestampMicros(v as bigint) + 'Z')}`;
+    case 'timestamp_ntz': return `TIMESTAMP ${str(formatTimestampMicros(v as bigint))}`;
+    case 'float': case 'double': return Number.isFinite(v as number) ? `CAST(${String(v)} AS ${duckType(t)})` : `CAST(${str(String(v))} AS ${duckType(t)})`;
+    default: return `CAST(${String(v)} AS ${duckType(t)})`;
+  }
+}
+
+export interface QuerySession {
+  connection: DuckDBConnection;
+  close(): void;
+}
+
+export async function openSession(): Promise<QuerySession> {
+  const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+  const connection = await instance.connect();
+  await connection.run("SET TimeZone = 'UTC'");
+  return {
+    connection,
+    close() {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** Absolute local path of a data file (local tables; S3 comes with the S3 store). */
+function filePath(snapshot: Snapshot, add: Add): string {
+  const store = snapshot.store;
+  if (!(store instanceof LocalObjectStore)) throw new ReddStreamError('INVALID_ARGUMENT', `query supports local tables for now, not ${store.url}`);
+  return nodePath.join(store.root, ...decodeFilePath(add.path).split('/'));
+}
+
+/** Create a view `name` over the snapshot's live files (after pruning with `keep`). */
+export async function registerTable(session: QuerySession, name: string, snapshot: Snapshot, keep: (add: Add) => boolean = () => true): Promise<{ files: number; pruned: number }> {
+  const schema: StructType = snapshot.schema;
+  const partCols = new Set(snapshot.partitionColumns);
+  const all = snapshot.files();
+  const files = all.filter(keep);
+  const empty = `SELECT ${schema.fields.map((f) => `CAST(NULL AS ${duckType(f.type)}) AS ${ident(f.name)}`).join(', ')} WHERE FALSE`;
+  if (files.length === 0) {
+    await session.connection.run(`CREATE OR REPLACE VIEW ${ident(name)} AS ${empty}`);
+    return { files: 0, pruned: all.length };
+  }
+  // Group by partition values: one read_parquet per group.
+  const groups = new Map<string, { values: Record<string, string | null>; paths: string[] }>();
+  for (const add of files) {
+    const k = JSON.stringify(snapshot.partitionColumns.map((c) => add.partitionValues[c] ?? null));
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { values: add.partitionValues, paths: [] }));
+    g.paths.push(filePath(snapshot, add));
+  }
+  const selects: string[] = [];
+  for (const g of groups.values()) {
+    const list = `[${g.paths.map(str).join(', ')}]`;
+    const source = `read_parquet(${list}, union_by_name = true)`;
+    const desc = await session.connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
+    const present = new Map(desc.getRowObjectsJson().map((r) => [String(r.column_name).toLowerCase(), String(r.column_name)]));
+    const cols = schema.fields.map((f) => {
+      if (partCols.has(f.name)) return `${literal(parsePartitionValue(g.values[f.name] ?? null, f.type), f.type)} AS ${ident(f.name)}`;
+      const phys = present.get(f.name.toLowerCase());
+      return phys === undefined ? `CAST(NULL AS ${duckType(f.type)}) AS ${ident(f.name)}` : `CAST(${ident(phys)} AS ${duckType(f.type)}) AS ${ident(f.name)}`;
+    });
+    selects.push(`SELECT ${cols.join(', ')} FROM ${source}`);
+  }
+  await session.connection.run(`CREATE OR REPLACE VIEW ${ident(name)} AS ${selects.join(' UNION ALL ')}`);
+  return { files: files.length, pruned: all.length - files.length };
+}

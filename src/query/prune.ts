@@ -1,0 +1,144 @@
+/**
+ * File pruning for `query` (pure): from DuckDB's parsed statement
+ * (`json_serialize_sql`), take the conjunctive comparisons `column op
+ * constant` of a single-table SELECT, and skip data files whose partition
+ * values or min/max stats prove no row can match. Anything not understood
+ * keeps the file: pruning may only ever skip files that cannot match.
+ */
+import type { Add } from '../delta/actions.ts';
+import type { DataType, StructType } from '../delta/schema.ts';
+import { compareCodePoints } from '../storage/object-store.ts';
+import { parseDate, parseTimestampMicros } from '../delta/values.ts';
+
+export type Op = '=' | '<' | '<=' | '>' | '>=';
+export interface Predicate { column: string; op: Op; value: string | number | boolean }
+
+const OPS: Record<string, Op> = {
+  COMPARE_EQUAL: '=', COMPARE_LESSTHAN: '<', COMPARE_LESSTHANOREQUALTO: '<=',
+  COMPARE_GREATERTHAN: '>', COMPARE_GREATERTHANOREQUALTO: '>=',
+};
+const FLIP: Record<Op, Op> = { '=': '=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+
+function constant(node: any): string | number | boolean | undefined {
+  if (!node) return undefined;
+  if (node.class === 'CAST' && !node.try_cast) return constant(node.child);
+  if (node.class === 'CONSTANT' && node.value && !node.value.is_null) {
+    const v = node.value.value;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+  }
+  return undefined;
+}
+
+function column(node: any): string | undefined {
+  if (node?.class === 'COLUMN_REF' && Array.isArray(node.column_names)) return node.column_names[node.column_names.length - 1];
+  return undefined;
+}
+
+function collect(node: any, out: Predicate[]): void {
+  if (!node) return;
+  if (node.class === 'CONJUNCTION' && node.type === 'CONJUNCTION_AND') {
+    for (const c of node.children ?? []) collect(c, out);
+    return;
+  }
+  if (node.class === 'COMPARISON' && OPS[node.type]) {
+    const op = OPS[node.type];
+    const lc = column(node.left), rc = column(node.right);
+    const lv = constant(node.left), rv = constant(node.right);
+    if (lc !== undefined && rv !== undefined) out.push({ column: lc, op, value: rv });
+    else if (rc !== undefined && lv !== undefined) out.push({ column: rc, op: FLIP[op], value: lv });
+  }
+}
+
+/** Predicates of a single-table SELECT, or null when the statement is anything else. */
+export function extractPredicates(serialized: unknown): { table: string; predicates: Predicate[] } | null {
+  const s = serialized as any;
+  if (!s || s.error || !Array.isArray(s.statements) || s.statements.length !== 1) return null;
+  const node = s.statements[0].node;
+  if (node?.type !== 'SELECT_NODE' || node.from_table?.type !== 'BASE_TABLE') return null;
+  if ((node.cte_map?.map ?? []).length) return null;
+  const predicates: Predicate[] = [];
+  collect(node.where_clause, predicates);
+  return { table: node.from_table.table_name, predicates };
+}
+
+type Cmp = (a: unknown, b: unknown) => number | null;
+
+function comparatorFor(t: DataType): Cmp | null {
+  const num = (x: unknown) => (typeof x === 'number' ? x : typeof x === 'string' && x.trim() !== '' ? Number(x) : NaN);
+  if (t.kind === 'decimal') return (a, b) => { const x = num(a), y = num(b); return Number.isNaN(x) || Number.isNaN(y) ? null : x - y; };
+  if (t.kind !== 'primitive') return null;
+  switch (t.name) {
+    case 'long': case 'integer': case 'short': case 'byte': case 'float': case 'double':
+      return (a, b) => { const x = num(a), y = num(b); return Number.isNaN(x) || Number.isNaN(y) ? null : x - y; };
+    case 'string':
+      return (a, b) => (typeof a === 'string' && typeof b === 'string' ? compareCodePoints(a, b) : null);
+    case 'date':
+      return (a, b) => { try { return parseDate(String(a).slice(0, 10)) - parseDate(String(b).slice(0, 10)); } catch { return null; } };
+    case 'timestamp': case 'timestamp_ntz':
+      return (a, b) => { try { const x = parseTimestampMicros(String(a)), y = parseTimestampMicros(String(b)); return x < y ? -1 : x > y ? 1 : 0; } catch { return null; } };
+    default: return null;
+  }
+}
+
+function lookup(obj: unknown, column: string): unknown {
+  if (!obj || typeof obj !== 'object') return undefined;
+  const o = obj as Record<string, unknown>;
+  if (column in o) return o[column];
+  const k = Object.keys(o).find((x) => x.toLowerCase() === column.toLowerCase());
+  return k === undefined ? undefined : o[k];
+}
+
+/** False only when the file provably holds no row matching all predicates. */
+export function fileMayMatch(add: Add, predicates: Predicate[], schema: StructType, partitionColumns: string[]): boolean {
+  let stats: any = null;
+  for (const p of predicates) {
+    const f = schema.fields.find((x) => x.name.toLowerCase() === p.column.toLowerCase());
+    if (!f) continue;
+    const cmp = comparatorFor(f.type);
+    if (!cmp) continue;
+    const isTs = f.type.kind === 'primitive' && (f.type.name === 'timestamp' || f.type.name === 'timestamp_ntz');
+    if (partitionColumns.includes(f.name)) {
+      const v = add.partitionValues[f.name] ?? null;
+      if (v === null) return false; // NULL never satisfies a comparison
+      const c = cmp(v, p.value);
+      if (c === null) continue;
+      if (!test(c, p.op)) return false;
+      continue;
+    }
+    if (stats === null) {
+      try { stats = add.stats ? JSON.parse(add.stats) : {}; } catch { stats = {}; }
+    }
+    const min = lookup(stats.minValues, f.name);
+    let max = lookup(stats.maxValues, f.name);
+    if (isTs && typeof max === 'string') {
+      // Other writers truncate timestamp max to milliseconds: widen by 1 ms.
+      try { max = formatWidened(parseTimestampMicros(max) + 1000n); } catch { max = undefined; }
+    }
+    if (min === undefined || max === undefined || min === null || max === null) continue;
+    const cMin = cmp(min, p.value), cMax = cmp(max, p.value);
+    if (cMin === null || cMax === null) continue;
+    switch (p.op) {
+      case '=': if (cMin > 0 || cMax < 0) return false; break;
+      case '<': if (cMin >= 0) return false; break;
+      case '<=': if (cMin > 0) return false; break;
+      case '>': if (cMax <= 0) return false; break;
+      case '>=': if (cMax < 0) return false; break;
+    }
+  }
+  return true;
+}
+
+function test(c: number, op: Op): boolean {
+  switch (op) {
+    case '=': return c === 0;
+    case '<': return c < 0;
+    case '<=': return c <= 0;
+    case '>': return c > 0;
+    case '>=': return c >= 0;
+  }
+}
+
+function formatWidened(micros: bigint): string {
+  const ms = Number(micros / 1000n);
+  return new Date(ms).toISOString().replace('Z', '') + String(Number(micros % 1000n)).padStart(3, '0') + 'Z';
+}

@@ -1,0 +1,216 @@
+/**
+ * Post normalisation: message bytes -> validated columns, without building
+ * intermediate row objects. Each message is parsed once and its fields are
+ * coerced straight into per-column arrays (the representation of
+ * `delta/values.ts`).
+ *
+ * Rules (see post-schema.ts for the columns):
+ * - a message that is not JSON, not an object, has no non-empty string `id`,
+ *   is larger than `maxMessageBytes`, or carries a value that cannot be
+ *   coerced losslessly becomes a dead letter with the reason; the rest of the
+ *   batch is unaffected;
+ * - nested objects/arrays in string columns become JSON strings; numbers and
+ *   booleans in string columns become their text (e.g. `banned_by: true`);
+ * - integers must be exact (1.0 is fine, 1.5 is not); doubles accept integers;
+ * - `edited: <epoch>` gives `edited = true`, `edited_at = <epoch>`;
+ * - duplicates of an `id` within a batch: the last one wins;
+ * - unknown fields: "keep" stores them in `extra_fields` (JSON), "drop"
+ *   discards them (the old pipeline's behaviour).
+ */
+import type { ColumnBatch } from '../delta/table.ts';
+import type { DeltaValue } from '../delta/values.ts';
+import { EXTRA_FIELDS_COLUMN, KNOWN_FIELDS, POST_FIELDS, type PostFieldType, type UnknownFieldPolicy } from './post-schema.ts';
+
+export interface NormaliseOptions {
+  unknownFields?: UnknownFieldPolicy;
+  /** Messages larger than this are dead-lettered (default 1 MiB; Reddit posts are far smaller). */
+  maxMessageBytes?: number;
+}
+
+export type AddResult =
+  | { ok: true; id: string; subreddit: string | null; duplicate: boolean }
+  | { ok: false; reason: string };
+
+export interface NormalisedBatch extends ColumnBatch {
+  ids: string[];
+  /** Raw `subreddit` value per row (not validated). */
+  subreddits: Array<string | null>;
+  /** For each row, the caller's reference of the message that produced it (last one for duplicates). */
+  refs: number[];
+  duplicates: number;
+}
+
+class CoercionError extends Error {}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'an object';
+  const s = JSON.stringify(v);
+  return `${typeof v} ${s && s.length > 40 ? s.slice(0, 40) + '…' : s}`;
+}
+
+function coerce(name: string, type: PostFieldType, v: unknown): DeltaValue {
+  if (v === null || v === undefined) return null;
+  switch (type) {
+    case 'string':
+      if (typeof v === 'string') return v;
+      if (typeof v === 'object') return JSON.stringify(v);
+      if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+      break;
+    case 'long':
+      if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+      if (typeof v === 'string' && /^-?\d{1,15}$/.test(v)) return BigInt(v);
+      break;
+    case 'double':
+      if (typeof v === 'number') return v;
+      if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+      break;
+    case 'boolean':
+      if (typeof v === 'boolean') return v;
+      break;
+  }
+  throw new CoercionError(`field "${name}": expected ${type}, got ${describe(v)}`);
+}
+
+function epochMicros(seconds: number): bigint {
+  return BigInt(Math.round(seconds * 1e6));
+}
+
+export class PostBatchBuilder {
+  private readonly policy: UnknownFieldPolicy;
+  private readonly maxBytes: number;
+  private columns: Record<string, DeltaValue[]> = {};
+  private ids: string[] = [];
+  private subreddits: Array<string | null> = [];
+  private refs: number[] = [];
+  private byId = new Map<string, number>();
+  private duplicates = 0;
+
+  constructor(options: NormaliseOptions = {}) {
+    this.policy = options.unknownFields ?? 'keep';
+    this.maxBytes = options.maxMessageBytes ?? 1024 * 1024;
+    this.reset();
+  }
+
+  get size(): number { return this.ids.length; }
+
+  private reset(): void {
+    this.columns = {};
+    for (const [name] of POST_FIELDS) this.columns[name] = [];
+    this.columns.created_at = [];
+    this.columns.edited_at = [];
+    if (this.policy === 'keep') this.columns[EXTRA_FIELDS_COLUMN] = [];
+    this.ids = [];
+    this.subreddits = [];
+    this.refs = [];
+    this.byId = new Map();
+    this.duplicates = 0;
+  }
+
+  /** Parse, validate and add one message. `ref` is the caller's handle (offset, line number...). */
+  add(message: Uint8Array | string, ref = 0): AddResult {
+    const size = typeof message === 'string' ? message.length : message.byteLength;
+    if (size > this.maxBytes) return { ok: false, reason: `message too large: ${size} bytes (limit ${this.maxBytes})` };
+    let text: string;
+    try {
+      text = typeof message === 'string' ? message : decoder.decode(message);
+    } catch {
+      return { ok: false, reason: 'message is not valid UTF-8' };
+    }
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch (err) {
+      return { ok: false, reason: `invalid JSON: ${(err as Error).message}` };
+    }
+    return this.addParsed(obj, ref);
+  }
+
+  /** Add an already parsed post object. */
+  addParsed(obj: unknown, ref = 0): AddResult {
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return { ok: false, reason: `not a JSON object (got ${describe(obj)})` };
+    const post = obj as Record<string, unknown>;
+    const id = Object.hasOwn(post, 'id') ? post.id : undefined;
+    if (typeof id !== 'string' || id === '') return { ok: false, reason: id === undefined || id === null ? 'post has no "id"' : `post "id" must be a non-empty string, got ${describe(id)}` };
+    // Coerce into a scratch row first so a bad field rejects the whole message.
+    const values = new Array<DeltaValue>(POST_FIELDS.length);
+    let editedAt: DeltaValue = null;
+    let createdAt: DeltaValue = null;
+    try {
+      for (let i = 0; i < POST_FIELDS.length; i++) {
+        const [name, type] = POST_FIELDS[i];
+        const raw = Object.hasOwn(post, name) ? post[name] : undefined;
+        if (name === 'edited' && typeof raw === 'number') {
+          if (!Number.isFinite(raw)) throw new CoercionError(`field "edited": expected false or an epoch number, got ${raw}`);
+          values[i] = true;
+          editedAt = epochMicros(raw);
+          continue;
+        }
+        values[i] = coerce(name, type, raw);
+      }
+      const cu = post.created_utc;
+      if (typeof cu === 'number' && Number.isFinite(cu)) createdAt = epochMicros(cu);
+    } catch (err) {
+      if (err instanceof CoercionError) return { ok: false, reason: err.message };
+      throw err;
+    }
+    let extra: string | null = null;
+    if (this.policy === 'keep') {
+      const parts: string[] = [];
+      for (const k of Object.keys(post)) {
+        if (!KNOWN_FIELDS.has(k)) parts.push(`${JSON.stringify(k)}:${JSON.stringify(post[k]) ?? 'null'}`);
+      }
+      extra = parts.length ? `{${parts.join(',')}}` : null;
+    }
+    let row = this.byId.get(id);
+    const duplicate = row !== undefined;
+    if (row === undefined) {
+      row = this.ids.length;
+      this.byId.set(id, row);
+      this.ids.push(id);
+      this.subreddits.push(null);
+      this.refs.push(ref);
+    } else {
+      this.duplicates++;
+      this.refs[row] = ref;
+    }
+    for (let i = 0; i < POST_FIELDS.length; i++) this.columns[POST_FIELDS[i][0]][row] = values[i];
+    this.columns.created_at[row] = createdAt;
+    this.columns.edited_at[row] = editedAt;
+    if (this.policy === 'keep') this.columns[EXTRA_FIELDS_COLUMN][row] = extra;
+    const sub = typeof post.subreddit === 'string' ? post.subreddit : null;
+    this.subreddits[row] = sub;
+    return { ok: true, id, subreddit: sub, duplicate };
+  }
+
+  /** The accumulated batch; the builder starts empty again. */
+  build(): NormalisedBatch {
+    const out: NormalisedBatch = {
+      numRows: this.ids.length,
+      columns: this.columns,
+      ids: this.ids,
+      subreddits: this.subreddits,
+      refs: this.refs,
+      duplicates: this.duplicates,
+    };
+    this.reset();
+    return out;
+  }
+}
+
+/** Rows `indexes` of a batch, as a new batch (for routing one batch to several tables). */
+export function selectRows(batch: NormalisedBatch, indexes: number[]): NormalisedBatch {
+  const columns: Record<string, DeltaValue[]> = {};
+  for (const [name, col] of Object.entries(batch.columns)) columns[name] = indexes.map((i) => col[i] ?? null);
+  return {
+    numRows: indexes.length,
+    columns,
+    ids: indexes.map((i) => batch.ids[i]),
+    subreddits: indexes.map((i) => batch.subreddits[i]),
+    refs: indexes.map((i) => batch.refs[i]),
+    duplicates: 0,
+  };
+}

@@ -243,7 +243,13 @@ export class DeltaTable {
     const dataSchema: StructType = { kind: 'struct', fields: schema.fields.filter((f) => !partitionColumns.includes(f.name)) };
     const numIndexedCols = Number(this.current.tableProperty('delta.dataSkippingNumIndexedCols') ?? 32);
     const adds: Add[] = [];
-    for (const [dir, group] of groupByPartition(schema, partitionColumns, batch)) {
+    let groups: ReturnType<typeof groupByPartition>;
+    try {
+      groups = groupByPartition(schema, partitionColumns, batch);
+    } catch (err) {
+      throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
+    }
+    for (const [dir, group] of groups) {
       const all = group.rows.length === batch.numRows;
       const columns: Record<string, ArrayLike<DeltaValue>> = {};
       for (const f of dataSchema.fields) {

@@ -115,6 +115,7 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 const utf8 = new TextDecoder();
+const utf8strict = new TextDecoder('utf-8', { fatal: true });
 const utf8enc = new TextEncoder();
 
 /** Typed value of a partition value string (PROTOCOL.md "Partition Value Serialization"). */
@@ -140,7 +141,16 @@ export function serializePartitionValue(v: DeltaValue, type: DataType): string |
   if (type.kind === 'decimal') return typeof v === 'string' ? formatDecimal(parseDecimal(v, type.scale), type.scale) : String(v);
   if (type.kind !== 'primitive') throw new Error('partition column of non-primitive type');
   switch (type.name) {
-    case 'binary': return v instanceof Uint8Array ? utf8.decode(v) : String(v);
+    case 'binary': {
+      // Spark and delta-rs store binary partition values as text; only bytes
+      // that are valid UTF-8 survive that round trip, so refuse the others.
+      if (!(v instanceof Uint8Array)) return String(v);
+      try {
+        return utf8strict.decode(v);
+      } catch {
+        throw new Error(`binary partition value ${toHex(v)} is not valid UTF-8 and cannot be stored as a partition value`);
+      }
+    }
     case 'date': return typeof v === 'number' ? formatDate(v) : String(v);
     case 'timestamp': case 'timestamp_ntz': {
       if (typeof v !== 'bigint') return String(v);

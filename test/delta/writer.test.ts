@@ -148,3 +148,15 @@ describe('commit conflicts', () => {
     assert.match(findConflict([rm], [{ remove: { path: 'f 1', dataChange: true } }])!.reason, /already removed/);
   });
 });
+
+describe('binary partition values', () => {
+  it('round-trip UTF-8 bytes and refuse bytes that are not valid UTF-8', async () => {
+    const store = new MemoryObjectStore();
+    const t = await DeltaTable.create(store, { schema: struct([field('id', 'long'), field('bin', 'binary')]), partitionColumns: ['bin'] });
+    await t.appendRows([{ id: 1n, bin: new TextEncoder().encode('😈') }, { id: 2n, bin: null }]);
+    const rows = (await readAllRows(await loadSnapshot(store))).sort((a: any, b: any) => Number(a.id - b.id));
+    assert.deepEqual(rows[0].bin, new TextEncoder().encode('😈'));
+    assert.equal(rows[1].bin, null);
+    await assert.rejects(t.appendRows([{ id: 3n, bin: new Uint8Array([0xff]) }]), /SCHEMA_MISMATCH|not valid UTF-8/);
+  });
+});

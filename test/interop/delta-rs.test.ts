@@ -691,7 +691,7 @@ describe('delta-rs and Polars data skipping with our file statistics', () => {
 });
 
 describe('reddit-stream reads tables that delta-rs appended to', () => {
-  it('(e) delta-rs appends (and checkpoints) a table we created; both sides read the combined rows', async () => {
+  it('(e) delta-rs and Polars append to (and checkpoint) a table we created; both sides read the combined rows', async () => {
     const dir = tempTable('mixed');
     const schema = struct([
       field('id', 'long'), field('p', 'string'), field('ts', 'timestamp'), field('amount', dec(10, 3)), field('day', 'date'),
@@ -730,32 +730,49 @@ tbl = pa.table({
     'pt': [{'x': 1.5, 'y': -1.5}, None, {'x': None, 'y': None}, {'x': 0.0, 'y': 1e300}],
 }, schema=sch)
 write_deltalake(uri, tbl, mode='append', commit_properties=CommitProperties(app_transactions=[Transaction(app_id='rs-app', version=5)]))
+# and a Polars DataFrame appended through Polars' own write_delta
+import polars as pl
+df = pl.DataFrame({
+    'id': [30, 31], 'p': ['polars/é', None],
+    'ts': [datetime.datetime(2021, 6, 1, 0, 0, 0, 1, tzinfo=utc), None],
+    'amount': [decimal.Decimal('0.500'), decimal.Decimal('-12.345')],
+    'day': [datetime.date(2021, 6, 1), None], 'ok': [None, False],
+    'tags': [['x', 'y'], None], 'attrs': [None, None], 'pt': [{'x': 2.0, 'y': None}, None],
+}, schema={
+    'id': pl.Int64, 'p': pl.String, 'ts': pl.Datetime('us', 'UTC'), 'amount': pl.Decimal(10, 3), 'day': pl.Date, 'ok': pl.Boolean,
+    'tags': pl.List(pl.String), 'attrs': pl.Map(pl.String, pl.String), 'pt': pl.Struct({'x': pl.Float64, 'y': pl.Float64}),
+})
+df.write_delta(uri, mode='append')
 dt = DeltaTable(uri)
 dt.create_checkpoint()
 emit({'version': dt.version()})
 `;
     const rs = runPython(RS_APPEND, [dir]);
-    assert.equal(rs.version, 2);
-    assert.ok(fs.existsSync(path.join(dir, '_delta_log', `${String(2).padStart(20, '0')}.checkpoint.parquet`)), 'delta-rs wrote a checkpoint at 2');
+    assert.equal(rs.version, 3);
+    assert.ok(fs.existsSync(path.join(dir, '_delta_log', `${String(3).padStart(20, '0')}.checkpoint.parquet`)), 'delta-rs wrote a checkpoint at 3');
     const rsRows: Array<Record<string, DeltaValue>> = [
       { id: 10n, p: 'a/b', ts: 1704112245123456n, amount: '3.141', day: 19782, ok: true, tags: ['p', null, 'q'], attrs: [['a', '1'], ['b', null]], pt: { x: 1.5, y: -1.5 } },
       { id: 11n, p: '%=:x 😀', ts: null, amount: null, day: -25567, ok: false, tags: [], attrs: [], pt: null },
       { id: 12n, p: null, ts: -1n, amount: '-1.000', day: null, ok: null, tags: null, attrs: null, pt: { x: null, y: null } },
       { id: 13n, p: 'c d', ts: 951782400000000n, amount: '9999999.999', day: 0, ok: true, tags: ['🎉'], attrs: [['é', 'ü']], pt: { x: 0, y: 1e300 } },
     ];
-    const combined = [...ours1, ...rsRows];
+    const plRows: Array<Record<string, DeltaValue>> = [
+      { id: 30n, p: 'polars/é', ts: 1622505600000001n, amount: '0.500', day: 18779, ok: null, tags: ['x', 'y'], attrs: null, pt: { x: 2, y: null } },
+      { id: 31n, p: null, ts: null, amount: '-12.345', day: null, ok: false, tags: null, attrs: null, pt: null },
+    ];
+    const combined = [...ours1, ...rsRows, ...plRows];
 
-    // incremental refresh of the open table (reads 00..02.json)
+    // incremental refresh of the open table (reads 02.json and 03.json)
     await table.refresh();
-    assert.equal(table.version, 2);
+    assert.equal(table.version, 3);
     assert.equal(table.snapshot.txnVersion('rs-app'), 5);
     assert.equal(table.snapshot.txnVersion('ours'), 0);
     assertSameRows(sortedCanon((await readAllRows(table.snapshot)).map((r) => normalizeDelta(r, schema))), expectedRows(schema, combined), 'our reader after refresh');
 
     // fresh open: loads delta-rs' checkpoint
     const fresh = await DeltaTable.open(new LocalObjectStore(dir));
-    assert.equal(fresh.version, 2);
-    assert.equal(fresh.snapshot.checkpointVersion, 2, 'our reader uses the delta-rs checkpoint');
+    assert.equal(fresh.version, 3);
+    assert.equal(fresh.snapshot.checkpointVersion, 3, 'our reader uses the delta-rs checkpoint');
     assert.equal(fresh.snapshot.txnVersion('rs-app'), 5);
     assert.equal(fresh.snapshot.txnVersion('ours'), 0);
     assertSameRows(sortedCanon((await readAllRows(fresh.snapshot)).map((r) => normalizeDelta(r, schema))), expectedRows(schema, combined), 'our reader from the delta-rs checkpoint');
@@ -766,10 +783,10 @@ emit({'version': dt.version()})
     const ours2 = [{ id: 20n, p: '%=:x 😀', ts: 7n, amount: '0.001', day: 1, ok: true, tags: ['z'], attrs: [['k2', 'v2']], pt: { x: -1, y: -2 } }];
     const res = await fresh.appendRows(ours2, { txns: [{ appId: 'ours', version: 1 }] });
     assert.equal(res.kind, 'committed');
-    assert.equal(res.kind === 'committed' && res.version, 3);
+    assert.equal(res.kind === 'committed' && res.version, 4);
     const all = [...combined, ...ours2];
     const py = pyRead(dir, { appIds: ['ours', 'rs-app'] });
-    assert.equal(py.version, 3);
+    assert.equal(py.version, 4);
     assertSameRows(sortedCanon(py.rs), expectedRows(schema, all), 'delta-rs rows');
     assertSameRows(sortedCanon(py.pl!), expectedRows(schema, all), 'Polars rows');
     assert.deepEqual(py.txns, { ours: 1, 'rs-app': 5 });

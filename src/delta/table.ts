@@ -128,9 +128,45 @@ export function rowsToBatch(schema: StructType, rows: Array<Record<string, Delta
   return { numRows: rows.length, columns };
 }
 
+/** Rough in-memory size of a value, for splitting batches into files. */
+function approxBytes(v: DeltaValue): number {
+  if (v === null || v === undefined) return 1;
+  if (typeof v === 'string') return v.length + 4;
+  if (v instanceof Uint8Array) return v.byteLength + 4;
+  if (typeof v === 'object') return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? 0 : x))?.length ?? 8;
+  return 8;
+}
+
+/** Split `rows` into runs whose approximate size stays under `maxBytes` (pure). */
+export function chunkRows(batch: ColumnBatch, rows: number[], schema: StructType, maxBytes: number): number[][] {
+  const cols = schema.fields.map((f) => batch.columns[f.name]).filter((c): c is ArrayLike<DeltaValue> => c !== undefined);
+  const out: number[][] = [];
+  let cur: number[] = [];
+  let size = 0;
+  for (const i of rows) {
+    let row = 0;
+    for (const c of cols) row += approxBytes(c[i] ?? null);
+    if (cur.length > 0 && size + row > maxBytes) {
+      out.push(cur);
+      cur = [];
+      size = 0;
+    }
+    cur.push(i);
+    size += row;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+export interface TableOptions {
+  /** Split appends into files of about this many input bytes (default 32 MiB). */
+  maxFileBytes?: number;
+}
+
 export class DeltaTable {
   readonly store: ObjectStore;
   private current: Snapshot;
+  maxFileBytes = 32 * 1024 * 1024;
 
   private constructor(store: ObjectStore, snapshot: Snapshot) {
     this.store = store;
@@ -249,32 +285,37 @@ export class DeltaTable {
     } catch (err) {
       throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
     }
+    const maxFileBytes = this.maxFileBytes;
     for (const [dir, group] of groups) {
-      const all = group.rows.length === batch.numRows;
-      const columns: Record<string, ArrayLike<DeltaValue>> = {};
-      for (const f of dataSchema.fields) {
-        const col = batch.columns[f.name];
-        if (col === undefined) continue;
-        columns[f.name] = all ? col : group.rows.map((i) => col[i] ?? null);
+      // Split large groups so no single file (and no single Parquet encode,
+      // whose WASM memory never shrinks) exceeds about `maxFileBytes` of input.
+      for (const rows of chunkRows(batch, group.rows, dataSchema, maxFileBytes)) {
+        const all = rows.length === batch.numRows;
+        const columns: Record<string, ArrayLike<DeltaValue>> = {};
+        for (const f of dataSchema.fields) {
+          const col = batch.columns[f.name];
+          if (col === undefined) continue;
+          columns[f.name] = all ? col : rows.map((i) => col[i] ?? null);
+        }
+        let bytes: Uint8Array;
+        try {
+          bytes = encodeColumns(dataSchema, columns, rows.length, { codec: codec ?? 'zstd' });
+        } catch (err) {
+          throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
+        }
+        const stats = computeStats(dataSchema, columns, rows.length, { numIndexedCols: numIndexedCols >= 0 ? numIndexedCols : 1 << 30 });
+        const name = `part-00000-${randomUUID()}.c000.${codec ?? 'zstd'}.parquet`;
+        const decoded = dir === '' ? name : `${dir}/${name}`;
+        await this.store.put(decoded, bytes);
+        adds.push({
+          path: encodeAddPath(decoded),
+          partitionValues: group.values,
+          size: bytes.byteLength,
+          modificationTime: Date.now(),
+          dataChange: true,
+          stats: statsToJson(stats),
+        });
       }
-      let bytes: Uint8Array;
-      try {
-        bytes = encodeColumns(dataSchema, columns, group.rows.length, { codec: codec ?? 'zstd' });
-      } catch (err) {
-        throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
-      }
-      const stats = computeStats(dataSchema, columns, group.rows.length, { numIndexedCols: numIndexedCols >= 0 ? numIndexedCols : 1 << 30 });
-      const name = `part-00000-${randomUUID()}.c000.${codec ?? 'zstd'}.parquet`;
-      const decoded = dir === '' ? name : `${dir}/${name}`;
-      await this.store.put(decoded, bytes);
-      adds.push({
-        path: encodeAddPath(decoded),
-        partitionValues: group.values,
-        size: bytes.byteLength,
-        modificationTime: Date.now(),
-        dataChange: true,
-        stats: statsToJson(stats),
-      });
     }
     return adds;
   }

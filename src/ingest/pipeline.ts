@@ -168,7 +168,14 @@ export class IngestPipeline {
   /** Topics with at least one partition due for a flush. */
   dueTopics(now = this.clock()): string[] {
     const topics = new Set<string>();
-    for (const st of this.parts.values()) if (shouldFlush(st, now, this.opts.policy)) topics.add(st.topic);
+    // The byte limit holds per table (all partitions of a topic share one
+    // commit), which bounds memory however many partitions are assigned.
+    const bytes = new Map<string, number>();
+    for (const st of this.parts.values()) {
+      if (shouldFlush(st, now, this.opts.policy)) topics.add(st.topic);
+      bytes.set(st.topic, (bytes.get(st.topic) ?? 0) + st.bytes);
+    }
+    for (const [topic, b] of bytes) if (b >= this.opts.policy.maxBytes) topics.add(topic);
     return [...topics];
   }
 

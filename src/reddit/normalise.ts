@@ -83,6 +83,8 @@ export class PostBatchBuilder {
   private readonly policy: UnknownFieldPolicy;
   private readonly maxBytes: number;
   private columns: Record<string, DeltaValue[]> = {};
+  /** Column arrays in POST_FIELDS order (avoids a name lookup per value). */
+  private ordered: DeltaValue[][] = [];
   private ids: string[] = [];
   private subreddits: Array<string | null> = [];
   private refs: number[] = [];
@@ -100,6 +102,7 @@ export class PostBatchBuilder {
   private reset(): void {
     this.columns = {};
     for (const [name] of POST_FIELDS) this.columns[name] = [];
+    this.ordered = POST_FIELDS.map(([name]) => this.columns[name]);
     this.columns.created_at = [];
     this.columns.edited_at = [];
     if (this.policy === 'keep') this.columns[EXTRA_FIELDS_COLUMN] = [];
@@ -159,11 +162,14 @@ export class PostBatchBuilder {
     }
     let extra: string | null = null;
     if (this.policy === 'keep') {
-      const parts: string[] = [];
-      for (const k of Object.keys(post)) {
-        if (!KNOWN_FIELDS.has(k)) parts.push(`${JSON.stringify(k)}:${JSON.stringify(post[k]) ?? 'null'}`);
+      // A null-prototype object: a "__proto__" key stays an ordinary key.
+      let unknown: Record<string, unknown> | null = null;
+      for (const k in post) {
+        if (KNOWN_FIELDS.has(k) || !Object.hasOwn(post, k)) continue;
+        unknown ??= Object.create(null) as Record<string, unknown>;
+        unknown[k] = post[k];
       }
-      extra = parts.length ? `{${parts.join(',')}}` : null;
+      extra = unknown ? JSON.stringify(unknown) : null;
     }
     let row = this.byId.get(id);
     const duplicate = row !== undefined;
@@ -177,7 +183,7 @@ export class PostBatchBuilder {
       this.duplicates++;
       this.refs[row] = ref;
     }
-    for (let i = 0; i < POST_FIELDS.length; i++) this.columns[POST_FIELDS[i][0]][row] = values[i];
+    for (let i = 0; i < values.length; i++) this.ordered[i][row] = values[i];
     this.columns.created_at[row] = createdAt;
     this.columns.edited_at[row] = editedAt;
     if (this.policy === 'keep') this.columns[EXTRA_FIELDS_COLUMN][row] = extra;

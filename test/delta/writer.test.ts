@@ -160,3 +160,20 @@ describe('binary partition values', () => {
     await assert.rejects(t.appendRows([{ id: 3n, bin: new Uint8Array([0xff]) }]), /SCHEMA_MISMATCH|not valid UTF-8/);
   });
 });
+
+describe('file sizing', () => {
+  it('splits a large append into several files of bounded size, all in one commit', async () => {
+    const store = new MemoryObjectStore();
+    const t = await DeltaTable.create(store, { schema: struct([field('id', 'long'), field('text', 'string')]) });
+    t.maxFileBytes = 64 * 1024;
+    const rows = Array.from({ length: 1000 }, (_, i) => ({ id: BigInt(i), text: 'x'.repeat(500) }));
+    const res = await t.appendRows(rows);
+    assert.equal(res.kind, 'committed');
+    if (res.kind === 'committed') {
+      assert.ok(res.files.length >= 7 && res.files.length <= 9, `${res.files.length} files`);
+      assert.equal(res.version, 1);
+      assert.equal(res.files.reduce((s, f) => s + JSON.parse(f.stats!).numRecords, 0), 1000);
+    }
+    assert.equal((await readAllRows(await loadSnapshot(store))).length, 1000);
+  });
+});

@@ -13,7 +13,7 @@
  */
 import { UnsupportedFeatureError } from '../errors.ts';
 import type { Metadata, Protocol } from './actions.ts';
-import type { StructType } from './schema.ts';
+import type { DataType, StructType } from './schema.ts';
 
 /** Reader features whose semantics this reader implements. */
 export const SUPPORTED_READER_FEATURES = new Set(['timestampNtz', 'vacuumProtocolCheck']);
@@ -61,8 +61,17 @@ export function checkWriteSupported(protocol: Protocol, metadata: Metadata, sche
   } else if (v > 2) {
     unsupported.push(`writerVersion${v}`);
   }
-  if (schema.fields.some((f) => f.metadata['delta.invariants'] !== undefined)) unsupported.push('invariants');
+  if (hasInvariants(schema)) unsupported.push('invariants');
   if (unsupported.length > 0) {
     throw new UnsupportedFeatureError(unsupported, `cannot write to ${where}: it requires writer support for ${unsupported.join(', ')}, which this writer does not implement`);
+  }
+}
+
+function hasInvariants(t: DataType): boolean {
+  switch (t.kind) {
+    case 'struct': return t.fields.some((f) => f.metadata['delta.invariants'] !== undefined || hasInvariants(f.type));
+    case 'array': return hasInvariants(t.elementType);
+    case 'map': return hasInvariants(t.keyType) || hasInvariants(t.valueType);
+    default: return false;
   }
 }

@@ -14,7 +14,13 @@
  */
 import { compareCodePoints } from '../storage/object-store.ts';
 import type { DataType, StructType } from './schema.ts';
-import { formatDate, formatTimestampMicros, parseDecimal, type DeltaValue } from './values.ts';
+import { formatDate, formatDecimal, formatTimestampMicros, parseDecimal, type DeltaValue } from './values.ts';
+
+/** Unscaled value of a decimal given as exact string, bigint (whole units) or number. */
+function unscaled(v: DeltaValue, scale: number): bigint {
+  if (typeof v === 'bigint') return v * 10n ** BigInt(scale);
+  return parseDecimal(String(v), scale);
+}
 
 export const STRING_PREFIX_LENGTH = 32;
 const MAX_CHAR = '\u{10FFFF}';
@@ -90,7 +96,7 @@ export function columnStats(type: DataType, col: ArrayLike<DeltaValue> | undefin
 function comparator(type: DataType): ((a: DeltaValue, b: DeltaValue) => number) | null {
   if (type.kind === 'decimal') {
     return (a, b) => {
-      const x = parseDecimal(a as string, type.scale), y = parseDecimal(b as string, type.scale);
+      const x = unscaled(a, type.scale), y = unscaled(b, type.scale);
       return x < y ? -1 : x > y ? 1 : 0;
     };
   }
@@ -105,7 +111,7 @@ function comparator(type: DataType): ((a: DeltaValue, b: DeltaValue) => number) 
 }
 
 function encodeBound(type: DataType, v: DeltaValue, which: 'min' | 'max'): unknown {
-  if (type.kind === 'decimal') return new RawJson(v as string);
+  if (type.kind === 'decimal') return new RawJson(formatDecimal(unscaled(v, type.scale), type.scale));
   if (type.kind !== 'primitive') return undefined;
   switch (type.name) {
     case 'string': return truncateString(v as string, which);

@@ -20,6 +20,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import type { Action, Add, Metadata, Protocol, Txn } from './actions.ts';
 import { writeCheckpoint } from './checkpoint.ts';
 import { checkWriteSupported } from './features.ts';
+import { LOG_DIR } from './log-path.ts';
 import { encodeAddPath, partitionDir } from './partitions.ts';
 import { loadSnapshot, Snapshot, updateSnapshot } from './snapshot.ts';
 import { addedColumns, schemaToString, type DataType, type StructType } from './schema.ts';
@@ -184,6 +185,8 @@ export class DeltaTable {
   /** Create a new table; fails with INVALID_ARGUMENT if one exists already. */
   static async create(store: ObjectStore, options: CreateOptions): Promise<DeltaTable> {
     const { protocol, metaData } = planCreate(options);
+    const existing = (await store.list(`${LOG_DIR}/`)).filter((m) => /\/\d{20}\.(json|checkpoint\.)/.test(m.path));
+    if (existing.length > 0) throw new ReddStreamError('INVALID_ARGUMENT', `a Delta table already exists at ${store.url}`);
     const res = await commit(store, -1, [{ protocol }, { metaData }], {
       operation: 'CREATE TABLE',
       operationParameters: { partitionBy: JSON.stringify(metaData.partitionColumns) },
@@ -226,7 +229,23 @@ export class DeltaTable {
     const actions: Action[] = [];
     if (options.schema) {
       const added = addedColumns(snap.schema, options.schema);
-      if (added.length > 0) actions.push({ metaData: { ...snap.metadata, schemaString: schemaToString(options.schema) } });
+      if (added.length > 0) {
+        actions.push({ metaData: { ...snap.metadata, schemaString: schemaToString(options.schema) } });
+        const p = snap.protocol;
+        if (hasType(options.schema, 'timestamp_ntz') && !(p.readerFeatures ?? []).includes('timestampNtz')) {
+          // timestamp_ntz columns need the timestampNtz table feature (reader 3 / writer 7);
+          // legacy writer versions imply appendOnly and invariants, which stay listed.
+          const legacy = p.minWriterVersion >= 7 ? [] : ['appendOnly', 'invariants'];
+          actions.push({
+            protocol: {
+              minReaderVersion: 3,
+              minWriterVersion: 7,
+              readerFeatures: [...new Set([...(p.readerFeatures ?? []), 'timestampNtz'])],
+              writerFeatures: [...new Set([...(p.writerFeatures ?? []), ...legacy, 'timestampNtz'])],
+            },
+          });
+        }
+      }
     }
     for (const t of options.txns ?? []) {
       const have = snap.txnVersion(t.appId);
@@ -250,7 +269,10 @@ export class DeltaTable {
         ...options.commitInfo,
       });
     } catch (err) {
-      await this.deleteFiles(files);
+      // The commit may have landed (e.g. a timeout after a successful write):
+      // only a definite failure lets us delete the files; otherwise they stay
+      // (unreferenced files are harmless and vacuumable).
+      if (err instanceof ReddStreamError && err.code === 'COMMIT_FAILED') await this.deleteFiles(files);
       throw err;
     }
     if (res.kind === 'conflict') {

@@ -19,6 +19,14 @@ export type DeltaValue =
 
 const DAY_MS = 86_400_000;
 
+/** Date.UTC without its mapping of years 0-99 to 1900-1999. */
+function utcMillis(year: number, month: number, day: number, h = 0, mi = 0, s = 0): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, month, day);
+  d.setUTCHours(h, mi, s, 0);
+  return d.getTime();
+}
+
 export function formatDate(days: number): string {
   return new Date(days * DAY_MS).toISOString().slice(0, 10);
 }
@@ -26,7 +34,7 @@ export function formatDate(days: number): string {
 export function parseDate(s: string): number {
   const m = /^(-?\d{4,})-(\d{2})-(\d{2})$/.exec(s.trim());
   if (!m) throw new Error(`invalid date "${s}"`);
-  return Math.floor(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / DAY_MS);
+  return Math.floor(utcMillis(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / DAY_MS);
 }
 
 /** "YYYY-MM-DDTHH:MM:SS.ffffff" (no zone suffix) for microseconds since the epoch. */
@@ -45,7 +53,7 @@ export function formatTimestampMicros(micros: bigint): string {
 export function parseTimestampMicros(s: string): bigint {
   const m = /^(-?\d{4,})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/.exec(s.trim());
   if (!m) throw new Error(`invalid timestamp "${s}"`);
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0));
+  const ms = utcMillis(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0));
   const frac = (m[7] ?? '').padEnd(6, '0').slice(0, 6);
   let micros = BigInt(ms) * 1000n + BigInt(frac === '' ? 0 : Number(frac));
   const zone = m[8];

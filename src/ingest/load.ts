@@ -147,7 +147,10 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
       if (fresh.length) {
         const last = Number(fresh[fresh.length - 1].offset);
         const r = await d.table.append(deadLetterBatch(fresh), { txns: [{ appId, version: last }], operation: 'WRITE' });
-        if (r.kind === 'committed') { d.done = last; commits++; progress.deadLetters += fresh.length; }
+        if (r.kind === 'conflict') throw new Error(`concurrent load of the same file into _dead_letters: ${r.reason}`);
+        d.done = last;
+        commits++;
+        progress.deadLetters += fresh.length;
       }
       dead = [];
     }

@@ -279,7 +279,7 @@ export class IngestPipeline {
       } catch {
         reseek = taken.map((st) => {
           if (this.parts.has(key(st.topic, st.partition))) this.parts.set(key(st.topic, st.partition), this.fresh(st.topic, st.partition, st.committed));
-          return { topic: st.topic, partition: st.partition, offset: st.committed === null ? null : st.committed + 1n };
+          return { topic: st.topic, partition: st.partition, offset: st.committed === null ? st.firstOffset : st.committed + 1n };
         });
       }
       return { summaries: [], reseek, error: err as Error };
@@ -353,8 +353,12 @@ export class IngestPipeline {
     }
     if (letters.length === 0) return;
     const res = await dlq.append(deadLetterBatch(letters), { txns, operation: 'STREAMING UPDATE' });
-    if (res.kind === 'conflict') log.warn('dead letters already recorded by another worker', { reason: res.reason });
-    else for (const d of letters) log.warn('dead letter', { topic: d.topic, partition: d.partition, offset: d.offset, error: d.error });
+    if (res.kind === 'conflict') {
+      // Another worker advanced these partitions: committing our data now
+      // could skip dead letters it has not seen. Fail the flush: re-seek.
+      throw new Error(`dead-letter table conflict: ${res.reason}`);
+    }
+    for (const d of letters) log.warn('dead letter', { topic: d.topic, partition: d.partition, offset: d.offset, error: d.error });
   }
 
   private async reload(table: DeltaTable, taken: PartitionState[]) {
@@ -364,7 +368,8 @@ export class IngestPipeline {
       const v = table.snapshot.txnVersion(txnAppId(this.opts.group, st.topic, st.partition));
       const committed = v === undefined ? null : BigInt(v);
       if (this.parts.has(key(st.topic, st.partition))) this.parts.set(key(st.topic, st.partition), this.fresh(st.topic, st.partition, committed));
-      out.push({ topic: st.topic, partition: st.partition, offset: committed === null ? null : committed + 1n });
+      // Nothing committed yet: re-read from the batch's first offset, never from the reset policy.
+      out.push({ topic: st.topic, partition: st.partition, offset: committed === null ? st.firstOffset : committed + 1n });
     }
     return out;
   }

@@ -71,6 +71,8 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
         } catch {
           typeError(t, v, path);
         }
+        const limit = 10n ** BigInt(t.precision);
+        if (u >= limit || u <= -limit) typeError(t, v, path);
         let x = BigInt.asUintN(128, u);
         for (let w = 0; w < 4; w++) {
           data[i * 4 + w] = Number(x & 0xffffffffn);

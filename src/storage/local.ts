@@ -110,22 +110,41 @@ export class LocalObjectStore implements ObjectStore {
     try {
       await fs.rename(tmp, dest);
     } catch (err) {
-      await fs.rm(tmp, { force: true });
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw this.mapError(err, path);
     }
+    await this.syncDir(nodePath.dirname(dest));
   }
 
   async putIfAbsent(path: string, data: Uint8Array): Promise<boolean> {
     const dest = this.abs(path);
     const tmp = await this.writeTemp(dest, data);
+    let created: boolean;
     try {
       await fs.link(tmp, dest);
-      return true;
+      created = true;
     } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw this.mapError(err, path);
+    }
+    // The object is published; failing to remove the temp name must not hide that.
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    await this.syncDir(nodePath.dirname(dest));
+    return created;
+  }
+
+  /** Make a directory entry durable (after rename/link, or after creating the directory). */
+  private async syncDir(dir: string): Promise<void> {
+    if (!this.fsync) return;
+    let fh: fs.FileHandle | undefined;
+    try {
+      fh = await fs.open(dir, 'r');
+      await fh.sync();
+    } catch {
+      // Some filesystems refuse fsync on directories; durability is best effort there.
     } finally {
-      await fs.rm(tmp, { force: true });
+      await fh?.close().catch(() => undefined);
     }
   }
 
@@ -135,7 +154,14 @@ export class LocalObjectStore implements ObjectStore {
 
   private async writeTemp(dest: string, data: Uint8Array): Promise<string> {
     const dir = nodePath.dirname(dest);
-    await fs.mkdir(dir, { recursive: true });
+    const made = await fs.mkdir(dir, { recursive: true });
+    if (made) {
+      // New directories must be durable before anything in them is referenced.
+      for (let d = dir; ; d = nodePath.dirname(d)) {
+        await this.syncDir(nodePath.dirname(d));
+        if (d === made || d === nodePath.dirname(d)) break;
+      }
+    }
     const tmp = nodePath.join(dir, `.tmp-${randomUUID()}`);
     const fh = await fs.open(tmp, 'wx');
     try {

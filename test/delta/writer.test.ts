@@ -177,3 +177,37 @@ describe('file sizing', () => {
     assert.equal((await readAllRows(await loadSnapshot(store))).length, 1000);
   });
 });
+
+describe('review regressions', () => {
+  it('refuses decimals that exceed their precision', async () => {
+    const t = await DeltaTable.create(new MemoryObjectStore(), { schema: struct([field('d', { kind: 'decimal', precision: 5, scale: 2 })]) });
+    await assert.rejects(t.appendRows([{ d: '123456789.12' }]), /does not fit/);
+    assert.equal((await t.appendRows([{ d: '999.99' }, { d: '-0.5' }])).kind, 'committed');
+    const stats = JSON.parse(t.snapshot.files()[0].stats!);
+    assert.deepEqual([stats.minValues.d, stats.maxValues.d], [-0.5, 999.99]);
+  });
+
+  it('reads and writes years 0001-0099 correctly', async () => {
+    const store = new MemoryObjectStore();
+    const t = await DeltaTable.create(store, { schema: struct([field('id', 'long'), field('d', 'date')]), partitionColumns: ['d'] });
+    await t.appendRows([{ id: 1n, d: -719162 }]); // 0001-01-01
+    const rows = await readAllRows(await loadSnapshot(store));
+    assert.equal(canonicalJson(rows[0], t.schema), '{"id":1,"d":"0001-01-01"}');
+  });
+
+  it('upgrades the protocol when schema evolution adds a timestamp_ntz column', async () => {
+    const store = new MemoryObjectStore();
+    const t = await DeltaTable.create(store, { schema: struct([field('id', 'long')]) });
+    await t.appendRows([{ id: 1n, ts: 5n }], { schema: struct([field('id', 'long'), field('ts', 'timestamp_ntz')]) });
+    const p = (await loadSnapshot(store)).protocol;
+    assert.deepEqual([p.minReaderVersion, p.minWriterVersion, p.readerFeatures, p.writerFeatures], [3, 7, ['timestampNtz'], ['appendOnly', 'invariants', 'timestampNtz']]);
+  });
+
+  it('refuses to create a table over a log whose early commits were cleaned up', async () => {
+    const store = new MemoryObjectStore();
+    const t = await DeltaTable.create(store, { schema: struct([field('id', 'long')]) });
+    await t.appendRows([{ id: 1n }]);
+    await store.delete(commitPath(0));
+    await assert.rejects(DeltaTable.create(store, { schema: struct([field('x', 'string')]) }), /already exists/);
+  });
+});

@@ -127,6 +127,31 @@ describe('IngestPipeline', () => {
     assert.equal(new Set(all).size, 15);
   });
 
+  it('a dead-letter txn conflict re-seeks instead of committing data past unseen dead letters', async () => {
+    const root = memoryRoot();
+    const a = pipeline(root);
+    const b = pipeline(root);
+    await a.assign('reddit_tech', 0);
+    await b.assign('reddit_tech', 0);
+    for (let o = 0; o < 6; o++) a.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
+    // Freeze a's view of the dead-letter table, so b's commit lands in a race a loses.
+    const aDlq = await ((a as any).opts.catalog as TableCatalog).deadLetterTable();
+    await aDlq.refresh();
+    aDlq.refresh = async () => aDlq.snapshot;
+    for (let o = 0; o < 2; o++) b.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
+    await b.flushAll();
+    const out = await a.flushAll();
+    assert.match(String(out.error), /dead-letter table conflict/);
+    assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 2n }]);
+    assert.equal((await loadSnapshot(root.store('tech'))).txnVersion('g-reddit_tech-0'), 1, 'a committed no data');
+    delete (aDlq as any).refresh;
+    for (let o = 2; o < 6; o++) a.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
+    await a.flushAll();
+    const dead = (await readAllRows(await loadSnapshot(root.store('_dead_letters')))).map((r) => r.offset as bigint).sort((x, y) => Number(x - y));
+    assert.deepEqual(dead, [1n, 3n, 5n]);
+    assert.deepEqual(await ids(root, 'tech'), ['reddit_tech-0-0', 'reddit_tech-0-2', 'reddit_tech-0-4']);
+  });
+
   it('never commits data of a revoked partition', async () => {
     const root = memoryRoot();
     const p = pipeline(root);

@@ -44,8 +44,10 @@ export interface CreateOptions {
 }
 
 export interface AppendOptions {
-  /** Application transactions committed atomically with the data. */
-  txns?: Array<{ appId: string; version: number }>;
+  /** Application transactions committed atomically with the data. `expect`:
+   *  the version the table must still hold for this app (null: none), else the
+   *  append is a conflict (another writer advanced the application meanwhile). */
+  txns?: Array<{ appId: string; version: number; expect?: number | null }>;
   /** Operation name in commitInfo (default WRITE). */
   operation?: string;
   /** Extra commitInfo fields. */
@@ -249,6 +251,10 @@ export class DeltaTable {
     }
     for (const t of options.txns ?? []) {
       const have = snap.txnVersion(t.appId);
+      if (t.expect !== undefined && (have ?? null) !== t.expect) {
+        const w = snap.state.txns.get(t.appId);
+        return { kind: 'conflict', version: snap.version, reason: `application transaction ${t.appId} is at ${have ?? 'none'}, expected ${t.expect ?? 'none'} (another writer advanced it)`, winningTxns: w ? [w] : [] };
+      }
       if (have !== undefined && have >= t.version) {
         return { kind: 'conflict', version: snap.version, reason: `application transaction ${t.appId} is already at version ${have} (>= ${t.version})`, winningTxns: [snap.state.txns.get(t.appId)!] };
       }

@@ -290,7 +290,13 @@ export class IngestPipeline {
     const tableName = tableForTopic(topic);
     const { catalog, group, log } = this.opts;
     const table = await catalog.postTable(tableName);
-    const txns = taken.map((st) => ({ appId: txnAppId(group, st.topic, st.partition), version: Number(st.lastOffset!) }));
+    const txns = taken.map((st) => ({
+      appId: txnAppId(group, st.topic, st.partition),
+      version: Number(st.lastOffset!),
+      // The table must still be where this worker started: otherwise another
+      // worker owned the partition meanwhile and committed part of this range.
+      expect: st.committed === null ? null : Number(st.committed),
+    }));
 
     // 1. Dead letters first (their own txn per partition), so a crash between
     //    the two commits re-delivers them and the table's txn filters repeats.

@@ -152,6 +152,25 @@ describe('IngestPipeline', () => {
     assert.deepEqual(await ids(root, 'tech'), ['reddit_tech-0-0', 'reddit_tech-0-2', 'reddit_tech-0-4']);
   });
 
+  it('a stale owner that commits late cannot make the new owner duplicate its range', async () => {
+    const root = memoryRoot();
+    const a = pipeline(root);
+    const b = pipeline(root);
+    await a.assign('reddit_tech', 0);
+    await b.assign('reddit_tech', 0); // b took over before a committed: both start at "none"
+    for (let o = 0; o < 10; o++) a.push(msg('reddit_tech', 0, o));
+    await a.flushAll(); // a commits 0..9 late
+    for (let o = 0; o < 15; o++) b.push(msg('reddit_tech', 0, o));
+    const out = await b.flushAll();
+    assert.equal(out.summaries.length, 0);
+    assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 10n }]);
+    for (let o = 10; o < 15; o++) b.push(msg('reddit_tech', 0, o));
+    await b.flushAll();
+    const all = await ids(root, 'tech');
+    assert.equal(all.length, 15);
+    assert.equal(new Set(all).size, 15);
+  });
+
   it('never commits data of a revoked partition', async () => {
     const root = memoryRoot();
     const p = pipeline(root);

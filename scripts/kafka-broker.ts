@@ -1,0 +1,152 @@
+/**
+ * A real single-node Apache Kafka broker (KRaft: broker + controller in one
+ * JVM) for development and tests: jars from Maven Central (scripts/kafka-fetch.sh),
+ * storage formatted in a temp dir, listening on 127.0.0.1.
+ *
+ *   node scripts/kafka-broker.ts [--port 9092]      # start one for a person (Ctrl-C stops it)
+ *
+ * Tests import `startBroker()`; it picks free ports and returns the bootstrap
+ * address plus stop/kill/restart controls.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface Broker {
+  bootstrap: string;
+  port: number;
+  dataDir: string;
+  /** Graceful stop (SIGTERM, waits for exit). */
+  stop(): Promise<void>;
+  /** Hard kill (SIGKILL). */
+  kill(): Promise<void>;
+  /** Start again on the same port and storage. */
+  start(): Promise<void>;
+  logFile: string;
+}
+
+export function kafkaLibs(): string {
+  return execFileSync('bash', [path.join(ROOT, 'scripts/kafka-fetch.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export interface BrokerOptions {
+  port?: number;
+  partitions?: number;
+  dataDir?: string;
+  heapMb?: number;
+}
+
+export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const libs = kafkaLibs();
+  const port = options.port ?? (await freePort());
+  const controllerPort = await freePort();
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rs-kafka-'));
+  const props = path.join(dataDir, 'server.properties');
+  fs.writeFileSync(props, [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'inter.broker.listener.name=PLAINTEXT',
+    `log.dirs=${path.join(dataDir, 'logs')}`,
+    `num.partitions=${options.partitions ?? 3}`,
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=3',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=false',
+    'log.flush.interval.messages=1000000',
+    '',
+  ].join('\n'));
+  fs.writeFileSync(path.join(dataDir, 'log4j2.properties'), [
+    'status = warn',
+    'appender.console.type = Console',
+    'appender.console.name = STDOUT',
+    'appender.console.layout.type = PatternLayout',
+    'appender.console.layout.pattern = [%d] %p %m (%c)%n',
+    'rootLogger.level = warn',
+    'rootLogger.appenderRef.stdout.ref = STDOUT',
+    '',
+  ].join('\n'));
+  const java = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin/java') : 'java';
+  const cp = `${libs}/*`;
+  const jvm = [`-Xmx${options.heapMb ?? 512}m`, '-Xms128m', '-XX:+UseG1GC', `-Dlog4j2.configurationFile=${path.join(dataDir, 'log4j2.properties')}`, '-Djava.awt.headless=true'];
+  if (!fs.existsSync(path.join(dataDir, 'logs', 'meta.properties'))) {
+    const clusterId = randomBytes(16).toString('base64url');
+    execFileSync(java, [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+  const logFile = path.join(dataDir, 'broker.log');
+  let child: ChildProcess | null = null;
+  const start = async () => {
+    const out = fs.openSync(logFile, 'a');
+    child = spawn(java, [...jvm, '-cp', cp, 'kafka.Kafka', props], { stdio: ['ignore', out, out], detached: false });
+    fs.closeSync(out);
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`Kafka broker exited with ${child.exitCode}; see ${logFile}:\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`);
+      if (await canConnect(port)) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`Kafka broker did not listen on ${port} within 90 s; see ${logFile}`);
+  };
+  const waitExit = (signal: NodeJS.Signals) => new Promise<void>((resolve) => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return resolve();
+    c.once('exit', () => resolve());
+    c.kill(signal);
+  });
+  await start();
+  const broker: Broker = {
+    bootstrap: `127.0.0.1:${port}`,
+    port,
+    dataDir,
+    logFile,
+    stop: () => waitExit('SIGTERM'),
+    kill: () => waitExit('SIGKILL'),
+    start,
+  };
+  const cleanup = () => { try { (child as ChildProcess | null)?.kill('SIGKILL'); } catch { /* gone */ } };
+  process.once('exit', cleanup);
+  return broker;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const i = process.argv.indexOf('--port');
+  const broker = await startBroker({ port: i > 0 ? Number(process.argv[i + 1]) : 9092 });
+  console.log(`Kafka broker listening on ${broker.bootstrap} (KRaft, data in ${broker.dataDir}, log ${broker.logFile}); Ctrl-C stops it`);
+  const stop = async () => { await broker.stop(); process.exit(0); };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

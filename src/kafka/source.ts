@@ -1,0 +1,276 @@
+/**
+ * Kafka as a message source for the ingest pipeline, over @platformatic/kafka.
+ *
+ * Positions come from the Delta tables, not from Kafka: on every assignment
+ * the pipeline reads the partition's committed offset (its `txn` version) and
+ * the source seeks there; with no txn the stream's reset policy
+ * (`auto_offset_reset`) applies. Kafka's own committed offsets are only a
+ * mirror, written after each Delta commit, so lag tools work.
+ *
+ * Partition states:
+ *   pending  - assigned, position not read from the table yet: messages are held;
+ *   seeking  - position known, waiting for the first message at that offset
+ *              (an in-flight fetch may still deliver later offsets: those are
+ *              dropped and the seek repeated; after a few tries the first
+ *              offset Kafka still has is accepted, e.g. when retention removed
+ *              the rest, and a warning says so);
+ *   ready    - messages flow to the pipeline.
+ */
+import { Consumer, type Message } from '@platformatic/kafka';
+import type { Logger } from '../logger.ts';
+import type { IngestPipeline, SourceMessage } from '../ingest/pipeline.ts';
+import type { PollingSource } from '../service/run-loop.ts';
+
+export interface KafkaSourceOptions {
+  bootstrapBrokers: string[];
+  groupId: string;
+  clientId: string;
+  topics: string[];
+  autoOffsetReset: 'earliest' | 'latest';
+  pipeline: IngestPipeline;
+  log: Logger;
+  /** Pause fetching above this many queued messages (default 20000). */
+  maxQueued?: number;
+  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+  tls?: boolean;
+}
+
+type PartState =
+  | { kind: 'pending'; held: SourceMessage[] }
+  | { kind: 'seeking'; offset: bigint; tries: number }
+  | { kind: 'ready' };
+
+const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+export class KafkaSource implements PollingSource {
+  private readonly o: KafkaSourceOptions;
+  private consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | null = null;
+  private stream: (Awaited<ReturnType<Consumer<Buffer, Buffer, Buffer, Buffer>['consume']>>) | null = null;
+  private queue: SourceMessage[] = [];
+  private readonly states = new Map<string, PartState>();
+  private assignment = new Set<string>();
+  private paused = false;
+  private restarting = false;
+  private closed = false;
+  private assignChain: Promise<void> = Promise.resolve();
+  lastError: Error | null = null;
+
+  constructor(options: KafkaSourceOptions) {
+    this.o = options;
+  }
+
+  async start(): Promise<void> {
+    const { o } = this;
+    this.consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+      clientId: o.clientId,
+      groupId: o.groupId,
+      bootstrapBrokers: o.bootstrapBrokers,
+      autocommit: false,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 20_000,
+      maxWaitTime: 250,
+      retries: 5,
+      retryDelay: 500,
+      ...(o.sasl ? { sasl: o.sasl } : {}),
+      ...(o.tls ? { tls: {} } : {}),
+    } as ConstructorParameters<typeof Consumer<Buffer, Buffer, Buffer, Buffer>>[0]);
+    this.consumer.on('consumer:group:join', () => this.onJoin());
+    this.consumer.on('consumer:group:rebalance', () => o.log.info('consumer group is rebalancing', { group: o.groupId }));
+    this.stream = await this.consumer.consume({ topics: o.topics, mode: o.autoOffsetReset, fallbackMode: o.autoOffsetReset, autocommit: false, maxWaitTime: 250 });
+    this.stream.on('offsets', () => this.applySeeks());
+    this.stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => this.onMessage(m));
+    this.stream.on('error', (err: Error) => this.onStreamError(err));
+    this.onJoin();
+  }
+
+  private onJoin(): void {
+    const c = this.consumer;
+    if (!c) return;
+    const next = new Set<string>();
+    for (const a of c.assignments ?? []) for (const p of a.partitions) next.add(key(a.topic, p));
+    const removed = [...this.assignment].filter((k) => !next.has(k));
+    const added = [...next].filter((k) => !this.assignment.has(k));
+    this.assignment = next;
+    if (removed.length === 0 && added.length === 0) return;
+    this.o.log.info('partition assignment changed', { group: this.o.groupId, assigned: [...next].sort().join(',') || 'none', added: added.join(',') || undefined, revoked: removed.join(',') || undefined });
+    for (const k of removed) {
+      this.states.delete(k);
+      const [topic, p] = split(k);
+      this.queue = this.queue.filter((m) => !(m.topic === topic && m.partition === p));
+    }
+    for (const k of added) this.states.set(k, { kind: 'pending', held: [] });
+    this.assignChain = this.assignChain.then(async () => {
+      if (removed.length) {
+        await this.o.pipeline.idle();
+        for (const k of removed) {
+          const [topic, p] = split(k);
+          this.o.pipeline.revoke(topic, p);
+        }
+      }
+      for (const k of added) {
+        if (!this.assignment.has(k)) continue;
+        const [topic, p] = split(k);
+        let pos: bigint | null;
+        try {
+          pos = await this.o.pipeline.assign(topic, p);
+        } catch (err) {
+          this.o.log.error('cannot read the committed position from the table; retrying', { topic, partition: p, error: (err as Error).message });
+          await new Promise((r) => setTimeout(r, 1000));
+          this.states.set(k, { kind: 'pending', held: [] });
+          this.assignment.delete(k);
+          this.onJoin();
+          continue;
+        }
+        const st = this.states.get(k);
+        const held = st?.kind === 'pending' ? st.held : [];
+        if (pos === null) {
+          this.o.log.info(`no committed position in the table: starting at the ${this.o.autoOffsetReset} offset`, { topic, partition: p });
+          this.states.set(k, { kind: 'ready' });
+        } else {
+          this.o.log.debug('resuming from the table', { topic, partition: p, offset: pos });
+          this.states.set(k, { kind: 'seeking', offset: pos, tries: 0 });
+          this.stream?.offsetsToFetch.set(k, pos);
+        }
+        for (const m of held) this.accept(m);
+      }
+    });
+  }
+
+  private applySeeks(): void {
+    for (const [k, st] of this.states) if (st.kind === 'seeking') this.stream?.offsetsToFetch.set(k, st.offset);
+  }
+
+  private onMessage(m: Message<Buffer, Buffer, Buffer, Buffer>): void {
+    const msg: SourceMessage = {
+      topic: m.topic,
+      partition: m.partition,
+      offset: m.offset,
+      key: m.key && m.key.length ? new Uint8Array(m.key.buffer, m.key.byteOffset, m.key.byteLength) : null,
+      value: m.value && m.value.length ? new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength) : null,
+      timestamp: Number(m.timestamp),
+    };
+    const st = this.states.get(key(m.topic, m.partition));
+    if (!st) return; // not ours (revoked)
+    if (st.kind === 'pending') {
+      st.held.push(msg);
+      return;
+    }
+    this.accept(msg);
+  }
+
+  private accept(msg: SourceMessage): void {
+    const k = key(msg.topic, msg.partition);
+    const st = this.states.get(k);
+    if (!st) return;
+    if (st.kind === 'seeking') {
+      if (msg.offset < st.offset) return; // already committed
+      if (msg.offset > st.offset) {
+        st.tries++;
+        if (st.tries < 4) {
+          this.stream?.offsetsToFetch.set(k, st.offset);
+          return;
+        }
+        this.o.log.warn('offsets between the table position and the first available message no longer exist in Kafka (retention?); continuing from the first available one', { topic: msg.topic, partition: msg.partition, tablePosition: st.offset, firstAvailable: msg.offset });
+      }
+      this.states.set(k, { kind: 'ready' });
+    }
+    this.queue.push(msg);
+    if (!this.paused && this.queue.length >= (this.o.maxQueued ?? 20_000)) {
+      this.paused = true;
+      this.stream?.pause();
+    }
+  }
+
+  private onStreamError(err: Error): void {
+    this.lastError = err;
+    if (this.closed || this.restarting) return;
+    this.restarting = true;
+    this.o.log.warn('Kafka stream failed; reconnecting with backoff', { error: err.message });
+    void this.restart();
+  }
+
+  private async restart(): Promise<void> {
+    let delay = 1000;
+    while (!this.closed) {
+      try {
+        await this.closeClient();
+        await this.o.pipeline.idle();
+        for (const k of this.assignment) {
+          const [topic, p] = split(k);
+          this.o.pipeline.revoke(topic, p);
+        }
+        this.assignment.clear();
+        this.states.clear();
+        this.queue = [];
+        await this.start();
+        this.o.log.info('Kafka stream reconnected');
+        this.restarting = false;
+        return;
+      } catch (err) {
+        this.o.log.warn(`Kafka still unreachable; retrying in ${delay} ms`, { error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(30_000, delay * 2);
+      }
+    }
+  }
+
+  async poll(max: number): Promise<SourceMessage[]> {
+    await this.assignChain;
+    const out = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
+    this.queue = this.queue.length <= max ? [] : this.queue.slice(max);
+    if (this.paused && this.queue.length < (this.o.maxQueued ?? 20_000) / 2) {
+      this.paused = false;
+      this.stream?.resume();
+    }
+    return out;
+  }
+
+  seek(topic: string, partition: number, offset: bigint | null): void {
+    const k = key(topic, partition);
+    if (!this.assignment.has(k)) return;
+    this.queue = this.queue.filter((m) => !(m.topic === topic && m.partition === partition));
+    if (offset === null) {
+      this.states.set(k, { kind: 'ready' });
+      return;
+    }
+    this.states.set(k, { kind: 'seeking', offset, tries: 0 });
+    this.stream?.offsetsToFetch.set(k, offset);
+  }
+
+  exhausted(): boolean {
+    return false;
+  }
+
+  /** Mirror the table's committed positions into Kafka (for lag tools). Best effort. */
+  async commitOffsets(offsets: Array<{ topic: string; partition: number; offset: bigint }>): Promise<void> {
+    const c = this.consumer;
+    if (!c || offsets.length === 0) return;
+    const mine = offsets.filter((x) => this.assignment.has(key(x.topic, x.partition)));
+    if (mine.length === 0) return;
+    try {
+      await c.commit({ offsets: mine.map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset + 1n, leaderEpoch: -1 })) });
+    } catch (err) {
+      this.o.log.debug('could not mirror offsets to Kafka (the Delta tables hold the real positions)', { error: (err as Error).message });
+    }
+  }
+
+  private async closeClient(): Promise<void> {
+    const s = this.stream;
+    const c = this.consumer;
+    this.stream = null;
+    this.consumer = null;
+    try { await s?.close(); } catch { /* already broken */ }
+    try { await c?.close(true); } catch { /* already broken */ }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.closeClient();
+  }
+}
+
+function split(k: string): [string, number] {
+  const i = k.lastIndexOf(':');
+  return [k.slice(0, i), Number(k.slice(i + 1))];
+}

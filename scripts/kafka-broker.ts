@@ -88,6 +88,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     'group.initial.rebalance.delay.ms=0',
     'auto.create.topics.enable=false',
     'log.flush.interval.messages=1000000',
+    'message.max.bytes=20971520',
+    'replica.fetch.max.bytes=20971520',
     '',
   ].join('\n'));
   fs.writeFileSync(path.join(dataDir, 'log4j2.properties'), [

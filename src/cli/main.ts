@@ -8,6 +8,7 @@ import { catLines, type RowFormat } from './cat.ts';
 import { describeLines } from './describe.ts';
 import { historyLines } from './history.ts';
 import { queryLines } from './query.ts';
+import { configCommand, consumeCommand } from './consume-commands.ts';
 import { demoCommand, generateCommand, loadCommand } from './ingest-commands.ts';
 
 const VERSION = '0.1.0';
@@ -77,6 +78,27 @@ export function buildProgram(): Command {
     .action(async (sql: string, opts) => {
       await print(await queryLines({ ...opts, sql }));
     });
+
+  const configOptions = (cmd: Command) => cmd
+    .option('--config <file>', 'configuration file (default ./config.yaml if present)')
+    .option('--creds <file>', 'credentials file (default ./creds.json if present)')
+    .option('--subreddits <list>', 'comma-separated subreddits (overrides `subreddit`)')
+    .option('--kafka-host <hosts>', 'host, host:port, or a comma-separated list')
+    .option('--table-root <dir>', 'where the tables live')
+    .option('--group-id <id>', 'Kafka consumer group (also the txn app id prefix)')
+    .option('--batch-size <n>', 'messages per partition before a flush')
+    .option('--processing-interval <seconds>', 'flush latency limit in seconds')
+    .addOption(new Option('--auto-offset-reset <where>', 'where to start partitions the tables know nothing about').choices(['earliest', 'latest']))
+    .option('--debug', 'verbose logs');
+
+  configOptions(program.command('consume'))
+    .description('consume reddit_<subreddit> topics from Kafka into Delta tables, exactly once')
+    .option('--until-idle <seconds>', 'exit 0 once everything is committed and nothing arrived for this long', intArg('--until-idle'))
+    .action(async (opts) => consumeCommand(opts));
+
+  configOptions(program.command('config'))
+    .description('print the resolved configuration (secrets masked)')
+    .action(async (opts) => configCommand(opts));
 
   program
     .command('demo')

@@ -194,7 +194,7 @@ export class KafkaSource implements PollingSource {
     let delay = 1000;
     while (!this.closed) {
       try {
-        await this.closeClient();
+        await this.disconnect();
         await this.o.pipeline.idle();
         for (const k of this.assignment) {
           const [topic, p] = split(k);
@@ -242,6 +242,10 @@ export class KafkaSource implements PollingSource {
     return false;
   }
 
+  committed(offsets: Array<{ topic: string; partition: number; offset: bigint }>): Promise<void> {
+    return this.commitOffsets(offsets);
+  }
+
   /** Mirror the table's committed positions into Kafka (for lag tools). Best effort. */
   async commitOffsets(offsets: Array<{ topic: string; partition: number; offset: bigint }>): Promise<void> {
     const c = this.consumer;
@@ -255,7 +259,7 @@ export class KafkaSource implements PollingSource {
     }
   }
 
-  private async closeClient(): Promise<void> {
+  async disconnect(): Promise<void> {
     const s = this.stream;
     const c = this.consumer;
     this.stream = null;
@@ -266,7 +270,7 @@ export class KafkaSource implements PollingSource {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.closeClient();
+    await this.disconnect();
   }
 }
 

@@ -12,6 +12,8 @@ export interface PollingSource {
   seek(topic: string, partition: number, offset: bigint | null): void;
   /** True when the source will never produce more (finite sources). */
   exhausted(): boolean;
+  /** Told the committed positions after each successful commit (e.g. to mirror them into Kafka). */
+  committed?(offsets: Array<{ topic: string; partition: number; offset: bigint }>): Promise<void>;
 }
 
 export interface RunOptions {
@@ -40,6 +42,7 @@ export async function runLoop(opts: RunOptions): Promise<void> {
     for (const m of msgs) pipeline.push(m);
     const out = await pipeline.flushDue();
     for (const r of out.reseek) source.seek(r.topic, r.partition, r.offset);
+    if (out.summaries.length) await source.committed?.(pipeline.committedOffsets());
     if (out.error) {
       backoff = Math.min(30_000, backoff ? backoff * 2 : 500);
       log.warn(`retrying in ${backoff} ms`, { error: out.error.message });
@@ -53,6 +56,7 @@ export async function runLoop(opts: RunOptions): Promise<void> {
       if (source.exhausted() && pipeline.buffered() > 0) {
         const r = await pipeline.flushAll('end of input');
         for (const s of r.reseek) source.seek(s.topic, s.partition, s.offset);
+        if (r.summaries.length) await source.committed?.(pipeline.committedOffsets());
         if (r.error) await sleep(500, opts.signal);
         continue;
       }
@@ -61,5 +65,6 @@ export async function runLoop(opts: RunOptions): Promise<void> {
   }
   // Graceful stop: commit what is buffered.
   const r = await pipeline.flushAll('shutdown');
+  if (r.summaries.length) await source.committed?.(pipeline.committedOffsets());
   if (r.error) log.error('final flush failed; uncommitted messages will be re-read on the next start', { error: r.error.message });
 }

@@ -1,0 +1,241 @@
+/**
+ * Configuration: defaults < config.yaml < creds.json < environment < flags,
+ * resolved once into a frozen object. Reads the old pipeline's files unchanged
+ * (`config.yaml` keys subreddit, kafka_host, post_type, debug,
+ * processing_interval, batch_size; `creds.json` keys client_id, secret_id,
+ * user, password, aws_client, aws_secret) plus new keys with defaults.
+ * Every invalid value gets its own message; secrets never appear in them.
+ */
+import { isValidSubreddit } from '../reddit/subreddit.ts';
+
+export interface Config {
+  subreddits: string[];
+  kafkaBrokers: string[];
+  postType: string;
+  debug: boolean;
+  /** Flush latency limit, seconds (old key `processing_interval`). */
+  processingInterval: number;
+  /** Messages per partition buffer before a flush. */
+  batchSize: number;
+  maxBatchBytes: number;
+  maxMessageBytes: number;
+  tableRoot: string;
+  groupId: string;
+  autoOffsetReset: 'earliest' | 'latest';
+  unknownFields: 'keep' | 'drop';
+  creds: {
+    clientId?: string;
+    secretId?: string;
+    user?: string;
+    password?: string;
+    awsClient?: string;
+    awsSecret?: string;
+  };
+}
+
+export const DEFAULTS: Omit<Config, 'creds'> = {
+  subreddits: [],
+  kafkaBrokers: ['localhost:9092'],
+  postType: 'new',
+  debug: false,
+  processingInterval: 1,
+  batchSize: 5000,
+  maxBatchBytes: 32 * 1024 * 1024,
+  maxMessageBytes: 1024 * 1024,
+  tableRoot: './lake',
+  groupId: 'reddit-stream',
+  autoOffsetReset: 'earliest',
+  unknownFields: 'keep',
+};
+
+/** Raw values by config key, from one source (file, env, flags). */
+export type RawConfig = Record<string, unknown>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const KEYS: Record<string, { env: string[]; secret?: boolean }> = {
+  subreddit: { env: ['REDDIT_STREAM_SUBREDDITS', 'subreddit'] },
+  kafka_host: { env: ['REDDIT_STREAM_KAFKA_HOST', 'KAFKA_HOST'] },
+  post_type: { env: ['REDDIT_STREAM_POST_TYPE'] },
+  debug: { env: ['REDDIT_STREAM_DEBUG'] },
+  processing_interval: { env: ['REDDIT_STREAM_PROCESSING_INTERVAL'] },
+  batch_size: { env: ['REDDIT_STREAM_BATCH_SIZE'] },
+  max_batch_bytes: { env: ['REDDIT_STREAM_MAX_BATCH_BYTES'] },
+  max_message_bytes: { env: ['REDDIT_STREAM_MAX_MESSAGE_BYTES'] },
+  table_root: { env: ['REDDIT_STREAM_TABLE_ROOT'] },
+  group_id: { env: ['REDDIT_STREAM_GROUP_ID'] },
+  auto_offset_reset: { env: ['REDDIT_STREAM_AUTO_OFFSET_RESET'] },
+  unknown_fields: { env: ['REDDIT_STREAM_UNKNOWN_FIELDS'] },
+};
+const CRED_KEYS = ['client_id', 'secret_id', 'user', 'password', 'aws_client', 'aws_secret'] as const;
+const CRED_ENV: Record<(typeof CRED_KEYS)[number], string> = {
+  client_id: 'REDDIT_CLIENT_ID', secret_id: 'REDDIT_SECRET_ID', user: 'REDDIT_USER', password: 'REDDIT_PASSWORD',
+  aws_client: 'AWS_ACCESS_KEY_ID', aws_secret: 'AWS_SECRET_ACCESS_KEY',
+};
+
+/** Values set in the environment, by config key (pure: pass `process.env`). */
+export function fromEnv(env: Record<string, string | undefined>): { config: RawConfig; creds: RawConfig } {
+  const config: RawConfig = {};
+  for (const [k, spec] of Object.entries(KEYS)) {
+    for (const name of spec.env) {
+      const v = env[name];
+      if (v !== undefined && v !== '') { config[k] = v; break; }
+    }
+  }
+  const creds: RawConfig = {};
+  for (const k of CRED_KEYS) if (env[CRED_ENV[k]]) creds[k] = env[CRED_ENV[k]];
+  return { config, creds };
+}
+
+/** Parse `kafka_host`: "host" (port 9092), "host:port", or a comma-separated list of those. */
+export function parseKafkaHosts(v: string): string[] {
+  return v.split(',').map((s) => s.trim()).filter(Boolean).map((h) => {
+    const ipv6 = /^\[.*\](:\d+)?$/.test(h);
+    if (ipv6) return /\]:\d+$/.test(h) ? h : `${h}:9092`;
+    const m = /^([^:\s]+)(?::(\d{1,5}))?$/.exec(h);
+    if (!m) throw new Error(`"${h}" is not host or host:port`);
+    const port = m[2] ? Number(m[2]) : 9092;
+    if (port < 1 || port > 65535) throw new Error(`port ${port} out of range in "${h}"`);
+    return `${m[1]}:${port}`;
+  });
+}
+
+/**
+ * Merge sources (later wins) and validate. `sources` are named for messages,
+ * e.g. [['config.yaml', fileValues], ['environment', env], ['flags', flags]].
+ */
+export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: Array<[string, RawConfig]>): Readonly<Config> {
+  const problems: string[] = [];
+  const merged: RawConfig = {};
+  const origin: Record<string, string> = {};
+  for (const [name, src] of sources) {
+    for (const [k, v] of Object.entries(src)) {
+      if (v === undefined || v === null) continue;
+      if (!(k in KEYS)) {
+        problems.push(`${name}: unknown key "${k}" (known: ${Object.keys(KEYS).join(', ')})`);
+        continue;
+      }
+      merged[k] = v;
+      origin[k] = name;
+    }
+  }
+  const where = (k: string) => `${origin[k] ?? 'default'}: ${k}`;
+  const cfg: Config = { ...DEFAULTS, subreddits: [...DEFAULTS.subreddits], kafkaBrokers: [...DEFAULTS.kafkaBrokers], creds: {} };
+
+  const int = (k: string, min: number, set: (n: number) => void) => {
+    if (merged[k] === undefined) return;
+    const n = typeof merged[k] === 'number' ? merged[k] : Number(String(merged[k]).trim());
+    if (!Number.isInteger(n) || n < min) problems.push(`${where(k)} must be an integer >= ${min} (got ${JSON.stringify(merged[k])})`);
+    else set(n);
+  };
+  const num = (k: string, min: number, set: (n: number) => void) => {
+    if (merged[k] === undefined) return;
+    const n = typeof merged[k] === 'number' ? merged[k] : Number(String(merged[k]).trim());
+    if (!Number.isFinite(n) || n < min) problems.push(`${where(k)} must be a number >= ${min} (got ${JSON.stringify(merged[k])})`);
+    else set(n);
+  };
+  const choice = <T extends string>(k: string, options: readonly T[], set: (v: T) => void) => {
+    if (merged[k] === undefined) return;
+    const v = String(merged[k]).trim().toLowerCase();
+    if (!options.includes(v as T)) problems.push(`${where(k)} must be one of ${options.join(', ')} (got ${JSON.stringify(merged[k])})`);
+    else set(v as T);
+  };
+
+  if (merged.subreddit !== undefined) {
+    const v = merged.subreddit;
+    const list = Array.isArray(v) ? v.map(String) : String(v).split(',');
+    const subs = list.map((s) => s.trim().replace(/^\/?r\//i, '')).filter(Boolean);
+    const bad = subs.filter((s) => !isValidSubreddit(s));
+    if (bad.length) problems.push(`${where('subreddit')} has invalid subreddit names: ${bad.map((b) => JSON.stringify(b)).join(', ')} (2-21 letters, digits or underscores)`);
+    cfg.subreddits = [...new Set(subs.filter(isValidSubreddit).map((s) => s.toLowerCase()))];
+  }
+  if (merged.kafka_host !== undefined) {
+    try {
+      const hosts = parseKafkaHosts(String(merged.kafka_host));
+      if (hosts.length === 0) problems.push(`${where('kafka_host')} is empty`);
+      else cfg.kafkaBrokers = hosts;
+    } catch (err) {
+      problems.push(`${where('kafka_host')}: ${(err as Error).message}`);
+    }
+  }
+  if (merged.post_type !== undefined) choice('post_type', ['new', 'hot', 'rising', 'top', 'controversial'] as const, (v) => (cfg.postType = v));
+  if (merged.debug !== undefined) {
+    const v = String(merged.debug).trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(v)) cfg.debug = true;
+    else if (['false', '0', 'no', 'off', ''].includes(v)) cfg.debug = false;
+    else problems.push(`${where('debug')} must be true or false (got ${JSON.stringify(merged.debug)})`);
+  }
+  num('processing_interval', 0.01, (n) => (cfg.processingInterval = n));
+  int('batch_size', 1, (n) => (cfg.batchSize = n));
+  int('max_batch_bytes', 1024, (n) => (cfg.maxBatchBytes = n));
+  int('max_message_bytes', 1024, (n) => (cfg.maxMessageBytes = n));
+  if (merged.table_root !== undefined) {
+    const v = String(merged.table_root).trim();
+    if (!v) problems.push(`${where('table_root')} is empty`);
+    else cfg.tableRoot = v;
+  }
+  if (merged.group_id !== undefined) {
+    const v = String(merged.group_id).trim();
+    if (!/^[A-Za-z0-9._-]{1,200}$/.test(v)) problems.push(`${where('group_id')} must be 1-200 letters, digits, ".", "_" or "-" (got ${JSON.stringify(merged.group_id)})`);
+    else cfg.groupId = v;
+  }
+  choice('auto_offset_reset', ['earliest', 'latest'] as const, (v) => (cfg.autoOffsetReset = v));
+  choice('unknown_fields', ['keep', 'drop'] as const, (v) => (cfg.unknownFields = v));
+
+  const creds: RawConfig = {};
+  for (const [name, src] of credSources) {
+    for (const [k, v] of Object.entries(src)) {
+      if (!(CRED_KEYS as readonly string[]).includes(k)) {
+        problems.push(`${name}: unknown key "${k}" (known: ${CRED_KEYS.join(', ')})`);
+        continue;
+      }
+      if (v !== undefined && v !== null && typeof v !== 'string') problems.push(`${name}: ${k} must be a string`);
+      else if (v) creds[k] = v;
+    }
+  }
+  cfg.creds = {
+    clientId: creds.client_id as string | undefined,
+    secretId: creds.secret_id as string | undefined,
+    user: creds.user as string | undefined,
+    password: creds.password as string | undefined,
+    awsClient: creds.aws_client as string | undefined,
+    awsSecret: creds.aws_secret as string | undefined,
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze(cfg);
+}
+
+const mask = (v: string | undefined) => (v === undefined ? null : '****');
+
+/** The resolved configuration for display, secrets masked. */
+export function describeConfig(cfg: Config): Record<string, unknown> {
+  return {
+    subreddit: cfg.subreddits,
+    kafka_host: cfg.kafkaBrokers.join(','),
+    post_type: cfg.postType,
+    debug: cfg.debug,
+    processing_interval: cfg.processingInterval,
+    batch_size: cfg.batchSize,
+    max_batch_bytes: cfg.maxBatchBytes,
+    max_message_bytes: cfg.maxMessageBytes,
+    table_root: cfg.tableRoot,
+    group_id: cfg.groupId,
+    auto_offset_reset: cfg.autoOffsetReset,
+    unknown_fields: cfg.unknownFields,
+    creds: {
+      client_id: cfg.creds.clientId ?? null,
+      secret_id: mask(cfg.creds.secretId),
+      user: cfg.creds.user ?? null,
+      password: mask(cfg.creds.password),
+      aws_client: cfg.creds.awsClient ? `${cfg.creds.awsClient.slice(0, 4)}****` : null,
+      aws_secret: mask(cfg.creds.awsSecret),
+    },
+  };
+}

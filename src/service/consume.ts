@@ -1,0 +1,72 @@
+/**
+ * `reddit-stream consume`: Kafka topics `reddit_<sub>` -> one Delta table per
+ * subreddit under the table root, exactly once (see docs/DESIGN.md, Ingest).
+ */
+import { hostname } from 'node:os';
+import type { Config } from '../config/config.ts';
+import { ReddStreamError } from '../errors.ts';
+import { IngestPipeline } from '../ingest/pipeline.ts';
+import { formatSummary } from '../ingest/summary.ts';
+import { localTableRoot, TableCatalog } from '../ingest/tables.ts';
+import { KafkaSource } from '../kafka/source.ts';
+import type { Logger } from '../logger.ts';
+import { topicFor } from '../reddit/subreddit.ts';
+import { runLoop } from './run-loop.ts';
+
+export interface ConsumeOptions {
+  config: Readonly<Config>;
+  log: Logger;
+  print: (line: string) => void;
+  signal?: AbortSignal;
+  /** Exit after everything is committed and nothing arrived for this many seconds. */
+  untilIdleSeconds?: number;
+}
+
+export async function runConsume(o: ConsumeOptions): Promise<{ rows: number; deadLetters: number; commits: number }> {
+  const cfg = o.config;
+  if (cfg.subreddits.length === 0) {
+    throw new ReddStreamError('INVALID_ARGUMENT', 'no subreddits configured: list them under `subreddit:` in config.yaml, set the `subreddit` environment variable, or pass --subreddits a,b');
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(cfg.tableRoot) && !cfg.tableRoot.startsWith('file://')) {
+    throw new ReddStreamError('INVALID_ARGUMENT', `table_root ${cfg.tableRoot}: only local directories are supported so far (s3:// comes with the S3 store)`);
+  }
+  const topics = cfg.subreddits.map(topicFor);
+  const catalog = new TableCatalog(localTableRoot(cfg.tableRoot.replace(/^file:\/\//, '')), { log: o.log, unknownFields: cfg.unknownFields });
+  const pipeline = new IngestPipeline({
+    group: cfg.groupId,
+    policy: { maxMessages: cfg.batchSize, maxBytes: cfg.maxBatchBytes, maxLatencyMs: Math.round(cfg.processingInterval * 1000) },
+    catalog,
+    normalise: { unknownFields: cfg.unknownFields, maxMessageBytes: cfg.maxMessageBytes },
+    log: o.log,
+    onBatch: (s) => formatSummary(s).forEach((l) => o.print(l)),
+  });
+  const source = new KafkaSource({
+    bootstrapBrokers: cfg.kafkaBrokers,
+    groupId: cfg.groupId,
+    clientId: `reddit-stream-${hostname()}-${process.pid}`,
+    topics,
+    autoOffsetReset: cfg.autoOffsetReset,
+    pipeline,
+    log: o.log,
+  });
+  o.log.info('consuming', { topics: topics.join(','), brokers: cfg.kafkaBrokers.join(','), group: cfg.groupId, table_root: cfg.tableRoot });
+  let delay = 1000;
+  for (;;) {
+    if (o.signal?.aborted) return { rows: 0, deadLetters: 0, commits: 0 };
+    try {
+      await source.start();
+      break;
+    } catch (err) {
+      o.log.warn(`cannot start consuming (broker unreachable or topic missing?); retrying in ${delay} ms`, { brokers: cfg.kafkaBrokers.join(','), topics: topics.join(','), error: (err as Error).message });
+      await source.disconnect().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(30_000, delay * 2);
+    }
+  }
+  try {
+    await runLoop({ pipeline, source, log: o.log, signal: o.signal, untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000 });
+  } finally {
+    await source.close();
+  }
+  return { ...pipeline.totals };
+}

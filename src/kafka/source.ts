@@ -52,6 +52,7 @@ export class KafkaSource implements PollingSource {
   private paused = false;
   private restarting = false;
   private closed = false;
+  private disconnecting = false;
   private assignChain: Promise<void> = Promise.resolve();
   lastError: Error | null = null;
 
@@ -77,6 +78,22 @@ export class KafkaSource implements PollingSource {
     } as ConstructorParameters<typeof Consumer<Buffer, Buffer, Buffer, Buffer>>[0]);
     this.consumer.on('consumer:group:join', () => this.onJoin());
     this.consumer.on('consumer:group:rebalance', () => o.log.info('consumer group is rebalancing', { group: o.groupId }));
+    // Connection health: the client reconnects by itself; say what is happening.
+    const down = new Set<string>();
+    this.consumer.on('client:broker:disconnect', (e: { broker?: { host: string; port: number } }) => {
+      const b = e?.broker ? `${e.broker.host}:${e.broker.port}` : 'broker';
+      if (this.closed || this.disconnecting || down.has(b)) return;
+      down.add(b);
+      o.log.warn('lost the connection to a Kafka broker; reconnecting with backoff (consumption resumes by itself, nothing is lost)', { broker: b });
+    });
+    this.consumer.on('client:broker:failed', (e: { broker?: { host: string; port: number } }) => {
+      const b = e?.broker ? `${e.broker.host}:${e.broker.port}` : 'broker';
+      o.log.debug('Kafka broker still unreachable; retrying', { broker: b });
+    });
+    this.consumer.on('client:broker:connect', (e: { broker?: { host: string; port: number } }) => {
+      const b = e?.broker ? `${e.broker.host}:${e.broker.port}` : 'broker';
+      if (down.delete(b)) o.log.info('reconnected to Kafka broker', { broker: b });
+    });
     this.stream = await this.consumer.consume({ topics: o.topics, mode: o.autoOffsetReset, fallbackMode: o.autoOffsetReset, autocommit: false, maxWaitTime: 250 });
     this.stream.on('offsets', () => this.applySeeks());
     this.stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => this.onMessage(m));
@@ -264,8 +281,10 @@ export class KafkaSource implements PollingSource {
     const c = this.consumer;
     this.stream = null;
     this.consumer = null;
+    this.disconnecting = true;
     try { await s?.close(); } catch { /* already broken */ }
     try { await c?.close(true); } catch { /* already broken */ }
+    this.disconnecting = false;
   }
 
   async close(): Promise<void> {

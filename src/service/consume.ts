@@ -54,12 +54,23 @@ export async function runConsume(o: ConsumeOptions): Promise<{ rows: number; dea
   for (;;) {
     if (o.signal?.aborted) return { rows: 0, deadLetters: 0, commits: 0 };
     try {
-      await source.start();
+      const aborted = new Promise<'aborted'>((resolve) => o.signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
+      if ((await Promise.race([source.start().then(() => 'started' as const), aborted])) === 'aborted') {
+        await source.close();
+        return { rows: 0, deadLetters: 0, commits: 0 };
+      }
       break;
     } catch (err) {
-      o.log.warn(`cannot start consuming (broker unreachable or topic missing?); retrying in ${delay} ms`, { brokers: cfg.kafkaBrokers.join(','), topics: topics.join(','), error: (err as Error).message });
+      const msg = (err as Error).message;
+      const missing = /unknown topic/i.test(msg);
+      o.log.warn(
+        missing
+          ? `a topic does not exist yet (create it, or start the producer first); retrying in ${delay} ms`
+          : `cannot reach Kafka at ${cfg.kafkaBrokers.join(',')} (is the broker running? is kafka_host right?); retrying in ${delay} ms`,
+        { topics: topics.join(','), error: msg.slice(0, 200) },
+      );
       await source.disconnect().catch(() => undefined);
-      await new Promise((r) => setTimeout(r, delay));
+      await new Promise((r) => { const t = setTimeout(r, delay); o.signal?.addEventListener('abort', () => { clearTimeout(t); r(null); }, { once: true }); });
       delay = Math.min(30_000, delay * 2);
     }
   }

@@ -122,4 +122,84 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
     assert.match(reasons, /too large/);
     assert.equal(new TextDecoder().decode(dead.find((d) => d.offset === 20n)!.key as Uint8Array), 'k1');
   });
+
+  it('two consumers in one group split the partitions; stopping one hands its partitions over exactly', async () => {
+    await createTopics(broker.bootstrap, ['reddit_shared'], 4);
+    const first = generated('reddit_shared', 8000, 4, 31);
+    await produce(broker.bootstrap, first, 1000);
+    const root = tmp();
+    const table = path.join(root, 'shared');
+    const a = startConsume([...baseArgs(root, 'shared', 'g-pair'), '--batch-size', '500'], root);
+    const b = startConsume([...baseArgs(root, 'shared', 'g-pair'), '--batch-size', '500'], root);
+    // wait until both have committed something
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline && (await ids(table).catch(() => [])).length < 8000) await new Promise((r) => setTimeout(r, 200));
+    // stop a gracefully; b takes over its partitions; more messages arrive
+    a.child.kill('SIGTERM');
+    const ra = await a.done;
+    assert.equal(ra.code, 0, ra.stderr);
+    const second = generated('reddit_shared', 4000, 4, 32);
+    await produce(broker.bootstrap, second, 1000);
+    const deadline2 = Date.now() + 90_000;
+    while (Date.now() < deadline2 && (await ids(table).catch(() => [])).length < 12000) await new Promise((r) => setTimeout(r, 200));
+    b.child.kill('SIGTERM');
+    const rb = await b.done;
+    assert.equal(rb.code, 0, rb.stderr);
+    const got = await ids(table);
+    assert.equal(got.length, 12000);
+    assert.equal(new Set(got).size, 12000);
+    // both consumers owned partitions at some point
+    assert.match(ra.stderr, /partition assignment changed/);
+    const assignedA = /assigned=(\S+)/.exec(ra.stderr)?.[1] ?? '';
+    assert.ok(assignedA.split(',').length < 4 || /revoked=/.test(ra.stderr), `a should have shared the 4 partitions: ${assignedA}`);
+    assert.match(rb.stderr, /assigned=reddit_shared:0,reddit_shared:1,reddit_shared:2,reddit_shared:3/);
+  });
+
+  it('broker stopped and restarted mid-ingest: consumption resumes by itself, exact result', async () => {
+    await createTopics(broker.bootstrap, ['reddit_outage'], 3);
+    const first = generated('reddit_outage', 6000, 3, 41);
+    await produce(broker.bootstrap, first, 1000);
+    const root = tmp();
+    const table = path.join(root, 'outage');
+    const run = startConsume([...baseArgs(root, 'outage', 'g-outage'), '--batch-size', '500'], root);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && (await ids(table).catch(() => [])).length === 0) await new Promise((r) => setTimeout(r, 100));
+    await broker.stop();
+    await new Promise((r) => setTimeout(r, 3000));
+    await broker.start();
+    const second = generated('reddit_outage', 3000, 3, 42);
+    await produce(broker.bootstrap, second, 1000);
+    const deadline2 = Date.now() + 120_000;
+    while (Date.now() < deadline2 && (await ids(table).catch(() => [])).length < 9000) await new Promise((r) => setTimeout(r, 250));
+    run.child.kill('SIGTERM');
+    const res = await run.done;
+    assert.equal(res.code, 0, res.stderr.slice(-3000));
+    const got = await ids(table);
+    assert.match(res.stderr, /lost the connection to a Kafka broker/);
+    assert.match(res.stderr, /reconnected to Kafka broker/);
+    assert.equal(got.length, 9000, res.stderr.slice(-3000));
+    assert.equal(new Set(got).size, 9000);
+  });
+});
+
+describe('consume failure messages', { timeout: 120_000 }, () => {
+  it('an unreachable broker is retried with a clear message, and SIGTERM still exits 0 promptly', async () => {
+    const root = tmp();
+    const run = startConsume(['--kafka-host', '127.0.0.1:1', '--subreddits', 'nowhere', '--table-root', root], root);
+    const deadline = Date.now() + 60_000;
+    let stderr = '';
+    run.child.stderr!.on('data', (d) => (stderr += d));
+    while (Date.now() < deadline && !/cannot reach Kafka at 127\.0\.0\.1:1/.test(stderr)) await new Promise((r) => setTimeout(r, 200));
+    assert.match(stderr, /cannot reach Kafka at 127\.0\.0\.1:1 \(is the broker running\? is kafka_host right\?\); retrying in \d+ ms/);
+    run.child.kill('SIGTERM');
+    const res = await run.done;
+    assert.equal(res.code, 0);
+  });
+
+  it('no subreddits configured is one clear error', async () => {
+    const root = tmp();
+    const res = await startConsume(['--kafka-host', '127.0.0.1:1', '--table-root', root], root).done;
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /no subreddits configured/);
+  });
 });

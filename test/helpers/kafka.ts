@@ -31,7 +31,7 @@ export async function produce(bootstrap: string, messages: OutMessage[], batch =
   }
 }
 
-export interface ConsumeRun { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> }
+export interface ConsumeRun { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>; stderr(): string }
 
 /** Start `reddit-stream consume` as a child process. */
 export function startConsume(args: string[], cwd: string, env: Record<string, string> = {}): ConsumeRun {
@@ -43,5 +43,5 @@ export function startConsume(args: string[], cwd: string, env: Record<string, st
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
     child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
-  return { child, done };
+  return { child, done, stderr: () => stderr };
 }

@@ -60,6 +60,8 @@ interface PartitionState {
   firstOffset: bigint | null;
   lastOffset: bigint | null;
   skipped: number;
+  /** Producer/broker timestamps (ms) of buffered messages, for end-to-end latency. */
+  timestamps: number[];
 }
 
 export interface FlushOutcome {
@@ -110,7 +112,8 @@ export class IngestPipeline {
   private readonly parts = new Map<string, PartitionState>();
   private readonly flushing = new Map<string, Promise<FlushOutcome>>();
   /** Totals since start. */
-  readonly totals = { rows: 0, deadLetters: 0, skipped: 0, commits: 0 };
+  readonly totals: { rows: number; deadLetters: number; skipped: number; commits: number; firstMessageAt: number | null; lastCommitAt: number | null } =
+    { rows: 0, deadLetters: 0, skipped: 0, commits: 0, firstMessageAt: null, lastCommitAt: null };
 
   constructor(opts: PipelineOptions) {
     this.opts = opts;
@@ -155,6 +158,8 @@ export class IngestPipeline {
     }
     st.lastOffset = msg.offset;
     st.messages++;
+    st.timestamps.push(msg.timestamp ?? now);
+    if (this.totals.firstMessageAt === null) this.totals.firstMessageAt = now;
     st.bytes += msg.value?.byteLength ?? 0;
     const fail = (error: string) => st.dead.push({ source: 'kafka', topic: msg.topic, partition: msg.partition, offset: msg.offset, key: msg.key, value: msg.value, error, failedAt: now });
     if (msg.value === null || msg.value.byteLength === 0) fail('empty message (no value)');
@@ -251,7 +256,7 @@ export class IngestPipeline {
   private fresh(topic: string, partition: number, committed: bigint | null): PartitionState {
     return {
       topic, partition, committed, builder: new PostBatchBuilder(this.opts.normalise), dead: [],
-      messages: 0, bytes: 0, firstAt: null, firstOffset: null, lastOffset: null, skipped: 0,
+      messages: 0, bytes: 0, firstAt: null, firstOffset: null, lastOffset: null, skipped: 0, timestamps: [],
     };
   }
 
@@ -317,6 +322,7 @@ export class IngestPipeline {
       if (cur) cur.committed = st.lastOffset;
     }
     const ms = performance.now() - started;
+    const committedAt = this.clock();
     const first = Math.min(3, batch.numRows);
     const summary: BatchSummary = {
       table: tableName,
@@ -328,6 +334,7 @@ export class IngestPipeline {
       partitions: taken.map((st) => ({ topic: st.topic, partition: st.partition, from: st.firstOffset!, to: st.lastOffset! })),
       ms,
       reason,
+      ages: taken.flatMap((st) => st.timestamps.map((t) => committedAt - t)),
       firstRows: Array.from({ length: first }, (_, i) => ({
         subreddit: batch.columns.subreddit[i] as string | null,
         title: batch.columns.title[i] as string | null,
@@ -338,6 +345,7 @@ export class IngestPipeline {
     this.totals.rows += batch.numRows;
     this.totals.deadLetters += dead.length;
     this.totals.commits++;
+    this.totals.lastCommitAt = committedAt;
     this.opts.onBatch?.(summary);
     return { summaries: [summary], reseek: [] };
   }

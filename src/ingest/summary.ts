@@ -11,6 +11,8 @@ export interface BatchSummary {
   partitions: Array<{ topic: string; partition: number; from: bigint; to: bigint }>;
   ms: number;
   reason: string;
+  /** Per message: ms from its producer timestamp to this commit (end-to-end latency). */
+  ages?: number[];
   firstRows: Array<{ subreddit: string | null; title: string | null; score: bigint | null; created_utc: number | null }>;
 }
 

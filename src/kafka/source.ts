@@ -11,9 +11,10 @@
  *   pending  - assigned, position not read from the table yet: messages are held;
  *   seeking  - position known, waiting for the first message at that offset
  *              (an in-flight fetch may still deliver later offsets: those are
- *              dropped and the seek repeated; after a few tries the first
- *              offset Kafka still has is accepted, e.g. when retention removed
- *              the rest, and a warning says so);
+ *              dropped and the seek repeated). Only when the broker says the
+ *              offset no longer exists (its earliest offset is past it:
+ *              retention removed the messages) is the earliest one accepted,
+ *              with a warning; a gap is never accepted on a guess;
  *   ready    - messages flow to the pipeline.
  */
 import { Consumer, type Message } from '@platformatic/kafka';
@@ -37,7 +38,7 @@ export interface KafkaSourceOptions {
 
 type PartState =
   | { kind: 'pending'; held: SourceMessage[] }
-  | { kind: 'seeking'; offset: bigint; tries: number }
+  | { kind: 'seeking'; offset: bigint; since: number; checking: boolean; windowMin: bigint | null; lastWindowMin: bigint | null }
   | { kind: 'ready' };
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
@@ -146,7 +147,7 @@ export class KafkaSource implements PollingSource {
           this.states.set(k, { kind: 'ready' });
         } else {
           this.o.log.debug('resuming from the table', { topic, partition: p, offset: pos });
-          this.states.set(k, { kind: 'seeking', offset: pos, tries: 0 });
+          this.states.set(k, { kind: 'seeking', offset: pos, since: Date.now(), checking: false, windowMin: null, lastWindowMin: null });
           this.stream?.offsetsToFetch.set(k, pos);
         }
         for (const m of held) this.accept(m);
@@ -183,12 +184,24 @@ export class KafkaSource implements PollingSource {
     if (st.kind === 'seeking') {
       if (msg.offset < st.offset) return; // already committed
       if (msg.offset > st.offset) {
-        st.tries++;
-        if (st.tries < 4) {
-          this.stream?.offsetsToFetch.set(k, st.offset);
-          return;
+        this.stream?.offsetsToFetch.set(k, st.offset);
+        st.windowMin = st.windowMin === null || msg.offset < st.windowMin ? msg.offset : st.windowMin;
+        if (!st.checking && Date.now() - st.since > 2000) {
+          // Two consecutive windows (each after a re-seek) whose lowest offset
+          // is the same: that is the first record at or after the target (the
+          // target is a transaction marker or was deleted), not stale data.
+          if (st.lastWindowMin !== null && st.windowMin === st.lastWindowMin) {
+            this.o.log.warn('no record at the table position (transaction marker or deleted by retention); continuing from the next record Kafka has', { topic: msg.topic, partition: msg.partition, tablePosition: st.offset, next: st.windowMin });
+            st.offset = st.windowMin;
+            this.stream?.offsetsToFetch.set(k, st.offset);
+          } else {
+            void this.checkEarliest(k, st);
+          }
+          st.lastWindowMin = st.windowMin;
+          st.windowMin = null;
+          st.since = Date.now();
         }
-        this.o.log.warn('offsets between the table position and the first available message no longer exist in Kafka (retention?); continuing from the first available one', { topic: msg.topic, partition: msg.partition, tablePosition: st.offset, firstAvailable: msg.offset });
+        return;
       }
       this.states.set(k, { kind: 'ready' });
     }
@@ -196,6 +209,27 @@ export class KafkaSource implements PollingSource {
     if (!this.paused && this.queue.length >= (this.o.maxQueued ?? 20_000)) {
       this.paused = true;
       this.stream?.pause();
+    }
+  }
+
+  /** The seek target may have been deleted by retention: accept the earliest offset only if the broker says so. */
+  private async checkEarliest(k: string, st: Extract<PartState, { kind: 'seeking' }>): Promise<void> {
+    const c = this.consumer;
+    if (!c) return;
+    st.checking = true;
+    const [topic, p] = split(k);
+    try {
+      const offsets = await c.listOffsets({ topics: [topic], partitions: { [topic]: [p] }, timestamp: -2n /* earliest */ });
+      const earliest = offsets.get(topic)?.[p];
+      if (earliest !== undefined && earliest > st.offset && this.states.get(k) === st) {
+        this.o.log.warn('the table position no longer exists in Kafka (retention deleted it); continuing from the earliest offset Kafka has', { topic, partition: p, tablePosition: st.offset, earliest });
+        st.offset = earliest;
+        this.stream?.offsetsToFetch.set(k, earliest);
+      }
+    } catch (err) {
+      this.o.log.debug('could not list the earliest offset', { topic, partition: p, error: (err as Error).message });
+    } finally {
+      st.checking = false;
     }
   }
 
@@ -251,7 +285,7 @@ export class KafkaSource implements PollingSource {
       this.states.set(k, { kind: 'ready' });
       return;
     }
-    this.states.set(k, { kind: 'seeking', offset, tries: 0 });
+    this.states.set(k, { kind: 'seeking', offset, since: Date.now(), checking: false, windowMin: null, lastWindowMin: null });
     this.stream?.offsetsToFetch.set(k, offset);
   }
 

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { Config } from '../config/config.ts';
 import { ReddStreamError } from '../errors.ts';
 import { IngestPipeline } from '../ingest/pipeline.ts';
-import { formatSummary } from '../ingest/summary.ts';
+import { formatSummary, type BatchSummary } from '../ingest/summary.ts';
 import { localTableRoot, TableCatalog } from '../ingest/tables.ts';
 import { KafkaSource } from '../kafka/source.ts';
 import type { Logger } from '../logger.ts';
@@ -20,9 +20,13 @@ export interface ConsumeOptions {
   signal?: AbortSignal;
   /** Exit after everything is committed and nothing arrived for this many seconds. */
   untilIdleSeconds?: number;
+  /** Called with every committed batch (metrics, benchmarks). */
+  onBatch?: (summary: BatchSummary) => void;
 }
 
-export async function runConsume(o: ConsumeOptions): Promise<{ rows: number; deadLetters: number; commits: number }> {
+export interface ConsumeResult { rows: number; deadLetters: number; commits: number; firstMessageAt?: number | null; lastCommitAt?: number | null }
+
+export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const cfg = o.config;
   if (cfg.subreddits.length === 0) {
     throw new ReddStreamError('INVALID_ARGUMENT', 'no subreddits configured: list them under `subreddit:` in config.yaml, set the `subreddit` environment variable, or pass --subreddits a,b');
@@ -38,7 +42,10 @@ export async function runConsume(o: ConsumeOptions): Promise<{ rows: number; dea
     catalog,
     normalise: { unknownFields: cfg.unknownFields, maxMessageBytes: cfg.maxMessageBytes },
     log: o.log,
-    onBatch: (s) => formatSummary(s).forEach((l) => o.print(l)),
+    onBatch: (s) => {
+      formatSummary(s).forEach((l) => o.print(l));
+      o.onBatch?.(s);
+    },
   });
   const source = new KafkaSource({
     bootstrapBrokers: cfg.kafkaBrokers,
@@ -79,5 +86,5 @@ export async function runConsume(o: ConsumeOptions): Promise<{ rows: number; dea
   } finally {
     await source.close();
   }
-  return { ...pipeline.totals };
+  return { rows: pipeline.totals.rows, deadLetters: pipeline.totals.deadLetters, commits: pipeline.totals.commits, firstMessageAt: pipeline.totals.firstMessageAt, lastCommitAt: pipeline.totals.lastCommitAt };
 }

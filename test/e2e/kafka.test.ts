@@ -13,6 +13,7 @@ import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
 import { PostGenerator } from '../../src/reddit/generate.ts';
 import { LocalObjectStore } from '../../src/storage/local.ts';
+import { Admin } from '@platformatic/kafka';
 import { SHARED } from '../helpers/fixtures.ts';
 import { createTopics, produce, startBroker, startConsume, type Broker, type OutMessage } from '../helpers/kafka.ts';
 
@@ -63,6 +64,18 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
         const n = want.filter((m) => m.partition === p).length;
         assert.equal(snap.txnVersion(`g-exact-reddit_${table}-${p}`), n - 1, `${table} partition ${p} txn`);
       }
+    }
+    // Kafka's committed offsets mirror the tables, so standard lag tools work.
+    const admin = new Admin({ clientId: 'test-lag', bootstrapBrokers: [broker.bootstrap] });
+    try {
+      const groups = await admin.listConsumerGroupOffsets({ groups: ['g-exact'] });
+      const committed = new Map<string, bigint>();
+      for (const t of groups[0].topics) for (const p of t.partitions) committed.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
+      for (const topic of ['reddit_alpha', 'reddit_beta']) {
+        for (let p = 0; p < 3; p++) assert.equal(committed.get(`${topic}:${p}`), BigInt(msgs.filter((m) => m.topic === topic && m.partition === p).length), `${topic}:${p}`);
+      }
+    } finally {
+      await admin.close();
     }
   });
 

@@ -16,6 +16,7 @@ import { IngestPipeline, type SourceMessage } from '../src/ingest/pipeline.ts';
 import { localTableRoot, TableCatalog } from '../src/ingest/tables.ts';
 import { consoleLogger } from '../src/logger.ts';
 import { runLoop } from '../src/service/run-loop.ts';
+import { WorkerEncoder } from '../src/parquet/encoder.ts';
 
 const { values: args } = parseArgs({ options: { posts: { type: 'string', default: '200000' }, batch: { type: 'string', default: '5000' }, partitions: { type: 'string', default: '6' } } });
 const total = Number(args.posts), batch = Number(args.batch), nparts = Number(args.partitions);
@@ -25,7 +26,7 @@ const latencies: number[] = [];
 let peakRss = 0;
 const pipeline = new IngestPipeline({
   group: 'bench', policy: { maxMessages: batch, maxBytes: Number(process.env.BENCH_MAX_BYTES ?? 32 << 20), maxLatencyMs: 1000 },
-  catalog: new TableCatalog(localTableRoot(dir), { log }), log,
+  catalog: new TableCatalog(localTableRoot(dir), { log, encoder: process.env.BENCH_INLINE ? undefined : new WorkerEncoder() }), log,
   onBatch: (s) => { latencies.push(s.ms); peakRss = Math.max(peakRss, process.memoryUsage().rss); },
 });
 const parts: GeneratedPartition[] = [];

@@ -15,7 +15,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ReddStreamError } from '../errors.ts';
-import { encodeColumns, type Codec } from '../parquet/write.ts';
+import type { Codec } from '../parquet/write.ts';
+import { inlineEncoder, type ParquetEncoder } from '../parquet/encoder.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { Action, Add, Metadata, Protocol, Txn } from './actions.ts';
 import { writeCheckpoint } from './checkpoint.ts';
@@ -170,6 +171,8 @@ export class DeltaTable {
   readonly store: ObjectStore;
   private current: Snapshot;
   maxFileBytes = 32 * 1024 * 1024;
+  /** How data files are encoded (in this thread by default; a worker for throughput). */
+  encoder: ParquetEncoder = inlineEncoder;
 
   private constructor(store: ObjectStore, snapshot: Snapshot) {
     this.store = store;
@@ -327,7 +330,7 @@ export class DeltaTable {
         }
         let bytes: Uint8Array;
         try {
-          bytes = encodeColumns(dataSchema, columns, rows.length, { codec: codec ?? 'zstd' });
+          bytes = await this.encoder.encode(dataSchema, columns, rows.length, { codec: codec ?? 'zstd' });
         } catch (err) {
           throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
         }

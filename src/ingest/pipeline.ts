@@ -194,6 +194,25 @@ export class IngestPipeline {
     return best;
   }
 
+  /** Topics due for a flush with the reason (messages, bytes, latency). */
+  dueReasons(now = this.clock()): Map<string, string> {
+    const out = new Map<string, string>();
+    const bytes = new Map<string, number>();
+    for (const st of this.parts.values()) {
+      const r = shouldFlush(st, now, this.opts.policy);
+      if (r && !out.has(st.topic)) out.set(st.topic, r);
+      bytes.set(st.topic, (bytes.get(st.topic) ?? 0) + st.bytes);
+    }
+    for (const [topic, b] of bytes) if (b >= this.opts.policy.maxBytes && !out.has(topic)) out.set(topic, 'bytes');
+    return out;
+  }
+
+  bufferedBytes(): number {
+    let n = 0;
+    for (const st of this.parts.values()) n += st.bytes;
+    return n;
+  }
+
   buffered(): number {
     let n = 0;
     for (const st of this.parts.values()) n += st.messages;

@@ -11,6 +11,7 @@ import { LocalObjectStore } from '../storage/local.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { postTableSchema, type UnknownFieldPolicy } from '../reddit/post-schema.ts';
 import { DEAD_LETTER_SCHEMA, DEAD_LETTER_TABLE } from './dead-letters.ts';
+import type { ParquetEncoder } from '../parquet/encoder.ts';
 
 /** A place holding many tables, one per name (a directory, later an S3 prefix). */
 export interface TableRoot {
@@ -36,8 +37,11 @@ export class TableCatalog {
   private readonly log: Logger;
   private readonly open = new Map<string, Promise<DeltaTable>>();
 
-  constructor(root: TableRoot, options: { unknownFields?: UnknownFieldPolicy; log: Logger }) {
+  private readonly encoder: ParquetEncoder | undefined;
+
+  constructor(root: TableRoot, options: { unknownFields?: UnknownFieldPolicy; log: Logger; encoder?: ParquetEncoder }) {
     this.root = root;
+    this.encoder = options.encoder;
     this.wanted = postTableSchema(options.unknownFields ?? 'keep');
     this.log = options.log;
   }
@@ -60,6 +64,7 @@ export class TableCatalog {
     let p = this.open.get(name);
     if (!p) {
       p = DeltaTable.openOrCreate(this.root.store(name), { schema, name }).then((t) => {
+        if (this.encoder) t.encoder = this.encoder;
         this.log.debug('table ready', { table: name, version: t.version, location: t.store.url });
         return t;
       });

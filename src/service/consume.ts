@@ -11,6 +11,7 @@ import { localTableRoot, TableCatalog } from '../ingest/tables.ts';
 import { KafkaSource } from '../kafka/source.ts';
 import type { Logger } from '../logger.ts';
 import { topicFor } from '../reddit/subreddit.ts';
+import { WorkerEncoder } from '../parquet/encoder.ts';
 import { runLoop } from './run-loop.ts';
 
 export interface ConsumeOptions {
@@ -35,7 +36,8 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     throw new ReddStreamError('INVALID_ARGUMENT', `table_root ${cfg.tableRoot}: only local directories are supported so far (s3:// comes with the S3 store)`);
   }
   const topics = cfg.subreddits.map(topicFor);
-  const catalog = new TableCatalog(localTableRoot(cfg.tableRoot.replace(/^file:\/\//, '')), { log: o.log, unknownFields: cfg.unknownFields });
+  const encoder = new WorkerEncoder();
+  const catalog = new TableCatalog(localTableRoot(cfg.tableRoot.replace(/^file:\/\//, '')), { log: o.log, unknownFields: cfg.unknownFields, encoder });
   const pipeline = new IngestPipeline({
     group: cfg.groupId,
     policy: { maxMessages: cfg.batchSize, maxBytes: cfg.maxBatchBytes, maxLatencyMs: Math.round(cfg.processingInterval * 1000) },
@@ -85,6 +87,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     await runLoop({ pipeline, source, log: o.log, signal: o.signal, untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000 });
   } finally {
     await source.close();
+    await encoder.close();
   }
   return { rows: pipeline.totals.rows, deadLetters: pipeline.totals.deadLetters, commits: pipeline.totals.commits, firstMessageAt: pipeline.totals.firstMessageAt, lastCommitAt: pipeline.totals.lastCommitAt };
 }

@@ -1,10 +1,14 @@
 /**
- * The run loop shared by `demo` (in-process source) and, later, `consume`
- * (Kafka): poll -> push into the pipeline -> flush what is due (by size, bytes
- * or a latency timer that fires even when nothing arrives) -> honour re-seeks.
+ * The run loop shared by `demo` (in-process source) and `consume` (Kafka):
+ * poll -> push into the pipeline -> start flushes for due topics (by size,
+ * bytes, or a latency timer that fires even when nothing arrives) -> honour
+ * re-seeks. Flushes run in the background, one per topic at a time, so the
+ * next messages are decoded and normalised while a batch is being encoded
+ * and committed; buffered bytes are bounded (backpressure: polling waits for
+ * a flush when the buffers hold more than twice the per-table byte limit).
  */
 import type { Logger } from '../logger.ts';
-import type { IngestPipeline, SourceMessage } from '../ingest/pipeline.ts';
+import type { FlushOutcome, IngestPipeline, SourceMessage } from '../ingest/pipeline.ts';
 
 export interface PollingSource {
   /** Up to `max` messages; an empty array when nothing is available now. */
@@ -24,46 +28,70 @@ export interface RunOptions {
   untilIdleMs?: number;
   signal?: AbortSignal;
   pollMax?: number;
+  /** Bytes buffered beyond which polling waits for a flush (default 64 MiB). */
+  maxBufferedBytes?: number;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
     const t = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
   });
 
 export async function runLoop(opts: RunOptions): Promise<void> {
   const { pipeline, source, log } = opts;
+  const inFlight = new Map<string, Promise<void>>();
   let lastMessageAt = Date.now();
   let backoff = 0;
-  while (!opts.signal?.aborted) {
-    const msgs = await source.poll(opts.pollMax ?? 1000);
-    if (msgs.length) lastMessageAt = Date.now();
-    for (const m of msgs) pipeline.push(m);
-    const out = await pipeline.flushDue();
+  let backoffUntil = 0;
+
+  const handle = async (out: FlushOutcome) => {
     for (const r of out.reseek) source.seek(r.topic, r.partition, r.offset);
     if (out.summaries.length) await source.committed?.(pipeline.committedOffsets());
     if (out.error) {
       backoff = Math.min(30_000, backoff ? backoff * 2 : 500);
+      backoffUntil = Date.now() + backoff;
       log.warn(`retrying in ${backoff} ms`, { error: out.error.message });
-      await sleep(backoff, opts.signal);
+    } else if (out.summaries.length) {
+      backoff = 0;
+    }
+  };
+  const start = (topic: string, reason: string) => {
+    if (inFlight.has(topic)) return;
+    const p = pipeline.flushTopic(topic, reason).then(handle, (err) => handle({ summaries: [], reseek: [], error: err as Error }))
+      .finally(() => inFlight.delete(topic));
+    inFlight.set(topic, p);
+  };
+
+  while (!opts.signal?.aborted) {
+    if (Date.now() < backoffUntil) {
+      await sleep(backoffUntil - Date.now(), opts.signal);
       continue;
     }
-    backoff = 0;
+    const msgs = await source.poll(opts.pollMax ?? 2000);
+    if (msgs.length) lastMessageAt = Date.now();
+    for (const m of msgs) pipeline.push(m);
+    for (const [topic, reason] of pipeline.dueReasons()) start(topic, reason);
+    if (inFlight.size > 0 && pipeline.bufferedBytes() > (opts.maxBufferedBytes ?? 64 * 1024 * 1024)) {
+      await Promise.race(inFlight.values());
+      continue;
+    }
     if (msgs.length === 0) {
-      const idleFor = Date.now() - lastMessageAt;
-      if ((source.exhausted() || (opts.untilIdleMs !== undefined && idleFor >= opts.untilIdleMs)) && pipeline.buffered() === 0) break;
+      if (pipeline.buffered() === 0 && inFlight.size === 0) {
+        const idleFor = Date.now() - lastMessageAt;
+        if (source.exhausted() || (opts.untilIdleMs !== undefined && idleFor >= opts.untilIdleMs)) break;
+      }
       if (source.exhausted() && pipeline.buffered() > 0) {
-        const r = await pipeline.flushAll('end of input');
-        for (const s of r.reseek) source.seek(s.topic, s.partition, s.offset);
-        if (r.summaries.length) await source.committed?.(pipeline.committedOffsets());
-        if (r.error) await sleep(500, opts.signal);
+        for (const t of new Set(pipeline.assigned().map((a) => a.topic))) start(t, 'end of input');
+        await Promise.race([...inFlight.values(), sleep(50, opts.signal)]);
         continue;
       }
-      await sleep(Math.min(100, pipeline.nextDueInMs() ?? 100), opts.signal);
+      await sleep(Math.max(5, Math.min(50, pipeline.nextDueInMs() ?? 50)), opts.signal);
     }
   }
-  // Graceful stop: commit what is buffered.
+  // Graceful stop: let running flushes finish, then commit what is buffered.
+  await Promise.all(inFlight.values());
   const r = await pipeline.flushAll('shutdown');
   if (r.summaries.length) await source.committed?.(pipeline.committedOffsets());
   if (r.error) log.error('final flush failed; uncommitted messages will be re-read on the next start', { error: r.error.message });

@@ -6,25 +6,27 @@ import { runConsume } from '../src/service/consume.ts';
 
 const { values: a } = parseArgs({ options: {
   bootstrap: { type: 'string' }, subreddit: { type: 'string' }, root: { type: 'string' }, group: { type: 'string' },
-  idle: { type: 'string', default: '3' }, 'batch-size': { type: 'string', default: '5000' }, interval: { type: 'string', default: '1' },
+  idle: { type: 'string', default: '3' }, 'batch-size': { type: 'string', default: '5000' }, interval: { type: 'string', default: '1' }, 'max-batch-bytes': { type: 'string' },
 } });
 let peakRss = 0;
-const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 50);
+let atPeak: NodeJS.MemoryUsage | null = null;
+const sample = () => { const m = process.memoryUsage(); if (m.rss > peakRss) { peakRss = m.rss; atPeak = m; } };
+const sampler = setInterval(sample, 50);
 const flushMs: number[] = [];
 const ages: number[] = [];
 const config = resolveConfig([['bench', {
   subreddit: [a.subreddit], kafka_host: a.bootstrap, table_root: a.root, group_id: a.group,
-  batch_size: a['batch-size'], processing_interval: a.interval,
+  batch_size: a['batch-size'], processing_interval: a.interval, ...(a['max-batch-bytes'] ? { max_batch_bytes: a['max-batch-bytes'] } : {}),
 }]], []);
 const res = await runConsume({
   config, log: consoleLogger('warn'), print: () => {}, untilIdleSeconds: Number(a.idle),
-  onBatch: (s) => { flushMs.push(s.ms); for (const x of s.ages ?? []) ages.push(x); peakRss = Math.max(peakRss, process.memoryUsage().rss); },
+  onBatch: (s) => { flushMs.push(s.ms); for (const x of s.ages ?? []) ages.push(x); sample(); },
 });
 clearInterval(sampler);
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((x, y) => x - y); return s.length ? Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]) : null; };
 const seconds = res.firstMessageAt && res.lastCommitAt ? (res.lastCommitAt - res.firstMessageAt) / 1000 : null;
 console.log(JSON.stringify({
   posts: res.rows, commits: res.commits, seconds, postsPerSec: seconds ? Math.round(res.rows / seconds) : null,
-  flushMsP50: pct(flushMs, 50), flushMsP99: pct(flushMs, 99), e2eMsP50: pct(ages, 50), e2eMsP99: pct(ages, 99), peakRssMB: Math.round(peakRss / 1e6),
+  flushMsP50: pct(flushMs, 50), flushMsP99: pct(flushMs, 99), e2eMsP50: pct(ages, 50), e2eMsP99: pct(ages, 99), peakRssMB: Math.round(peakRss / 1e6), atPeakMB: atPeak ? Object.fromEntries(Object.entries(atPeak as NodeJS.MemoryUsage).map(([k, v]) => [k, Math.round(Number(v) / 1e6)])) : null,
 }));
 process.exit(0);

@@ -106,8 +106,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const cp = `${libs}/*`;
   const jvm = [`-Xmx${options.heapMb ?? 512}m`, '-Xms128m', '-XX:+UseG1GC', `-Dlog4j2.configurationFile=${path.join(dataDir, 'log4j2.properties')}`, '-Djava.awt.headless=true'];
   if (!fs.existsSync(path.join(dataDir, 'logs', 'meta.properties'))) {
-    const clusterId = randomBytes(16).toString('base64url');
-    execFileSync(java, [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // A base64url id may start with "-", which the tool would take for an option.
+    let clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+    execFileSync(java, [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props, '--ignore-formatted'], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   const logFile = path.join(dataDir, 'broker.log');
   let child: ChildProcess | null = null;

@@ -309,7 +309,6 @@ export class DeltaTable {
     if (batch.numRows === 0) return [];
     const dataSchema: StructType = { kind: 'struct', fields: schema.fields.filter((f) => !partitionColumns.includes(f.name)) };
     const numIndexedCols = Number(this.current.tableProperty('delta.dataSkippingNumIndexedCols') ?? 32);
-    const adds: Add[] = [];
     let groups: ReturnType<typeof groupByPartition>;
     try {
       groups = groupByPartition(schema, partitionColumns, batch);
@@ -317,38 +316,59 @@ export class DeltaTable {
       throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
     }
     const maxFileBytes = this.maxFileBytes;
+    const jobs: Array<Promise<Add>> = [];
     for (const [dir, group] of groups) {
       // Split large groups so no single file (and no single Parquet encode,
       // whose WASM memory never shrinks) exceeds about `maxFileBytes` of input.
+      // The files of one append are encoded and written concurrently (a
+      // worker-pool encoder runs them in parallel); their order in the commit
+      // is the order of the chunks.
       for (const rows of chunkRows(batch, group.rows, dataSchema, maxFileBytes)) {
-        const all = rows.length === batch.numRows;
+        const first = rows[0];
+        const contiguous = rows[rows.length - 1] - first === rows.length - 1;
         const columns: Record<string, ArrayLike<DeltaValue>> = {};
         for (const f of dataSchema.fields) {
           const col = batch.columns[f.name];
           if (col === undefined) continue;
-          columns[f.name] = all ? col : rows.map((i) => col[i] ?? null);
+          if (rows.length === batch.numRows) columns[f.name] = col;
+          else if (contiguous && Array.isArray(col)) columns[f.name] = col.slice(first, first + rows.length);
+          else columns[f.name] = rows.map((i) => col[i] ?? null);
         }
-        let bytes: Uint8Array;
-        try {
-          bytes = await this.encoder.encode(dataSchema, columns, rows.length, { codec: codec ?? 'zstd' });
-        } catch (err) {
-          throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
-        }
-        const stats = computeStats(dataSchema, columns, rows.length, { numIndexedCols: numIndexedCols >= 0 ? numIndexedCols : 1 << 30 });
-        const name = `part-00000-${randomUUID()}.c000.${codec ?? 'zstd'}.parquet`;
-        const decoded = dir === '' ? name : `${dir}/${name}`;
-        await this.store.put(decoded, bytes);
-        adds.push({
-          path: encodeAddPath(decoded),
-          partitionValues: group.values,
-          size: bytes.byteLength,
-          modificationTime: Date.now(),
-          dataChange: true,
-          stats: statsToJson(stats),
-        });
+        jobs.push(this.writeFile(dataSchema, columns, rows.length, dir, group.values, codec, numIndexedCols));
       }
     }
+    const settled = await Promise.allSettled(jobs);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const adds = settled.filter((r): r is PromiseFulfilledResult<Add> => r.status === 'fulfilled').map((r) => r.value);
+    if (failed) {
+      await this.deleteFiles(adds);
+      throw failed.reason;
+    }
     return adds;
+  }
+
+  private async writeFile(
+    dataSchema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, dir: string,
+    partitionValues: Record<string, string | null>, codec: Codec | undefined, numIndexedCols: number,
+  ): Promise<Add> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.encoder.encode(dataSchema, columns, numRows, { codec: codec ?? 'zstd' });
+    } catch (err) {
+      throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
+    }
+    const stats = computeStats(dataSchema, columns, numRows, { numIndexedCols: numIndexedCols >= 0 ? numIndexedCols : 1 << 30 });
+    const name = `part-00000-${randomUUID()}.c000.${codec ?? 'zstd'}.parquet`;
+    const decoded = dir === '' ? name : `${dir}/${name}`;
+    await this.store.put(decoded, bytes);
+    return {
+      path: encodeAddPath(decoded),
+      partitionValues,
+      size: bytes.byteLength,
+      modificationTime: Date.now(),
+      dataChange: true,
+      stats: statsToJson(stats),
+    };
   }
 
   private async deleteFiles(files: Add[]): Promise<void> {

@@ -30,7 +30,9 @@ export interface KafkaSourceOptions {
   autoOffsetReset: 'earliest' | 'latest';
   pipeline: IngestPipeline;
   log: Logger;
-  /** Pause fetching above this many queued messages (default 20000). */
+  /** Upper bound of one fetch response (default 8 MiB). */
+  fetchMaxBytes?: number;
+  /** Pause fetching above this many queued messages (default 5000). */
   maxQueued?: number;
   sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
   tls?: boolean;
@@ -72,6 +74,10 @@ export class KafkaSource implements PollingSource {
       heartbeatInterval: 1_000,
       rebalanceTimeout: 20_000,
       maxWaitTime: 250,
+      // Messages are slices of the fetch response: a large response stays in
+      // memory until its last message is committed. Keep responses small.
+      maxBytes: o.fetchMaxBytes ?? 8 * 1024 * 1024,
+      maxBytesPerPartition: Math.min(o.fetchMaxBytes ?? 8 * 1024 * 1024, 4 * 1024 * 1024),
       retries: 5,
       retryDelay: 500,
       ...(o.sasl ? { sasl: o.sasl } : {}),
@@ -206,7 +212,7 @@ export class KafkaSource implements PollingSource {
       this.states.set(k, { kind: 'ready' });
     }
     this.queue.push(msg);
-    if (!this.paused && this.queue.length >= (this.o.maxQueued ?? 20_000)) {
+    if (!this.paused && this.queue.length >= (this.o.maxQueued ?? 5_000)) {
       this.paused = true;
       this.stream?.pause();
     }
@@ -270,7 +276,7 @@ export class KafkaSource implements PollingSource {
     await this.assignChain;
     const out = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
     this.queue = this.queue.length <= max ? [] : this.queue.slice(max);
-    if (this.paused && this.queue.length < (this.o.maxQueued ?? 20_000) / 2) {
+    if (this.paused && this.queue.length < (this.o.maxQueued ?? 5_000) / 2) {
       this.paused = false;
       this.stream?.resume();
     }

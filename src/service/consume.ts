@@ -84,7 +84,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     }
   }
   try {
-    await runLoop({ pipeline, source, log: o.log, signal: o.signal, untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000 });
+    await runLoop({ pipeline, source, log: o.log, signal: o.signal, untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000, maxBufferedBytes: 2 * cfg.maxBatchBytes });
   } finally {
     await source.close();
     await encoder.close();

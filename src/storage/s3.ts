@@ -1,0 +1,233 @@
+/**
+ * S3 ObjectStore (`@aws-sdk/client-s3` v3), for AWS S3 and S3-compatible
+ * servers (endpoint override, path-style addressing).
+ *
+ * - putIfAbsent is `PutObject` with `If-None-Match: *`: 412 means another
+ *   writer created the object first (a lost commit race), 409 (a concurrent
+ *   conditional write in progress) is retried. Stores that do not enforce the
+ *   header would silently overwrite commits, so conditional writes are
+ *   required unless `unsafeSingleWriter` is set (an explicit, logged opt-in
+ *   for a single writer, like delta-rs's unsafe rename).
+ * - Large objects use multipart upload; reads support ranges; listings are
+ *   paginated; the SDK retries throttling and 5xx with backoff and jitter.
+ * - Errors name the bucket/key and say what to do; credentials never appear.
+ */
+import {
+  CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
+  HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, UploadPartCommand,
+  AbortMultipartUploadCommand,
+} from '@aws-sdk/client-s3';
+import { NotFoundError, ReddStreamError } from '../errors.ts';
+import { validateRelativePath, type ListOptions, type ObjectMeta, type ObjectStore } from './object-store.ts';
+
+export interface S3StoreOptions {
+  region?: string;
+  /** e.g. http://127.0.0.1:7070 for an S3-compatible server. */
+  endpoint?: string;
+  /** Path-style addressing (bucket in the path), needed by most S3-compatible servers. */
+  forcePathStyle?: boolean;
+  /** Static credentials; otherwise the standard AWS provider chain (env, profile, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** The store does not support conditional writes: allow plain PUTs for commits (single writer only). */
+  unsafeSingleWriter?: boolean;
+  /** Objects above this size use multipart upload (default 64 MiB). */
+  multipartThreshold?: number;
+  maxAttempts?: number;
+  /** Share one client between stores of the same bucket. */
+  client?: S3Client;
+}
+
+export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
+  const m = /^s3a?:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!m || !m[1]) throw new ReddStreamError('INVALID_ARGUMENT', `invalid S3 URI ${JSON.stringify(uri)}: expected s3://bucket/prefix`);
+  return { bucket: m[1], prefix: m[2].replace(/\/+$/, '') };
+}
+
+export function makeS3Client(o: S3StoreOptions): S3Client {
+  return new S3Client({
+    region: o.region ?? 'us-east-1',
+    endpoint: o.endpoint,
+    forcePathStyle: o.forcePathStyle ?? Boolean(o.endpoint),
+    credentials: o.credentials,
+    maxAttempts: o.maxAttempts ?? 5,
+    retryMode: 'standard',
+  });
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly url: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly client: S3Client;
+  private readonly o: S3StoreOptions;
+
+  constructor(uri: string, options: S3StoreOptions = {}) {
+    const { bucket, prefix } = parseS3Uri(uri);
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.url = `s3://${bucket}${prefix ? '/' + prefix : ''}`;
+    this.o = options;
+    this.client = options.client ?? makeS3Client(options);
+  }
+
+  /** A store for a sub-path (e.g. one table under a root), sharing the client. */
+  child(name: string): S3ObjectStore {
+    return new S3ObjectStore(`${this.url}/${name}`, { ...this.o, client: this.client });
+  }
+
+  private key(path: string): string {
+    return this.prefix ? `${this.prefix}/${path}` : path;
+  }
+
+  async get(path: string): Promise<Uint8Array> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+      return await r.Body!.transformToByteArray();
+    } catch (err) {
+      throw this.mapError(err, path, 'read');
+    }
+  }
+
+  async getRange(path: string, start: number, end: number): Promise<Uint8Array> {
+    if (end <= start) return new Uint8Array(0);
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path), Range: `bytes=${start}-${end - 1}` }));
+      return await r.Body!.transformToByteArray();
+    } catch (err) {
+      if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 416) return new Uint8Array(0);
+      throw this.mapError(err, path, 'read');
+    }
+  }
+
+  async head(path: string): Promise<ObjectMeta | null> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+      return { path, size: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0) };
+    } catch (err) {
+      if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey')) return null;
+      throw this.mapError(err, path, 'read');
+    }
+  }
+
+  async list(prefix: string, options?: ListOptions): Promise<ObjectMeta[]> {
+    const out: ObjectMeta[] = [];
+    const base = this.prefix ? `${this.prefix}/` : '';
+    let token: string | undefined;
+    try {
+      do {
+        const r = await this.client.send(new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: base + prefix,
+          ContinuationToken: token,
+          StartAfter: token === undefined && options?.startAfter !== undefined ? base + options.startAfter : undefined,
+        }));
+        for (const o of r.Contents ?? []) {
+          if (!o.Key || !o.Key.startsWith(base)) continue;
+          const rel = o.Key.slice(base.length);
+          if (options?.startAfter !== undefined && rel <= options.startAfter) continue;
+          out.push({ path: rel, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
+        }
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw this.mapError(err, prefix, 'list');
+    }
+    return out;
+  }
+
+  async put(path: string, data: Uint8Array): Promise<void> {
+    validateRelativePath(path);
+    if (data.byteLength > (this.o.multipartThreshold ?? 64 * 1024 * 1024)) return this.multipart(path, data);
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: data }));
+    } catch (err) {
+      throw this.mapError(err, path, 'write');
+    }
+  }
+
+  async putIfAbsent(path: string, data: Uint8Array): Promise<boolean> {
+    validateRelativePath(path);
+    if (this.o.unsafeSingleWriter) {
+      if (await this.head(path)) return false;
+      await this.put(path, data);
+      return true;
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: data, IfNoneMatch: '*' }));
+        return true;
+      } catch (err) {
+        const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+        if (status === 412) return false;
+        if (status === 409 && attempt < 10) {
+          await new Promise((r) => setTimeout(r, 50 * attempt + Math.random() * 50));
+          continue;
+        }
+        if (status === 501 || (err instanceof S3ServiceException && err.name === 'NotImplemented')) {
+          throw new ReddStreamError('UNSUPPORTED_FEATURE', `${this.url}: the S3 server does not support conditional writes (If-None-Match), which Delta commits need to be safe with concurrent writers; use a server that does, or set s3_unsafe_single_writer: true if exactly one process ever writes these tables`, { cause: err });
+        }
+        throw this.mapError(err, path, 'write');
+      }
+    }
+  }
+
+  async delete(path: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+    } catch (err) {
+      if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404) return;
+      throw this.mapError(err, path, 'delete');
+    }
+  }
+
+  private async multipart(path: string, data: Uint8Array): Promise<void> {
+    const Key = this.key(path);
+    let uploadId: string | undefined;
+    try {
+      const c = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
+      uploadId = c.UploadId!;
+      const partSize = 16 * 1024 * 1024;
+      const parts = [];
+      for (let off = 0, n = 1; off < data.byteLength; off += partSize, n++) {
+        const r = await this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId: uploadId, PartNumber: n, Body: data.subarray(off, off + partSize) }));
+        parts.push({ ETag: r.ETag, PartNumber: n });
+      }
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    } catch (err) {
+      if (uploadId) await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => undefined);
+      throw this.mapError(err, path, 'write');
+    }
+  }
+
+  private mapError(err: unknown, path: string, op: string): Error {
+    const where = `s3://${this.bucket}/${this.key(path)}`;
+    if (err instanceof S3ServiceException) {
+      const status = err.$metadata.httpStatusCode;
+      switch (err.name) {
+        case 'NoSuchKey': case 'NotFound':
+          return new NotFoundError(where, { cause: err });
+        case 'NoSuchBucket':
+          return new ReddStreamError('STORAGE', `bucket "${this.bucket}" does not exist (${op} ${where}): create it or fix the table URI`, { cause: err });
+        case 'InvalidAccessKeyId':
+          return new ReddStreamError('STORAGE', `S3 rejected the access key for ${where}: check aws_client in creds.json or AWS_ACCESS_KEY_ID`, { cause: err });
+        case 'SignatureDoesNotMatch':
+          return new ReddStreamError('STORAGE', `S3 rejected the request signature for ${where}: the secret key is wrong (aws_secret in creds.json or AWS_SECRET_ACCESS_KEY)`, { cause: err });
+        case 'AccessDenied':
+          return new ReddStreamError('STORAGE', `access denied to ${op} ${where}: grant s3:GetObject, s3:PutObject, s3:ListBucket and s3:DeleteObject on the bucket to these credentials`, { cause: err });
+      }
+      if (status === 404 && op !== 'list') return new NotFoundError(where, { cause: err });
+      const retryable = status === undefined || status >= 500 || status === 429;
+      return new ReddStreamError('STORAGE', `S3 ${op} of ${where} failed: ${err.name}${status ? ` (HTTP ${status})` : ''}`, { cause: err, retryable });
+    }
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNRESET' || code === 'ETIMEDOUT') {
+      return new ReddStreamError('STORAGE', `cannot reach the S3 endpoint ${this.o.endpoint ?? '(AWS)'} to ${op} ${where} (${code}): check s3_endpoint and that the server is running`, { cause: err, retryable: true });
+    }
+    if (err instanceof ReddStreamError) return err;
+    const msg = (err as Error)?.message ?? String(err);
+    if (/credential/i.test(msg)) {
+      return new ReddStreamError('STORAGE', `no AWS credentials for ${where}: set aws_client/aws_secret in creds.json, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an AWS profile`, { cause: err });
+    }
+    return new ReddStreamError('STORAGE', `S3 ${op} of ${where} failed: ${msg}`, { cause: err, retryable: true });
+  }
+}

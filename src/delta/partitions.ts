@@ -1,18 +1,24 @@
 /**
- * Partition directories: `col=value/` with Hive-style escaping of the value
- * (as Spark and delta-rs write it), null as `__HIVE_DEFAULT_PARTITION__`; the
+ * Partition directories: `col=value/` with the value percent-escaped (a
+ * superset of Hive's escaping), null as `__HIVE_DEFAULT_PARTITION__`; the
  * `add.path` is that relative path URI-encoded once more (so `%` becomes `%25`).
  */
 export const NULL_PARTITION = '__HIVE_DEFAULT_PARTITION__';
 
-const HIVE_ESCAPE = new Set(['"', '#', '%', "'", '*', '/', ':', '=', '?', '\\', '\x7f', '{', '[', ']', '^']);
+// Characters kept as they are in directory names; everything else (Hive's
+// escape set, spaces, non-ASCII...) is percent-encoded as UTF-8 bytes. Delta
+// readers take values from `partitionValues` and paths from `add.path`, so a
+// stricter escape than Spark's is always readable, and it keeps object keys
+// identical whichever way a reader's object store normalises them (delta-rs on
+// S3 turns a space into %20, for instance).
+const SAFE = /^[A-Za-z0-9._\-!$&()+,;@]$/;
+const utf8 = new TextEncoder();
 
 export function escapePartitionValue(s: string): string {
   let out = '';
   for (const ch of s) {
-    const c = ch.charCodeAt(0);
-    if ((c < 0x20 && ch.length === 1) || HIVE_ESCAPE.has(ch)) out += `%${c.toString(16).toUpperCase().padStart(2, '0')}`;
-    else out += ch;
+    if (SAFE.test(ch)) out += ch;
+    else for (const b of utf8.encode(ch)) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   return out;
 }

@@ -104,7 +104,7 @@ export class S3ObjectStore implements ObjectStore {
       const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
       return { path, size: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0) };
     } catch (err) {
-      if (err instanceof S3ServiceException && (err.$metadata.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey')) return null;
+      if (err instanceof S3ServiceException && (err.name === 'NotFound' || err.name === 'NoSuchKey' || (err.$metadata.httpStatusCode === 404 && !/User|Bucket/.test(err.name)))) return null;
       throw this.mapError(err, path, 'read');
     }
   }
@@ -208,14 +208,13 @@ export class S3ObjectStore implements ObjectStore {
           return new NotFoundError(where, { cause: err });
         case 'NoSuchBucket':
           return new ReddStreamError('STORAGE', `bucket "${this.bucket}" does not exist (${op} ${where}): create it or fix the table URI`, { cause: err });
-        case 'InvalidAccessKeyId':
+        case 'InvalidAccessKeyId': case 'XAdminUserNotFound': case 'InvalidClientTokenId':
           return new ReddStreamError('STORAGE', `S3 rejected the access key for ${where}: check aws_client in creds.json or AWS_ACCESS_KEY_ID`, { cause: err });
         case 'SignatureDoesNotMatch':
           return new ReddStreamError('STORAGE', `S3 rejected the request signature for ${where}: the secret key is wrong (aws_secret in creds.json or AWS_SECRET_ACCESS_KEY)`, { cause: err });
         case 'AccessDenied':
           return new ReddStreamError('STORAGE', `access denied to ${op} ${where}: grant s3:GetObject, s3:PutObject, s3:ListBucket and s3:DeleteObject on the bucket to these credentials`, { cause: err });
       }
-      if (status === 404 && op !== 'list') return new NotFoundError(where, { cause: err });
       const retryable = status === undefined || status >= 500 || status === 429;
       return new ReddStreamError('STORAGE', `S3 ${op} of ${where} failed: ${err.name}${status ? ` (HTTP ${status})` : ''}`, { cause: err, retryable });
     }

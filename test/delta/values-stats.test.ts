@@ -46,7 +46,8 @@ describe('partition values and paths', () => {
     assert.equal(parsePartitionValue('200.000000000000000000', { kind: 'decimal', precision: 38, scale: 18 }), '200.000000000000000000');
   });
   it('escape directory names like Hive/Spark and URI-encode add paths', () => {
-    assert.equal(escapePartitionValue('a/b c%d=e:f'), 'a%2Fb c%25d%3De%3Af');
+    assert.equal(escapePartitionValue('a/b c%d=e:f'), 'a%2Fb%20c%25d%3De%3Af');
+    assert.equal(escapePartitionValue('2024-01-01 😈'), '2024-01-01%20%F0%9F%98%88');
     assert.equal(partitionDir(['x', 'y'], ['A/A', null]), 'x=A%2FA/y=__HIVE_DEFAULT_PARTITION__');
     assert.equal(encodeAddPath('x=A%2FA/part-1.parquet'), 'x=A%252FA/part-1.parquet');
     assert.equal(decodeURIComponent(encodeAddPath('x=B B/😈/f')), 'x=B B/😈/f');

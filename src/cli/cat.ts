@@ -2,12 +2,13 @@
 import { loadSnapshot } from '../delta/snapshot.ts';
 import { scanRows } from '../delta/scan.ts';
 import { canonicalJson, displayValue } from '../delta/values.ts';
-import { openStore } from '../storage/index.ts';
+import { openStore, type S3StoreOptions } from '../storage/index.ts';
 import { renderTable, csvLine } from './format.ts';
 
 export type RowFormat = 'ndjson' | 'csv' | 'table';
 
 export interface CatOptions {
+  s3?: S3StoreOptions;
   version?: number;
   format?: RowFormat;
   limit?: number;
@@ -15,7 +16,7 @@ export interface CatOptions {
 
 /** Output lines of `cat` (without trailing newlines). */
 export async function* catLines(uri: string, options: CatOptions = {}): AsyncGenerator<string> {
-  const snapshot = await loadSnapshot(openStore(uri), { version: options.version });
+  const snapshot = await loadSnapshot(openStore(uri, options.s3), { version: options.version });
   const fields = snapshot.schema.fields;
   const format = options.format ?? 'ndjson';
   const rows = scanRows(snapshot, { limit: options.limit });

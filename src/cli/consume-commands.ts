@@ -1,38 +1,11 @@
 /** CLI commands `consume` and `config`: flags -> Config -> service; signals. */
 import { stringify } from 'yaml';
-import { describeConfig, type RawConfig } from '../config/config.ts';
-import { loadConfig } from '../config/files.ts';
+import { describeConfig } from '../config/config.ts';
+import { configFrom, type ConfigFlags } from './config.ts';
 import { consoleLogger } from '../logger.ts';
 import { runConsume } from '../service/consume.ts';
 
-interface Flags {
-  config?: string;
-  creds?: string;
-  subreddits?: string;
-  kafkaHost?: string;
-  tableRoot?: string;
-  groupId?: string;
-  batchSize?: string;
-  processingInterval?: string;
-  autoOffsetReset?: string;
-  debug?: boolean;
-  untilIdle?: number;
-}
-
-function configFrom(f: Flags) {
-  const flags: RawConfig = {
-    subreddit: f.subreddits,
-    kafka_host: f.kafkaHost,
-    table_root: f.tableRoot,
-    group_id: f.groupId,
-    batch_size: f.batchSize,
-    processing_interval: f.processingInterval,
-    auto_offset_reset: f.autoOffsetReset,
-    debug: f.debug ? 'true' : undefined,
-  };
-  for (const k of Object.keys(flags)) if (flags[k] === undefined) delete flags[k];
-  return loadConfig({ cwd: process.cwd(), configPath: f.config, credsPath: f.creds, env: process.env, flags });
-}
+type Flags = ConfigFlags & { untilIdle?: number };
 
 export async function configCommand(f: Flags): Promise<void> {
   process.stdout.write(stringify(describeConfig(configFrom(f))));

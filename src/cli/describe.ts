@@ -1,10 +1,10 @@
 /** `reddit-stream describe`: schema, partitioning, protocol, version, files, bytes, checkpoint. */
 import { readLastCheckpoint, loadSnapshot, numRecords } from '../delta/snapshot.ts';
 import { typeName } from '../delta/schema.ts';
-import { openStore } from '../storage/index.ts';
+import { openStore, type S3StoreOptions } from '../storage/index.ts';
 
-export async function describeLines(uri: string, options: { version?: number; format?: 'text' | 'json' } = {}): Promise<string[]> {
-  const store = openStore(uri);
+export async function describeLines(uri: string, options: { version?: number; format?: 'text' | 'json'; s3?: S3StoreOptions } = {}): Promise<string[]> {
+  const store = openStore(uri, options.s3);
   const snap = await loadSnapshot(store, { version: options.version, skipFeatureCheck: true });
   const last = await readLastCheckpoint(store);
   const files = snap.files();

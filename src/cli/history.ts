@@ -1,10 +1,10 @@
 /** `reddit-stream history`: one line per commit, newest first. */
 import { readHistory } from '../delta/snapshot.ts';
-import { openStore } from '../storage/index.ts';
+import { openStore, type S3StoreOptions } from '../storage/index.ts';
 import { renderTable } from './format.ts';
 
-export async function historyLines(uri: string, options: { limit?: number; format?: 'table' | 'ndjson' } = {}): Promise<string[]> {
-  const entries = await readHistory(openStore(uri), options.limit);
+export async function historyLines(uri: string, options: { limit?: number; format?: 'table' | 'ndjson'; s3?: S3StoreOptions } = {}): Promise<string[]> {
+  const entries = await readHistory(openStore(uri, options.s3), options.limit);
   if (options.format === 'ndjson') {
     return entries.map((e) => JSON.stringify({
       version: e.version,

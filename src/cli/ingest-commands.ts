@@ -6,7 +6,9 @@ import { once } from 'node:events';
 import { ReddStreamError } from '../errors.ts';
 import { consoleLogger } from '../logger.ts';
 import { loadFile, type LoadProgress } from '../ingest/load.ts';
-import { localTableRoot, TableCatalog } from '../ingest/tables.ts';
+import { localTableRoot, tableRootFor, TableCatalog } from '../ingest/tables.ts';
+import { isS3Uri } from '../storage/index.ts';
+import { s3For } from './config.ts';
 import { PostGenerator } from '../reddit/generate.ts';
 import { normaliseSubreddit } from '../reddit/subreddit.ts';
 import { runDemo } from '../service/demo.ts';
@@ -72,12 +74,14 @@ export async function loadCommand(files: string[], opts: { root?: string; table?
   if (!!opts.root === !!opts.table) throw new ReddStreamError('INVALID_ARGUMENT', 'give exactly one of --root <dir> (one table per subreddit) or --table <dir> (one table)');
   for (const f of files) if (!fs.existsSync(f)) throw new ReddStreamError('INVALID_ARGUMENT', `input file not found: ${f}`);
   const log = consoleLogger('info');
-  const rootDir = opts.root ?? nodePath.dirname(nodePath.resolve(opts.table!));
-  const catalog = new TableCatalog(localTableRoot(rootDir), { log, unknownFields: opts.unknownFields });
+  // --table <uri>: the table is the last path segment, its parent the root (dead letters go there too).
+  const tableUri = opts.table?.replace(/\/+$/, '');
+  const rootUri = opts.root ?? (isS3Uri(tableUri!) ? tableUri!.slice(0, tableUri!.lastIndexOf('/')) : nodePath.dirname(nodePath.resolve(tableUri!)));
+  const catalog = new TableCatalog(tableRootFor(rootUri, s3For(rootUri)), { log, unknownFields: opts.unknownFields });
   for (const f of files) {
     const res = await loadFile(f, {
       catalog, log, batchSize: opts.batchSize, normalise: { unknownFields: opts.unknownFields },
-      table: opts.table ? nodePath.basename(nodePath.resolve(opts.table)) : undefined,
+      table: tableUri ? tableUri.split('/').pop() : undefined,
       onProgress: (p) => process.stderr.write(fmtProgress(p) + '\n'),
     });
     out(`${fmtProgress(res)}; ${res.commits} commits into ${res.tables.length} table(s)`);

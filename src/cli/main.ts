@@ -9,6 +9,7 @@ import { describeLines } from './describe.ts';
 import { historyLines } from './history.ts';
 import { queryLines } from './query.ts';
 import { configCommand, consumeCommand } from './consume-commands.ts';
+import { s3For } from './config.ts';
 import { demoCommand, generateCommand, loadCommand } from './ingest-commands.ts';
 
 const VERSION = '0.1.0';
@@ -44,7 +45,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['ndjson', 'csv', 'table']).default('table'))
     .option('--limit <n>', 'print at most this many rows', intArg('--limit'))
     .action(async (table: string, opts: { version?: number; format: RowFormat; limit?: number }) => {
-      await print(catLines(table, opts));
+      await print(catLines(table, { ...opts, s3: s3For(table) }));
     });
 
   program
@@ -54,7 +55,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'show at most this many commits', intArg('--limit'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'ndjson']).default('table'))
     .action(async (table: string, opts: { limit?: number; format: 'table' | 'ndjson' }) => {
-      await print(await historyLines(table, opts));
+      await print(await historyLines(table, { ...opts, s3: s3For(table) }));
     });
 
   program
@@ -64,7 +65,7 @@ export function buildProgram(): Command {
     .option('--version <n>', 'describe this version', intArg('--version'))
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (table: string, opts: { version?: number; format: 'text' | 'json' }) => {
-      await print(await describeLines(table, opts));
+      await print(await describeLines(table, { ...opts, s3: s3For(table) }));
     });
 
   program
@@ -76,7 +77,7 @@ export function buildProgram(): Command {
     .option('--version <n>', 'with --table: query this version', intArg('--version'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'ndjson']).default('table'))
     .action(async (sql: string, opts) => {
-      await print(await queryLines({ ...opts, sql }));
+      await print(await queryLines({ ...opts, sql, s3: s3For(opts.table ?? opts.root) }));
     });
 
   const configOptions = (cmd: Command) => cmd
@@ -89,6 +90,7 @@ export function buildProgram(): Command {
     .option('--batch-size <n>', 'messages per partition before a flush')
     .option('--processing-interval <seconds>', 'flush latency limit in seconds')
     .addOption(new Option('--auto-offset-reset <where>', 'where to start partitions the tables know nothing about').choices(['earliest', 'latest']))
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// table roots (AWS when unset)')
     .option('--debug', 'verbose logs');
 
   configOptions(program.command('consume'))

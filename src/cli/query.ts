@@ -6,7 +6,7 @@ import { loadSnapshot } from '../delta/snapshot.ts';
 import { LOG_DIR } from '../delta/log-path.ts';
 import { openSession, registerTable, str } from '../query/duckdb.ts';
 import { extractPredicates, fileMayMatch } from '../query/prune.ts';
-import { openStore } from '../storage/index.ts';
+import { isS3Uri, openStore, S3ObjectStore, type S3StoreOptions } from '../storage/index.ts';
 import { csvLine, renderTable } from './format.ts';
 
 export interface QueryCliOptions {
@@ -15,6 +15,7 @@ export interface QueryCliOptions {
   version?: number;
   sql: string;
   format?: 'table' | 'csv' | 'ndjson';
+  s3?: S3StoreOptions;
   /** Called with pruning figures per table (for --explain and tests). */
   onPrune?: (table: string, files: number, pruned: number) => void;
 }
@@ -29,6 +30,17 @@ export function discoverTables(root: string): Map<string, string> {
   return out;
 }
 
+/** Tables under an S3 prefix: sub-prefixes holding `_delta_log/`. */
+export async function discoverS3Tables(root: string, s3?: S3StoreOptions): Promise<Map<string, string>> {
+  const store = new S3ObjectStore(root, s3);
+  const out = new Map<string, string>();
+  for (const m of await store.list('')) {
+    const i = m.path.indexOf(`/${LOG_DIR}/`);
+    if (i > 0 && !m.path.slice(0, i).includes('/')) out.set(m.path.slice(0, i), `${store.url}/${m.path.slice(0, i)}`);
+  }
+  return out;
+}
+
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'string') return v;
@@ -38,7 +50,9 @@ function cell(v: unknown): string {
 export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
   if (!!opts.root === !!opts.table) throw new ReddStreamError('INVALID_ARGUMENT', 'give exactly one of --root <dir> (every table under it, named by folder) or --table <dir>');
   if (opts.version !== undefined && !opts.table) throw new ReddStreamError('INVALID_ARGUMENT', '--version needs --table (tables under a root have different versions)');
-  const tables = opts.table ? new Map([[nodePath.basename(nodePath.resolve(opts.table)), opts.table]]) : discoverTables(opts.root!);
+  const tables = opts.table
+    ? new Map([[opts.table.replace(/\/+$/, '').split('/').pop()!, opts.table]])
+    : isS3Uri(opts.root!) ? await discoverS3Tables(opts.root!, opts.s3) : discoverTables(opts.root!);
   const session = await openSession();
   try {
     let target: ReturnType<typeof extractPredicates> = null;
@@ -49,7 +63,7 @@ export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
       target = null;
     }
     for (const [name, location] of tables) {
-      const snap = await loadSnapshot(openStore(location), { version: opts.version });
+      const snap = await loadSnapshot(openStore(location, opts.s3), { version: opts.version });
       const preds = target && target.table.toLowerCase() === name.toLowerCase() ? target.predicates : [];
       const r = await registerTable(session, name, snap, preds.length ? (a) => fileMayMatch(a, preds, snap.schema, snap.partitionColumns) : undefined);
       opts.onPrune?.(name, r.files, r.pruned);

@@ -23,6 +23,12 @@ export interface Config {
   groupId: string;
   autoOffsetReset: 'earliest' | 'latest';
   unknownFields: 'keep' | 'drop';
+  /** S3-compatible endpoint (e.g. http://127.0.0.1:7070); AWS when unset. */
+  s3Endpoint?: string;
+  s3Region: string;
+  s3PathStyle?: boolean;
+  /** Allow commits on S3 stores without conditional writes (single writer only). */
+  s3UnsafeSingleWriter: boolean;
   creds: {
     clientId?: string;
     secretId?: string;
@@ -46,6 +52,8 @@ export const DEFAULTS: Omit<Config, 'creds'> = {
   groupId: 'reddit-stream',
   autoOffsetReset: 'earliest',
   unknownFields: 'keep',
+  s3Region: 'us-east-1',
+  s3UnsafeSingleWriter: false,
 };
 
 /** Raw values by config key, from one source (file, env, flags). */
@@ -73,6 +81,10 @@ const KEYS: Record<string, { env: string[]; secret?: boolean }> = {
   group_id: { env: ['REDDIT_STREAM_GROUP_ID'] },
   auto_offset_reset: { env: ['REDDIT_STREAM_AUTO_OFFSET_RESET'] },
   unknown_fields: { env: ['REDDIT_STREAM_UNKNOWN_FIELDS'] },
+  s3_endpoint: { env: ['REDDIT_STREAM_S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'] },
+  s3_region: { env: ['REDDIT_STREAM_S3_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'] },
+  s3_path_style: { env: ['REDDIT_STREAM_S3_PATH_STYLE'] },
+  s3_unsafe_single_writer: { env: ['REDDIT_STREAM_S3_UNSAFE_SINGLE_WRITER'] },
 };
 const CRED_KEYS = ['client_id', 'secret_id', 'user', 'password', 'aws_client', 'aws_secret'] as const;
 const CRED_ENV: Record<(typeof CRED_KEYS)[number], string> = {
@@ -166,12 +178,22 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
     }
   }
   if (merged.post_type !== undefined) choice('post_type', ['new', 'hot', 'rising', 'top', 'controversial'] as const, (v) => (cfg.postType = v));
-  if (merged.debug !== undefined) {
-    const v = String(merged.debug).trim().toLowerCase();
-    if (['true', '1', 'yes', 'on'].includes(v)) cfg.debug = true;
-    else if (['false', '0', 'no', 'off', ''].includes(v)) cfg.debug = false;
-    else problems.push(`${where('debug')} must be true or false (got ${JSON.stringify(merged.debug)})`);
+  const bool = (k: string, set: (b: boolean) => void) => {
+    if (merged[k] === undefined) return;
+    const v = String(merged[k]).trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(v)) set(true);
+    else if (['false', '0', 'no', 'off', ''].includes(v)) set(false);
+    else problems.push(`${where(k)} must be true or false (got ${JSON.stringify(merged[k])})`);
+  };
+  bool('debug', (b) => (cfg.debug = b));
+  bool('s3_path_style', (b) => (cfg.s3PathStyle = b));
+  bool('s3_unsafe_single_writer', (b) => (cfg.s3UnsafeSingleWriter = b));
+  if (merged.s3_endpoint !== undefined) {
+    const v = String(merged.s3_endpoint).trim();
+    if (!/^https?:\/\/[^\s/]+/.test(v)) problems.push(`${where('s3_endpoint')} must be an http(s) URL such as http://127.0.0.1:7070 (got ${JSON.stringify(merged.s3_endpoint)})`);
+    else cfg.s3Endpoint = v.replace(/\/+$/, '');
   }
+  if (merged.s3_region !== undefined) cfg.s3Region = String(merged.s3_region).trim() || cfg.s3Region;
   num('processing_interval', 0.01, (n) => (cfg.processingInterval = n));
   int('batch_size', 1, (n) => (cfg.batchSize = n));
   int('max_batch_bytes', 1024, (n) => (cfg.maxBatchBytes = n));
@@ -192,10 +214,8 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
   const creds: RawConfig = {};
   for (const [name, src] of credSources) {
     for (const [k, v] of Object.entries(src)) {
-      if (!(CRED_KEYS as readonly string[]).includes(k)) {
-        problems.push(`${name}: unknown key "${k}" (known: ${CRED_KEYS.join(', ')})`);
-        continue;
-      }
+      // Other keys may serve other tools sharing the file: ignored.
+      if (!(CRED_KEYS as readonly string[]).includes(k)) continue;
       if (v !== undefined && v !== null && typeof v !== 'string') problems.push(`${name}: ${k} must be a string`);
       else if (v) creds[k] = v;
     }
@@ -229,6 +249,10 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
     group_id: cfg.groupId,
     auto_offset_reset: cfg.autoOffsetReset,
     unknown_fields: cfg.unknownFields,
+    s3_endpoint: cfg.s3Endpoint ?? null,
+    s3_region: cfg.s3Region,
+    s3_path_style: cfg.s3PathStyle ?? Boolean(cfg.s3Endpoint),
+    s3_unsafe_single_writer: cfg.s3UnsafeSingleWriter,
     creds: {
       client_id: cfg.creds.clientId ?? null,
       secret_id: mask(cfg.creds.secretId),
@@ -237,5 +261,16 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
       aws_client: cfg.creds.awsClient ? `${cfg.creds.awsClient.slice(0, 4)}****` : null,
       aws_secret: mask(cfg.creds.awsSecret),
     },
+  };
+}
+
+/** Options for S3 table stores from the configuration (credentials: creds.json, else the AWS provider chain). */
+export function s3Options(cfg: Config): import('../storage/s3.ts').S3StoreOptions {
+  return {
+    endpoint: cfg.s3Endpoint,
+    region: cfg.s3Region,
+    forcePathStyle: cfg.s3PathStyle,
+    credentials: cfg.creds.awsClient && cfg.creds.awsSecret ? { accessKeyId: cfg.creds.awsClient, secretAccessKey: cfg.creds.awsSecret } : undefined,
+    unsafeSingleWriter: cfg.s3UnsafeSingleWriter,
   };
 }

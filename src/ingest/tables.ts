@@ -7,7 +7,10 @@ import * as nodePath from 'node:path';
 import type { Logger } from '../logger.ts';
 import { DeltaTable } from '../delta/table.ts';
 import { struct, type StructType } from '../delta/schema.ts';
+import { fileURLToPath } from 'node:url';
 import { LocalObjectStore } from '../storage/local.ts';
+import { isS3Uri } from '../storage/index.ts';
+import { S3ObjectStore, type S3StoreOptions } from '../storage/s3.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { postTableSchema, type UnknownFieldPolicy } from '../reddit/post-schema.ts';
 import { DEAD_LETTER_SCHEMA, DEAD_LETTER_TABLE } from './dead-letters.ts';
@@ -22,6 +25,15 @@ export interface TableRoot {
 export function localTableRoot(dir: string, options: { fsync?: boolean } = {}): TableRoot {
   const abs = nodePath.resolve(dir);
   return { url: abs, store: (name) => new LocalObjectStore(nodePath.join(abs, name), options) };
+}
+
+/** A table root from a URI: a local directory, file://, or s3://bucket/prefix. */
+export function tableRootFor(uri: string, s3?: S3StoreOptions): TableRoot {
+  if (isS3Uri(uri)) {
+    const root = new S3ObjectStore(uri, s3);
+    return { url: root.url, store: (name) => root.child(name) };
+  }
+  return localTableRoot(uri.startsWith('file://') ? fileURLToPath(uri) : uri);
 }
 
 /** The table's schema extended with the columns of `wanted` it lacks, or null when nothing is missing. */

@@ -8,8 +8,10 @@
  * nothing is downloaded at run time.
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
 import * as nodePath from 'node:path';
-import { ReddStreamError } from '../errors.ts';
 import { decodeFilePath, type Add } from '../delta/actions.ts';
 import type { DataType, StructType } from '../delta/schema.ts';
 import type { Snapshot } from '../delta/snapshot.ts';
@@ -73,15 +75,32 @@ export async function openSession(): Promise<QuerySession> {
   };
 }
 
-/** Absolute local path of a data file (local tables; S3 comes with the S3 store). */
-function filePath(snapshot: Snapshot, add: Add): string {
+/**
+ * Absolute local path of a data file. Remote (S3) files are fetched into a
+ * local cache first, keyed by table and path (data files are immutable), so
+ * DuckDB needs no network extension.
+ */
+async function filePath(snapshot: Snapshot, add: Add, cacheDir: string): Promise<string> {
   const store = snapshot.store;
-  if (!(store instanceof LocalObjectStore)) throw new ReddStreamError('INVALID_ARGUMENT', `query supports local tables for now, not ${store.url}`);
-  return nodePath.join(store.root, ...decodeFilePath(add.path).split('/'));
+  const rel = decodeFilePath(add.path);
+  if (store instanceof LocalObjectStore) return nodePath.join(store.root, ...rel.split('/'));
+  const key = createHash('sha256').update(`${store.url}/${rel}`).digest('hex').slice(0, 32);
+  const local = nodePath.join(cacheDir, `${key}.parquet`);
+  const st = await fs.stat(local).catch(() => null);
+  if (!st || st.size !== add.size) {
+    const bytes = await store.get(rel);
+    await fs.mkdir(cacheDir, { recursive: true });
+    const tmp = `${local}.tmp-${process.pid}`;
+    await fs.writeFile(tmp, bytes);
+    await fs.rename(tmp, local);
+  }
+  return local;
 }
 
+export const DEFAULT_QUERY_CACHE = nodePath.join(os.tmpdir(), 'reddit-stream-query-cache');
+
 /** Create a view `name` over the snapshot's live files (after pruning with `keep`). */
-export async function registerTable(session: QuerySession, name: string, snapshot: Snapshot, keep: (add: Add) => boolean = () => true): Promise<{ files: number; pruned: number }> {
+export async function registerTable(session: QuerySession, name: string, snapshot: Snapshot, keep: (add: Add) => boolean = () => true, cacheDir = DEFAULT_QUERY_CACHE): Promise<{ files: number; pruned: number }> {
   const schema: StructType = snapshot.schema;
   const partCols = new Set(snapshot.partitionColumns);
   const all = snapshot.files();
@@ -97,7 +116,7 @@ export async function registerTable(session: QuerySession, name: string, snapsho
     const k = JSON.stringify(snapshot.partitionColumns.map((c) => add.partitionValues[c] ?? null));
     let g = groups.get(k);
     if (!g) groups.set(k, (g = { values: add.partitionValues, paths: [] }));
-    g.paths.push(filePath(snapshot, add));
+    g.paths.push(await filePath(snapshot, add, cacheDir));
   }
   const selects: string[] = [];
   for (const g of groups.values()) {

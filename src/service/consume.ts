@@ -7,7 +7,8 @@ import type { Config } from '../config/config.ts';
 import { ReddStreamError } from '../errors.ts';
 import { IngestPipeline } from '../ingest/pipeline.ts';
 import { formatSummary, type BatchSummary } from '../ingest/summary.ts';
-import { localTableRoot, TableCatalog } from '../ingest/tables.ts';
+import { tableRootFor, TableCatalog } from '../ingest/tables.ts';
+import { s3Options } from '../config/config.ts';
 import { KafkaSource } from '../kafka/source.ts';
 import type { Logger } from '../logger.ts';
 import { topicFor } from '../reddit/subreddit.ts';
@@ -32,12 +33,12 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   if (cfg.subreddits.length === 0) {
     throw new ReddStreamError('INVALID_ARGUMENT', 'no subreddits configured: list them under `subreddit:` in config.yaml, set the `subreddit` environment variable, or pass --subreddits a,b');
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(cfg.tableRoot) && !cfg.tableRoot.startsWith('file://')) {
-    throw new ReddStreamError('INVALID_ARGUMENT', `table_root ${cfg.tableRoot}: only local directories are supported so far (s3:// comes with the S3 store)`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(cfg.tableRoot) && !/^(file|s3a?):\/\//i.test(cfg.tableRoot)) {
+    throw new ReddStreamError('INVALID_ARGUMENT', `table_root ${cfg.tableRoot}: use a local directory, file:// or s3://bucket/prefix`);
   }
   const topics = cfg.subreddits.map(topicFor);
   const encoder = new WorkerEncoder();
-  const catalog = new TableCatalog(localTableRoot(cfg.tableRoot.replace(/^file:\/\//, '')), { log: o.log, unknownFields: cfg.unknownFields, encoder });
+  const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log: o.log, unknownFields: cfg.unknownFields, encoder });
   const pipeline = new IngestPipeline({
     group: cfg.groupId,
     policy: { maxMessages: cfg.batchSize, maxBytes: cfg.maxBatchBytes, maxLatencyMs: Math.round(cfg.processingInterval * 1000) },

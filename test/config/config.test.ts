@@ -10,7 +10,7 @@ describe('configuration', () => {
   it('reads the old pipeline files unchanged, with documented defaults for new keys', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-config-'));
     fs.writeFileSync(path.join(dir, 'config.yaml'), 'subreddit:\n  - technology\n  - Python\nkafka_host: kafka\npost_type: new\ndebug: false\nprocessing_interval: 120\nbatch_size: 100\n');
-    fs.writeFileSync(path.join(dir, 'creds.json'), JSON.stringify({ client_id: 'cid', secret_id: 'sekret', user: 'u', password: 'hunter2', aws_client: 'AKIAEXAMPLE', aws_secret: 'awssecret' }));
+    fs.writeFileSync(path.join(dir, 'creds.json'), JSON.stringify({ client_id: 'cid', secret_id: 'sekret', user: 'u', password: 'hunter2', aws_client: 'AKIAEXAMPLE', aws_secret: 'awssecret', other_tool_key: 'x' }));
     const cfg = loadConfig({ cwd: dir, env: {}, flags: {} });
     assert.deepEqual(cfg.subreddits, ['technology', 'python']);
     assert.deepEqual(cfg.kafkaBrokers, ['kafka:9092']);

@@ -15,6 +15,7 @@ export interface ConfigFlags {
   processingInterval?: string;
   autoOffsetReset?: string;
   s3Endpoint?: string;
+  spoolDir?: string;
   debug?: boolean;
 }
 
@@ -28,6 +29,7 @@ export function configFrom(f: ConfigFlags) {
     processing_interval: f.processingInterval,
     auto_offset_reset: f.autoOffsetReset,
     s3_endpoint: f.s3Endpoint,
+    spool_dir: f.spoolDir,
     debug: f.debug ? 'true' : undefined,
   };
   for (const k of Object.keys(flags)) if (flags[k] === undefined) delete flags[k];

@@ -10,6 +10,7 @@ import { historyLines } from './history.ts';
 import { queryLines } from './query.ts';
 import { configCommand, consumeCommand } from './consume-commands.ts';
 import { s3For } from './config.ts';
+import { spoolListLines, spoolReplayLines } from './spool-commands.ts';
 import { demoCommand, generateCommand, loadCommand } from './ingest-commands.ts';
 
 const VERSION = '0.1.0';
@@ -91,6 +92,7 @@ export function buildProgram(): Command {
     .option('--processing-interval <seconds>', 'flush latency limit in seconds')
     .addOption(new Option('--auto-offset-reset <where>', 'where to start partitions the tables know nothing about').choices(['earliest', 'latest']))
     .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// table roots (AWS when unset)')
+    .option('--spool-dir <dir>', 'where batches wait while the table store is unavailable')
     .option('--debug', 'verbose logs');
 
   configOptions(program.command('consume'))
@@ -101,6 +103,14 @@ export function buildProgram(): Command {
   configOptions(program.command('config'))
     .description('print the resolved configuration (secrets masked)')
     .action(async (opts) => configCommand(opts));
+
+  const spool = program.command('spool').description('batches kept locally while the table store was unavailable');
+  configOptions(spool.command('list'))
+    .description('list spooled batches (oldest first)')
+    .action(async (opts) => print(await spoolListLines(opts)));
+  configOptions(spool.command('replay'))
+    .description('commit spooled batches now, in order (exactly once)')
+    .action(async (opts) => print(await spoolReplayLines(opts)));
 
   program
     .command('demo')

@@ -29,6 +29,9 @@ export interface Config {
   s3PathStyle?: boolean;
   /** Allow commits on S3 stores without conditional writes (single writer only). */
   s3UnsafeSingleWriter: boolean;
+  /** Local directory for batches kept while the table store fails. */
+  spoolDir: string;
+  spoolMaxBytes: number;
   creds: {
     clientId?: string;
     secretId?: string;
@@ -54,6 +57,8 @@ export const DEFAULTS: Omit<Config, 'creds'> = {
   unknownFields: 'keep',
   s3Region: 'us-east-1',
   s3UnsafeSingleWriter: false,
+  spoolDir: './spool',
+  spoolMaxBytes: 1024 * 1024 * 1024,
 };
 
 /** Raw values by config key, from one source (file, env, flags). */
@@ -85,6 +90,8 @@ const KEYS: Record<string, { env: string[]; secret?: boolean }> = {
   s3_region: { env: ['REDDIT_STREAM_S3_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'] },
   s3_path_style: { env: ['REDDIT_STREAM_S3_PATH_STYLE'] },
   s3_unsafe_single_writer: { env: ['REDDIT_STREAM_S3_UNSAFE_SINGLE_WRITER'] },
+  spool_dir: { env: ['REDDIT_STREAM_SPOOL_DIR'] },
+  spool_max_bytes: { env: ['REDDIT_STREAM_SPOOL_MAX_BYTES'] },
 };
 const CRED_KEYS = ['client_id', 'secret_id', 'user', 'password', 'aws_client', 'aws_secret'] as const;
 const CRED_ENV: Record<(typeof CRED_KEYS)[number], string> = {
@@ -194,6 +201,8 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
     else cfg.s3Endpoint = v.replace(/\/+$/, '');
   }
   if (merged.s3_region !== undefined) cfg.s3Region = String(merged.s3_region).trim() || cfg.s3Region;
+  if (merged.spool_dir !== undefined) cfg.spoolDir = String(merged.spool_dir).trim() || cfg.spoolDir;
+  int('spool_max_bytes', 1024 * 1024, (n) => (cfg.spoolMaxBytes = n));
   num('processing_interval', 0.01, (n) => (cfg.processingInterval = n));
   int('batch_size', 1, (n) => (cfg.batchSize = n));
   int('max_batch_bytes', 1024, (n) => (cfg.maxBatchBytes = n));
@@ -253,6 +262,8 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
     s3_region: cfg.s3Region,
     s3_path_style: cfg.s3PathStyle ?? Boolean(cfg.s3Endpoint),
     s3_unsafe_single_writer: cfg.s3UnsafeSingleWriter,
+    spool_dir: cfg.spoolDir,
+    spool_max_bytes: cfg.spoolMaxBytes,
     creds: {
       client_id: cfg.creds.clientId ?? null,
       secret_id: mask(cfg.creds.secretId),

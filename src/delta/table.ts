@@ -56,6 +56,40 @@ export interface AppendOptions {
   /** Schema of the batch when it adds nullable columns (schema evolution). */
   schema?: StructType;
   codec?: Codec;
+  /** Check `txns` against the current snapshot while preparing (default true; the check at commit time always runs). */
+  prepareTxnCheck?: boolean;
+}
+
+/** A data file encoded but not yet uploaded. `path` is the decoded relative path. */
+export interface PreparedFile {
+  path: string;
+  bytes: Uint8Array;
+  add: Add;
+}
+
+/** An append ready to commit: files in memory, planned actions, txns. */
+export interface PreparedAppend {
+  files: PreparedFile[];
+  /** metaData/protocol actions (schema evolution), if any. */
+  actions: Action[];
+  txns: Array<{ appId: string; version: number; expect?: number | null }>;
+  rows: number;
+  commitInfo: Record<string, unknown>;
+}
+
+/** The conflict result when `txns` cannot be committed on `snap` (pure). */
+export function txnConflict(snap: Snapshot, txns: PreparedAppend['txns']): Extract<AppendResult, { kind: 'conflict' }> | null {
+  for (const t of txns) {
+    const have = snap.txnVersion(t.appId);
+    const w = snap.state.txns.get(t.appId);
+    if (t.expect !== undefined && (have ?? null) !== t.expect) {
+      return { kind: 'conflict', version: snap.version, reason: `application transaction ${t.appId} is at ${have ?? 'none'}, expected ${t.expect ?? 'none'} (another writer advanced it)`, winningTxns: w ? [w] : [] };
+    }
+    if (have !== undefined && have >= t.version) {
+      return { kind: 'conflict', version: snap.version, reason: `application transaction ${t.appId} is already at version ${have} (>= ${t.version})`, winningTxns: w ? [w] : [] };
+    }
+  }
+  return null;
 }
 
 export type AppendResult =
@@ -227,7 +261,21 @@ export class DeltaTable {
   }
 
   async append(batch: ColumnBatch, options: AppendOptions = {}): Promise<AppendResult> {
-    await this.refresh();
+    const prepared = await this.prepareAppend(batch, options);
+    if ('kind' in prepared) return prepared;
+    return this.commitPrepared(prepared);
+  }
+
+  /**
+   * Encode a batch into data files (kept in memory, not uploaded) and plan the
+   * commit's actions. Pure with respect to the table: nothing is written.
+   * The result can be committed now (`commitPrepared`) or kept (e.g. spooled
+   * during a storage outage) and committed later.
+   */
+  async prepareAppend(batch: ColumnBatch, options: AppendOptions = {}): Promise<PreparedAppend | Extract<AppendResult, { kind: 'conflict' }>> {
+    // A stale snapshot is acceptable here (the store may be down): the txn
+    // checks are repeated against the latest snapshot at commit time.
+    await this.refresh().catch(() => undefined);
     const snap = this.current;
     const schema = options.schema ?? snap.schema;
     checkWriteSupported(snap.protocol, snap.metadata, snap.schema, this.store.url);
@@ -252,40 +300,53 @@ export class DeltaTable {
         }
       }
     }
-    for (const t of options.txns ?? []) {
-      const have = snap.txnVersion(t.appId);
-      if (t.expect !== undefined && (have ?? null) !== t.expect) {
-        const w = snap.state.txns.get(t.appId);
-        return { kind: 'conflict', version: snap.version, reason: `application transaction ${t.appId} is at ${have ?? 'none'}, expected ${t.expect ?? 'none'} (another writer advanced it)`, winningTxns: w ? [w] : [] };
-      }
-      if (have !== undefined && have >= t.version) {
-        return { kind: 'conflict', version: snap.version, reason: `application transaction ${t.appId} is already at version ${have} (>= ${t.version})`, winningTxns: [snap.state.txns.get(t.appId)!] };
-      }
-    }
+    const txns = options.txns ?? [];
+    const stale = options.prepareTxnCheck === false ? null : txnConflict(snap, txns);
+    if (stale) return stale;
     const files = await this.writeFiles(schema, snap.partitionColumns, batch, options.codec);
-    actions.push(...files.map((add) => ({ add })));
-    const now = Date.now();
-    for (const t of options.txns ?? []) actions.push({ txn: { appId: t.appId, version: t.version, lastUpdated: now } });
-    const bytes = files.reduce((s, f) => s + f.size, 0);
-    let res: CommitResult;
-    try {
-      res = await commit(this.store, snap.version, actions, {
+    const bytes = files.reduce((s, f) => s + f.add.size, 0);
+    return {
+      files,
+      actions,
+      txns,
+      rows: batch.numRows,
+      commitInfo: {
         operation: options.operation ?? 'WRITE',
         operationParameters: { mode: 'Append', partitionBy: JSON.stringify(snap.partitionColumns) },
         operationMetrics: { numFiles: String(files.length), numOutputRows: String(batch.numRows), numOutputBytes: String(bytes) },
-        isBlindAppend: !options.schema,
+        isBlindAppend: actions.length === 0,
         engineInfo: 'reddit-stream',
         ...options.commitInfo,
-      });
+      },
+    };
+  }
+
+  /** Upload a prepared append's files and commit it (txn checks against the latest snapshot). */
+  async commitPrepared(prepared: PreparedAppend): Promise<AppendResult> {
+    await this.refresh();
+    const snap = this.current;
+    const stale = txnConflict(snap, prepared.txns);
+    if (stale) return stale;
+    // A schema change already made by an earlier commit need not be repeated.
+    const actions: Action[] = prepared.actions.filter((a) => !('metaData' in a) || a.metaData.schemaString !== snap.metadata.schemaString);
+    await Promise.all(prepared.files.map((f) => this.store.put(f.path, f.bytes)));
+    const adds = prepared.files.map((f) => f.add);
+    actions.push(...adds.map((add) => ({ add })));
+    const now = Date.now();
+    for (const t of prepared.txns) actions.push({ txn: { appId: t.appId, version: t.version, lastUpdated: now } });
+    const bytes = adds.reduce((s, f) => s + f.size, 0);
+    let res: CommitResult;
+    try {
+      res = await commit(this.store, snap.version, actions, prepared.commitInfo);
     } catch (err) {
       // The commit may have landed (e.g. a timeout after a successful write):
       // only a definite failure lets us delete the files; otherwise they stay
       // (unreferenced files are harmless and vacuumable).
-      if (err instanceof ReddStreamError && err.code === 'COMMIT_FAILED') await this.deleteFiles(files);
+      if (err instanceof ReddStreamError && err.code === 'COMMIT_FAILED') await this.deleteFiles(adds);
       throw err;
     }
     if (res.kind === 'conflict') {
-      await this.deleteFiles(files);
+      await this.deleteFiles(adds);
       return res;
     }
     let checkpointError: Error | undefined;
@@ -302,10 +363,10 @@ export class DeltaTable {
         checkpointError = err as Error;
       }
     }
-    return { kind: 'committed', version: res.version, attempts: res.attempts, files, rows: batch.numRows, bytes, ...(checkpointError ? { checkpointError } : {}) };
+    return { kind: 'committed', version: res.version, attempts: res.attempts, files: adds, rows: prepared.rows, bytes, ...(checkpointError ? { checkpointError } : {}) };
   }
 
-  private async writeFiles(schema: StructType, partitionColumns: string[], batch: ColumnBatch, codec: Codec | undefined): Promise<Add[]> {
+  private async writeFiles(schema: StructType, partitionColumns: string[], batch: ColumnBatch, codec: Codec | undefined): Promise<PreparedFile[]> {
     if (batch.numRows === 0) return [];
     const dataSchema: StructType = { kind: 'struct', fields: schema.fields.filter((f) => !partitionColumns.includes(f.name)) };
     const numIndexedCols = Number(this.current.tableProperty('delta.dataSkippingNumIndexedCols') ?? 32);
@@ -316,7 +377,7 @@ export class DeltaTable {
       throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
     }
     const maxFileBytes = this.maxFileBytes;
-    const jobs: Array<Promise<Add>> = [];
+    const jobs: Array<Promise<PreparedFile>> = [];
     for (const [dir, group] of groups) {
       // Split large groups so no single file (and no single Parquet encode,
       // whose WASM memory never shrinks) exceeds about `maxFileBytes` of input.
@@ -337,20 +398,13 @@ export class DeltaTable {
         jobs.push(this.writeFile(dataSchema, columns, rows.length, dir, group.values, codec, numIndexedCols));
       }
     }
-    const settled = await Promise.allSettled(jobs);
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    const adds = settled.filter((r): r is PromiseFulfilledResult<Add> => r.status === 'fulfilled').map((r) => r.value);
-    if (failed) {
-      await this.deleteFiles(adds);
-      throw failed.reason;
-    }
-    return adds;
+    return Promise.all(jobs);
   }
 
   private async writeFile(
     dataSchema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, dir: string,
     partitionValues: Record<string, string | null>, codec: Codec | undefined, numIndexedCols: number,
-  ): Promise<Add> {
+  ): Promise<PreparedFile> {
     let bytes: Uint8Array;
     try {
       bytes = await this.encoder.encode(dataSchema, columns, numRows, { codec: codec ?? 'zstd' });
@@ -360,14 +414,17 @@ export class DeltaTable {
     const stats = computeStats(dataSchema, columns, numRows, { numIndexedCols: numIndexedCols >= 0 ? numIndexedCols : 1 << 30 });
     const name = `part-00000-${randomUUID()}.c000.${codec ?? 'zstd'}.parquet`;
     const decoded = dir === '' ? name : `${dir}/${name}`;
-    await this.store.put(decoded, bytes);
     return {
-      path: encodeAddPath(decoded),
-      partitionValues,
-      size: bytes.byteLength,
-      modificationTime: Date.now(),
-      dataChange: true,
-      stats: statsToJson(stats),
+      path: decoded,
+      bytes,
+      add: {
+        path: encodeAddPath(decoded),
+        partitionValues,
+        size: bytes.byteLength,
+        modificationTime: Date.now(),
+        dataChange: true,
+        stats: statsToJson(stats),
+      },
     };
   }
 

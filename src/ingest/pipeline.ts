@@ -18,11 +18,13 @@
  *   we no longer own.
  */
 import type { Logger } from '../logger.ts';
-import type { DeltaTable } from '../delta/table.ts';
+import type { AppendResult, DeltaTable, PreparedAppend } from '../delta/table.ts';
+import { describeError, ReddStreamError } from '../errors.ts';
+import type { Spool, SpoolPart } from './spool.ts';
 import type { DeltaValue } from '../delta/values.ts';
 import { PostBatchBuilder, type NormaliseOptions, type NormalisedBatch } from '../reddit/normalise.ts';
 import { isValidSubreddit } from '../reddit/subreddit.ts';
-import { deadLetterBatch, type DeadLetter } from './dead-letters.ts';
+import { DEAD_LETTER_TABLE, deadLetterBatch, type DeadLetter } from './dead-letters.ts';
 import { msUntilDue, shouldFlush, type FlushPolicy } from './flush-policy.ts';
 import type { BatchSummary } from './summary.ts';
 import type { TableCatalog } from './tables.ts';
@@ -45,6 +47,8 @@ export interface PipelineOptions {
   log: Logger;
   onBatch?: (summary: BatchSummary) => void;
   clock?: () => number;
+  /** Keep batches locally while the table store fails, and replay them later. */
+  spool?: Spool;
 }
 
 interface PartitionState {
@@ -73,6 +77,17 @@ export interface FlushOutcome {
 }
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** Another worker owns the partitions now: re-seek, never spool. */
+class ConflictError extends Error {}
+
+/** Failures of the table store itself (unreachable, 5xx, refused), as opposed to bad data or conflicts. */
+export function isStorageFailure(err: unknown): boolean {
+  if (err instanceof ConflictError) return false;
+  if (err instanceof ReddStreamError) return err.code === 'STORAGE' || err.code === 'COMMIT_FAILED';
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
 
 /** Table name for a topic: `reddit_<sub>` -> `<sub>` (lower-cased). */
 export function tableForTopic(topic: string): string {
@@ -120,12 +135,16 @@ export class IngestPipeline {
     this.clock = opts.clock ?? Date.now;
   }
 
+  get spool(): Spool | undefined { return this.opts.spool; }
+
   /** Take ownership of a partition; returns the next offset to read, or null (use auto_offset_reset). */
   async assign(topic: string, partition: number): Promise<bigint | null> {
     const table = await this.opts.catalog.postTable(tableForTopic(topic));
     await table.refresh();
-    const v = table.snapshot.txnVersion(txnAppId(this.opts.group, topic, partition));
-    const committed = v === undefined ? null : BigInt(v);
+    const appId = txnAppId(this.opts.group, topic, partition);
+    // Spooled batches count as consumed: resume after them (they will be committed in order).
+    const v = Math.max(table.snapshot.txnVersion(appId) ?? -1, this.opts.spool?.positions().get(appId) ?? -1);
+    const committed = v < 0 ? null : BigInt(v);
     this.parts.set(key(topic, partition), this.fresh(topic, partition, committed));
     this.opts.log.debug('partition assigned', { topic, partition, committed: committed ?? 'none' });
     return committed === null ? null : committed + 1n;
@@ -312,7 +331,7 @@ export class IngestPipeline {
 
   private async commitTaken(topic: string, taken: PartitionState[], reason: string, started: number): Promise<FlushOutcome> {
     const tableName = tableForTopic(topic);
-    const { catalog, group, log } = this.opts;
+    const { catalog, group, log, spool } = this.opts;
     const table = await catalog.postTable(tableName);
     const txns = taken.map((st) => ({
       appId: txnAppId(group, st.topic, st.partition),
@@ -321,21 +340,59 @@ export class IngestPipeline {
       // worker owned the partition meanwhile and committed part of this range.
       expect: st.committed === null ? null : Number(st.committed),
     }));
-
-    // 1. Dead letters first (their own txn per partition), so a crash between
-    //    the two commits re-delivers them and the table's txn filters repeats.
     const dead = taken.flatMap((st) => st.dead);
-    if (dead.length > 0) await this.commitDeadLetters(taken);
-
-    // 2. Data + txns in one commit.
+    const dlqPrep = dead.length > 0 ? await this.prepareDeadLetters(taken) : null;
     const batches = taken.map((st) => st.builder.build());
     const batch = concatBatches(batches);
-    const res = await table.append(batch, { txns, schema: catalog.appendSchema(table), operation: 'STREAMING UPDATE', commitInfo: { engineInfo: `reddit-stream ingest (group ${group})` } });
-    if (res.kind === 'conflict') {
-      log.warn('another worker advanced these partitions; dropping our batch and re-seeking from the table', { table: tableName, reason: res.reason });
+    // Behind spooled batches the table is not at `expect` yet: check at commit (replay) time only.
+    const queued = spool?.hasPendingForTopic(topic) ?? false;
+    const prep = await table.prepareAppend(batch, { txns, schema: catalog.appendSchema(table), operation: 'STREAMING UPDATE', commitInfo: { engineInfo: `reddit-stream ingest (group ${group})` }, prepareTxnCheck: !queued });
+    if ('kind' in prep) {
+      log.warn('another worker advanced these partitions; dropping our batch and re-seeking from the table', { table: tableName, reason: prep.reason });
       return { summaries: [], reseek: await this.reload(table, taken) };
     }
-    if (res.checkpointError) log.warn('checkpoint failed (the commit itself succeeded)', { table: tableName, error: res.checkpointError.message });
+    // Dead letters first (their own txn per partition), so a crash between the
+    // two commits re-delivers them and the table's txn filters repeats.
+    const parts: SpoolPart[] = [];
+    if (dlqPrep) parts.push({ table: DEAD_LETTER_TABLE, prepared: dlqPrep });
+    parts.push({ table: tableName, prepared: prep });
+    let version: number | null = null;
+    let spooled = false;
+    if (spool && queued) {
+      // Keep commit order: while older batches of this topic wait in the spool, newer ones queue behind them.
+      await spool.add([topic], parts);
+      spooled = true;
+    } else {
+      let done = 0;
+      try {
+        for (const part of parts) {
+          const isDead = part.table === DEAD_LETTER_TABLE;
+          const t = isDead ? await catalog.deadLetterTable() : table;
+          const r = await t.commitPrepared(part.prepared);
+          if (r.kind === 'conflict') {
+            // Another worker advanced these partitions: committing our data could
+            // skip dead letters it has not seen, or duplicate its range. Re-seek.
+            if (isDead) throw new ConflictError(`dead-letter table conflict: ${r.reason}`);
+            log.warn('another worker advanced these partitions; dropping our batch and re-seeking from the table', { table: tableName, reason: r.reason });
+            return { summaries: [], reseek: await this.reload(table, taken) };
+          }
+          if (isDead) for (const d of dead) log.warn('dead letter', { topic: d.topic, partition: d.partition, offset: d.offset, error: d.error });
+          else {
+            version = r.version;
+            if (r.checkpointError) log.warn('checkpoint failed (the commit itself succeeded)', { table: tableName, error: r.checkpointError.message });
+          }
+          done++;
+        }
+      } catch (err) {
+        if (!spool || !isStorageFailure(err)) throw err;
+        if (spool.full()) throw err;
+        await spool.add([topic], parts.slice(done));
+        spooled = true;
+        log.warn('the table store is failing: the batch is kept in the local spool and will be committed, in order, when the store answers; consumption continues', {
+          table: tableName, error: describeError(err), spooled_batches: spool.size, spooled_mb: (spool.bytes / 1e6).toFixed(1),
+        });
+      }
+    }
     for (const st of taken) {
       const cur = this.parts.get(key(st.topic, st.partition));
       if (cur) cur.committed = st.lastOffset;
@@ -345,7 +402,8 @@ export class IngestPipeline {
     const first = Math.min(3, batch.numRows);
     const summary: BatchSummary = {
       table: tableName,
-      version: res.version,
+      version,
+      spooled,
       rows: batch.numRows,
       deadLetters: dead.length,
       duplicates: batch.duplicates,
@@ -369,29 +427,63 @@ export class IngestPipeline {
     return { summaries: [summary], reseek: [] };
   }
 
-  private async commitDeadLetters(taken: PartitionState[]): Promise<void> {
-    const { catalog, group, log } = this.opts;
+  private async prepareDeadLetters(taken: PartitionState[]): Promise<PreparedAppend | null> {
+    const { catalog, group } = this.opts;
     const dlq = await catalog.deadLetterTable();
-    await dlq.refresh();
+    await dlq.refresh().catch(() => undefined);
+    const spooled = this.opts.spool?.positions();
     const letters: DeadLetter[] = [];
     const txns: Array<{ appId: string; version: number }> = [];
     for (const st of taken) {
       if (st.dead.length === 0) continue;
       const appId = txnAppId(group, st.topic, st.partition);
-      const have = dlq.snapshot.txnVersion(appId);
-      const fresh = st.dead.filter((d) => have === undefined || d.offset > BigInt(have));
+      const have = Math.max(dlq.snapshot.txnVersion(appId) ?? -1, spooled?.get(appId) ?? -1);
+      const fresh = st.dead.filter((d) => d.offset > BigInt(have));
       if (fresh.length === 0) continue;
       letters.push(...fresh);
       txns.push({ appId, version: Number(fresh[fresh.length - 1].offset) });
     }
-    if (letters.length === 0) return;
-    const res = await dlq.append(deadLetterBatch(letters), { txns, operation: 'STREAMING UPDATE' });
-    if (res.kind === 'conflict') {
-      // Another worker advanced these partitions: committing our data now
-      // could skip dead letters it has not seen. Fail the flush: re-seek.
-      throw new Error(`dead-letter table conflict: ${res.reason}`);
+    if (letters.length === 0) return null;
+    const prep = await dlq.prepareAppend(deadLetterBatch(letters), { txns, operation: 'STREAMING UPDATE' });
+    if ('kind' in prep) throw new ConflictError(`dead-letter table conflict: ${prep.reason}`);
+    return prep;
+  }
+
+  /**
+   * Commit spooled batches, oldest first. Stops at the first storage failure
+   * (the store is still down). A spooled commit that already landed (crash
+   * before cleanup) or that another worker overtook is removed.
+   */
+  async replaySpool(): Promise<{ replayed: number; remaining: number; error?: Error }> {
+    const { spool, catalog, log } = this.opts;
+    if (!spool) return { replayed: 0, remaining: 0 };
+    let replayed = 0;
+    for (;;) {
+      const entry = await spool.oldest();
+      if (!entry) break;
+      for (let i = 0; i < entry.parts.length; i++) {
+        const part = entry.parts[i];
+        let r: AppendResult;
+        let t: DeltaTable;
+        try {
+          t = part.table === DEAD_LETTER_TABLE ? await catalog.deadLetterTable() : await catalog.postTable(part.table);
+          r = await t.commitPrepared(part.prepared);
+        } catch (err) {
+          return { replayed, remaining: spool.size, error: err as Error };
+        }
+        if (r.kind === 'conflict') {
+          const applied = part.prepared.txns.every((x) => t.snapshot.txnVersion(x.appId) === x.version);
+          if (applied) log.info('spooled batch was already committed (before a restart); removing it from the spool', { table: part.table, seq: entry.seq });
+          else log.warn('spooled batch was overtaken by another worker that re-read these offsets; dropping it', { table: part.table, seq: entry.seq, reason: r.reason });
+        } else {
+          log.info('spooled batch committed', { table: part.table, version: r.version, rows: part.prepared.rows, seq: entry.seq });
+        }
+        await spool.complete(entry.seq, i + 1);
+      }
+      replayed++;
     }
-    for (const d of letters) log.warn('dead letter', { topic: d.topic, partition: d.partition, offset: d.offset, error: d.error });
+    if (replayed) log.info('spool replayed: the table store is answering again; back to direct commits', { batches: replayed });
+    return { replayed, remaining: spool.size };
   }
 
   private async reload(table: DeltaTable, taken: PartitionState[]) {

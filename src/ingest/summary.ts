@@ -4,6 +4,8 @@ import { formatTimestampMicros } from '../delta/values.ts';
 export interface BatchSummary {
   table: string;
   version: number | null;
+  /** True when the store was failing and the batch went to the local spool. */
+  spooled?: boolean;
   rows: number;
   deadLetters: number;
   duplicates: number;
@@ -26,7 +28,7 @@ export function formatSummary(s: BatchSummary): string[] {
   const rate = s.ms > 0 ? Math.round((s.rows + s.deadLetters) / (s.ms / 1000)) : 0;
   const ranges = s.partitions.map((p) => `${p.topic}[${p.partition}]@${p.from}-${p.to}`).join(' ');
   const lines = [
-    `batch ${s.table} v${s.version ?? '-'}: ${s.rows} posts` +
+    `batch ${s.table} ${s.spooled ? 'SPOOLED (store unavailable)' : `v${s.version ?? '-'}`}: ${s.rows} posts` +
       (s.deadLetters ? `, ${s.deadLetters} dead letters` : '') +
       (s.duplicates ? `, ${s.duplicates} duplicates merged` : '') +
       (s.skipped ? `, ${s.skipped} already committed` : '') +

@@ -13,6 +13,7 @@ import { KafkaSource } from '../kafka/source.ts';
 import type { Logger } from '../logger.ts';
 import { topicFor } from '../reddit/subreddit.ts';
 import { WorkerEncoder } from '../parquet/encoder.ts';
+import { Spool } from '../ingest/spool.ts';
 import { runLoop } from './run-loop.ts';
 
 export interface ConsumeOptions {
@@ -39,7 +40,11 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const topics = cfg.subreddits.map(topicFor);
   const encoder = new WorkerEncoder();
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log: o.log, unknownFields: cfg.unknownFields, encoder });
+  const spool = new Spool(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
+  await spool.init();
+  if (spool.size > 0) o.log.warn(`${spool.size} batch(es) from an earlier run wait in the spool at ${spool.dir}; they are committed first`);
   const pipeline = new IngestPipeline({
+    spool,
     group: cfg.groupId,
     policy: { maxMessages: cfg.batchSize, maxBytes: cfg.maxBatchBytes, maxLatencyMs: Math.round(cfg.processingInterval * 1000) },
     catalog,

@@ -45,6 +45,26 @@ export async function runLoop(opts: RunOptions): Promise<void> {
   let lastMessageAt = Date.now();
   let backoff = 0;
   let backoffUntil = 0;
+  const spool = pipeline.spool;
+  let replayAt = 0;
+  let replayBackoff = 0;
+  let replaying: Promise<void> | null = null;
+  const tryReplay = () => {
+    if (!spool || spool.size === 0 || replaying || Date.now() < replayAt) return;
+    replaying = (async () => {
+      // Replay only while no flush runs, so commits stay in order per topic.
+      await Promise.all(inFlight.values());
+      const r = await pipeline.replaySpool();
+      if (r.error) {
+        replayBackoff = Math.min(30_000, replayBackoff ? replayBackoff * 2 : 1000);
+        replayAt = Date.now() + replayBackoff;
+        log.warn(`the table store is still unavailable; ${r.remaining} batch(es) (${(spool.bytes / 1e6).toFixed(1)} MB) wait in the spool; next replay attempt in ${replayBackoff} ms${spool.full() ? ' (spool full: consumption paused)' : ''}`, { error: r.error.message });
+      } else {
+        replayBackoff = 0;
+        if (r.replayed) await source.committed?.(pipeline.committedOffsets());
+      }
+    })().finally(() => { replaying = null; });
+  };
 
   const handle = async (out: FlushOutcome) => {
     for (const r of out.reseek) source.seek(r.topic, r.partition, r.offset);
@@ -69,6 +89,12 @@ export async function runLoop(opts: RunOptions): Promise<void> {
       await sleep(backoffUntil - Date.now(), opts.signal);
       continue;
     }
+    tryReplay();
+    if (spool?.full()) {
+      // Backpressure: never drop, never grow without bound. Wait for the replay.
+      await Promise.race([replaying ?? sleep(200, opts.signal), sleep(1000, opts.signal)]);
+      continue;
+    }
     const msgs = await source.poll(opts.pollMax ?? 2000);
     if (msgs.length) lastMessageAt = Date.now();
     for (const m of msgs) pipeline.push(m);
@@ -78,7 +104,7 @@ export async function runLoop(opts: RunOptions): Promise<void> {
       continue;
     }
     if (msgs.length === 0) {
-      if (pipeline.buffered() === 0 && inFlight.size === 0) {
+      if (pipeline.buffered() === 0 && inFlight.size === 0 && (!spool || spool.size === 0)) {
         const idleFor = Date.now() - lastMessageAt;
         if (source.exhausted() || (opts.untilIdleMs !== undefined && idleFor >= opts.untilIdleMs)) break;
       }
@@ -92,7 +118,12 @@ export async function runLoop(opts: RunOptions): Promise<void> {
   }
   // Graceful stop: let running flushes finish, then commit what is buffered.
   await Promise.all(inFlight.values());
+  if (replaying) await replaying;
   const r = await pipeline.flushAll('shutdown');
   if (r.summaries.length) await source.committed?.(pipeline.committedOffsets());
   if (r.error) log.error('final flush failed; uncommitted messages will be re-read on the next start', { error: r.error.message });
+  if (spool && spool.size > 0) {
+    const rr = await pipeline.replaySpool();
+    if (rr.remaining > 0) log.warn(`${rr.remaining} batch(es) stay in the spool at ${spool.dir}; they are replayed on the next start (or run: reddit-stream spool replay)`);
+  }
 }

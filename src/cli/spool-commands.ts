@@ -1,0 +1,28 @@
+/** `reddit-stream spool list | replay`: look at and act on the outage spool. */
+import { s3Options } from '../config/config.ts';
+import { IngestPipeline } from '../ingest/pipeline.ts';
+import { Spool } from '../ingest/spool.ts';
+import { tableRootFor, TableCatalog } from '../ingest/tables.ts';
+import { consoleLogger } from '../logger.ts';
+import { configFrom, type ConfigFlags } from './config.ts';
+import { renderTable } from './format.ts';
+
+export async function spoolListLines(f: ConfigFlags): Promise<string[]> {
+  const cfg = configFrom(f);
+  const spool = new Spool(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
+  await spool.init();
+  const rows = spool.list().map((e) => [String(e.seq), new Date(e.createdAt).toISOString(), e.tables.join(','), (e.bytes / 1e6).toFixed(2), e.txns.map((t) => `${t.appId}=${t.version}`).join(' ')]);
+  return [`spool ${spool.dir}: ${spool.size} batch(es), ${(spool.bytes / 1e6).toFixed(2)} MB (limit ${(spool.maxBytes / 1e6).toFixed(0)} MB)`, ...(rows.length ? renderTable(['seq', 'spooled at', 'tables', 'MB', 'offsets (txn)'], rows, 100) : [])];
+}
+
+export async function spoolReplayLines(f: ConfigFlags): Promise<string[]> {
+  const cfg = configFrom(f);
+  const log = consoleLogger(cfg.debug ? 'debug' : 'info');
+  const spool = new Spool(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
+  await spool.init();
+  const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log, unknownFields: cfg.unknownFields });
+  const pipeline = new IngestPipeline({ group: cfg.groupId, policy: { maxMessages: 1, maxBytes: 1, maxLatencyMs: 1 }, catalog, log, spool });
+  const r = await pipeline.replaySpool();
+  if (r.error) throw r.error;
+  return [`replayed ${r.replayed} batch(es); ${r.remaining} remain`];
+}

@@ -1,0 +1,176 @@
+/**
+ * The outage spool: when the table store fails (after the client's retries),
+ * a batch's prepared commits — its encoded Parquet files, planned actions and
+ * txn offsets, for the dead-letter table and the data table — are written
+ * atomically to a local directory, and consumption continues up to a size
+ * limit (then it pauses: backpressure, never dropping). Entries are replayed
+ * in order when the store answers again.
+ *
+ * Exactly-once: each spooled commit carries its txns with `expect` (the
+ * version the table must hold). Replaying an entry that already landed (a
+ * crash between commit and spool cleanup) finds the table at exactly its
+ * versions and just removes it; an entry overtaken by another worker finds
+ * other versions and is dropped (that worker re-read those offsets).
+ *
+ * Layout: <dir>/<seq 12 digits>/entry.json + f<N>.parquet, written under
+ * <seq>.tmp and renamed into place, so an entry is either complete or absent.
+ */
+import * as fs from 'node:fs/promises';
+import * as nodePath from 'node:path';
+import type { Action } from '../delta/actions.ts';
+import type { PreparedAppend, PreparedFile } from '../delta/table.ts';
+
+export interface SpoolPart {
+  /** Table name under the root (`_dead_letters` for dead letters). */
+  table: string;
+  prepared: PreparedAppend;
+}
+
+export interface SpoolEntry {
+  seq: number;
+  createdAt: number;
+  /** Topics whose partitions this entry advances (for per-topic ordering). */
+  topics: string[];
+  /** Commits to make, in order. */
+  parts: SpoolPart[];
+  bytes: number;
+}
+
+interface StoredPart {
+  table: string;
+  files: Array<{ file: string; path: string; add: PreparedFile['add'] }>;
+  actions: Action[];
+  txns: PreparedAppend['txns'];
+  rows: number;
+  commitInfo: Record<string, unknown>;
+}
+
+const pad = (n: number) => String(n).padStart(12, '0');
+
+export class Spool {
+  readonly dir: string;
+  readonly maxBytes: number;
+  private entries: Array<{ seq: number; createdAt: number; topics: string[]; tables: string[]; bytes: number; txns: PreparedAppend['txns'] }> = [];
+  private next = 1;
+
+  constructor(dir: string, options: { maxBytes?: number } = {}) {
+    this.dir = nodePath.resolve(dir);
+    this.maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
+  }
+
+  /** Load the index of complete entries; remove leftovers of interrupted writes. */
+  async init(): Promise<void> {
+    await fs.mkdir(this.dir, { recursive: true });
+    this.entries = [];
+    for (const name of (await fs.readdir(this.dir)).sort()) {
+      const full = nodePath.join(this.dir, name);
+      if (name.endsWith('.tmp')) {
+        await fs.rm(full, { recursive: true, force: true });
+        continue;
+      }
+      if (!/^\d{12}$/.test(name)) continue;
+      const raw = JSON.parse(await fs.readFile(nodePath.join(full, 'entry.json'), 'utf8')) as { createdAt: number; topics: string[]; parts: StoredPart[]; bytes: number };
+      this.entries.push({ seq: Number(name), createdAt: raw.createdAt, topics: raw.topics, tables: raw.parts.map((p) => p.table), bytes: raw.bytes, txns: raw.parts.flatMap((p) => p.txns) });
+      this.next = Math.max(this.next, Number(name) + 1);
+    }
+  }
+
+  get bytes(): number { return this.entries.reduce((s, e) => s + e.bytes, 0); }
+  get size(): number { return this.entries.length; }
+  full(): boolean { return this.bytes >= this.maxBytes; }
+
+  list(): Array<{ seq: number; createdAt: number; topics: string[]; tables: string[]; bytes: number; txns: PreparedAppend['txns'] }> {
+    return this.entries.map((e) => ({ ...e }));
+  }
+
+  hasPendingForTopic(topic: string): boolean {
+    return this.entries.some((e) => e.topics.includes(topic));
+  }
+
+  /** The highest spooled txn version per app id (positions consumption has reached). */
+  positions(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const e of this.entries) for (const t of e.txns) out.set(t.appId, Math.max(out.get(t.appId) ?? -1, t.version));
+    return out;
+  }
+
+  async add(topics: string[], parts: SpoolPart[]): Promise<number> {
+    const seq = this.next++;
+    const tmp = nodePath.join(this.dir, `${pad(seq)}.tmp`);
+    await fs.mkdir(tmp, { recursive: true });
+    let n = 0;
+    let bytes = 0;
+    const stored: StoredPart[] = [];
+    for (const p of parts) {
+      const files = [];
+      for (const f of p.prepared.files) {
+        const file = `f${n++}.parquet`;
+        await writeDurable(nodePath.join(tmp, file), f.bytes);
+        bytes += f.bytes.byteLength;
+        files.push({ file, path: f.path, add: f.add });
+      }
+      stored.push({ table: p.table, files, actions: p.prepared.actions, txns: p.prepared.txns, rows: p.prepared.rows, commitInfo: p.prepared.commitInfo });
+    }
+    const createdAt = Date.now();
+    await writeDurable(nodePath.join(tmp, 'entry.json'), new TextEncoder().encode(JSON.stringify({ createdAt, topics, parts: stored, bytes })));
+    await fs.rename(tmp, nodePath.join(this.dir, pad(seq)));
+    await syncDir(this.dir);
+    this.entries.push({ seq, createdAt, topics, tables: parts.map((p) => p.table), bytes, txns: parts.flatMap((p) => p.prepared.txns) });
+    return seq;
+  }
+
+  /** The oldest entry, read back with its files. */
+  async oldest(): Promise<SpoolEntry | null> {
+    const e = this.entries[0];
+    if (!e) return null;
+    return this.read(e.seq);
+  }
+
+  async read(seq: number): Promise<SpoolEntry> {
+    const dir = nodePath.join(this.dir, pad(seq));
+    const raw = JSON.parse(await fs.readFile(nodePath.join(dir, 'entry.json'), 'utf8')) as { createdAt: number; topics: string[]; parts: StoredPart[]; bytes: number };
+    const parts: SpoolPart[] = [];
+    for (const p of raw.parts) {
+      const files: PreparedFile[] = [];
+      for (const f of p.files) files.push({ path: f.path, add: f.add, bytes: new Uint8Array(await fs.readFile(nodePath.join(dir, f.file))) });
+      parts.push({ table: p.table, prepared: { files, actions: p.actions, txns: p.txns, rows: p.rows, commitInfo: p.commitInfo } });
+    }
+    return { seq, createdAt: raw.createdAt, topics: raw.topics, parts, bytes: raw.bytes };
+  }
+
+  /** Drop the first `n` parts of an entry (they are committed), or the whole entry. */
+  async complete(seq: number, partsDone?: number): Promise<void> {
+    const dir = nodePath.join(this.dir, pad(seq));
+    const idx = this.entries.findIndex((e) => e.seq === seq);
+    if (partsDone !== undefined && idx >= 0) {
+      const raw = JSON.parse(await fs.readFile(nodePath.join(dir, 'entry.json'), 'utf8')) as { parts: StoredPart[] };
+      if (partsDone < raw.parts.length) {
+        const rest = { ...raw, parts: raw.parts.slice(partsDone) };
+        const tmp = nodePath.join(dir, 'entry.json.tmp');
+        await writeDurable(tmp, new TextEncoder().encode(JSON.stringify(rest)));
+        await fs.rename(tmp, nodePath.join(dir, 'entry.json'));
+        this.entries[idx].tables = rest.parts.map((p) => p.table);
+        this.entries[idx].txns = rest.parts.flatMap((p) => p.txns);
+        return;
+      }
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+    if (idx >= 0) this.entries.splice(idx, 1);
+  }
+}
+
+async function writeDurable(path: string, data: Uint8Array): Promise<void> {
+  const fh = await fs.open(path, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, 'r').catch(() => null);
+  if (!fh) return;
+  try { await fh.sync(); } catch { /* best effort */ } finally { await fh.close(); }
+}

@@ -1,0 +1,147 @@
+/**
+ * The outage spool without servers: batches spooled while the store fails,
+ * consumption continuing, ordered replay, and exactly-once across a crash
+ * during replay and against another worker overtaking spooled batches.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { readAllRows } from '../../src/delta/scan.ts';
+import { loadSnapshot } from '../../src/delta/snapshot.ts';
+import { ReddStreamError } from '../../src/errors.ts';
+import { IngestPipeline, type SourceMessage } from '../../src/ingest/pipeline.ts';
+import { Spool } from '../../src/ingest/spool.ts';
+import { TableCatalog } from '../../src/ingest/tables.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { FlakyStore, memoryRoot } from '../helpers/memory-root.ts';
+
+const enc = new TextEncoder();
+const msg = (offset: number, value?: string): SourceMessage => ({
+  topic: 'reddit_tech', partition: 0, offset: BigInt(offset), key: null,
+  value: enc.encode(value ?? JSON.stringify({ id: `p${offset}`, subreddit: 'tech', title: `t${offset}`, score: offset, created_utc: 1_700_000_000 + offset })),
+});
+
+// Failing like a real store: coded STORAGE errors.
+class OutageStore extends FlakyStore {
+  override async put(p: string, d: Uint8Array) { if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true }); return super.put(p, d); }
+  override async putIfAbsent(p: string, d: Uint8Array) { if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true }); return super.putIfAbsent(p, d); }
+  override async get(p: string) { if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true }); return super.get(p); }
+}
+
+function outageRoot() {
+  const root = memoryRoot();
+  const stores = new Map<string, OutageStore>();
+  return {
+    ...root,
+    stores,
+    store(name: string) {
+      let s = stores.get(name);
+      if (!s) stores.set(name, (s = new OutageStore(name)));
+      return s;
+    },
+    setFailing(v: boolean) { for (const s of stores.values()) s.failing = v; },
+  };
+}
+
+async function setup(root: ReturnType<typeof outageRoot>, spoolDir: string) {
+  const spool = new Spool(spoolDir);
+  await spool.init();
+  const pipeline = new IngestPipeline({ group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger, spool });
+  return { spool, pipeline };
+}
+
+const ids = async (root: ReturnType<typeof outageRoot>) => (await readAllRows(await loadSnapshot(root.store('tech')))).map((r) => r.id as string).sort();
+
+describe('outage spool', () => {
+  it('keeps batches while the store fails, keeps consuming, then replays them in order exactly once', async () => {
+    const root = outageRoot();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-'));
+    const { spool, pipeline } = await setup(root, dir);
+    await pipeline.assign('reddit_tech', 0);
+    for (let o = 0; o < 10; o++) pipeline.push(msg(o));
+    await pipeline.flushAll();
+    root.setFailing(true);
+    for (let o = 10; o < 20; o++) pipeline.push(msg(o));
+    pipeline.push(msg(20, '{broken'));
+    const a = await pipeline.flushAll();
+    assert.equal(a.error, undefined, String(a.error));
+    assert.equal(a.summaries.length, 1, JSON.stringify(a.reseek, (k, v) => typeof v === 'bigint' ? String(v) : v));
+    assert.equal(a.summaries[0].spooled, true);
+    for (let o = 21; o < 30; o++) pipeline.push(msg(o));
+    const b = await pipeline.flushAll();
+    assert.equal(b.summaries[0].spooled, true);
+    assert.equal(spool.size, 2);
+    assert.equal(fs.readdirSync(dir).length, 2);
+    // still down: replay fails and keeps everything
+    const r1 = await pipeline.replaySpool();
+    assert.ok(r1.error);
+    assert.equal(r1.remaining, 2);
+    root.setFailing(false);
+    // new batches while the spool is not empty queue behind it (ordering)
+    for (let o = 30; o < 35; o++) pipeline.push(msg(o));
+    const c = await pipeline.flushAll();
+    assert.equal(c.summaries[0].spooled, true);
+    const r2 = await pipeline.replaySpool();
+    assert.deepEqual([r2.replayed, r2.remaining, r2.error], [3, 0, undefined]);
+    assert.equal(fs.readdirSync(dir).length, 0);
+    const got = await ids(root);
+    assert.equal(got.length, 34);
+    assert.equal(new Set(got).size, 34);
+    const snap = await loadSnapshot(root.store('tech'));
+    assert.equal(snap.txnVersion('g-reddit_tech-0'), 34);
+    const dead = await readAllRows(await loadSnapshot(root.store('_dead_letters')));
+    assert.deepEqual(dead.map((d) => d.offset), [20n]);
+    // back to direct commits
+    for (let o = 35; o < 40; o++) pipeline.push(msg(o));
+    const d = await pipeline.flushAll();
+    assert.equal(d.summaries[0].spooled, false);
+    assert.equal((await ids(root)).length, 39);
+  });
+
+  it('a crash during replay (commit landed, spool entry not yet removed) ends exactly once', async () => {
+    const root = outageRoot();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-'));
+    const first = await setup(root, dir);
+    await first.pipeline.assign('reddit_tech', 0);
+    root.setFailing(true);
+    for (let o = 0; o < 10; o++) first.pipeline.push(msg(o));
+    await first.pipeline.flushAll();
+    root.setFailing(false);
+    // Simulate the crash: commit the entry but keep it in the spool.
+    const complete = first.spool.complete.bind(first.spool);
+    first.spool.complete = async () => { throw new Error('killed'); };
+    await assert.rejects(first.pipeline.replaySpool(), /killed/);
+    first.spool.complete = complete;
+    assert.equal((await ids(root)).length, 10);
+    // Restart: a new process finds the entry, sees it already committed, removes it.
+    const second = await setup(root, dir);
+    assert.equal(second.spool.size, 1);
+    assert.equal(await second.pipeline.assign('reddit_tech', 0), 10n, 'resumes after spooled offsets');
+    const r = await second.pipeline.replaySpool();
+    assert.deepEqual([r.replayed, r.remaining], [1, 0]);
+    assert.equal((await ids(root)).length, 10);
+  });
+
+  it('a restart with batches still spooled resumes after them, and another worker overtaking drops them', async () => {
+    const root = outageRoot();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-'));
+    const a = await setup(root, dir);
+    await a.pipeline.assign('reddit_tech', 0);
+    root.setFailing(true);
+    for (let o = 0; o < 10; o++) a.pipeline.push(msg(o));
+    await a.pipeline.flushAll();
+    root.setFailing(false);
+    // Another worker (no spool) owns the partition now and commits 0..14 from Kafka.
+    const b = new IngestPipeline({ group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger });
+    await b.assign('reddit_tech', 0);
+    for (let o = 0; o < 15; o++) b.push(msg(o));
+    await b.flushAll();
+    const r = await a.pipeline.replaySpool();
+    assert.deepEqual([r.replayed, r.remaining], [1, 0]);
+    const got = await ids(root);
+    assert.equal(got.length, 15);
+    assert.equal(new Set(got).size, 15);
+  });
+});

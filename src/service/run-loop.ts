@@ -56,7 +56,7 @@ export async function runLoop(opts: RunOptions): Promise<void> {
       await Promise.all(inFlight.values());
       const r = await pipeline.replaySpool();
       if (r.error) {
-        replayBackoff = Math.min(30_000, replayBackoff ? replayBackoff * 2 : 1000);
+        replayBackoff = Math.min(10_000, replayBackoff ? replayBackoff * 2 : 1000);
         replayAt = Date.now() + replayBackoff;
         log.warn(`the table store is still unavailable; ${r.remaining} batch(es) (${(spool.bytes / 1e6).toFixed(1)} MB) wait in the spool; next replay attempt in ${replayBackoff} ms${spool.full() ? ' (spool full: consumption paused)' : ''}`, { error: r.error.message });
       } else {

@@ -24,6 +24,8 @@ export interface S3Server {
   dataDir: string;
   /** Create a bucket (a directory of the POSIX backend). */
   createBucket(name: string): void;
+  /** Create a non-admin user (internal IAM): it can use only buckets it owns. */
+  createUser(accessKeyId: string, secretAccessKey: string): void;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -42,13 +44,14 @@ export async function startS3Server(options: { port?: number; dataDir?: string }
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rs-s3-'));
   const gwroot = path.join(dataDir, 'gw');
   fs.mkdirSync(gwroot, { recursive: true });
+  fs.mkdirSync(path.join(dataDir, 'iam'), { recursive: true });
   const accessKeyId = 'reddit-stream-test';
   const secretAccessKey = 'reddit-stream-test-secret';
   const logFile = path.join(dataDir, 'versitygw.log');
   let child: ChildProcess | null = null;
   const start = async () => {
     const out = fs.openSync(logFile, 'a');
-    child = spawn(bin, ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, 'posix', gwroot], { stdio: ['ignore', out, out] });
+    child = spawn(bin, ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, '--iam-dir', path.join(dataDir, 'iam'), 'posix', gwroot], { stdio: ['ignore', out, out] });
     fs.closeSync(out);
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
@@ -70,6 +73,9 @@ export async function startS3Server(options: { port?: number; dataDir?: string }
     endpoint: `http://127.0.0.1:${port}`,
     port, accessKeyId, secretAccessKey, dataDir,
     createBucket: (name) => fs.mkdirSync(path.join(gwroot, name), { recursive: true }),
+    createUser: (access, secret) => {
+      execFileSync(bin, ['admin', '--access', accessKeyId, '--secret', secretAccessKey, '--endpoint-url', `http://127.0.0.1:${port}`, 'create-user', '--access', access, '--secret', secret, '--role', 'user'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    },
     stop, start,
   };
 }

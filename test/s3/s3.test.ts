@@ -86,6 +86,16 @@ emit({'version': dt.version(), 'txn': dt.transaction_version('loader'), 'rows': 
     assert.deepEqual(py.rows, ours);
   });
 
+  it('uploads large objects in parts and reads them back by range', async () => {
+    const s = store('s3://lake/big', { multipartThreshold: 6 * 1024 * 1024 });
+    const data = new Uint8Array(20 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4096) data[i] = (i / 4096) & 255;
+    await s.put('data/big.bin', data);
+    assert.equal((await s.head('data/big.bin'))?.size, data.length);
+    const slice = await s.getRange('data/big.bin', 17 * 1024 * 1024, 17 * 1024 * 1024 + 8192);
+    assert.deepEqual(slice, data.subarray(17 * 1024 * 1024, 17 * 1024 * 1024 + 8192));
+  });
+
   it('two writer processes racing on one S3 table: every commit lands exactly once', async () => {
     const uri = 's3://lake/tables/race';
     await DeltaTable.create(store(uri), { schema: struct([field('id', 'long'), field('worker', 'integer')]) });
@@ -115,6 +125,9 @@ emit({'version': dt.version(), 'txn': dt.transaction_version('loader'), 'rows': 
     await assert.rejects(store('s3://no-such-bucket/x').list(''), /bucket "no-such-bucket" does not exist.*create it/);
     const badKey = new S3ObjectStore('s3://lake/x', { endpoint: s3.endpoint, credentials: { accessKeyId: 'nobody', secretAccessKey: 'nothing' }, maxAttempts: 1 });
     await assert.rejects(badKey.get('k'), (e: unknown) => e instanceof ReddStreamError && /access key|credentials|access denied/i.test(e.message) && !e.message.includes('nothing'));
+    s3.createUser('outsider', 'outsider-secret');
+    const outsider = new S3ObjectStore('s3://lake/x', { endpoint: s3.endpoint, credentials: { accessKeyId: 'outsider', secretAccessKey: 'outsider-secret' }, maxAttempts: 1 });
+    await assert.rejects(outsider.put('k', enc.encode('x')), (e: unknown) => e instanceof ReddStreamError && /access denied to write s3:\/\/lake\/x\/k: grant s3:GetObject, s3:PutObject/.test(e.message) && !e.message.includes('outsider-secret'));
     const badSecret = new S3ObjectStore('s3://lake/x', { endpoint: s3.endpoint, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: 'wrong-secret' }, maxAttempts: 1 });
     await assert.rejects(badSecret.get('k'), (e: unknown) => e instanceof ReddStreamError && /secret key is wrong/.test(e.message) && !e.message.includes('wrong-secret'));
   });

@@ -1,0 +1,110 @@
+/**
+ * Reddit API client for listings: OAuth bearer tokens (renewed ahead of
+ * expiry; a 401 `invalid_token` renews and retries once), pacing by the
+ * rate-limit headers, `retry-after` on 429, jittered exponential backoff on
+ * 408/5xx/network errors. Production endpoints by default; the base URLs can
+ * be overridden for tests only.
+ */
+import { ReddStreamError } from '../../errors.ts';
+import type { Logger } from '../../logger.ts';
+import { TokenSource, type RedditCredentials } from './auth.ts';
+import { nextDelay, parseRateLimit, type RateLimitState } from './rate-limit.ts';
+
+export interface RedditClientOptions {
+  credentials: RedditCredentials;
+  userAgent: string;
+  apiBaseUrl?: string;
+  authBaseUrl?: string;
+  log: Logger;
+  fetch?: typeof fetch;
+  clock?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  maxRetries?: number;
+}
+
+export interface Listing {
+  children: Array<{ kind: string; data: Record<string, unknown> }>;
+  after: string | null;
+  before: string | null;
+}
+
+export function defaultUserAgent(appId: string, version: string, user?: string): string {
+  return `${process.platform}:${appId}:${version}${user ? ` (by /u/${user})` : ''}`;
+}
+
+export class RedditClient {
+  private readonly o: RedditClientOptions;
+  readonly tokens: TokenSource;
+  rate: RateLimitState = { remaining: null, resetAt: null, used: null };
+  private nextAt = 0;
+  /** Requests sent (for tests and logs). */
+  requests = 0;
+
+  constructor(options: RedditClientOptions) {
+    this.o = options;
+    this.tokens = new TokenSource({ credentials: options.credentials, userAgent: options.userAgent, authBaseUrl: options.authBaseUrl, fetch: options.fetch, clock: options.clock });
+  }
+
+  private now(): number { return (this.o.clock ?? Date.now)(); }
+  private sleep(ms: number): Promise<void> { return (this.o.sleep ?? ((x) => new Promise((r) => setTimeout(r, x))))(ms); }
+
+  /** GET a listing, e.g. `/r/a+b/new` with `{ limit: '100', before: 't3_x' }`. */
+  async listing(path: string, params: Record<string, string>): Promise<Listing> {
+    const url = new URL(`${this.o.apiBaseUrl ?? 'https://oauth.reddit.com'}${path}`);
+    for (const [k, v] of Object.entries({ ...params, raw_json: '1' })) url.searchParams.set(k, v);
+    const body = await this.get(url);
+    const data = (body as { data?: Listing })?.data;
+    if (!data || !Array.isArray(data.children)) throw new ReddStreamError('STORAGE', `unexpected answer from ${url.pathname}: not a listing`, { retryable: true });
+    return { children: data.children, after: data.after ?? null, before: data.before ?? null };
+  }
+
+  private async get(url: URL): Promise<unknown> {
+    const max = this.o.maxRetries ?? 6;
+    let renewed = false;
+    for (let attempt = 0; ; attempt++) {
+      const wait = this.nextAt - this.now();
+      if (wait > 0) await this.sleep(wait);
+      const token = await this.tokens.get();
+      let res: Response;
+      try {
+        this.requests++;
+        res = await (this.o.fetch ?? fetch)(url, { headers: { authorization: `bearer ${token}`, 'user-agent': this.o.userAgent } });
+      } catch (err) {
+        if (attempt >= max) throw new ReddStreamError('STORAGE', `cannot reach Reddit (${url.host}): ${(err as Error).message}`, { retryable: true });
+        await this.backoff(attempt, `network error: ${(err as Error).message}`);
+        continue;
+      }
+      const now = this.now();
+      this.rate = parseRateLimit(res.headers, now);
+      this.nextAt = now + nextDelay(this.rate, now);
+      if (res.status === 401 && !renewed) {
+        const www = res.headers.get('www-authenticate') ?? '';
+        this.o.log.info('Reddit token rejected; renewing it and retrying once', { reason: /invalid_token/.test(www) ? 'invalid_token' : 'unauthorized' });
+        renewed = true;
+        await this.tokens.renew();
+        continue;
+      }
+      if (res.status === 429) {
+        const ra = Number(res.headers.get('retry-after') ?? '');
+        const ms = Number.isFinite(ra) && ra > 0 ? ra * 1000 : 60_000;
+        this.o.log.warn(`Reddit rate limit hit (429): waiting ${Math.round(ms / 1000)} s as asked`, {});
+        this.nextAt = this.now() + ms;
+        if (attempt >= max) throw new ReddStreamError('STORAGE', 'Reddit keeps answering 429', { retryable: true });
+        continue;
+      }
+      if (res.status === 408 || res.status >= 500) {
+        if (attempt >= max) throw new ReddStreamError('STORAGE', `Reddit answered HTTP ${res.status} ${max + 1} times for ${url.pathname}`, { retryable: true });
+        await this.backoff(attempt, `HTTP ${res.status}`);
+        continue;
+      }
+      if (!res.ok) throw new ReddStreamError('INVALID_ARGUMENT', `Reddit answered HTTP ${res.status} for ${url.pathname}${res.status === 403 ? ' (private, quarantined or banned subreddit, or the app lacks access)' : ''}`);
+      return res.json();
+    }
+  }
+
+  private async backoff(attempt: number, why: string): Promise<void> {
+    const ms = Math.min(60_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    this.o.log.warn(`Reddit request failed (${why}); retrying in ${Math.round(ms)} ms`, {});
+    await this.sleep(ms);
+  }
+}

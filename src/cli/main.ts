@@ -11,6 +11,7 @@ import { queryLines } from './query.ts';
 import { configCommand, consumeCommand } from './consume-commands.ts';
 import { s3For } from './config.ts';
 import { spoolListLines, spoolReplayLines } from './spool-commands.ts';
+import { produceCommand } from './produce-command.ts';
 import { demoCommand, generateCommand, loadCommand } from './ingest-commands.ts';
 
 const VERSION = '0.1.0';
@@ -99,6 +100,16 @@ export function buildProgram(): Command {
     .description('consume reddit_<subreddit> topics from Kafka into Delta tables, exactly once')
     .option('--until-idle <seconds>', 'exit 0 once everything is committed and nothing arrived for this long', intArg('--until-idle'))
     .action(async (opts) => consumeCommand(opts));
+
+  configOptions(program.command('produce'))
+    .description('poll Reddit for new posts of the configured subreddits and publish them to Kafka, without loss or repeats')
+    .option('--state <file>', 'where the producer remembers what it sent', './producer-state.json')
+    .option('--max-cycles <n>', 'stop after this many polls', intArg('--max-cycles'))
+    .option('--poll-seconds <n>', 'seconds between polls when posts keep coming (backs off up to 300 s when not)', intArg('--poll-seconds'))
+    .option('--user-agent <ua>', 'User-Agent sent to Reddit (default <platform>:reddit-stream:<version> (by /u/<user>))')
+    .addOption(new Option('--reddit-api-url <url>').hideHelp())
+    .addOption(new Option('--reddit-auth-url <url>').hideHelp())
+    .action(async (opts) => produceCommand(opts));
 
   configOptions(program.command('config'))
     .description('print the resolved configuration (secrets masked)')

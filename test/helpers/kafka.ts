@@ -45,3 +45,24 @@ export function startConsume(args: string[], cwd: string, env: Record<string, st
   });
   return { child, done, stderr: () => stderr };
 }
+
+/** Every message of a topic (all partitions), in offset order per partition. */
+export async function readTopic(bootstrap: string, topic: string, expectAtLeast = 0): Promise<Array<{ partition: number; offset: bigint; key: string; value: string }>> {
+  const { Consumer } = await import('@platformatic/kafka');
+  const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'test-reader', groupId: `test-reader-${Date.now()}-${Math.random()}`, bootstrapBrokers: [bootstrap] });
+  const out: Array<{ partition: number; offset: bigint; key: string; value: string }> = [];
+  try {
+    const ends = await consumer.listOffsets({ topics: [topic], timestamp: -1n });
+    const total = (ends.get(topic) ?? []).reduce((s, x) => s + Number(x), 0);
+    if (total === 0) return out;
+    const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false, maxWaitTime: 200 });
+    for await (const m of stream as AsyncIterable<{ partition: number; offset: bigint; key: Buffer; value: Buffer }>) {
+      out.push({ partition: m.partition, offset: m.offset, key: m.key.toString(), value: m.value.toString() });
+      if (out.length >= Math.max(total, expectAtLeast)) break;
+    }
+    await stream.close();
+  } finally {
+    await consumer.close(true).catch(() => undefined);
+  }
+  return out;
+}

@@ -1,0 +1,120 @@
+/**
+ * The producer: poll Reddit listings for the configured subreddits (one
+ * request covers them all: /r/a+b+c/<post_type>), publish every new post's
+ * `data` object, whole, to `reddit_<subreddit>` keyed by its fullname, oldest
+ * first, and persist the tracker state.
+ *
+ * No loss, no repeat, across restarts: before sending, the posts about to go
+ * out are saved as `pending` together with the new tracker state (atomic
+ * file replace); after Kafka acknowledges them (acks=all, idempotent), the
+ * pending list is cleared. On start, pending posts are checked against the
+ * tail of their topics and only the ones Kafka does not have are sent.
+ */
+import * as fs from 'node:fs/promises';
+import * as nodePath from 'node:path';
+import type { Logger } from '../logger.ts';
+import type { RedditClient } from './api/client.ts';
+import { NewPostTracker, type PollerState } from './api/poller.ts';
+import { isValidSubreddit } from './subreddit.ts';
+
+export interface PostSink {
+  send(posts: Array<{ topic: string; key: string; value: string }>): Promise<void>;
+  recentKeys(topics: string[]): Promise<Set<string>>;
+}
+
+export interface ProducerState extends PollerState {
+  pending: Array<{ topic: string; key: string; value: string }>;
+}
+
+export interface ProducerOptions {
+  subreddits: string[];
+  postType: string;
+  client: RedditClient;
+  sink: PostSink;
+  statePath: string;
+  log: Logger;
+  print: (line: string) => void;
+  signal?: AbortSignal;
+  /** Stop after this many polls (tests, scripts). */
+  maxCycles?: number;
+  /** Base and maximum seconds between polls (idle backoff in between). */
+  pollSeconds?: number;
+  maxPollSeconds?: number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+async function readState(path: string): Promise<ProducerState | null> {
+  try {
+    return JSON.parse(await fs.readFile(path, 'utf8')) as ProducerState;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`cannot read producer state ${path}: ${(err as Error).message} (delete it to start over; posts may then be sent again)`);
+  }
+}
+
+async function writeState(path: string, state: ProducerState): Promise<void> {
+  await fs.mkdir(nodePath.dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await fs.open(tmp, 'w');
+  try {
+    await fh.writeFile(JSON.stringify(state));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.rename(tmp, path);
+}
+
+const defaultSleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
+  if (signal?.aborted) return resolve();
+  const t = setTimeout(resolve, ms);
+  signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+});
+
+export async function runProducer(o: ProducerOptions): Promise<{ cycles: number; sent: number }> {
+  const valid = o.subreddits.filter((s) => isValidSubreddit(s));
+  for (const s of o.subreddits) if (!isValidSubreddit(s)) o.log.warn('ignoring an invalid subreddit name (Reddit would drop it silently)', { subreddit: s });
+  if (valid.length === 0) throw new Error('no valid subreddit to poll');
+  const subs = new Set(valid.map((s) => s.toLowerCase()));
+  const sleep = o.sleep ?? defaultSleep;
+  const saved = await readState(o.statePath);
+  const tracker = new NewPostTracker(10_000, saved ?? undefined);
+  let sent = 0;
+
+  // Finish what a previous run had in flight, without repeating anything.
+  if (saved?.pending.length) {
+    const have = await o.sink.recentKeys([...new Set(saved.pending.map((p) => p.topic))]);
+    const missing = saved.pending.filter((p) => !have.has(p.key));
+    o.log.info('resuming: posts in flight at the last stop', { pending: saved.pending.length, already_in_kafka: saved.pending.length - missing.length, sending: missing.length });
+    await o.sink.send(missing);
+    sent += missing.length;
+    await writeState(o.statePath, { ...tracker.state(), pending: [] });
+  }
+
+  let cycles = 0;
+  while (!o.signal?.aborted && (o.maxCycles === undefined || cycles < o.maxCycles)) {
+    cycles++;
+    const listing = await o.client.listing(`/r/${valid.join('+')}/${o.postType}`, tracker.params());
+    const fresh = tracker.accept(listing.children);
+    const out = [];
+    for (const p of fresh) {
+      const sub = typeof p.subreddit === 'string' ? p.subreddit.toLowerCase() : null;
+      if (!sub || !subs.has(sub)) {
+        o.log.warn('post from an unrequested subreddit skipped', { name: p.name, subreddit: p.subreddit });
+        continue;
+      }
+      out.push({ topic: `reddit_${sub}`, key: String(p.name), value: JSON.stringify(p) });
+    }
+    await writeState(o.statePath, { ...tracker.state(), pending: out });
+    await o.sink.send(out);
+    sent += out.length;
+    await writeState(o.statePath, { ...tracker.state(), pending: [] });
+    const wait = tracker.nextPollSeconds(o.pollSeconds ?? 10, o.maxPollSeconds ?? 300);
+    const bySub = new Map<string, number>();
+    for (const p of out) bySub.set(p.topic.slice('reddit_'.length), (bySub.get(p.topic.slice('reddit_'.length)) ?? 0) + 1);
+    o.print(`cycle ${cycles}: ${out.length} new post(s)${out.length ? ` (${[...bySub].map(([s, n]) => `r/${s} ${n}`).join(', ')})` : ''}; rate limit remaining ${o.client.rate.remaining ?? '?'}; next poll in ${wait.toFixed(0)} s`);
+    if (o.maxCycles !== undefined && cycles >= o.maxCycles) break;
+    await sleep(wait * 1000, o.signal);
+  }
+  return { cycles, sent };
+}

@@ -8,10 +8,11 @@ import { consoleLogger } from '../logger.ts';
 import { loadFile, type LoadProgress } from '../ingest/load.ts';
 import { localTableRoot, tableRootFor, TableCatalog } from '../ingest/tables.ts';
 import { isS3Uri } from '../storage/index.ts';
-import { s3For } from './config.ts';
 import { PostGenerator } from '../reddit/generate.ts';
 import { normaliseSubreddit } from '../reddit/subreddit.ts';
 import { runDemo } from '../service/demo.ts';
+import { reachable, runKafkaDemo } from '../service/demo-kafka.ts';
+import { configFrom, s3For } from './config.ts';
 import { queryLines } from './query.ts';
 
 const out = (line: string) => process.stdout.write(line + '\n');
@@ -28,12 +29,22 @@ export async function demoCommand(opts: { tableRoot: string; subreddits: string;
   const subs = subredditList(opts.subreddits);
   const root = nodePath.resolve(opts.tableRoot);
   out(`reddit-stream demo: ${opts.posts} generated posts per subreddit for ${subs.map((s) => 'r/' + s).join(', ')}`);
-  out(`source: in-process generator (topics ${subs.map((s) => 'reddit_' + s).join(', ')}, ${opts.partitions} partitions each); tables under ${root}`);
-  out('');
-  const res = await runDemo({
-    tableRoot: root, subreddits: subs, postsPerSubreddit: opts.posts, partitions: opts.partitions,
-    batchSize: opts.batchSize, group: 'reddit-stream-demo', log: consoleLogger('warn'), print: out,
-  });
+  // Fed by Kafka when a broker answers at the configured address, else in-process.
+  const cfg = configFrom({});
+  const broker = (await Promise.all(cfg.kafkaBrokers.map(async (b) => ((await reachable(b)) ? b : null)))).find((b) => b !== null) ?? null;
+  let res: { rows: number; commits: number; deadLetters: number; seconds: number };
+  if (broker) {
+    out(`source: Kafka broker at ${broker} (kafka_host): publishing the generated posts to ${subs.map((s) => 'reddit_' + s).join(', ')}, then consuming them; tables under ${root}`);
+    out('');
+    res = await runKafkaDemo({ brokers: cfg.kafkaBrokers, tableRoot: root, subreddits: subs, postsPerSubreddit: opts.posts, batchSize: opts.batchSize, log: consoleLogger('warn'), print: out });
+  } else {
+    out(`source: in-process generator (no Kafka broker answers at ${cfg.kafkaBrokers.join(', ')}; topics ${subs.map((s) => 'reddit_' + s).join(', ')}, ${opts.partitions} partitions each); tables under ${root}`);
+    out('');
+    res = await runDemo({
+      tableRoot: root, subreddits: subs, postsPerSubreddit: opts.posts, partitions: opts.partitions,
+      batchSize: opts.batchSize, group: 'reddit-stream-demo', log: consoleLogger('warn'), print: out,
+    });
+  }
   out('');
   out(`committed ${res.rows} posts in ${res.commits} commits (${res.deadLetters} dead letters) in ${res.seconds.toFixed(1)} s (${Math.round(res.rows / res.seconds)} posts/s)`);
   out('');

@@ -454,10 +454,11 @@ export class IngestPipeline {
    * (the store is still down). A spooled commit that already landed (crash
    * before cleanup) or that another worker overtook is removed.
    */
-  async replaySpool(): Promise<{ replayed: number; remaining: number; error?: Error }> {
+  async replaySpool(): Promise<{ replayed: number; remaining: number; error?: Error; reseek: FlushOutcome['reseek'] }> {
     const { spool, catalog, log } = this.opts;
-    if (!spool) return { replayed: 0, remaining: 0 };
+    if (!spool) return { replayed: 0, remaining: 0, reseek: [] };
     let replayed = 0;
+    const dropped = new Set<string>();
     for (;;) {
       const entry = await spool.oldest();
       if (!entry) break;
@@ -469,12 +470,15 @@ export class IngestPipeline {
           t = part.table === DEAD_LETTER_TABLE ? await catalog.deadLetterTable() : await catalog.postTable(part.table);
           r = await t.commitPrepared(part.prepared);
         } catch (err) {
-          return { replayed, remaining: spool.size, error: err as Error };
+          return { replayed, remaining: spool.size, error: err as Error, reseek: await this.reseekDropped(dropped) };
         }
         if (r.kind === 'conflict') {
           const applied = part.prepared.txns.every((x) => t.snapshot.txnVersion(x.appId) === x.version);
           if (applied) log.info('spooled batch was already committed (before a restart); removing it from the spool', { table: part.table, seq: entry.seq });
-          else log.warn('spooled batch was overtaken by another worker that re-read these offsets; dropping it', { table: part.table, seq: entry.seq, reason: r.reason });
+          else {
+            log.warn('spooled batch was overtaken by another worker that re-read these offsets; dropping it', { table: part.table, seq: entry.seq, reason: r.reason });
+            if (part.table !== DEAD_LETTER_TABLE) for (const x of part.prepared.txns) dropped.add(x.appId);
+          }
         } else {
           log.info('spooled batch committed', { table: part.table, version: r.version, rows: part.prepared.rows, seq: entry.seq });
         }
@@ -483,7 +487,27 @@ export class IngestPipeline {
       replayed++;
     }
     if (replayed) log.info('spool replayed: the table store is answering again; back to direct commits', { batches: replayed });
-    return { replayed, remaining: spool.size };
+    return { replayed, remaining: spool.size, reseek: await this.reseekDropped(dropped) };
+  }
+
+  /** Partitions we still own whose spooled batches were dropped: restart them from the table. */
+  private async reseekDropped(appIds: Set<string>): Promise<FlushOutcome['reseek']> {
+    const out: FlushOutcome['reseek'] = [];
+    if (appIds.size === 0) return out;
+    for (const st of [...this.parts.values()]) {
+      if (!appIds.has(txnAppId(this.opts.group, st.topic, st.partition))) continue;
+      try {
+        const table = await this.opts.catalog.postTable(tableForTopic(st.topic));
+        await table.refresh();
+        const v = table.snapshot.txnVersion(txnAppId(this.opts.group, st.topic, st.partition));
+        const committed = v === undefined ? null : BigInt(v);
+        this.parts.set(key(st.topic, st.partition), this.fresh(st.topic, st.partition, committed));
+        out.push({ topic: st.topic, partition: st.partition, offset: committed === null ? 0n : committed + 1n });
+      } catch {
+        // the store failed again: the next replay attempt retries
+      }
+    }
+    return out;
   }
 
   private async reload(table: DeltaTable, taken: PartitionState[]) {

@@ -97,6 +97,15 @@ export class Spool {
   async add(topics: string[], parts: SpoolPart[]): Promise<number> {
     const seq = this.next++;
     const tmp = nodePath.join(this.dir, `${pad(seq)}.tmp`);
+    try {
+      return await this.write(seq, tmp, topics, parts);
+    } catch (err) {
+      await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async write(seq: number, tmp: string, topics: string[], parts: SpoolPart[]): Promise<number> {
     await fs.mkdir(tmp, { recursive: true });
     let n = 0;
     let bytes = 0;
@@ -151,6 +160,7 @@ export class Spool {
         await fs.rename(tmp, nodePath.join(dir, 'entry.json'));
         this.entries[idx].tables = rest.parts.map((p) => p.table);
         this.entries[idx].txns = rest.parts.flatMap((p) => p.txns);
+        this.entries[idx].bytes = rest.parts.reduce((s, p) => s + p.files.reduce((t, f) => t + f.add.size, 0), 0);
         return;
       }
     }

@@ -132,33 +132,34 @@ export class KafkaSource implements PollingSource {
           this.o.pipeline.revoke(topic, p);
         }
       }
-      for (const k of added) {
-        if (!this.assignment.has(k)) continue;
-        const [topic, p] = split(k);
-        let pos: bigint | null;
-        try {
-          pos = await this.o.pipeline.assign(topic, p);
-        } catch (err) {
-          this.o.log.error('cannot read the committed position from the table; retrying', { topic, partition: p, error: (err as Error).message });
-          await new Promise((r) => setTimeout(r, 1000));
-          this.states.set(k, { kind: 'pending', held: [] });
-          this.assignment.delete(k);
-          this.onJoin();
-          continue;
-        }
-        const st = this.states.get(k);
-        const held = st?.kind === 'pending' ? st.held : [];
-        if (pos === null) {
-          this.o.log.info(`no committed position in the table: starting at the ${this.o.autoOffsetReset} offset`, { topic, partition: p });
-          this.states.set(k, { kind: 'ready' });
-        } else {
-          this.o.log.debug('resuming from the table', { topic, partition: p, offset: pos });
-          this.states.set(k, { kind: 'seeking', offset: pos, since: Date.now(), checking: false, windowMin: null, lastWindowMin: null });
-          this.stream?.offsetsToFetch.set(k, pos);
-        }
-        for (const m of held) this.accept(m);
-      }
+      for (const k of added) await this.assignOne(k);
     });
+  }
+
+  /** Read a partition's position from the table; on failure keep its held messages and retry later (not blocking poll). */
+  private async assignOne(k: string): Promise<void> {
+    if (!this.assignment.has(k) || this.closed) return;
+    const [topic, p] = split(k);
+    let pos: bigint | null;
+    try {
+      pos = await this.o.pipeline.assign(topic, p);
+    } catch (err) {
+      this.o.log.error('cannot read the committed position from the table; its messages are held and the read is retried', { topic, partition: p, error: (err as Error).message });
+      setTimeout(() => { this.assignChain = this.assignChain.then(() => this.assignOne(k)); }, 1000).unref();
+      return;
+    }
+    const st = this.states.get(k);
+    if (!this.assignment.has(k) || st?.kind !== 'pending') return;
+    const held = st.held;
+    if (pos === null) {
+      this.o.log.info(`no committed position in the table: starting at the ${this.o.autoOffsetReset} offset`, { topic, partition: p });
+      this.states.set(k, { kind: 'ready' });
+    } else {
+      this.o.log.debug('resuming from the table', { topic, partition: p, offset: pos });
+      this.states.set(k, { kind: 'seeking', offset: pos, since: Date.now(), checking: false, windowMin: null, lastWindowMin: null });
+      this.stream?.offsetsToFetch.set(k, pos);
+    }
+    for (const m of held) this.accept(m);
   }
 
   private applySeeks(): void {

@@ -54,7 +54,14 @@ export async function runLoop(opts: RunOptions): Promise<void> {
     replaying = (async () => {
       // Replay only while no flush runs, so commits stay in order per topic.
       await Promise.all(inFlight.values());
-      const r = await pipeline.replaySpool();
+      let r: Awaited<ReturnType<typeof pipeline.replaySpool>>;
+      try {
+        r = await pipeline.replaySpool();
+      } catch (err) {
+        // e.g. the spool's own disk failing: never crash, retry with backoff
+        r = { replayed: 0, remaining: spool.size, error: err as Error, reseek: [] };
+      }
+      for (const s of r.reseek) source.seek(s.topic, s.partition, s.offset);
       if (r.error) {
         replayBackoff = Math.min(10_000, replayBackoff ? replayBackoff * 2 : 1000);
         replayAt = Date.now() + replayBackoff;

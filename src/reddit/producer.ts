@@ -41,6 +41,8 @@ export interface ProducerOptions {
   pollSeconds?: number;
   maxPollSeconds?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Pages read back when re-reading the head (default 10: 1,000 posts). */
+  maxCatchUpPages?: number;
 }
 
 async function readState(path: string): Promise<ProducerState | null> {
@@ -94,8 +96,18 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
   let cycles = 0;
   while (!o.signal?.aborted && (o.maxCycles === undefined || cycles < o.maxCycles)) {
     cycles++;
-    const listing = await o.client.listing(`/r/${valid.join('+')}/${o.postType}`, tracker.params());
-    const fresh = tracker.accept(listing.children);
+    const listingPath = `/r/${valid.join('+')}/${o.postType}`;
+    const params = tracker.params();
+    let listing = await o.client.listing(listingPath, params);
+    let children = listing.children;
+    // Re-reading the head (no anchor, e.g. after the anchor post was deleted):
+    // page back until a post we have seen, so nothing newer is skipped.
+    for (let pages = 1; params.before === undefined && tracker.seenCount > 0 && listing.after && pages < (o.maxCatchUpPages ?? 10); pages++) {
+      if (children.some((c) => typeof c.data?.name === 'string' && tracker.hasSeen(c.data.name))) break;
+      listing = await o.client.listing(listingPath, { limit: '100', after: listing.after });
+      children = children.concat(listing.children);
+    }
+    const fresh = tracker.accept(children);
     const out = [];
     for (const p of fresh) {
       const sub = typeof p.subreddit === 'string' ? p.subreddit.toLowerCase() : null;

@@ -163,3 +163,31 @@ describe('new-post tracking', () => {
     assert.equal(tr.nextPollSeconds(10, 300, () => 0.5), 10);
   });
 });
+
+describe('producer catch-up after a deleted anchor', () => {
+  it('pages back with `after` until a seen post, so more than 100 new posts are not skipped', async () => {
+    const { runProducer } = await import('../../src/reddit/producer.ts');
+    const os = await import('node:os');
+    // a timeline of 250 posts, newest first; the tracker has seen the oldest 20
+    const all = Array.from({ length: 250 }, (_, i) => ({ kind: 't3', data: { name: `t3_p${i}`, subreddit: 'alpha', created_utc: 1000 + i } })).reverse();
+    const statePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rs-catchup-')), 'state.json');
+    fs.writeFileSync(statePath, JSON.stringify({ anchor: null, seen: all.slice(230).map((c) => c.data.name), emptyPolls: 0, pending: [] }));
+    const calls: Array<Record<string, string>> = [];
+    const client = {
+      rate: { remaining: 50, resetAt: null, used: null },
+      async listing(_p: string, params: Record<string, string>) {
+        calls.push(params);
+        const start = params.after ? all.findIndex((c) => c.data.name === params.after) + 1 : 0;
+        const page = all.slice(start, start + 100);
+        return { children: page, after: page.length === 100 ? page[99].data.name : null, before: null };
+      },
+    };
+    const sent: string[] = [];
+    const sink = { send: async (posts: Array<{ key: string }>) => { for (const p of posts) sent.push(p.key); }, recentKeys: async () => new Set<string>() };
+    await runProducer({ subreddits: ['alpha'], postType: 'new', client: client as any, sink, statePath, log: silentLogger, print: () => {}, maxCycles: 1, sleep: async () => {} });
+    assert.equal(calls.length, 3, 'read 3 pages');
+    assert.equal(sent.length, 230);
+    assert.equal(sent[0], 't3_p20', 'oldest unseen first');
+    assert.equal(sent[229], 't3_p249');
+  });
+});

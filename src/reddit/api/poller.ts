@@ -29,6 +29,9 @@ export class NewPostTracker {
     }
   }
 
+  hasSeen(name: string): boolean { return this.seen.has(name); }
+  get seenCount(): number { return this.seen.size; }
+
   /** Query parameters for the next request. */
   params(): Record<string, string> {
     const p: Record<string, string> = { limit: '100' };

@@ -11,8 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './kafka-broker.ts';
-import * as net from 'node:net';
+import { canConnect, freePort } from './kafka-broker.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -28,14 +27,6 @@ export interface S3Server {
   createUser(accessKeyId: string, secretAccessKey: string): void;
   stop(): Promise<void>;
   start(): Promise<void>;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export async function startS3Server(options: { port?: number; dataDir?: string } = {}): Promise<S3Server> {

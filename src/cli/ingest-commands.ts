@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { ReddStreamError } from '../errors.ts';
 import { consoleLogger } from '../logger.ts';
 import { loadFile, type LoadProgress } from '../ingest/load.ts';
-import { localTableRoot, tableRootFor, TableCatalog } from '../ingest/tables.ts';
+import { tableRootFor, TableCatalog } from '../ingest/tables.ts';
 import { isS3Uri } from '../storage/index.ts';
 import { PostGenerator } from '../reddit/generate.ts';
 import { normaliseSubreddit } from '../reddit/subreddit.ts';

@@ -191,16 +191,7 @@ export class IngestPipeline {
 
   /** Topics with at least one partition due for a flush. */
   dueTopics(now = this.clock()): string[] {
-    const topics = new Set<string>();
-    // The byte limit holds per table (all partitions of a topic share one
-    // commit), which bounds memory however many partitions are assigned.
-    const bytes = new Map<string, number>();
-    for (const st of this.parts.values()) {
-      if (shouldFlush(st, now, this.opts.policy)) topics.add(st.topic);
-      bytes.set(st.topic, (bytes.get(st.topic) ?? 0) + st.bytes);
-    }
-    for (const [topic, b] of bytes) if (b >= this.opts.policy.maxBytes) topics.add(topic);
-    return [...topics];
+    return [...this.dueReasons(now).keys()];
   }
 
   /** Milliseconds until the earliest latency deadline, or null when nothing is buffered. */
@@ -213,7 +204,11 @@ export class IngestPipeline {
     return best;
   }
 
-  /** Topics due for a flush with the reason (messages, bytes, latency). */
+  /**
+   * Topics due for a flush with the reason (messages, bytes, latency). The
+   * byte limit holds per table (all partitions of a topic share one commit),
+   * which bounds memory however many partitions are assigned.
+   */
   dueReasons(now = this.clock()): Map<string, string> {
     const out = new Map<string, string>();
     const bytes = new Map<string, number>();
@@ -240,11 +235,8 @@ export class IngestPipeline {
 
   /** Flush every due topic. */
   async flushDue(): Promise<FlushOutcome> {
-    const now = this.clock();
     const out: FlushOutcome = { summaries: [], reseek: [] };
-    for (const topic of this.dueTopics(now)) {
-      const st = [...this.parts.values()].find((p) => p.topic === topic);
-      const reason = st ? shouldFlush(st, now, this.opts.policy) ?? 'due' : 'due';
+    for (const [topic, reason] of this.dueReasons()) {
       const r = await this.flushTopic(topic, reason);
       out.summaries.push(...r.summaries);
       out.reseek.push(...r.reseek);

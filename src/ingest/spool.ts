@@ -19,6 +19,7 @@ import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import type { Action } from '../delta/actions.ts';
 import type { PreparedAppend, PreparedFile } from '../delta/table.ts';
+import { syncDir, writeFileDurable } from '../storage/durable.ts';
 
 export interface SpoolPart {
   /** Table name under the root (`_dead_letters` for dead letters). */
@@ -114,14 +115,14 @@ export class Spool {
       const files = [];
       for (const f of p.prepared.files) {
         const file = `f${n++}.parquet`;
-        await writeDurable(nodePath.join(tmp, file), f.bytes);
+        await writeFileDurable(nodePath.join(tmp, file), f.bytes);
         bytes += f.bytes.byteLength;
         files.push({ file, path: f.path, add: f.add });
       }
       stored.push({ table: p.table, files, actions: p.prepared.actions, txns: p.prepared.txns, rows: p.prepared.rows, commitInfo: p.prepared.commitInfo });
     }
     const createdAt = Date.now();
-    await writeDurable(nodePath.join(tmp, 'entry.json'), new TextEncoder().encode(JSON.stringify({ createdAt, topics, parts: stored, bytes })));
+    await writeFileDurable(nodePath.join(tmp, 'entry.json'), new TextEncoder().encode(JSON.stringify({ createdAt, topics, parts: stored, bytes })));
     await fs.rename(tmp, nodePath.join(this.dir, pad(seq)));
     await syncDir(this.dir);
     this.entries.push({ seq, createdAt, topics, tables: parts.map((p) => p.table), bytes, txns: parts.flatMap((p) => p.prepared.txns) });
@@ -156,7 +157,7 @@ export class Spool {
       if (partsDone < raw.parts.length) {
         const rest = { ...raw, parts: raw.parts.slice(partsDone) };
         const tmp = nodePath.join(dir, 'entry.json.tmp');
-        await writeDurable(tmp, new TextEncoder().encode(JSON.stringify(rest)));
+        await writeFileDurable(tmp, new TextEncoder().encode(JSON.stringify(rest)));
         await fs.rename(tmp, nodePath.join(dir, 'entry.json'));
         this.entries[idx].tables = rest.parts.map((p) => p.table);
         this.entries[idx].txns = rest.parts.flatMap((p) => p.txns);
@@ -167,20 +168,4 @@ export class Spool {
     await fs.rm(dir, { recursive: true, force: true });
     if (idx >= 0) this.entries.splice(idx, 1);
   }
-}
-
-async function writeDurable(path: string, data: Uint8Array): Promise<void> {
-  const fh = await fs.open(path, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r').catch(() => null);
-  if (!fh) return;
-  try { await fh.sync(); } catch { /* best effort */ } finally { await fh.close(); }
 }

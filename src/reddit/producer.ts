@@ -16,6 +16,8 @@ import type { Logger } from '../logger.ts';
 import type { RedditClient } from './api/client.ts';
 import { NewPostTracker, type PollerState } from './api/poller.ts';
 import { isValidSubreddit } from './subreddit.ts';
+import { writeFileDurable } from '../storage/durable.ts';
+import { sleep } from '../time.ts';
 
 export interface PostSink {
   send(posts: Array<{ topic: string; key: string; value: string }>): Promise<void>;
@@ -57,28 +59,16 @@ async function readState(path: string): Promise<ProducerState | null> {
 async function writeState(path: string, state: ProducerState): Promise<void> {
   await fs.mkdir(nodePath.dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await fs.open(tmp, 'w');
-  try {
-    await fh.writeFile(JSON.stringify(state));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await writeFileDurable(tmp, JSON.stringify(state));
   await fs.rename(tmp, path);
 }
-
-const defaultSleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve) => {
-  if (signal?.aborted) return resolve();
-  const t = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-});
 
 export async function runProducer(o: ProducerOptions): Promise<{ cycles: number; sent: number }> {
   const valid = o.subreddits.filter((s) => isValidSubreddit(s));
   for (const s of o.subreddits) if (!isValidSubreddit(s)) o.log.warn('ignoring an invalid subreddit name (Reddit would drop it silently)', { subreddit: s });
   if (valid.length === 0) throw new Error('no valid subreddit to poll');
   const subs = new Set(valid.map((s) => s.toLowerCase()));
-  const sleep = o.sleep ?? defaultSleep;
+  const pause = o.sleep ?? sleep;
   const saved = await readState(o.statePath);
   const tracker = new NewPostTracker(10_000, saved ?? undefined);
   let sent = 0;
@@ -126,7 +116,7 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
     for (const p of out) bySub.set(p.topic.slice('reddit_'.length), (bySub.get(p.topic.slice('reddit_'.length)) ?? 0) + 1);
     o.print(`cycle ${cycles}: ${out.length} new post(s)${out.length ? ` (${[...bySub].map(([s, n]) => `r/${s} ${n}`).join(', ')})` : ''}; rate limit remaining ${o.client.rate.remaining ?? '?'}; next poll in ${wait.toFixed(0)} s`);
     if (o.maxCycles !== undefined && cycles >= o.maxCycles) break;
-    await sleep(wait * 1000, o.signal);
+    await pause(wait * 1000, o.signal);
   }
   return { cycles, sent };
 }

@@ -15,6 +15,7 @@ import { topicFor } from '../reddit/subreddit.ts';
 import { WorkerEncoder } from '../parquet/encoder.ts';
 import { Spool } from '../ingest/spool.ts';
 import { runLoop } from './run-loop.ts';
+import { sleep } from '../time.ts';
 
 export interface ConsumeOptions {
   config: Readonly<Config>;
@@ -85,7 +86,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
         { topics: topics.join(','), error: msg.slice(0, 200) },
       );
       await source.disconnect().catch(() => undefined);
-      await new Promise((r) => { const t = setTimeout(r, delay); o.signal?.addEventListener('abort', () => { clearTimeout(t); r(null); }, { once: true }); });
+      await sleep(delay, o.signal);
       delay = Math.min(30_000, delay * 2);
     }
   }

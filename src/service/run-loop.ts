@@ -8,6 +8,7 @@
  * a flush when the buffers hold more than twice the per-table byte limit).
  */
 import type { Logger } from '../logger.ts';
+import { sleep } from '../time.ts';
 import type { FlushOutcome, IngestPipeline, SourceMessage } from '../ingest/pipeline.ts';
 
 export interface PollingSource {
@@ -31,13 +32,6 @@ export interface RunOptions {
   /** Bytes buffered beyond which polling waits for a flush (default 64 MiB). */
   maxBufferedBytes?: number;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
 
 export async function runLoop(opts: RunOptions): Promise<void> {
   const { pipeline, source, log } = opts;

@@ -12,6 +12,7 @@ import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError, ReddStreamError } from '../errors.ts';
+import { syncDir } from './durable.ts';
 import { comparePaths, validateRelativePath, type ListOptions, type ObjectMeta, type ObjectStore } from './object-store.ts';
 
 export interface LocalStoreOptions {
@@ -136,17 +137,9 @@ export class LocalObjectStore implements ObjectStore {
 
   /** Make a directory entry durable (after rename/link, or after creating the directory). */
   private async syncDir(dir: string): Promise<void> {
-    if (!this.fsync) return;
-    let fh: fs.FileHandle | undefined;
-    try {
-      fh = await fs.open(dir, 'r');
-      await fh.sync();
-    } catch {
-      // Some filesystems refuse fsync on directories; durability is best effort there.
-    } finally {
-      await fh?.close().catch(() => undefined);
-    }
+    if (this.fsync) await syncDir(dir);
   }
+
 
   async delete(path: string): Promise<void> {
     await fs.rm(this.abs(path), { force: true });

@@ -10,20 +10,15 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
-import { PostGenerator } from '../../src/reddit/generate.ts';
 import { S3ObjectStore } from '../../src/storage/s3.ts';
 import { startS3Server, type S3Server } from '../../scripts/s3-server.ts';
-import { createTopics, produce, startBroker, startConsume, type Broker, type OutMessage } from '../helpers/kafka.ts';
+import { createTopics, generatedMessages, produce, startBroker, startConsume, type Broker, type OutMessage } from '../helpers/kafka.ts';
 import { PY_PRELUDE, runPython } from '../helpers/python.ts';
 
 let broker: Broker;
 let s3: S3Server;
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rs-kafka-s3-'));
 
-function generated(topic: string, n: number, partitions: number, seed: number): OutMessage[] {
-  const g = new PostGenerator({ seed, subreddits: [topic.replace('reddit_', '')] });
-  return Array.from({ length: n }, (_, i) => { const p = g.next(); return { topic, partition: i % partitions, key: String(p.name), value: JSON.stringify(p) }; });
-}
 
 const s3env = () => ({ REDDIT_STREAM_S3_ENDPOINT: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_REGION: 'us-east-1' });
 const store = (uri: string) => new S3ObjectStore(uri, { endpoint: s3.endpoint, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
@@ -47,7 +42,7 @@ describe('consume into S3 tables (real Kafka + real S3 server)', { timeout: 600_
 
   it('consumes into s3:// tables exactly; delta-rs reads them with endpoint options and agrees', async () => {
     await createTopics(broker.bootstrap, ['reddit_cloud'], 3);
-    const msgs = generated('reddit_cloud', 3000, 3, 51);
+    const msgs = generatedMessages('reddit_cloud', 3000, 3, 51);
     await produce(broker.bootstrap, msgs);
     const cwd = tmp();
     const res = await startConsume([...args('s3://lake/lake1', 'cloud', 'g-s3', path.join(cwd, 'spool')), '--until-idle', '3'], cwd, s3env()).done;
@@ -69,12 +64,12 @@ emit({'rows': t.num_rows, 'distinct': len(set(t.column('id').to_pylist())), 'txn
     const cwd = tmp();
     const spoolDir = path.join(cwd, 'spool');
     const run = startConsume(args('s3://lake/lake2', 'storm', 'g-storm', spoolDir), cwd, s3env());
-    const first = generated('reddit_storm', 3000, 3, 61);
+    const first = generatedMessages('reddit_storm', 3000, 3, 61);
     await produce(broker.bootstrap, first);
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && (await ids('s3://lake/lake2/storm')).length === 0) await new Promise((r) => setTimeout(r, 200));
     await s3.stop();
-    const second = generated('reddit_storm', 3000, 3, 62);
+    const second = generatedMessages('reddit_storm', 3000, 3, 62);
     await produce(broker.bootstrap, second);
     await new Promise((r) => setTimeout(r, 30_000));
     assert.match(run.stderr(), /kept in the local spool/);
@@ -96,7 +91,7 @@ emit({'rows': t.num_rows, 'distinct': len(set(t.column('id').to_pylist())), 'txn
     await createTopics(broker.bootstrap, ['reddit_replay'], 3);
     const cwd = tmp();
     const spoolDir = path.join(cwd, 'spool');
-    const msgs = generated('reddit_replay', 6000, 3, 71);
+    const msgs = generatedMessages('reddit_replay', 6000, 3, 71);
     // S3 down from the start of this run: everything goes to the spool.
     const run = startConsume([...args('s3://lake/lake3', 'replay', 'g-replay', spoolDir), '--batch-size', '100'], cwd, s3env());
     const deadline0 = Date.now() + 60_000;

@@ -11,11 +11,10 @@ import * as zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
-import { PostGenerator } from '../../src/reddit/generate.ts';
 import { LocalObjectStore } from '../../src/storage/local.ts';
 import { Admin } from '@platformatic/kafka';
 import { SHARED } from '../helpers/fixtures.ts';
-import { createTopics, produce, startBroker, startConsume, type Broker, type OutMessage } from '../helpers/kafka.ts';
+import { createTopics, generatedMessages, produce, startBroker, startConsume, type Broker, type OutMessage } from '../helpers/kafka.ts';
 
 let broker: Broker;
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rs-kafka-e2e-'));
@@ -25,13 +24,6 @@ async function ids(dir: string): Promise<string[]> {
   return (await readAllRows(await loadSnapshot(new LocalObjectStore(dir)), { columns: ['id'] })).map((r) => r.id as string);
 }
 
-function generated(topic: string, n: number, partitions: number, seed: number): OutMessage[] {
-  const g = new PostGenerator({ seed, subreddits: [topic.replace('reddit_', '')] });
-  return Array.from({ length: n }, (_, i) => {
-    const p = g.next();
-    return { topic, partition: i % partitions, key: String(p.name), value: JSON.stringify(p) };
-  });
-}
 
 const baseArgs = (root: string, subs: string, group: string) => ['--kafka-host', broker.bootstrap, '--subreddits', subs, '--table-root', root, '--group-id', group, '--processing-interval', '0.5'];
 
@@ -81,7 +73,7 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
 
   it('kill -9 at random moments 5 times while ingesting: 0 lost, 0 duplicated', async () => {
     await createTopics(broker.bootstrap, ['reddit_crashy'], 3);
-    const msgs = generated('reddit_crashy', 30_000, 3, 11);
+    const msgs = generatedMessages('reddit_crashy', 30_000, 3, 11);
     await produce(broker.bootstrap, msgs, 1000);
     const root = tmp();
     const table = path.join(root, 'crashy');
@@ -110,7 +102,7 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
 
   it('bad messages land in dead letters; every good message lands', async () => {
     await createTopics(broker.bootstrap, ['reddit_messy'], 1);
-    const good = generated('reddit_messy', 50, 1, 21);
+    const good = generatedMessages('reddit_messy', 50, 1, 21);
     const bad: OutMessage[] = [
       { topic: 'reddit_messy', partition: 0, key: 'k1', value: '{not json' },
       { topic: 'reddit_messy', partition: 0, key: 'k2', value: '[1,2,3]' },
@@ -157,7 +149,7 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
       const pb = lastAssignment(b.stderr()).split(',').filter(Boolean);
       return pa.length > 0 && pb.length > 0 && pa.length + pb.length === 4 && !pa.some((x) => pb.includes(x));
     });
-    const first = generated('reddit_shared', 8000, 4, 31);
+    const first = generatedMessages('reddit_shared', 8000, 4, 31);
     await produce(broker.bootstrap, first, 1000);
     await waitFor('8000 rows', async () => (await ids(table).catch(() => [])).length >= 8000);
     // both consumers committed their own partitions
@@ -167,7 +159,7 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
     const ra = await a.done;
     assert.equal(ra.code, 0, ra.stderr);
     await waitFor('b to own all partitions', () => lastAssignment(b.stderr()).split(',').length === 4);
-    const second = generated('reddit_shared', 4000, 4, 32);
+    const second = generatedMessages('reddit_shared', 4000, 4, 32);
     await produce(broker.bootstrap, second, 1000);
     await waitFor('12000 rows', async () => (await ids(table).catch(() => [])).length >= 12000);
     b.child.kill('SIGTERM');
@@ -182,7 +174,7 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
 
   it('broker stopped and restarted mid-ingest: consumption resumes by itself, exact result', async () => {
     await createTopics(broker.bootstrap, ['reddit_outage'], 3);
-    const first = generated('reddit_outage', 6000, 3, 41);
+    const first = generatedMessages('reddit_outage', 6000, 3, 41);
     await produce(broker.bootstrap, first, 1000);
     const root = tmp();
     const table = path.join(root, 'outage');
@@ -192,7 +184,7 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
     await broker.stop();
     await new Promise((r) => setTimeout(r, 3000));
     await broker.start();
-    const second = generated('reddit_outage', 3000, 3, 42);
+    const second = generatedMessages('reddit_outage', 3000, 3, 42);
     await produce(broker.bootstrap, second, 1000);
     const deadline2 = Date.now() + 120_000;
     while (Date.now() < deadline2 && (await ids(table).catch(() => [])).length < 9000) await new Promise((r) => setTimeout(r, 250));

@@ -3,6 +3,7 @@ import { Admin, Producer } from '@platformatic/kafka';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { startBroker, type Broker } from '../../scripts/kafka-broker.ts';
+import { PostGenerator } from '../../src/reddit/generate.ts';
 import { REPO_ROOT } from './fixtures.ts';
 
 export { startBroker, type Broker };
@@ -65,4 +66,13 @@ export async function readTopic(bootstrap: string, topic: string, expectAtLeast 
     await consumer.close(true).catch(() => undefined);
   }
   return out;
+}
+
+/** `n` generated posts for `topic` (reddit_<sub>), spread round-robin over `partitions`, keyed by fullname. */
+export function generatedMessages(topic: string, n: number, partitions: number, seed: number): OutMessage[] {
+  const g = new PostGenerator({ seed, subreddits: [topic.replace('reddit_', '')] });
+  return Array.from({ length: n }, (_, i) => {
+    const p = g.next();
+    return { topic, partition: i % partitions, key: String(p.name), value: JSON.stringify(p) };
+  });
 }

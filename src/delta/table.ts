@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ReddStreamError } from '../errors.ts';
-import type { Codec } from '../parquet/write.ts';
+import { DEFAULT_CODEC, type Codec } from '../parquet/write.ts';
 import { inlineEncoder, type ParquetEncoder } from '../parquet/encoder.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { Action, Add, Metadata, Protocol, Txn } from './actions.ts';
@@ -407,12 +407,12 @@ export class DeltaTable {
   ): Promise<PreparedFile> {
     let bytes: Uint8Array;
     try {
-      bytes = await this.encoder.encode(dataSchema, columns, numRows, { codec: codec ?? 'zstd' });
+      bytes = await this.encoder.encode(dataSchema, columns, numRows, { codec: codec ?? DEFAULT_CODEC });
     } catch (err) {
       throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
     }
     const stats = computeStats(dataSchema, columns, numRows, { numIndexedCols: numIndexedCols >= 0 ? numIndexedCols : 1 << 30 });
-    const name = `part-00000-${randomUUID()}.c000.${codec ?? 'zstd'}.parquet`;
+    const name = `part-00000-${randomUUID()}.c000.${codec ?? DEFAULT_CODEC}.parquet`;
     const decoded = dir === '' ? name : `${dir}/${name}`;
     return {
       path: decoded,

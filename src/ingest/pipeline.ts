@@ -407,7 +407,7 @@ export class IngestPipeline {
       firstRows: Array.from({ length: first }, (_, i) => ({
         subreddit: batch.columns.subreddit[i] as string | null,
         title: batch.columns.title[i] as string | null,
-        score: batch.columns.score[i] as bigint | null,
+        score: batch.columns.score[i] as number | bigint | null,
         created_utc: batch.columns.created_utc[i] as number | null,
       })),
     };

@@ -15,7 +15,7 @@ export interface BatchSummary {
   reason: string;
   /** Per message: ms from its producer timestamp to this commit (end-to-end latency). */
   ages?: number[];
-  firstRows: Array<{ subreddit: string | null; title: string | null; score: bigint | null; created_utc: number | null }>;
+  firstRows: Array<{ subreddit: string | null; title: string | null; score: number | bigint | null; created_utc: number | null }>;
 }
 
 function clip(s: string | null, n: number): string {

@@ -154,11 +154,17 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
         }
         case 'long': case 'timestamp': case 'timestamp_ntz': {
           const data = new BigInt64Array(n);
+          // Safe integers are written as two 32-bit words (no BigInt per value; little-endian).
+          const words = new Int32Array(data.buffer);
           for (let i = 0; i < n; i++) {
             const v = values[i];
             if (v === null || v === undefined) continue;
             if (typeof v === 'bigint') data[i] = v;
-            else if (typeof v === 'number' && Number.isInteger(v)) data[i] = BigInt(v);
+            else if (typeof v === 'number' && Number.isSafeInteger(v)) {
+              const hi = Math.floor(v / 4294967296);
+              words[2 * i] = v - hi * 4294967296;
+              words[2 * i + 1] = hi;
+            } else if (typeof v === 'number' && Number.isInteger(v)) data[i] = BigInt(v);
             else typeError(t, v, path);
           }
           return arrow.makeData({ ...common, type: type as arrow.Int64, data });

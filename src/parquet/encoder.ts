@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { StructType } from '../delta/schema.ts';
 import type { DeltaValue } from '../delta/values.ts';
 import { buildTable } from './arrow.ts';
-import { encodeArrow, type ParquetWriteOptions } from './write.ts';
+import { encodeColumns, mostlyDistinctColumns, type ParquetWriteOptions } from './write.ts';
 
 export interface ParquetEncoder {
   encode(schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, options?: ParquetWriteOptions): Promise<Uint8Array>;
@@ -18,7 +18,7 @@ export interface ParquetEncoder {
 
 export const inlineEncoder: ParquetEncoder = {
   async encode(schema, columns, numRows, options) {
-    return encodeArrow(buildTable(schema, columns, numRows), options);
+    return encodeColumns(schema, columns, numRows, options);
   },
 };
 
@@ -82,7 +82,8 @@ export class WorkerEncoder implements ParquetEncoder {
     const done = new Promise<Uint8Array>((resolve, reject) => this.pending.set(id, { resolve, reject, slot }));
     entry.busy++;
     entry.worker.ref();
-    entry.worker.postMessage({ id, ipc, codec: options.codec ?? 'zstd', rowGroupSize: options.rowGroupSize ?? 131072 }, [ipc.buffer as ArrayBuffer]);
+    const opts: ParquetWriteOptions = { ...options, noDictionary: options.noDictionary ?? mostlyDistinctColumns(schema, columns, numRows) };
+    entry.worker.postMessage({ id, ipc, options: opts }, [ipc.buffer as ArrayBuffer]);
     return done;
   }
 

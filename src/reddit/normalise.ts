@@ -19,7 +19,7 @@
  */
 import type { ColumnBatch } from '../delta/table.ts';
 import type { DeltaValue } from '../delta/values.ts';
-import { EXTRA_FIELDS_COLUMN, KNOWN_FIELDS, POST_FIELDS, type PostFieldType, type UnknownFieldPolicy } from './post-schema.ts';
+import { EXTRA_FIELDS_COLUMN, POST_FIELDS, type PostFieldType, type UnknownFieldPolicy } from './post-schema.ts';
 
 export interface NormaliseOptions {
   unknownFields?: UnknownFieldPolicy;
@@ -61,8 +61,10 @@ function coerce(name: string, type: PostFieldType, v: unknown): DeltaValue {
       if (typeof v === 'number' || typeof v === 'boolean') return String(v);
       break;
     case 'long':
-      if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
-      if (typeof v === 'string' && /^-?\d{1,15}$/.test(v)) return BigInt(v);
+      // Safe integers stay numbers (no BigInt allocation per value); the
+      // Arrow builder and stats accept both.
+      if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+      if (typeof v === 'string' && /^-?\d{1,15}$/.test(v)) return Number(v);
       break;
     case 'double':
       if (typeof v === 'number') return v;
@@ -74,6 +76,12 @@ function coerce(name: string, type: PostFieldType, v: unknown): DeltaValue {
   }
   throw new CoercionError(`field "${name}": expected ${type}, got ${describe(v)}`);
 }
+
+const FIELD_COUNT = POST_FIELDS.length;
+const FIELD_INDEX: ReadonlyMap<string, number> = new Map(POST_FIELDS.map(([name], i) => [name, i]));
+const FIELD_TYPES: readonly PostFieldType[] = POST_FIELDS.map(([, type]) => type);
+const EDITED = FIELD_INDEX.get('edited')!;
+const CREATED_UTC = FIELD_INDEX.get('created_utc')!;
 
 function epochMicros(seconds: number): bigint {
   return BigInt(Math.round(seconds * 1e6));
@@ -138,39 +146,39 @@ export class PostBatchBuilder {
     const post = obj as Record<string, unknown>;
     const id = Object.hasOwn(post, 'id') ? post.id : undefined;
     if (typeof id !== 'string' || id === '') return { ok: false, reason: id === undefined || id === null ? 'post has no "id"' : `post "id" must be a non-empty string, got ${describe(id)}` };
-    // Coerce into a scratch row first so a bad field rejects the whole message.
-    const values = new Array<DeltaValue>(POST_FIELDS.length);
+    // Coerce into a scratch row first so a bad field rejects the whole
+    // message. One pass over the post's own keys (JSON.parse makes every key
+    // an own data property, "__proto__" included).
+    const values = new Array<DeltaValue>(FIELD_COUNT).fill(null);
     let editedAt: DeltaValue = null;
     let createdAt: DeltaValue = null;
+    let unknown: Record<string, unknown> | null = null;
+    const keep = this.policy === 'keep';
     try {
-      for (let i = 0; i < POST_FIELDS.length; i++) {
-        const [name, type] = POST_FIELDS[i];
-        const raw = Object.hasOwn(post, name) ? post[name] : undefined;
-        if (name === 'edited' && typeof raw === 'number') {
+      for (const name in post) {
+        if (!Object.hasOwn(post, name)) continue;
+        const i = FIELD_INDEX.get(name);
+        const raw = post[name];
+        if (i === undefined) {
+          // A null-prototype object: a "__proto__" key stays an ordinary key.
+          if (keep) (unknown ??= Object.create(null) as Record<string, unknown>)[name] = raw;
+          continue;
+        }
+        if (i === EDITED && typeof raw === 'number') {
           if (!Number.isFinite(raw)) throw new CoercionError(`field "edited": expected false or an epoch number, got ${raw}`);
           values[i] = true;
           editedAt = epochMicros(raw);
           continue;
         }
-        values[i] = coerce(name, type, raw);
+        values[i] = coerce(name, FIELD_TYPES[i], raw);
       }
-      const cu = post.created_utc;
+      const cu = values[CREATED_UTC];
       if (typeof cu === 'number' && Number.isFinite(cu)) createdAt = epochMicros(cu);
     } catch (err) {
       if (err instanceof CoercionError) return { ok: false, reason: err.message };
       throw err;
     }
-    let extra: string | null = null;
-    if (this.policy === 'keep') {
-      // A null-prototype object: a "__proto__" key stays an ordinary key.
-      let unknown: Record<string, unknown> | null = null;
-      for (const k in post) {
-        if (KNOWN_FIELDS.has(k) || !Object.hasOwn(post, k)) continue;
-        unknown ??= Object.create(null) as Record<string, unknown>;
-        unknown[k] = post[k];
-      }
-      extra = unknown ? JSON.stringify(unknown) : null;
-    }
+    const extra = unknown ? JSON.stringify(unknown) : null;
     let row = this.byId.get(id);
     const duplicate = row !== undefined;
     if (row === undefined) {

@@ -160,7 +160,7 @@ describe('validation and dead-letter reasons', () => {
     const batch = b.build();
     assert.equal(batch.numRows, 2);
     assert.equal(batch.duplicates, 1);
-    assert.equal(batch.columns.score[0], 3n);
+    assert.equal(batch.columns.score[0], 3);
     assert.deepEqual(batch.refs, [12, 11]);
   });
 });

@@ -3,7 +3,7 @@
  * (`planAppend`) and the I/O shell (data files, commit, checkpoint).
  *
  * Append invariants:
- * - Data files get unique names (`part-<uuid>.c000.zstd.parquet`) and are
+ * - Data files get unique names (`part-<uuid>.c000.snappy.parquet`) and are
  *   written before the commit; a file only becomes part of the table when the
  *   commit that adds it lands. A commit that loses with a real conflict deletes
  *   the files it wrote (best effort; leftovers are unreferenced and vacuumable).
@@ -22,18 +22,14 @@ import type { Action, Add, Metadata, Protocol, Txn } from './actions.ts';
 import { writeCheckpoint } from './checkpoint.ts';
 import { checkWriteSupported } from './features.ts';
 import { LOG_DIR } from './log-path.ts';
-import { encodeAddPath, partitionDir } from './partitions.ts';
+import { encodeAddPath } from './partitions.ts';
+import { encodeDataFiles, type ColumnBatch, type EncodedFile } from './data-files.ts';
 import { loadSnapshot, Snapshot, updateSnapshot } from './snapshot.ts';
 import { addedColumns, schemaToString, type DataType, type StructType } from './schema.ts';
-import { computeStats, statsToJson } from './stats.ts';
 import { commit, type CommitResult } from './transaction.ts';
-import { serializePartitionValue, type DeltaValue } from './values.ts';
+import type { DeltaValue } from './values.ts';
 
-/** Columnar batch: one array of Delta values per column, all `numRows` long. */
-export interface ColumnBatch {
-  numRows: number;
-  columns: Record<string, ArrayLike<DeltaValue>>;
-}
+export { chunkRows, groupByPartition, type ColumnBatch, type EncodedFile } from './data-files.ts';
 
 export interface CreateOptions {
   schema: StructType;
@@ -135,65 +131,10 @@ export function planCreate(options: CreateOptions, now = Date.now(), id: string 
   return { protocol, metaData };
 }
 
-/** Group row indexes by partition directory (pure). */
-export function groupByPartition(schema: StructType, partitionColumns: string[], batch: ColumnBatch): Map<string, { values: Record<string, string | null>; rows: number[] }> {
-  const groups = new Map<string, { values: Record<string, string | null>; rows: number[] }>();
-  if (partitionColumns.length === 0) {
-    groups.set('', { values: {}, rows: Array.from({ length: batch.numRows }, (_, i) => i) });
-    return groups;
-  }
-  const types = partitionColumns.map((c) => schema.fields.find((f) => f.name === c)!.type);
-  for (let i = 0; i < batch.numRows; i++) {
-    const strs = partitionColumns.map((c, j) => {
-      const col = batch.columns[c];
-      const s = serializePartitionValue(col ? (col[i] ?? null) : null, types[j]);
-      return s === '' ? null : s;
-    });
-    const dir = partitionDir(partitionColumns, strs);
-    let g = groups.get(dir);
-    if (!g) {
-      g = { values: Object.fromEntries(partitionColumns.map((c, j) => [c, strs[j]])), rows: [] };
-      groups.set(dir, g);
-    }
-    g.rows.push(i);
-  }
-  return groups;
-}
-
 export function rowsToBatch(schema: StructType, rows: Array<Record<string, DeltaValue>>): ColumnBatch {
   const columns: Record<string, DeltaValue[]> = {};
   for (const f of schema.fields) columns[f.name] = rows.map((r) => r[f.name] ?? null);
   return { numRows: rows.length, columns };
-}
-
-/** Rough in-memory size of a value, for splitting batches into files. */
-function approxBytes(v: DeltaValue): number {
-  if (v === null || v === undefined) return 1;
-  if (typeof v === 'string') return v.length + 4;
-  if (v instanceof Uint8Array) return v.byteLength + 4;
-  if (typeof v === 'object') return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? 0 : x))?.length ?? 8;
-  return 8;
-}
-
-/** Split `rows` into runs whose approximate size stays under `maxBytes` (pure). */
-export function chunkRows(batch: ColumnBatch, rows: number[], schema: StructType, maxBytes: number): number[][] {
-  const cols = schema.fields.map((f) => batch.columns[f.name]).filter((c): c is ArrayLike<DeltaValue> => c !== undefined);
-  const out: number[][] = [];
-  let cur: number[] = [];
-  let size = 0;
-  for (const i of rows) {
-    let row = 0;
-    for (const c of cols) row += approxBytes(c[i] ?? null);
-    if (cur.length > 0 && size + row > maxBytes) {
-      out.push(cur);
-      cur = [];
-      size = 0;
-    }
-    cur.push(i);
-    size += row;
-  }
-  if (cur.length) out.push(cur);
-  return out;
 }
 
 export interface TableOptions {
@@ -273,6 +214,41 @@ export class DeltaTable {
    * during a storage outage) and committed later.
    */
   async prepareAppend(batch: ColumnBatch, options: AppendOptions = {}): Promise<PreparedAppend | Extract<AppendResult, { kind: 'conflict' }>> {
+    const plan = await this.planAppend(options);
+    if ('kind' in plan) return plan;
+    let encoded: EncodedFile[];
+    try {
+      encoded = await encodeDataFiles(plan.schema, this.current.partitionColumns, batch, {
+        ...this.encodeSettings(options.codec),
+        encode: (schema, columns, numRows, opts) => this.encoder.encode(schema, columns, numRows, opts),
+      });
+    } catch (err) {
+      throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
+    }
+    return this.finishPrepare(plan, encoded, options);
+  }
+
+  /**
+   * Like `prepareAppend`, for files encoded elsewhere (e.g. a worker thread
+   * running `encodeDataFiles` with `encodeSettings()` under the schema it was
+   * given: the table's, or `options.schema` when evolving it).
+   */
+  async prepareEncodedAppend(files: EncodedFile[], options: AppendOptions = {}): Promise<PreparedAppend | Extract<AppendResult, { kind: 'conflict' }>> {
+    const plan = await this.planAppend(options);
+    if ('kind' in plan) return plan;
+    return this.finishPrepare(plan, files, options);
+  }
+
+  /** How this table wants data files encoded (codec, stats columns, file size). */
+  encodeSettings(codec?: Codec): { codec: Codec; numIndexedCols: number; maxFileBytes: number } {
+    return {
+      codec: codec ?? DEFAULT_CODEC,
+      numIndexedCols: Number(this.current.tableProperty('delta.dataSkippingNumIndexedCols') ?? 32),
+      maxFileBytes: this.maxFileBytes,
+    };
+  }
+
+  private async planAppend(options: AppendOptions): Promise<{ schema: StructType; actions: Action[] } | Extract<AppendResult, { kind: 'conflict' }>> {
     // A stale snapshot is acceptable here (the store may be down): the txn
     // checks are repeated against the latest snapshot at commit time.
     await this.refresh().catch(() => undefined);
@@ -300,21 +276,34 @@ export class DeltaTable {
         }
       }
     }
-    const txns = options.txns ?? [];
-    const stale = options.prepareTxnCheck === false ? null : txnConflict(snap, txns);
+    const stale = options.prepareTxnCheck === false ? null : txnConflict(snap, options.txns ?? []);
     if (stale) return stale;
-    const files = await this.writeFiles(schema, snap.partitionColumns, batch, options.codec);
+    return { schema, actions };
+  }
+
+  private finishPrepare(plan: { actions: Action[] }, encoded: EncodedFile[], options: AppendOptions): PreparedAppend {
+    const now = Date.now();
+    const files: PreparedFile[] = encoded.map((f) => {
+      const name = `part-00000-${randomUUID()}.c000.${f.codec}.parquet`;
+      const decoded = f.dir === '' ? name : `${f.dir}/${name}`;
+      return {
+        path: decoded,
+        bytes: f.bytes,
+        add: { path: encodeAddPath(decoded), partitionValues: f.partitionValues, size: f.bytes.byteLength, modificationTime: now, dataChange: true, stats: f.stats },
+      };
+    });
     const bytes = files.reduce((s, f) => s + f.add.size, 0);
+    const rows = encoded.reduce((s, f) => s + f.numRows, 0);
     return {
       files,
-      actions,
-      txns,
-      rows: batch.numRows,
+      actions: plan.actions,
+      txns: options.txns ?? [],
+      rows,
       commitInfo: {
         operation: options.operation ?? 'WRITE',
-        operationParameters: { mode: 'Append', partitionBy: JSON.stringify(snap.partitionColumns) },
-        operationMetrics: { numFiles: String(files.length), numOutputRows: String(batch.numRows), numOutputBytes: String(bytes) },
-        isBlindAppend: actions.length === 0,
+        operationParameters: { mode: 'Append', partitionBy: JSON.stringify(this.current.partitionColumns) },
+        operationMetrics: { numFiles: String(files.length), numOutputRows: String(rows), numOutputBytes: String(bytes) },
+        isBlindAppend: plan.actions.length === 0,
         engineInfo: 'reddit-stream',
         ...options.commitInfo,
       },
@@ -364,68 +353,6 @@ export class DeltaTable {
       }
     }
     return { kind: 'committed', version: res.version, attempts: res.attempts, files: adds, rows: prepared.rows, bytes, ...(checkpointError ? { checkpointError } : {}) };
-  }
-
-  private async writeFiles(schema: StructType, partitionColumns: string[], batch: ColumnBatch, codec: Codec | undefined): Promise<PreparedFile[]> {
-    if (batch.numRows === 0) return [];
-    const dataSchema: StructType = { kind: 'struct', fields: schema.fields.filter((f) => !partitionColumns.includes(f.name)) };
-    const numIndexedCols = Number(this.current.tableProperty('delta.dataSkippingNumIndexedCols') ?? 32);
-    let groups: ReturnType<typeof groupByPartition>;
-    try {
-      groups = groupByPartition(schema, partitionColumns, batch);
-    } catch (err) {
-      throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
-    }
-    const maxFileBytes = this.maxFileBytes;
-    const jobs: Array<Promise<PreparedFile>> = [];
-    for (const [dir, group] of groups) {
-      // Split large groups so no single file (and no single Parquet encode,
-      // whose WASM memory never shrinks) exceeds about `maxFileBytes` of input.
-      // The files of one append are encoded and written concurrently (a
-      // worker-pool encoder runs them in parallel); their order in the commit
-      // is the order of the chunks.
-      for (const rows of chunkRows(batch, group.rows, dataSchema, maxFileBytes)) {
-        const first = rows[0];
-        const contiguous = rows[rows.length - 1] - first === rows.length - 1;
-        const columns: Record<string, ArrayLike<DeltaValue>> = {};
-        for (const f of dataSchema.fields) {
-          const col = batch.columns[f.name];
-          if (col === undefined) continue;
-          if (rows.length === batch.numRows) columns[f.name] = col;
-          else if (contiguous && Array.isArray(col)) columns[f.name] = col.slice(first, first + rows.length);
-          else columns[f.name] = rows.map((i) => col[i] ?? null);
-        }
-        jobs.push(this.writeFile(dataSchema, columns, rows.length, dir, group.values, codec, numIndexedCols));
-      }
-    }
-    return Promise.all(jobs);
-  }
-
-  private async writeFile(
-    dataSchema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, dir: string,
-    partitionValues: Record<string, string | null>, codec: Codec | undefined, numIndexedCols: number,
-  ): Promise<PreparedFile> {
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.encoder.encode(dataSchema, columns, numRows, { codec: codec ?? DEFAULT_CODEC });
-    } catch (err) {
-      throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
-    }
-    const stats = computeStats(dataSchema, columns, numRows, { numIndexedCols: numIndexedCols >= 0 ? numIndexedCols : 1 << 30 });
-    const name = `part-00000-${randomUUID()}.c000.${codec ?? DEFAULT_CODEC}.parquet`;
-    const decoded = dir === '' ? name : `${dir}/${name}`;
-    return {
-      path: decoded,
-      bytes,
-      add: {
-        path: encodeAddPath(decoded),
-        partitionValues,
-        size: bytes.byteLength,
-        modificationTime: Date.now(),
-        dataChange: true,
-        stats: statsToJson(stats),
-      },
-    };
   }
 
   private async deleteFiles(files: Add[]): Promise<void> {

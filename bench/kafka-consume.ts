@@ -28,7 +28,7 @@ const ROOT = path.resolve(here, '..');
 const SHARED = process.env.REDDIT_STREAM_SHARED ?? path.resolve(ROOT, '../shared');
 const { values: a } = parseArgs({ options: {
   posts: { type: 'string', default: '200000' }, rate: { type: 'string', default: '200' }, 'rate-seconds': { type: 'string', default: '20' },
-  'no-python': { type: 'boolean', default: false }, 'max-batch-bytes': { type: 'string' },
+  'no-python': { type: 'boolean', default: false }, 'max-batch-bytes': { type: 'string' }, workers: { type: 'string' },
 } });
 const N = Number(a.posts);
 
@@ -65,7 +65,7 @@ try {
   results.preload = { seconds: +((performance.now() - t0) / 1000).toFixed(1), MB: +(bytes / 1e6).toFixed(1), avgPostBytes: Math.round(bytes / N) };
 
   // 1. throughput
-  const ours = JSON.parse(await run(process.execPath, [path.join(here, 'kafka-consume-child.ts'), '--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : [])]));
+  const ours = JSON.parse(await run(process.execPath, [path.join(here, 'kafka-consume-child.ts'), '--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : [])]));
   ours.MBPerSec = ours.seconds ? +(bytes / 1e6 / ours.seconds).toFixed(1) : null;
   results.throughput = ours;
 

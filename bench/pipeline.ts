@@ -16,7 +16,7 @@ import { IngestPipeline, type SourceMessage } from '../src/ingest/pipeline.ts';
 import { localTableRoot, TableCatalog } from '../src/ingest/tables.ts';
 import { consoleLogger } from '../src/logger.ts';
 import { runLoop } from '../src/service/run-loop.ts';
-import { WorkerEncoder } from '../src/parquet/encoder.ts';
+import { WorkerPostBatchEncoder } from '../src/ingest/post-batch.ts';
 
 const { values: args } = parseArgs({ options: { posts: { type: 'string', default: '200000' }, batch: { type: 'string', default: '5000' }, partitions: { type: 'string', default: '6' } } });
 const total = Number(args.posts), batch = Number(args.batch), nparts = Number(args.partitions);
@@ -24,9 +24,12 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-bench-pipeline-'));
 const log = consoleLogger('warn');
 const latencies: number[] = [];
 let peakRss = 0;
+let atPeak: NodeJS.MemoryUsage | null = null;
+setInterval(() => { const m = process.memoryUsage(); if (m.rss > peakRss) { peakRss = m.rss; atPeak = m; } }, 20).unref();
 const pipeline = new IngestPipeline({
   group: 'bench', policy: { maxMessages: batch, maxBytes: Number(process.env.BENCH_MAX_BYTES ?? 32 << 20), maxLatencyMs: 1000 },
-  catalog: new TableCatalog(localTableRoot(dir), { log, encoder: process.env.BENCH_INLINE ? undefined : new WorkerEncoder() }), log,
+  catalog: new TableCatalog(localTableRoot(dir), { log }), log,
+  encoder: process.env.BENCH_INLINE ? undefined : new WorkerPostBatchEncoder(process.env.BENCH_WORKERS ? Number(process.env.BENCH_WORKERS) : undefined),
   onBatch: (s) => { latencies.push(s.ms); peakRss = Math.max(peakRss, process.memoryUsage().rss); },
 });
 const parts: GeneratedPartition[] = [];
@@ -37,7 +40,7 @@ for (let p = 0; p < nparts; p++) {
 let genMs = 0, bytes = 0, rr = 0;
 const t0 = performance.now();
 await runLoop({
-  pipeline, log,
+  pipeline, log, maxBufferedBytes: Number(process.env.BENCH_MAX_BUFFERED ?? 64 << 20),
   source: {
     async poll(max) {
       const g = performance.now();
@@ -59,6 +62,7 @@ console.log(JSON.stringify({
   posts: pipeline.totals.rows, commits: pipeline.totals.commits, batch, partitions: nparts, avgPostBytes: Math.round(bytes / pipeline.totals.rows),
   postsPerSec: Math.round(pipeline.totals.rows / busy), MBPerSec: +(bytes / 1e6 / busy).toFixed(1),
   commitMsP50: +pct(50).toFixed(0), commitMsP99: +pct(99).toFixed(0), peakRssMB: Math.round(peakRss / 1e6),
+  atPeakMB: atPeak ? Object.fromEntries(Object.entries(atPeak as NodeJS.MemoryUsage).map(([k, v]) => [k, Math.round(Number(v) / 1e6)])) : null,
   pipelineSeconds: +busy.toFixed(1), generateSeconds: +(genMs / 1000).toFixed(1), node: process.version,
 }, null, 2));
 fs.rmSync(dir, { recursive: true, force: true });

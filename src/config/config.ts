@@ -19,6 +19,8 @@ export interface Config {
   batchSize: number;
   maxBatchBytes: number;
   maxMessageBytes: number;
+  /** Worker threads parsing, normalising and encoding batches (undefined: one per core, at most 4). */
+  workers?: number;
   tableRoot: string;
   groupId: string;
   autoOffsetReset: 'earliest' | 'latest';
@@ -82,6 +84,7 @@ const KEYS: Record<string, { env: string[]; secret?: boolean }> = {
   batch_size: { env: ['REDDIT_STREAM_BATCH_SIZE'] },
   max_batch_bytes: { env: ['REDDIT_STREAM_MAX_BATCH_BYTES'] },
   max_message_bytes: { env: ['REDDIT_STREAM_MAX_MESSAGE_BYTES'] },
+  workers: { env: ['REDDIT_STREAM_WORKERS'] },
   table_root: { env: ['REDDIT_STREAM_TABLE_ROOT'] },
   group_id: { env: ['REDDIT_STREAM_GROUP_ID'] },
   auto_offset_reset: { env: ['REDDIT_STREAM_AUTO_OFFSET_RESET'] },
@@ -207,6 +210,7 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
   int('batch_size', 1, (n) => (cfg.batchSize = n));
   int('max_batch_bytes', 1024, (n) => (cfg.maxBatchBytes = n));
   int('max_message_bytes', 1024, (n) => (cfg.maxMessageBytes = n));
+  int('workers', 1, (n) => (cfg.workers = n));
   if (merged.table_root !== undefined) {
     const v = String(merged.table_root).trim();
     if (!v) problems.push(`${where('table_root')} is empty`);
@@ -254,6 +258,7 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
     batch_size: cfg.batchSize,
     max_batch_bytes: cfg.maxBatchBytes,
     max_message_bytes: cfg.maxMessageBytes,
+    workers: cfg.workers ?? 'auto',
     table_root: cfg.tableRoot,
     group_id: cfg.groupId,
     auto_offset_reset: cfg.autoOffsetReset,

@@ -38,6 +38,8 @@ export interface EncodeFilesOptions {
   numIndexedCols: number;
   maxFileBytes: number;
   encode: EncodeFn;
+  /** Size of the batch's input when the caller knows it (e.g. raw message bytes): at most `maxFileBytes` skips measuring rows. */
+  inputBytes?: number;
 }
 
 /** Group row indexes by partition directory (pure). */
@@ -107,7 +109,8 @@ export async function encodeDataFiles(schema: StructType, partitionColumns: stri
   const numIndexedCols = options.numIndexedCols >= 0 ? options.numIndexedCols : 1 << 30;
   const jobs: Array<Promise<EncodedFile>> = [];
   for (const [dir, group] of groupByPartition(schema, partitionColumns, batch)) {
-    for (const rows of chunkRows(batch, group.rows, dataSchema, options.maxFileBytes)) {
+    const small = options.inputBytes !== undefined && options.inputBytes <= options.maxFileBytes;
+    for (const rows of small ? [group.rows] : chunkRows(batch, group.rows, dataSchema, options.maxFileBytes)) {
       const first = rows[0];
       const contiguous = rows[rows.length - 1] - first === rows.length - 1;
       const columns: Record<string, ArrayLike<DeltaValue>> = {};

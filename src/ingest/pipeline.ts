@@ -19,15 +19,16 @@
  */
 import type { Logger } from '../logger.ts';
 import type { AppendResult, DeltaTable, PreparedAppend } from '../delta/table.ts';
+import type { StructType } from '../delta/schema.ts';
 import { describeError, ReddStreamError } from '../errors.ts';
 import type { Spool, SpoolPart } from './spool.ts';
-import type { DeltaValue } from '../delta/values.ts';
-import { PostBatchBuilder, type NormaliseOptions, type NormalisedBatch } from '../reddit/normalise.ts';
+import type { NormaliseOptions } from '../reddit/normalise.ts';
 import { isValidSubreddit } from '../reddit/subreddit.ts';
 import { DEAD_LETTER_TABLE, deadLetterBatch, type DeadLetter } from './dead-letters.ts';
 import { msUntilDue, shouldFlush, type FlushPolicy } from './flush-policy.ts';
 import type { BatchSummary } from './summary.ts';
 import type { TableCatalog } from './tables.ts';
+import { inlinePostBatchEncoder, packMessages, type PostBatchEncoder, type PostBatchResult } from './post-batch.ts';
 
 export interface SourceMessage {
   topic: string;
@@ -49,6 +50,8 @@ export interface PipelineOptions {
   clock?: () => number;
   /** Keep batches locally while the table store fails, and replay them later. */
   spool?: Spool;
+  /** Where batches are parsed, normalised and encoded (default: this thread). */
+  encoder?: PostBatchEncoder;
 }
 
 interface PartitionState {
@@ -56,7 +59,13 @@ interface PartitionState {
   partition: number;
   /** Last offset committed to the table (data), null when none. */
   committed: bigint | null;
-  builder: PostBatchBuilder;
+  /** The offset the table holds for this partition once every earlier batch is committed: the `expect` of this buffer's commit. */
+  base: bigint | null;
+  /** Ownership generation: changes when the partition is (re)assigned or reset; batches of an older one are never committed. */
+  epoch: number;
+  /** Messages to normalise (in offset order). */
+  msgs: SourceMessage[];
+  /** Dead letters known on arrival (empty messages). */
   dead: DeadLetter[];
   messages: number;
   bytes: number;
@@ -78,6 +87,10 @@ export interface FlushOutcome {
 
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+function deadLetter(msg: SourceMessage, error: string, failedAt: number): DeadLetter {
+  return { source: 'kafka', topic: msg.topic, partition: msg.partition, offset: msg.offset, key: msg.key, value: msg.value, error, failedAt };
+}
+
 /** Another worker owns the partitions now: re-seek, never spool. */
 class ConflictError extends Error {}
 
@@ -98,27 +111,6 @@ export function tableForTopic(topic: string): string {
 
 export function txnAppId(group: string, topic: string, partition: number): string {
   return `${group}-${topic}-${partition}`;
-}
-
-export function concatBatches(batches: NormalisedBatch[]): NormalisedBatch {
-  if (batches.length === 1) return batches[0];
-  const columns: Record<string, DeltaValue[]> = {};
-  for (const name of Object.keys(batches[0]?.columns ?? {})) {
-    const out: DeltaValue[] = [];
-    for (const b of batches) {
-      const c = b.columns[name];
-      for (let i = 0; i < b.numRows; i++) out.push(c[i] ?? null);
-    }
-    columns[name] = out;
-  }
-  return {
-    numRows: batches.reduce((s, b) => s + b.numRows, 0),
-    columns,
-    ids: batches.flatMap((b) => b.ids),
-    subreddits: batches.flatMap((b) => b.subreddits),
-    refs: batches.flatMap((b) => b.refs),
-    duplicates: batches.reduce((s, b) => s + b.duplicates, 0),
-  };
 }
 
 export class IngestPipeline {
@@ -180,12 +172,8 @@ export class IngestPipeline {
     st.timestamps.push(msg.timestamp ?? now);
     if (this.totals.firstMessageAt === null) this.totals.firstMessageAt = now;
     st.bytes += msg.value?.byteLength ?? 0;
-    const fail = (error: string) => st.dead.push({ source: 'kafka', topic: msg.topic, partition: msg.partition, offset: msg.offset, key: msg.key, value: msg.value, error, failedAt: now });
-    if (msg.value === null || msg.value.byteLength === 0) fail('empty message (no value)');
-    else {
-      const r = st.builder.add(msg.value, Number(msg.offset));
-      if (!r.ok) fail(r.reason);
-    }
+    if (msg.value === null || msg.value.byteLength === 0) st.dead.push(deadLetter(msg, 'empty message (no value)', now));
+    else st.msgs.push(msg);
     return true;
   }
 
@@ -265,55 +253,113 @@ export class IngestPipeline {
     return out;
   }
 
-  /** One commit for all buffered partitions of `topic` (serialised per topic). */
+  /** Flushes of one topic the pipeline runs at once (encoding in parallel, commits in order). */
+  get maxFlushesPerTopic(): number {
+    // One more than the encoder runs at once: a batch waits ready while another commits.
+    return this.encoder.parallelism + 1;
+  }
+
+  /**
+   * One commit for all buffered partitions of `topic`. The buffers are taken
+   * at once and encoded (in parallel with other flushes when the encoder has
+   * workers); commits of one topic happen in the order their flushes started.
+   */
   async flushTopic(topic: string, reason: string): Promise<FlushOutcome> {
+    const started = performance.now();
+    const taken = this.take(topic);
+    if (taken.length === 0) return { summaries: [], reseek: [] };
+    const bytes = taken.reduce((n, st) => n + st.bytes, 0);
+    this.inFlightBytes += bytes;
+    const encoded = this.encodeTaken(topic, taken);
+    encoded.catch(() => undefined); // observed in commitStage
     const prev = this.flushing.get(topic);
-    if (prev) await prev.catch(() => undefined);
-    const p = this.doFlush(topic, reason);
+    const p = (async () => {
+      if (prev) await prev.catch(() => undefined);
+      return this.commitStage(topic, taken, encoded, reason, started);
+    })();
     this.flushing.set(topic, p);
     try {
       return await p;
     } finally {
+      this.inFlightBytes -= bytes;
       if (this.flushing.get(topic) === p) this.flushing.delete(topic);
     }
   }
+
+  /** Bytes of messages taken by flushes that have not finished. */
+  inFlightBytes = 0;
 
   /** Wait for in-flight flushes (before revoking partitions). */
   async idle(): Promise<void> {
     await Promise.all([...this.flushing.values()].map((p) => p.catch(() => undefined)));
   }
 
+  private epochs = 0;
+
   private fresh(topic: string, partition: number, committed: bigint | null): PartitionState {
     return {
-      topic, partition, committed, builder: new PostBatchBuilder(this.opts.normalise), dead: [],
+      topic, partition, committed, base: committed, epoch: ++this.epochs, msgs: [], dead: [],
       messages: 0, bytes: 0, firstAt: null, firstOffset: null, lastOffset: null, skipped: 0, timestamps: [],
     };
   }
 
-  private async doFlush(topic: string, reason: string): Promise<FlushOutcome> {
-    const started = performance.now();
+  private get encoder(): PostBatchEncoder {
+    return this.opts.encoder ?? inlinePostBatchEncoder;
+  }
+
+  /** Take the buffers of `topic`; new messages go to fresh buffers (same ownership) meanwhile. */
+  private take(topic: string): PartitionState[] {
     const taken: PartitionState[] = [];
     for (const [k, st] of this.parts) {
       if (st.topic !== topic || st.messages === 0) continue;
       taken.push(st);
-      // New messages go to a fresh buffer while this one is committed.
       const next = this.fresh(st.topic, st.partition, st.committed);
+      next.epoch = st.epoch;
+      next.base = st.lastOffset;
       next.lastOffset = st.lastOffset;
       this.parts.set(k, next);
     }
-    if (taken.length === 0) return { summaries: [], reseek: [] };
+    return taken;
+  }
+
+  /** Stage 1 (parallel): normalise and encode the taken messages, under the schema the table will have. */
+  private async encodeTaken(topic: string, taken: PartitionState[]): Promise<{ result: PostBatchResult; schema: StructType | undefined }> {
+    const { catalog } = this.opts;
+    const table = await catalog.postTable(tableForTopic(topic));
+    const evolved = catalog.appendSchema(table);
+    const { data, ends } = packMessages(taken.flatMap((st) => st.msgs.map((m) => m.value!)), this.encoder.buffers);
+    const result = await this.encoder.encode({
+      data, ends, segments: taken.map((st) => st.msgs.length), normalise: this.opts.normalise ?? {},
+      schema: evolved ?? table.schema, partitionColumns: table.snapshot.partitionColumns, settings: table.encodeSettings(),
+    });
+    this.encoder.buffers?.release(result.recycled);
+    return { result, schema: evolved };
+  }
+
+  /** Stage 2 (in order per topic): dead letters, then the data commit, or the spool. */
+  private async commitStage(topic: string, taken: PartitionState[], encoded: ReturnType<IngestPipeline['encodeTaken']>, reason: string, started: number): Promise<FlushOutcome> {
     try {
-      return await this.commitTaken(topic, taken, reason, started);
+      // Partitions revoked or reset since the buffers were taken: this batch
+      // must not be committed; the partitions still ours restart from the table.
+      const current = taken.filter((st) => this.parts.get(key(st.topic, st.partition))?.epoch === st.epoch);
+      if (current.length < taken.length) {
+        if (current.length === 0) return { summaries: [], reseek: [] };
+        this.opts.log.info('partitions changed owner or were reset during a flush; dropping the batch and re-reading', { topic });
+        return { summaries: [], reseek: await this.reload(await this.opts.catalog.postTable(tableForTopic(topic)), current) };
+      }
+      const { result, schema } = await encoded;
+      return await this.commitTaken(topic, taken, result, schema, reason, started);
     } catch (err) {
       // Nothing of this batch is known to be committed: forget the buffers
       // and re-read from the table's committed offsets (never skip ahead).
       this.opts.log.error('flush failed; will re-read the batch from the last committed offset', { topic, error: (err as Error).message });
+      const mine = taken.filter((st) => this.parts.get(key(st.topic, st.partition))?.epoch === st.epoch);
       let reseek: FlushOutcome['reseek'];
       try {
-        reseek = await this.reload(await this.opts.catalog.postTable(tableForTopic(topic)), taken);
+        reseek = await this.reload(await this.opts.catalog.postTable(tableForTopic(topic)), mine);
       } catch {
-        reseek = taken.map((st) => {
-          if (this.parts.has(key(st.topic, st.partition))) this.parts.set(key(st.topic, st.partition), this.fresh(st.topic, st.partition, st.committed));
+        reseek = mine.map((st) => {
+          this.parts.set(key(st.topic, st.partition), this.fresh(st.topic, st.partition, st.committed));
           return { topic: st.topic, partition: st.partition, offset: st.committed === null ? st.firstOffset : st.committed + 1n };
         });
       }
@@ -321,24 +367,41 @@ export class IngestPipeline {
     }
   }
 
-  private async commitTaken(topic: string, taken: PartitionState[], reason: string, started: number): Promise<FlushOutcome> {
+  private async commitTaken(topic: string, taken: PartitionState[], result: PostBatchResult, schema: StructType | undefined, reason: string, started: number): Promise<FlushOutcome> {
     const tableName = tableForTopic(topic);
     const { catalog, group, log, spool } = this.opts;
     const table = await catalog.postTable(tableName);
     const txns = taken.map((st) => ({
       appId: txnAppId(group, st.topic, st.partition),
       version: Number(st.lastOffset!),
-      // The table must still be where this worker started: otherwise another
+      // The table must still be where this worker left it: otherwise another
       // worker owned the partition meanwhile and committed part of this range.
-      expect: st.committed === null ? null : Number(st.committed),
+      expect: st.base === null ? null : Number(st.base),
     }));
+    // Dead letters of each partition in offset order: those known on arrival and those the encoder found.
+    const found = new Map<PartitionState, DeadLetter[]>();
+    const starts: number[] = [];
+    let n = 0;
+    for (const st of taken) { starts.push(n); n += st.msgs.length; }
+    const failedAt = this.clock();
+    for (const d of result.dead) {
+      let j = taken.length - 1;
+      while (starts[j] > d.index) j--;
+      const st = taken[j];
+      const msg = st.msgs[d.index - starts[j]];
+      let list = found.get(st);
+      if (!list) found.set(st, (list = []));
+      list.push(deadLetter(msg, d.reason, failedAt));
+    }
+    for (const st of taken) {
+      const more = found.get(st);
+      if (more) st.dead = [...st.dead, ...more].sort((x, y) => (x.offset < y.offset ? -1 : x.offset > y.offset ? 1 : 0));
+    }
     const dead = taken.flatMap((st) => st.dead);
     const dlqPrep = dead.length > 0 ? await this.prepareDeadLetters(taken) : null;
-    const batches = taken.map((st) => st.builder.build());
-    const batch = concatBatches(batches);
     // Behind spooled batches the table is not at `expect` yet: check at commit (replay) time only.
     const queued = spool?.hasPendingForTopic(topic) ?? false;
-    const prep = await table.prepareAppend(batch, { txns, schema: catalog.appendSchema(table), operation: 'STREAMING UPDATE', commitInfo: { engineInfo: `reddit-stream ingest (group ${group})` }, prepareTxnCheck: !queued });
+    const prep = await table.prepareEncodedAppend(result.files, { txns, schema, operation: 'STREAMING UPDATE', commitInfo: { engineInfo: `reddit-stream ingest (group ${group})` }, prepareTxnCheck: !queued });
     if ('kind' in prep) {
       log.warn('another worker advanced these partitions; dropping our batch and re-seeking from the table', { table: tableName, reason: prep.reason });
       return { summaries: [], reseek: await this.reload(table, taken) };
@@ -387,31 +450,25 @@ export class IngestPipeline {
     }
     for (const st of taken) {
       const cur = this.parts.get(key(st.topic, st.partition));
-      if (cur) cur.committed = st.lastOffset;
+      if (cur && cur.epoch === st.epoch) cur.committed = st.lastOffset;
     }
     const ms = performance.now() - started;
     const committedAt = this.clock();
-    const first = Math.min(3, batch.numRows);
     const summary: BatchSummary = {
       table: tableName,
       version,
       spooled,
-      rows: batch.numRows,
+      rows: result.rows,
       deadLetters: dead.length,
-      duplicates: batch.duplicates,
+      duplicates: result.duplicates,
       skipped: taken.reduce((s, st) => s + st.skipped, 0),
       partitions: taken.map((st) => ({ topic: st.topic, partition: st.partition, from: st.firstOffset!, to: st.lastOffset! })),
       ms,
       reason,
       ages: taken.flatMap((st) => st.timestamps.map((t) => committedAt - t)),
-      firstRows: Array.from({ length: first }, (_, i) => ({
-        subreddit: batch.columns.subreddit[i] as string | null,
-        title: batch.columns.title[i] as string | null,
-        score: batch.columns.score[i] as number | bigint | null,
-        created_utc: batch.columns.created_utc[i] as number | null,
-      })),
+      firstRows: result.firstRows,
     };
-    this.totals.rows += batch.numRows;
+    this.totals.rows += result.rows;
     this.totals.deadLetters += dead.length;
     this.totals.commits++;
     this.totals.lastCommitAt = committedAt;

@@ -21,6 +21,7 @@ import { Consumer, type Message } from '@platformatic/kafka';
 import type { Logger } from '../logger.ts';
 import type { IngestPipeline, SourceMessage } from '../ingest/pipeline.ts';
 import type { PollingSource } from '../service/run-loop.ts';
+import { sleep } from '../time.ts';
 
 export interface KafkaSourceOptions {
   bootstrapBrokers: string[];
@@ -213,6 +214,11 @@ export class KafkaSource implements PollingSource {
       this.states.set(k, { kind: 'ready' });
     }
     this.queue.push(msg);
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w();
+    }
     if (!this.paused && this.queue.length >= (this.o.maxQueued ?? 5_000)) {
       this.paused = true;
       this.stream?.pause();
@@ -270,6 +276,23 @@ export class KafkaSource implements PollingSource {
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(30_000, delay * 2);
       }
+    }
+  }
+
+  private waiter: (() => void) | null = null;
+
+  /** Resolve when a message is queued, or after `ms`. */
+  async waitForData(ms: number, signal?: AbortSignal): Promise<void> {
+    if (this.queue.length > 0) return;
+    const ac = new AbortController();
+    const onAbort = () => ac.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await Promise.race([new Promise<void>((resolve) => (this.waiter = resolve)), sleep(ms, ac.signal)]);
+    } finally {
+      this.waiter = null;
+      ac.abort();
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 

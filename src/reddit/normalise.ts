@@ -200,6 +200,14 @@ export class PostBatchBuilder {
     return { ok: true, id, subreddit: sub, duplicate };
   }
 
+  /**
+   * Start a new segment (e.g. the next source partition): duplicates are
+   * resolved within a segment only; rows keep accumulating in one batch.
+   */
+  startSegment(): void {
+    this.byId = new Map();
+  }
+
   /** The accumulated batch; the builder starts empty again. */
   build(): NormalisedBatch {
     const out: NormalisedBatch = {

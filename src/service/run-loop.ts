@@ -2,10 +2,11 @@
  * The run loop shared by `demo` (in-process source) and `consume` (Kafka):
  * poll -> push into the pipeline -> start flushes for due topics (by size,
  * bytes, or a latency timer that fires even when nothing arrives) -> honour
- * re-seeks. Flushes run in the background, one per topic at a time, so the
- * next messages are decoded and normalised while a batch is being encoded
- * and committed; buffered bytes are bounded (backpressure: polling waits for
- * a flush when the buffers hold more than twice the per-table byte limit).
+ * re-seeks. Flushes run in the background, up to the encoder's parallelism
+ * per topic (their commits stay in order), so the next messages are fetched
+ * while batches are parsed, encoded and committed; buffered bytes are bounded
+ * (backpressure: polling waits for a flush when the buffers hold more than
+ * `maxBufferedBytes`).
  */
 import type { Logger } from '../logger.ts';
 import { sleep } from '../time.ts';
@@ -17,6 +18,8 @@ export interface PollingSource {
   seek(topic: string, partition: number, offset: bigint | null): void;
   /** True when the source will never produce more (finite sources). */
   exhausted(): boolean;
+  /** Resolve when messages may be available, or after `ms` (default: just wait `ms`). */
+  waitForData?(ms: number, signal?: AbortSignal): Promise<void>;
   /** Told the committed positions after each successful commit (e.g. to mirror them into Kafka). */
   committed?(offsets: Array<{ topic: string; partition: number; offset: bigint }>): Promise<void>;
 }
@@ -29,13 +32,14 @@ export interface RunOptions {
   untilIdleMs?: number;
   signal?: AbortSignal;
   pollMax?: number;
-  /** Bytes buffered beyond which polling waits for a flush (default 64 MiB). */
+  /** Bytes buffered or being flushed beyond which polling waits for a flush (default 64 MiB). */
   maxBufferedBytes?: number;
 }
 
 export async function runLoop(opts: RunOptions): Promise<void> {
   const { pipeline, source, log } = opts;
-  const inFlight = new Map<string, Promise<void>>();
+  const inFlight = new Set<Promise<void>>();
+  const perTopic = new Map<string, number>();
   let lastMessageAt = Date.now();
   let backoff = 0;
   let backoffUntil = 0;
@@ -79,10 +83,15 @@ export async function runLoop(opts: RunOptions): Promise<void> {
     }
   };
   const start = (topic: string, reason: string) => {
-    if (inFlight.has(topic)) return;
-    const p = pipeline.flushTopic(topic, reason).then(handle, (err) => handle({ summaries: [], reseek: [], error: err as Error }))
-      .finally(() => inFlight.delete(topic));
-    inFlight.set(topic, p);
+    const n = perTopic.get(topic) ?? 0;
+    if (n >= pipeline.maxFlushesPerTopic) return;
+    perTopic.set(topic, n + 1);
+    // The slot is free as soon as the commit is done (mirroring offsets into Kafka need not hold it).
+    const release = () => perTopic.set(topic, (perTopic.get(topic) ?? 1) - 1);
+    const p: Promise<void> = pipeline.flushTopic(topic, reason)
+      .then((out) => { release(); return handle(out); }, (err) => { release(); return handle({ summaries: [], reseek: [], error: err as Error }); })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
   };
 
   while (!opts.signal?.aborted) {
@@ -100,7 +109,7 @@ export async function runLoop(opts: RunOptions): Promise<void> {
     if (msgs.length) lastMessageAt = Date.now();
     for (const m of msgs) pipeline.push(m);
     for (const [topic, reason] of pipeline.dueReasons()) start(topic, reason);
-    if (inFlight.size > 0 && pipeline.bufferedBytes() > (opts.maxBufferedBytes ?? 64 * 1024 * 1024)) {
+    if (inFlight.size > 0 && pipeline.bufferedBytes() + pipeline.inFlightBytes > (opts.maxBufferedBytes ?? 64 * 1024 * 1024)) {
       await Promise.race(inFlight.values());
       continue;
     }
@@ -114,7 +123,8 @@ export async function runLoop(opts: RunOptions): Promise<void> {
         await Promise.race([...inFlight.values(), sleep(50, opts.signal)]);
         continue;
       }
-      await sleep(Math.max(5, Math.min(50, pipeline.nextDueInMs() ?? 50)), opts.signal);
+      const ms = Math.max(5, Math.min(50, pipeline.nextDueInMs() ?? 50));
+      await (source.waitForData ? source.waitForData(ms, opts.signal) : sleep(ms, opts.signal));
     }
   }
   // Graceful stop: let running flushes finish, then commit what is buffered.

@@ -1,0 +1,99 @@
+/**
+ * A small pool of worker threads running one kind of job (a module that calls
+ * `serveJobs`). Each job goes to the least busy worker; buffers listed as
+ * transferable move without copying. A worker that dies fails its pending
+ * jobs with an error (never hangs them) and is replaced on the next job.
+ * Idle workers do not keep the process alive.
+ */
+import { parentPort, Worker } from 'node:worker_threads';
+
+interface Reply { id: number; result?: unknown; error?: string }
+
+export class WorkerPool<Job, Result> {
+  readonly size: number;
+  private readonly url: URL;
+  private readonly workers: Array<{ worker: Worker; busy: number } | null>;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: Result) => void; reject: (e: Error) => void; slot: number }>();
+
+  /** `url`: the worker module (a `.ts` sibling is used when running from sources). */
+  constructor(url: URL, size = 1) {
+    this.url = url;
+    this.size = Math.max(1, size);
+    this.workers = new Array(this.size).fill(null);
+  }
+
+  /** Jobs submitted and not yet answered. */
+  get busy(): number { return this.pending.size; }
+
+  private slot(): number {
+    let best = 0;
+    for (let i = 0; i < this.size; i++) {
+      const w = this.workers[i];
+      if (!w) return i;
+      if (w.busy < (this.workers[best]?.busy ?? 0)) best = i;
+    }
+    return best;
+  }
+
+  private ensure(i: number): { worker: Worker; busy: number } {
+    const existing = this.workers[i];
+    if (existing) return existing;
+    const worker = new Worker(this.url);
+    const entry = { worker, busy: 0 };
+    worker.unref();
+    worker.on('message', (m: Reply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      entry.busy--;
+      if (entry.busy === 0) worker.unref();
+      if (m.error !== undefined) p.reject(new Error(m.error));
+      else p.resolve(m.result as Result);
+    });
+    const fail = (err: Error) => {
+      if (this.workers[i] === entry) this.workers[i] = null;
+      for (const [id, p] of this.pending) if (p.slot === i) { this.pending.delete(id); p.reject(err); }
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`worker thread ${this.url.pathname.split('/').pop()} exited with code ${code}`)));
+    this.workers[i] = entry;
+    return entry;
+  }
+
+  run(job: Job, transfer: ArrayBuffer[] = []): Promise<Result> {
+    const id = this.nextId++;
+    const slot = this.slot();
+    const entry = this.ensure(slot);
+    const done = new Promise<Result>((resolve, reject) => this.pending.set(id, { resolve, reject, slot }));
+    entry.busy++;
+    entry.worker.ref();
+    entry.worker.postMessage({ id, job }, transfer);
+    return done;
+  }
+
+  async close(): Promise<void> {
+    const ws = this.workers.splice(0, this.workers.length, ...new Array(this.size).fill(null));
+    await Promise.all(ws.map((w) => w?.worker.terminate()));
+  }
+}
+
+/** The sibling module `name` of `base` (`.ts` when running from sources, `.js` when built). */
+export function siblingModule(base: string, name: string): URL {
+  const ext = base.endsWith('.ts') ? '.ts' : '.js';
+  return new URL(`./${name}${ext}`, base);
+}
+
+/** Worker side: answer each job with `handle` (result and buffers to transfer). */
+export function serveJobs<Job, Result>(handle: (job: Job) => Promise<{ result: Result; transfer?: ArrayBuffer[] }> | { result: Result; transfer?: ArrayBuffer[] }): void {
+  const port = parentPort;
+  if (!port) throw new Error('serveJobs must run in a worker thread');
+  port.on('message', async (m: { id: number; job: Job }) => {
+    try {
+      const { result, transfer } = await handle(m.job);
+      port.postMessage({ id: m.id, result }, transfer ?? []);
+    } catch (err) {
+      port.postMessage({ id: m.id, error: (err as Error).message });
+    }
+  });
+}

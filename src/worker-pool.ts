@@ -3,7 +3,8 @@
  * `serveJobs`). Each job goes to the least busy worker; buffers listed as
  * transferable move without copying. A worker that dies fails its pending
  * jobs with an error (never hangs them) and is replaced on the next job.
- * Idle workers do not keep the process alive.
+ * Idle workers do not keep the process alive, and are stopped after
+ * `idleMs` without work (their memory returns to the system).
  */
 import { parentPort, Worker } from 'node:worker_threads';
 
@@ -12,13 +13,15 @@ interface Reply { id: number; result?: unknown; error?: string }
 export class WorkerPool<Job, Result> {
   readonly size: number;
   private readonly url: URL;
-  private readonly workers: Array<{ worker: Worker; busy: number } | null>;
+  private readonly workers: Array<{ worker: Worker; busy: number; idleTimer?: NodeJS.Timeout } | null>;
+  private readonly idleMs: number;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: Result) => void; reject: (e: Error) => void; slot: number }>();
 
   /** `url`: the worker module (a `.ts` sibling is used when running from sources). */
-  constructor(url: URL, size = 1) {
+  constructor(url: URL, size = 1, options: { idleMs?: number } = {}) {
     this.url = url;
+    this.idleMs = options.idleMs ?? 60_000;
     this.size = Math.max(1, size);
     this.workers = new Array(this.size).fill(null);
   }
@@ -36,22 +39,32 @@ export class WorkerPool<Job, Result> {
     return best;
   }
 
-  private ensure(i: number): { worker: Worker; busy: number } {
+  private ensure(i: number): { worker: Worker; busy: number; idleTimer?: NodeJS.Timeout } {
     const existing = this.workers[i];
     if (existing) return existing;
     const worker = new Worker(this.url);
-    const entry = { worker, busy: 0 };
+    const entry: { worker: Worker; busy: number; idleTimer?: NodeJS.Timeout } = { worker, busy: 0 };
     worker.unref();
     worker.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
       entry.busy--;
-      if (entry.busy === 0) worker.unref();
+      if (entry.busy === 0) {
+        worker.unref();
+        entry.idleTimer = setTimeout(() => {
+          if (entry.busy === 0 && this.workers[i] === entry) {
+            this.workers[i] = null;
+            void worker.terminate();
+          }
+        }, this.idleMs);
+        entry.idleTimer.unref();
+      }
       if (m.error !== undefined) p.reject(new Error(m.error));
       else p.resolve(m.result as Result);
     });
     const fail = (err: Error) => {
+      clearTimeout(entry.idleTimer);
       if (this.workers[i] === entry) this.workers[i] = null;
       for (const [id, p] of this.pending) if (p.slot === i) { this.pending.delete(id); p.reject(err); }
     };
@@ -66,6 +79,7 @@ export class WorkerPool<Job, Result> {
     const slot = this.slot();
     const entry = this.ensure(slot);
     const done = new Promise<Result>((resolve, reject) => this.pending.set(id, { resolve, reject, slot }));
+    clearTimeout(entry.idleTimer);
     entry.busy++;
     entry.worker.ref();
     entry.worker.postMessage({ id, job }, transfer);
@@ -74,6 +88,7 @@ export class WorkerPool<Job, Result> {
 
   async close(): Promise<void> {
     const ws = this.workers.splice(0, this.workers.length, ...new Array(this.size).fill(null));
+    for (const w of ws) clearTimeout(w?.idleTimer);
     await Promise.all(ws.map((w) => w?.worker.terminate()));
   }
 }

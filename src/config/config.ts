@@ -51,7 +51,7 @@ export const DEFAULTS: Omit<Config, 'creds'> = {
   debug: false,
   processingInterval: 1,
   batchSize: 5000,
-  maxBatchBytes: 16 * 1024 * 1024,
+  maxBatchBytes: 8 * 1024 * 1024,
   maxMessageBytes: 1024 * 1024,
   tableRoot: './lake',
   groupId: 'reddit-stream',

@@ -28,7 +28,7 @@ import { DEAD_LETTER_TABLE, deadLetterBatch, type DeadLetter } from './dead-lett
 import { msUntilDue, shouldFlush, type FlushPolicy } from './flush-policy.ts';
 import type { BatchSummary } from './summary.ts';
 import type { TableCatalog } from './tables.ts';
-import { inlinePostBatchEncoder, packMessages, type PostBatchEncoder, type PostBatchResult } from './post-batch.ts';
+import { inlinePostBatchEncoder, packedEntry, packMessages, type Packed, type PostBatchEncoder, type PostBatchResult } from './post-batch.ts';
 
 export interface SourceMessage {
   topic: string;
@@ -52,6 +52,18 @@ export interface PipelineOptions {
   spool?: Spool;
   /** Where batches are parsed, normalised and encoded (default: this thread). */
   encoder?: PostBatchEncoder;
+}
+
+/**
+ * A flush's messages, packed when the buffers are taken so the source's
+ * buffers (e.g. Kafka fetch responses) are released right away: values go
+ * to the encoder; offsets and keys stay here for dead letters.
+ */
+interface TakenMessages {
+  values: Packed;
+  keys: Packed & { nulls: Uint8Array | null };
+  offsets: bigint[];
+  segments: number[];
 }
 
 interface PartitionState {
@@ -270,12 +282,20 @@ export class IngestPipeline {
     if (taken.length === 0) return { summaries: [], reseek: [] };
     const bytes = taken.reduce((n, st) => n + st.bytes, 0);
     this.inFlightBytes += bytes;
-    const encoded = this.encodeTaken(topic, taken);
+    const msgs = taken.flatMap((st) => st.msgs);
+    const packed: TakenMessages = {
+      values: packMessages(msgs.map((m) => m.value), this.encoder.buffers),
+      keys: packMessages(msgs.map((m) => m.key)),
+      offsets: msgs.map((m) => m.offset),
+      segments: taken.map((st) => st.msgs.length),
+    };
+    for (const st of taken) st.msgs = [];
+    const encoded = this.encodeTaken(topic, packed);
     encoded.catch(() => undefined); // observed in commitStage
     const prev = this.flushing.get(topic);
     const p = (async () => {
       if (prev) await prev.catch(() => undefined);
-      return this.commitStage(topic, taken, encoded, reason, started);
+      return this.commitStage(topic, taken, packed, encoded, reason, started);
     })();
     this.flushing.set(topic, p);
     try {
@@ -323,13 +343,13 @@ export class IngestPipeline {
   }
 
   /** Stage 1 (parallel): normalise and encode the taken messages, under the schema the table will have. */
-  private async encodeTaken(topic: string, taken: PartitionState[]): Promise<{ result: PostBatchResult; schema: StructType | undefined }> {
+  private async encodeTaken(topic: string, packed: TakenMessages): Promise<{ result: PostBatchResult; schema: StructType | undefined }> {
     const { catalog } = this.opts;
     const table = await catalog.postTable(tableForTopic(topic));
     const evolved = catalog.appendSchema(table);
-    const { data, ends } = packMessages(taken.flatMap((st) => st.msgs.map((m) => m.value!)), this.encoder.buffers);
+    const { data, ends } = packed.values;
     const result = await this.encoder.encode({
-      data, ends, segments: taken.map((st) => st.msgs.length), normalise: this.opts.normalise ?? {},
+      data, ends, segments: packed.segments, normalise: this.opts.normalise ?? {},
       schema: evolved ?? table.schema, partitionColumns: table.snapshot.partitionColumns, settings: table.encodeSettings(),
     });
     this.encoder.buffers?.release(result.recycled);
@@ -337,7 +357,7 @@ export class IngestPipeline {
   }
 
   /** Stage 2 (in order per topic): dead letters, then the data commit, or the spool. */
-  private async commitStage(topic: string, taken: PartitionState[], encoded: ReturnType<IngestPipeline['encodeTaken']>, reason: string, started: number): Promise<FlushOutcome> {
+  private async commitStage(topic: string, taken: PartitionState[], packed: TakenMessages, encoded: ReturnType<IngestPipeline['encodeTaken']>, reason: string, started: number): Promise<FlushOutcome> {
     try {
       // Partitions revoked or reset since the buffers were taken: this batch
       // must not be committed; the partitions still ours restart from the table.
@@ -348,7 +368,7 @@ export class IngestPipeline {
         return { summaries: [], reseek: await this.reload(await this.opts.catalog.postTable(tableForTopic(topic)), current) };
       }
       const { result, schema } = await encoded;
-      return await this.commitTaken(topic, taken, result, schema, reason, started);
+      return await this.commitTaken(topic, taken, packed, result, schema, reason, started);
     } catch (err) {
       // Nothing of this batch is known to be committed: forget the buffers
       // and re-read from the table's committed offsets (never skip ahead).
@@ -367,7 +387,7 @@ export class IngestPipeline {
     }
   }
 
-  private async commitTaken(topic: string, taken: PartitionState[], result: PostBatchResult, schema: StructType | undefined, reason: string, started: number): Promise<FlushOutcome> {
+  private async commitTaken(topic: string, taken: PartitionState[], packed: TakenMessages, result: PostBatchResult, schema: StructType | undefined, reason: string, started: number): Promise<FlushOutcome> {
     const tableName = tableForTopic(topic);
     const { catalog, group, log, spool } = this.opts;
     const table = await catalog.postTable(tableName);
@@ -382,16 +402,16 @@ export class IngestPipeline {
     const found = new Map<PartitionState, DeadLetter[]>();
     const starts: number[] = [];
     let n = 0;
-    for (const st of taken) { starts.push(n); n += st.msgs.length; }
+    for (const count of packed.segments) { starts.push(n); n += count; }
     const failedAt = this.clock();
     for (const d of result.dead) {
       let j = taken.length - 1;
       while (starts[j] > d.index) j--;
       const st = taken[j];
-      const msg = st.msgs[d.index - starts[j]];
+      const k = packed.keys.nulls?.[d.index] ? null : packedEntry(packed.keys, d.index).slice();
       let list = found.get(st);
       if (!list) found.set(st, (list = []));
-      list.push(deadLetter(msg, d.reason, failedAt));
+      list.push(deadLetter({ topic: st.topic, partition: st.partition, offset: packed.offsets[d.index], key: k, value: d.value }, d.reason, failedAt));
     }
     for (const st of taken) {
       const more = found.get(st);

@@ -34,8 +34,8 @@ export interface PostBatchResult {
   files: EncodedFile[];
   rows: number;
   duplicates: number;
-  /** Messages that failed, by index in the job, with the reason. */
-  dead: Array<{ index: number; reason: string }>;
+  /** Messages that failed, by index in the job, with the reason and their bytes. */
+  dead: Array<{ index: number; reason: string; value: Uint8Array }>;
   /** The job's `data` buffer, handed back for reuse (workers only). */
   recycled?: ArrayBuffer;
   /** The first rows, for the console summary. */
@@ -73,19 +73,39 @@ export class PackBuffers {
   }
 }
 
-/** Pack message values for a job (one copy into a transferable buffer). */
-export function packMessages(values: Uint8Array[], buffers?: PackBuffers): { data: Uint8Array; ends: Uint32Array } {
+/** Byte strings back to back (one copy; null entries are empty and flagged). */
+export interface Packed {
+  data: Uint8Array;
+  /** End of entry i in `data` (entry i spans ends[i-1] (or 0) .. ends[i]). */
+  ends: Uint32Array;
+}
+
+/** Pack byte strings into one buffer (for a job: transferable; taken from `buffers` when given). */
+export function packMessages(values: ArrayLike<Uint8Array | null>, buffers?: PackBuffers): Packed & { nulls: Uint8Array | null } {
   let total = 0;
-  for (const v of values) total += v.byteLength;
+  let nulls: Uint8Array | null = null;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null) (nulls ??= new Uint8Array(values.length))[i] = 1;
+    else total += v.byteLength;
+  }
   const data = buffers ? buffers.acquire(total) : new Uint8Array(total);
   const ends = new Uint32Array(values.length);
   let at = 0;
   for (let i = 0; i < values.length; i++) {
-    data.set(values[i], at);
-    at += values[i].byteLength;
+    const v = values[i];
+    if (v !== null) {
+      data.set(v, at);
+      at += v.byteLength;
+    }
     ends[i] = at;
   }
-  return { data, ends };
+  return { data, ends, nulls };
+}
+
+/** Entry `i` of a packed buffer (a view). */
+export function packedEntry(p: Packed, i: number): Uint8Array {
+  return p.data.subarray(i === 0 ? 0 : p.ends[i - 1], p.ends[i]);
 }
 
 /** Normalise a job's messages into one columnar batch (pure). */
@@ -96,9 +116,9 @@ export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments
   for (const count of job.segments) {
     builder.startSegment();
     for (let k = 0; k < count; k++, index++) {
-      const start = index === 0 ? 0 : job.ends[index - 1];
-      const r = builder.add(job.data.subarray(start, job.ends[index]), index);
-      if (!r.ok) dead.push({ index, reason: r.reason });
+      const bytes = packedEntry(job, index);
+      const r = builder.add(bytes, index);
+      if (!r.ok) dead.push({ index, reason: r.reason, value: bytes.slice() });
     }
   }
   return { batch: builder.build(), dead };
@@ -139,17 +159,30 @@ export function defaultPostWorkers(): number {
   return Math.max(1, Math.min(4, os.availableParallelism()));
 }
 
-/** Post batches encoded on a pool of worker threads; data goes in and files come back without copies. */
+/**
+ * Post batches encoded on a pool of worker threads; data goes in and files
+ * come back without copies. Small batches while the pool is idle (a steady
+ * trickle of posts) are encoded in the calling thread: no worker is started
+ * for them, and workers idle for a minute stop, so a quiet service stays
+ * small and a busy one uses every core.
+ */
 export class WorkerPostBatchEncoder implements PostBatchEncoder {
   private readonly pool: WorkerPool<PostBatchJob, PostBatchResult>;
+  private readonly inlineBelow: number;
   readonly parallelism: number;
 
-  constructor(size = defaultPostWorkers()) {
-    this.pool = new WorkerPool(siblingModule(import.meta.url, 'post-batch-worker'), size);
+  constructor(size = defaultPostWorkers(), options: { inlineBelowBytes?: number; idleMs?: number } = {}) {
+    this.pool = new WorkerPool(siblingModule(import.meta.url, 'post-batch-worker'), size, { idleMs: options.idleMs });
     this.parallelism = this.pool.size;
+    this.inlineBelow = options.inlineBelowBytes ?? 1024 * 1024;
   }
 
-  encode(job: PostBatchJob): Promise<PostBatchResult> {
+  async encode(job: PostBatchJob): Promise<PostBatchResult> {
+    if (job.data.byteLength < this.inlineBelow && this.pool.busy === 0) {
+      const result = await encodePostBatch(job);
+      result.recycled = job.data.buffer as ArrayBuffer;
+      return result;
+    }
     return this.pool.run(job, [job.data.buffer as ArrayBuffer, job.ends.buffer as ArrayBuffer]);
   }
 

@@ -172,8 +172,9 @@ export class KafkaSource implements PollingSource {
       topic: m.topic,
       partition: m.partition,
       offset: m.offset,
-      key: m.key && m.key.length ? new Uint8Array(m.key.buffer, m.key.byteOffset, m.key.byteLength) : null,
-      value: m.value && m.value.length ? new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength) : null,
+      // Buffers are Uint8Arrays: no new views per message.
+      key: m.key && m.key.length ? m.key : null,
+      value: m.value && m.value.length ? m.value : null,
       timestamp: Number(m.timestamp),
     };
     const st = this.states.get(key(m.topic, m.partition));

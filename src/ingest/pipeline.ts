@@ -359,15 +359,9 @@ export class IngestPipeline {
   /** Stage 2 (in order per topic): dead letters, then the data commit, or the spool. */
   private async commitStage(topic: string, taken: PartitionState[], packed: TakenMessages, encoded: ReturnType<IngestPipeline['encodeTaken']>, reason: string, started: number): Promise<FlushOutcome> {
     try {
-      // Partitions revoked or reset since the buffers were taken: this batch
-      // must not be committed; the partitions still ours restart from the table.
-      const current = taken.filter((st) => this.parts.get(key(st.topic, st.partition))?.epoch === st.epoch);
-      if (current.length < taken.length) {
-        if (current.length === 0) return { summaries: [], reseek: [] };
-        this.opts.log.info('partitions changed owner or were reset during a flush; dropping the batch and re-reading', { topic });
-        return { summaries: [], reseek: await this.reload(await this.opts.catalog.postTable(tableForTopic(topic)), current) };
-      }
       const { result, schema } = await encoded;
+      const stale = await this.dropIfStale(topic, taken);
+      if (stale) return stale;
       return await this.commitTaken(topic, taken, packed, result, schema, reason, started);
     } catch (err) {
       // Nothing of this batch is known to be committed: forget the buffers
@@ -385,6 +379,18 @@ export class IngestPipeline {
       }
       return { summaries: [], reseek, error: err as Error };
     }
+  }
+
+  /**
+   * Partitions revoked or reset since the buffers were taken: the batch must
+   * not be committed; the partitions still ours restart from the table.
+   */
+  private async dropIfStale(topic: string, taken: PartitionState[]): Promise<FlushOutcome | null> {
+    const current = taken.filter((st) => this.parts.get(key(st.topic, st.partition))?.epoch === st.epoch);
+    if (current.length === taken.length) return null;
+    if (current.length === 0) return { summaries: [], reseek: [] };
+    this.opts.log.info('partitions changed owner or were reset during a flush; dropping the batch and re-reading', { topic });
+    return { summaries: [], reseek: await this.reload(await this.opts.catalog.postTable(tableForTopic(topic)), current) };
   }
 
   private async commitTaken(topic: string, taken: PartitionState[], packed: TakenMessages, result: PostBatchResult, schema: StructType | undefined, reason: string, started: number): Promise<FlushOutcome> {
@@ -438,6 +444,8 @@ export class IngestPipeline {
       await spool.add([topic], parts);
       spooled = true;
     } else {
+      const stale = await this.dropIfStale(topic, taken);
+      if (stale) return stale;
       let done = 0;
       try {
         for (const part of parts) {

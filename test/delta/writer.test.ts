@@ -7,6 +7,8 @@ import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
 import { field, struct } from '../../src/delta/schema.ts';
 import { DeltaTable } from '../../src/delta/table.ts';
+import { encodeDataFiles } from '../../src/delta/data-files.ts';
+import { encodeColumns } from '../../src/parquet/write.ts';
 import { commit, findConflict } from '../../src/delta/transaction.ts';
 import { canonicalJson } from '../../src/delta/values.ts';
 import { MemoryObjectStore } from '../../src/storage/memory.ts';
@@ -209,5 +211,36 @@ describe('review regressions', () => {
     await t.appendRows([{ id: 1n }]);
     await store.delete(commitPath(0));
     await assert.rejects(DeltaTable.create(store, { schema: struct([field('x', 'string')]) }), /already exists/);
+  });
+});
+
+describe('files encoded elsewhere', () => {
+  it('encodeDataFiles (pure) + prepareEncodedAppend commit like append: partitions, stats, txn', async () => {
+    const store = new MemoryObjectStore();
+    const t = await DeltaTable.create(store, { schema, partitionColumns: ['sub'] });
+    const rows = Array.from({ length: 12 }, (_, i) => row(i));
+    const batch = { numRows: rows.length, columns: Object.fromEntries(schema.fields.map((f) => [f.name, rows.map((r) => (r as Record<string, unknown>)[f.name] ?? null)])) } as any;
+    const files = await encodeDataFiles(t.schema, t.snapshot.partitionColumns, batch, { ...t.encodeSettings(), encode: encodeColumns });
+    assert.deepEqual(files.map((f) => f.dir).sort(), ['sub=__HIVE_DEFAULT_PARTITION__', 'sub=sub%2F1%20%C3%A9%F0%9F%98%80', 'sub=sub%2F2%20%C3%A9%F0%9F%98%80'].sort());
+    assert.equal(files.reduce((n, f) => n + f.numRows, 0), 12);
+    const prep = await t.prepareEncodedAppend(files, { txns: [{ appId: 'app', version: 3, expect: null }] });
+    assert.ok(!('kind' in prep));
+    const res = await t.commitPrepared(prep);
+    assert.equal(res.kind, 'committed');
+    const snap = await loadSnapshot(store);
+    assert.equal(snap.txnVersion('app'), 3);
+    assert.deepEqual((await readAllRows(snap)).map((r) => r.id).sort((a, b) => Number(a) - Number(b)), rows.map((r) => r.id));
+    assert.ok(snap.files().every((f) => JSON.parse(f.stats!).numRecords > 0));
+    // a stale expectation is a conflict value, before anything is written
+    const again = await t.prepareEncodedAppend(files, { txns: [{ appId: 'app', version: 4, expect: 1 }] });
+    assert.equal('kind' in again && again.kind, 'conflict');
+  });
+
+  it('splits by measured row size unless the caller says the input is small', async () => {
+    const small = struct([field('s', 'string')]);
+    const batch = { numRows: 100, columns: { s: Array.from({ length: 100 }, (_, i) => `${i}`.padEnd(1000, 'x')) } };
+    const opts = { codec: 'snappy' as const, numIndexedCols: 32, maxFileBytes: 20_000, encode: encodeColumns };
+    assert.ok((await encodeDataFiles(small, [], batch, opts)).length >= 5);
+    assert.equal((await encodeDataFiles(small, [], batch, { ...opts, inputBytes: 10_000 })).length, 1);
   });
 });

@@ -4,11 +4,12 @@
  * workers, revocation and storage failures.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
 import { IngestPipeline, tableForTopic, type SourceMessage } from '../../src/ingest/pipeline.ts';
 import { TableCatalog } from '../../src/ingest/tables.ts';
+import { inlinePostBatchEncoder, WorkerPostBatchEncoder, type PostBatchEncoder } from '../../src/ingest/post-batch.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { memoryRoot } from '../helpers/memory-root.ts';
 
@@ -18,16 +19,23 @@ const msg = (topic: string, partition: number, offset: number, value?: string): 
   value: enc.encode(value ?? JSON.stringify({ id: `${topic}-${partition}-${offset}`, subreddit: 'x', title: `post ${offset}`, score: offset, created_utc: 1_700_000_000 + offset })),
 });
 
+// Every behaviour holds whether batches are encoded in this thread or on worker threads.
+const workers = new WorkerPostBatchEncoder(2, { inlineBelowBytes: 0 });
+after(() => workers.close());
+const encoders: Array<[string, PostBatchEncoder]> = [['inline encoder', inlinePostBatchEncoder], ['worker encoder', workers]];
+let encoder: PostBatchEncoder = inlinePostBatchEncoder;
+
 function pipeline(root: ReturnType<typeof memoryRoot>, group = 'g', maxMessages = 1000) {
-  return new IngestPipeline({ group, policy: { maxMessages, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger });
+  return new IngestPipeline({ group, policy: { maxMessages, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger, encoder });
 }
 
 async function ids(root: ReturnType<typeof memoryRoot>, table: string): Promise<string[]> {
   return (await readAllRows(await loadSnapshot(root.store(table)))).map((r) => r.id as string).sort();
 }
 
-describe('IngestPipeline', () => {
+for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () => {
   it('maps topics to tables', () => {
+    encoder = enc;
     assert.equal(tableForTopic('reddit_DataEngineering'), 'dataengineering');
     assert.throws(() => tableForTopic('reddit_<bad>'), /does not name a valid subreddit/);
   });
@@ -218,5 +226,61 @@ describe('IngestPipeline', () => {
     const out = await p.flushDue();
     assert.deepEqual(out.summaries.map((s) => s.table), ['aa']);
     assert.equal(p.buffered(), 1);
+  });
+
+  it('runs flushes of one topic in parallel and commits them in order, each expecting the previous one', async () => {
+    const root = memoryRoot();
+    const p = pipeline(root);
+    await p.assign('reddit_tech', 0);
+    await p.assign('reddit_tech', 1);
+    const flushes = [];
+    for (let b = 0; b < 3; b++) {
+      for (let o = b * 20; o < b * 20 + 20; o++) { p.push(msg('reddit_tech', 0, o)); p.push(msg('reddit_tech', 1, o, o === b * 20 ? 'bad' : undefined)); }
+      flushes.push(p.flushTopic('reddit_tech', 'test')); // taken now, before the earlier ones commit
+    }
+    const outs = await Promise.all(flushes);
+    assert.ok(outs.every((o) => !o.error && o.summaries.length === 1));
+    const v0 = outs[0].summaries[0].version!;
+    assert.deepEqual(outs.map((o) => o.summaries[0].version), [v0, v0 + 1, v0 + 2], 'data commits in the order the flushes started');
+    assert.deepEqual(outs.map((o) => o.summaries[0].partitions.map((x) => [x.partition, x.from, x.to])), [0, 20, 40].map((f) => [[0, BigInt(f), BigInt(f + 19)], [1, BigInt(f), BigInt(f + 19)]]));
+    const snap = await loadSnapshot(root.store('tech'));
+    assert.equal(snap.txnVersion('g-reddit_tech-0'), 59);
+    assert.equal(snap.txnVersion('g-reddit_tech-1'), 59);
+    const all = await ids(root, 'tech');
+    assert.equal(all.length, 117);
+    assert.equal(new Set(all).size, 117);
+    const dead = (await readAllRows(await loadSnapshot(root.store('_dead_letters')))).map((r) => [r.offset, new TextDecoder().decode(r.key as Uint8Array), new TextDecoder().decode(r.value as Uint8Array)]);
+    assert.deepEqual(dead.sort((x, y) => Number((x[0] as bigint) - (y[0] as bigint))), [0, 20, 40].map((o) => [BigInt(o), `t3_reddit_tech_1_${o}`, 'bad']));
+  });
+
+  it('drops a batch taken before its partition was revoked, and later batches of a failed one', async () => {
+    const root = memoryRoot();
+    const p = pipeline(root);
+    await p.assign('reddit_tech', 0);
+    await p.assign('reddit_tech', 1);
+    for (let o = 0; o < 5; o++) { p.push(msg('reddit_tech', 0, o)); p.push(msg('reddit_tech', 1, o)); }
+    const first = p.flushTopic('reddit_tech', 'test');
+    p.revoke('reddit_tech', 1); // while the batch is being encoded
+    const out = await first;
+    assert.equal(out.summaries.length, 0, 'the batch mixed a revoked partition: not committed');
+    assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 0n }], 'the partition still owned restarts from the table');
+    assert.equal((await loadSnapshot(root.store('tech'))).version, 0, 'nothing but the table creation');
+
+    // A failed flush: the batch taken after it must not commit past the gap.
+    for (let o = 0; o < 5; o++) p.push(msg('reddit_tech', 0, o));
+    root.setFailing(true);
+    const a = p.flushTopic('reddit_tech', 'test');
+    for (let o = 5; o < 10; o++) p.push(msg('reddit_tech', 0, o));
+    const b = p.flushTopic('reddit_tech', 'test');
+    const ra = await a;
+    root.setFailing(false);
+    const rb = await b;
+    assert.ok(ra.error);
+    assert.deepEqual(ra.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 0n }]);
+    assert.equal(rb.summaries.length, 0, 'the later batch is dropped: its range starts after the failed one');
+    assert.equal((await loadSnapshot(root.store('tech'))).txnVersion('g-reddit_tech-0'), undefined);
+    for (let o = 0; o < 10; o++) assert.equal(p.push(msg('reddit_tech', 0, o)), true, `offset ${o} is re-read`);
+    await p.flushAll();
+    assert.equal((await ids(root, 'tech')).length, 10);
   });
 });

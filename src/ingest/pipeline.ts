@@ -510,7 +510,7 @@ export class IngestPipeline {
     await dlq.refresh().catch(() => undefined);
     const spooled = this.opts.spool?.positions();
     const letters: DeadLetter[] = [];
-    const txns: Array<{ appId: string; version: number }> = [];
+    const txns: Array<{ appId: string; version: number; expect: number | null }> = [];
     for (const st of taken) {
       if (st.dead.length === 0) continue;
       const appId = txnAppId(group, st.topic, st.partition);
@@ -518,7 +518,10 @@ export class IngestPipeline {
       const fresh = st.dead.filter((d) => d.offset > BigInt(have));
       if (fresh.length === 0) continue;
       letters.push(...fresh);
-      txns.push({ appId, version: Number(fresh[fresh.length - 1].offset) });
+      // Like data commits, dead-letter commits expect the version they filtered
+      // against: a worker that raced us to this partition's dead letters makes
+      // this a conflict (re-seek), never a second copy of its letters.
+      txns.push({ appId, version: Number(fresh[fresh.length - 1].offset), expect: have < 0 ? null : have });
     }
     if (letters.length === 0) return null;
     const prep = await dlq.prepareAppend(deadLetterBatch(letters), { txns, operation: 'STREAMING UPDATE' });

@@ -161,6 +161,34 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     assert.deepEqual(await ids(root, 'tech'), ['reddit_tech-0-0', 'reddit_tech-0-2', 'reddit_tech-0-4']);
   });
 
+  it('a worker that loses the race between its checks and its dead-letter commit duplicates no dead letter', async () => {
+    const root = memoryRoot();
+    const a = pipeline(root);
+    const b = pipeline(root);
+    await a.assign('reddit_tech', 0);
+    await b.assign('reddit_tech', 0);
+    for (let o = 0; o < 6; o++) a.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
+    for (let o = 0; o < 2; o++) b.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
+    // a passes its checks; b commits (dead letter 1, data 0) before a commits anything.
+    const aTable = await ((a as any).opts.catalog as TableCatalog).postTable('tech');
+    const prepare = aTable.prepareEncodedAppend.bind(aTable);
+    aTable.prepareEncodedAppend = async (...args) => {
+      const r = await prepare(...args);
+      await b.flushAll();
+      return r;
+    };
+    const out = await a.flushAll();
+    delete (aTable as any).prepareEncodedAppend;
+    assert.equal(out.summaries.length, 0);
+    assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 2n }]);
+    const dead = (await readAllRows(await loadSnapshot(root.store('_dead_letters')))).map((r) => r.offset);
+    assert.deepEqual(dead, [1n], 'b\'s dead letter once; a committed none');
+    for (let o = 2; o < 6; o++) a.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
+    await a.flushAll();
+    assert.deepEqual((await readAllRows(await loadSnapshot(root.store('_dead_letters')))).map((r) => r.offset as bigint).sort((x, y) => Number(x - y)), [1n, 3n, 5n]);
+    assert.deepEqual(await ids(root, 'tech'), ['reddit_tech-0-0', 'reddit_tech-0-2', 'reddit_tech-0-4']);
+  });
+
   it('a stale owner that commits late cannot make the new owner duplicate its range', async () => {
     const root = memoryRoot();
     const a = pipeline(root);

@@ -180,7 +180,10 @@ export class KafkaSource implements PollingSource {
     const st = this.states.get(key(m.topic, m.partition));
     if (!st) return; // not ours (revoked)
     if (st.kind === 'pending') {
+      // Held messages count toward the pause threshold like queued ones: a
+      // table that cannot be read for long must not grow memory without bound.
       st.held.push(msg);
+      this.pauseIfFull(this.buffered());
       return;
     }
     this.accept(msg);
@@ -220,7 +223,18 @@ export class KafkaSource implements PollingSource {
       this.waiter = null;
       w();
     }
-    if (!this.paused && this.queue.length >= (this.o.maxQueued ?? 5_000)) {
+    this.pauseIfFull(this.queue.length);
+  }
+
+  /** Messages queued for poll or held for partitions whose position is not known yet. */
+  private buffered(): number {
+    let n = this.queue.length;
+    for (const st of this.states.values()) if (st.kind === 'pending') n += st.held.length;
+    return n;
+  }
+
+  private pauseIfFull(count: number): void {
+    if (!this.paused && count >= (this.o.maxQueued ?? 5_000)) {
       this.paused = true;
       this.stream?.pause();
     }
@@ -301,7 +315,7 @@ export class KafkaSource implements PollingSource {
     await this.assignChain;
     const out = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
     this.queue = this.queue.length <= max ? [] : this.queue.slice(max);
-    if (this.paused && this.queue.length < (this.o.maxQueued ?? 5_000) / 2) {
+    if (this.paused && this.buffered() < (this.o.maxQueued ?? 5_000) / 2) {
       this.paused = false;
       this.stream?.resume();
     }

@@ -4,7 +4,7 @@ import * as nodePath from 'node:path';
 import { ReddStreamError } from '../errors.ts';
 import { loadSnapshot } from '../delta/snapshot.ts';
 import { LOG_DIR } from '../delta/log-path.ts';
-import { openSession, registerTable, str } from '../query/duckdb.ts';
+import { DEFAULT_QUERY_CACHE, DEFAULT_QUERY_CACHE_MAX_BYTES, openSession, pruneQueryCache, registerTable, str } from '../query/duckdb.ts';
 import { extractPredicates, fileMayMatch } from '../query/prune.ts';
 import { isS3Uri, openStore, S3ObjectStore, type S3StoreOptions } from '../storage/index.ts';
 import { csvLine, renderTable } from './format.ts';
@@ -16,6 +16,9 @@ export interface QueryCliOptions {
   sql: string;
   format?: 'table' | 'csv' | 'ndjson';
   s3?: S3StoreOptions;
+  /** Local cache of remote data files (default: the system temp dir) and its size limit (default 2 GiB). */
+  cacheDir?: string;
+  cacheMaxBytes?: number;
   /** Called with pruning figures per table (for --explain and tests). */
   onPrune?: (table: string, files: number, pruned: number) => void;
 }
@@ -62,12 +65,17 @@ export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
     } catch {
       target = null;
     }
+    const cacheDir = opts.cacheDir ?? DEFAULT_QUERY_CACHE;
+    const inUse = new Set<string>();
     for (const [name, location] of tables) {
       const snap = await loadSnapshot(openStore(location, opts.s3), { version: opts.version });
       const preds = target && target.table.toLowerCase() === name.toLowerCase() ? target.predicates : [];
-      const r = await registerTable(session, name, snap, preds.length ? (a) => fileMayMatch(a, preds, snap.schema, snap.partitionColumns) : undefined);
+      const r = await registerTable(session, name, snap, preds.length ? (a) => fileMayMatch(a, preds, snap.schema, snap.partitionColumns) : undefined, cacheDir);
+      for (const p of r.paths) inUse.add(p);
       opts.onPrune?.(name, r.files, r.pruned);
     }
+    // Remote files are cached locally; keep the cache bounded (files this query reads stay).
+    await pruneQueryCache(cacheDir, opts.cacheMaxBytes ?? DEFAULT_QUERY_CACHE_MAX_BYTES, inUse);
     let reader;
     try {
       reader = await session.connection.runAndReadAll(opts.sql);

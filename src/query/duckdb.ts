@@ -90,17 +90,50 @@ async function filePath(snapshot: Snapshot, add: Add, cacheDir: string): Promise
   if (!st || st.size !== add.size) {
     const bytes = await store.get(rel);
     await fs.mkdir(cacheDir, { recursive: true });
-    const tmp = `${local}.tmp-${process.pid}`;
+    const tmp = `${local}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
     await fs.writeFile(tmp, bytes);
     await fs.rename(tmp, local);
+  } else {
+    // Recently used files are evicted last.
+    const now = new Date();
+    await fs.utimes(local, now, now).catch(() => undefined);
   }
   return local;
 }
 
 export const DEFAULT_QUERY_CACHE = nodePath.join(os.tmpdir(), 'reddit-stream-query-cache');
+export const DEFAULT_QUERY_CACHE_MAX_BYTES = 2 * 1024 ** 3;
+
+/**
+ * Keep the query cache under `maxBytes`: delete the least recently used
+ * cached files first, never one in `inUse` (files the current query reads)
+ * nor one used in the last `minIdleMs` (another query may be about to read
+ * it). Returns the bytes deleted.
+ */
+export async function pruneQueryCache(cacheDir: string, maxBytes: number, inUse: ReadonlySet<string> = new Set(), minIdleMs = 10 * 60_000): Promise<number> {
+  const names = await fs.readdir(cacheDir).catch(() => [] as string[]);
+  const files: Array<{ path: string; size: number; used: number }> = [];
+  for (const name of names) {
+    if (!name.endsWith('.parquet')) continue;
+    const path = nodePath.join(cacheDir, name);
+    const st = await fs.stat(path).catch(() => null);
+    if (st?.isFile()) files.push({ path, size: st.size, used: st.mtimeMs });
+  }
+  let total = files.reduce((n, f) => n + f.size, 0);
+  let deleted = 0;
+  for (const f of files.sort((a, b) => a.used - b.used)) {
+    if (total <= maxBytes) break;
+    if (inUse.has(f.path) || Date.now() - f.used < minIdleMs) continue;
+    if (await fs.rm(f.path).then(() => true, () => false)) {
+      total -= f.size;
+      deleted += f.size;
+    }
+  }
+  return deleted;
+}
 
 /** Create a view `name` over the snapshot's live files (after pruning with `keep`). */
-export async function registerTable(session: QuerySession, name: string, snapshot: Snapshot, keep: (add: Add) => boolean = () => true, cacheDir = DEFAULT_QUERY_CACHE): Promise<{ files: number; pruned: number }> {
+export async function registerTable(session: QuerySession, name: string, snapshot: Snapshot, keep: (add: Add) => boolean = () => true, cacheDir = DEFAULT_QUERY_CACHE): Promise<{ files: number; pruned: number; paths: string[] }> {
   const schema: StructType = snapshot.schema;
   const partCols = new Set(snapshot.partitionColumns);
   const all = snapshot.files();
@@ -108,16 +141,25 @@ export async function registerTable(session: QuerySession, name: string, snapsho
   const empty = `SELECT ${schema.fields.map((f) => `CAST(NULL AS ${duckType(f.type)}) AS ${ident(f.name)}`).join(', ')} WHERE FALSE`;
   if (files.length === 0) {
     await session.connection.run(`CREATE OR REPLACE VIEW ${ident(name)} AS ${empty}`);
-    return { files: 0, pruned: all.length };
+    return { files: 0, pruned: all.length, paths: [] };
   }
+  // Local paths of the files (remote ones fetched, 8 at a time).
+  const local = new Array<string>(files.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(8, files.length) }, async () => {
+    while (next < files.length) {
+      const i = next++;
+      local[i] = await filePath(snapshot, files[i], cacheDir);
+    }
+  }));
   // Group by partition values: one read_parquet per group.
   const groups = new Map<string, { values: Record<string, string | null>; paths: string[] }>();
-  for (const add of files) {
+  files.forEach((add, i) => {
     const k = JSON.stringify(snapshot.partitionColumns.map((c) => add.partitionValues[c] ?? null));
     let g = groups.get(k);
     if (!g) groups.set(k, (g = { values: add.partitionValues, paths: [] }));
-    g.paths.push(await filePath(snapshot, add, cacheDir));
-  }
+    g.paths.push(local[i]);
+  });
   const selects: string[] = [];
   for (const g of groups.values()) {
     const list = `[${g.paths.map(str).join(', ')}]`;
@@ -132,5 +174,5 @@ export async function registerTable(session: QuerySession, name: string, snapsho
     selects.push(`SELECT ${cols.join(', ')} FROM ${source}`);
   }
   await session.connection.run(`CREATE OR REPLACE VIEW ${ident(name)} AS ${selects.join(' UNION ALL ')}`);
-  return { files: files.length, pruned: all.length - files.length };
+  return { files: files.length, pruned: all.length - files.length, paths: local };
 }

@@ -13,6 +13,7 @@ import { queryLines } from '../../src/cli/query.ts';
 import { field, struct } from '../../src/delta/schema.ts';
 import { DeltaTable } from '../../src/delta/table.ts';
 import { extractPredicates, fileMayMatch } from '../../src/query/prune.ts';
+import { pruneQueryCache } from '../../src/query/duckdb.ts';
 import { LocalObjectStore } from '../../src/storage/local.ts';
 import { REPO_ROOT, SHARED, fixtureTable } from '../helpers/fixtures.ts';
 import { PY_PRELUDE, runPython } from '../helpers/python.ts';
@@ -102,5 +103,35 @@ describe('prune (pure)', () => {
     assert.equal(fileMayMatch(add, [{ column: 'n', op: '=', value: 10 }], schema, []), false);
     assert.equal(fileMayMatch(add, [{ column: 'n', op: '<=', value: 5 }], schema, []), true);
     assert.equal(fileMayMatch({ ...add, stats: undefined }, [{ column: 'n', op: '=', value: 10 }], schema, []), true);
+  });
+});
+
+describe('query cache', () => {
+  it('evicts the least recently used cached files beyond the limit, never those in use or just used', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-qcache-'));
+    try {
+      const hour = 3600_000;
+      const mk = (name: string, ageMs: number) => {
+        const p = path.join(dir, `${name}.parquet`);
+        fs.writeFileSync(p, new Uint8Array(1000));
+        const t = new Date(Date.now() - ageMs);
+        fs.utimesSync(p, t, t);
+        return p;
+      };
+      mk('a', 5 * hour);
+      const inUse = mk('b', 4 * hour);
+      mk('c', 3 * hour);
+      mk('e', 2 * hour);
+      mk('f', 1.5 * hour);
+      mk('d', 60_000);
+      fs.writeFileSync(path.join(dir, 'other.txt'), 'not ours');
+      // 6000 bytes cached, limit 3500: a, c and e go (oldest first); b is in use, d was used a minute ago.
+      assert.equal(await pruneQueryCache(dir, 3500, new Set([inUse])), 3000);
+      assert.deepEqual(fs.readdirSync(dir).sort(), ['b.parquet', 'd.parquet', 'f.parquet', 'other.txt']);
+      assert.equal(await pruneQueryCache(dir, 1_000_000), 0, 'under the limit: nothing deleted');
+      assert.equal(await pruneQueryCache(path.join(dir, 'missing'), 0), 0, 'no cache dir: nothing to do');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -61,6 +61,8 @@ export interface BrokerOptions {
   partitions?: number;
   dataDir?: string;
   heapMb?: number;
+  /** Require SASL/PLAIN (SASL_PLAINTEXT listener) with these users and passwords. */
+  saslUsers?: Record<string, string>;
 }
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
@@ -73,11 +75,21 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    ...(options.saslUsers ? [
+      `listeners=SASL_PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      `advertised.listeners=SASL_PLAINTEXT://127.0.0.1:${port}`,
+      'listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'inter.broker.listener.name=SASL_PLAINTEXT',
+      'sasl.enabled.mechanisms=PLAIN',
+      'sasl.mechanism.inter.broker.protocol=PLAIN',
+      `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="broker-secret" user_broker="broker-secret"${Object.entries(options.saslUsers).map(([u, p]) => ` user_${u}="${p}"`).join('')};`,
+    ] : [
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'inter.broker.listener.name=PLAINTEXT',
+    ]),
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-    'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${path.join(dataDir, 'logs')}`,
     `num.partitions=${options.partitions ?? 3}`,
     'offsets.topic.replication.factor=1',

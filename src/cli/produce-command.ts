@@ -1,5 +1,7 @@
 /** `reddit-stream produce`: Reddit listings -> Kafka topics reddit_<subreddit>. */
+import * as fs from 'node:fs';
 import { hostname } from 'node:os';
+import { kafkaConnection } from '../config/config.ts';
 import { ReddStreamError } from '../errors.ts';
 import { KafkaPostSink } from '../kafka/sink.ts';
 import { consoleLogger } from '../logger.ts';
@@ -20,7 +22,7 @@ export async function produceCommand(f: Flags): Promise<void> {
     userAgent: f.userAgent ?? defaultUserAgent('reddit-stream', '0.1.0', c.user),
     apiBaseUrl: f.redditApiUrl, authBaseUrl: f.redditAuthUrl, log,
   });
-  const sink = new KafkaPostSink({ bootstrapBrokers: cfg.kafkaBrokers, clientId: `reddit-stream-producer-${hostname()}`, log });
+  const sink = new KafkaPostSink({ bootstrapBrokers: cfg.kafkaBrokers, clientId: `reddit-stream-producer-${hostname()}`, log, connection: kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8')) });
   const controller = new AbortController();
   let signals = 0;
   const onSignal = () => {

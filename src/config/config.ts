@@ -3,14 +3,21 @@
  * resolved once into a frozen object. Reads the old pipeline's files unchanged
  * (`config.yaml` keys subreddit, kafka_host, post_type, debug,
  * processing_interval, batch_size; `creds.json` keys client_id, secret_id,
- * user, password, aws_client, aws_secret) plus new keys with defaults.
+ * user, password, aws_client, aws_secret) plus new keys with defaults
+ * (creds.json may also hold kafka_user and kafka_password for SASL).
  * Every invalid value gets its own message; secrets never appear in them.
  */
+import { ReddStreamError } from '../errors.ts';
 import { isValidSubreddit } from '../reddit/subreddit.ts';
 
 export interface Config {
   subreddits: string[];
   kafkaBrokers: string[];
+  /** How to reach Kafka: plaintext (default), TLS, SASL over plaintext or TLS. */
+  kafkaSecurityProtocol: 'plaintext' | 'ssl' | 'sasl_plaintext' | 'sasl_ssl';
+  kafkaSaslMechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  /** PEM file of the CA that signed the brokers' certificates (TLS; default: the system's CAs). */
+  kafkaSslCa?: string;
   postType: string;
   debug: boolean;
   /** Flush latency limit, seconds (old key `processing_interval`). */
@@ -41,12 +48,16 @@ export interface Config {
     password?: string;
     awsClient?: string;
     awsSecret?: string;
+    kafkaUser?: string;
+    kafkaPassword?: string;
   };
 }
 
 export const DEFAULTS: Omit<Config, 'creds'> = {
   subreddits: [],
   kafkaBrokers: ['localhost:9092'],
+  kafkaSecurityProtocol: 'plaintext',
+  kafkaSaslMechanism: 'PLAIN',
   postType: 'new',
   debug: false,
   processingInterval: 1,
@@ -78,6 +89,9 @@ export class ConfigError extends Error {
 const KEYS: Record<string, { env: string[]; secret?: boolean }> = {
   subreddit: { env: ['REDDIT_STREAM_SUBREDDITS', 'subreddit'] },
   kafka_host: { env: ['REDDIT_STREAM_KAFKA_HOST', 'KAFKA_HOST'] },
+  kafka_security_protocol: { env: ['REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL'] },
+  kafka_sasl_mechanism: { env: ['REDDIT_STREAM_KAFKA_SASL_MECHANISM'] },
+  kafka_ssl_ca: { env: ['REDDIT_STREAM_KAFKA_SSL_CA'] },
   post_type: { env: ['REDDIT_STREAM_POST_TYPE'] },
   debug: { env: ['REDDIT_STREAM_DEBUG'] },
   processing_interval: { env: ['REDDIT_STREAM_PROCESSING_INTERVAL'] },
@@ -96,10 +110,11 @@ const KEYS: Record<string, { env: string[]; secret?: boolean }> = {
   spool_dir: { env: ['REDDIT_STREAM_SPOOL_DIR'] },
   spool_max_bytes: { env: ['REDDIT_STREAM_SPOOL_MAX_BYTES'] },
 };
-const CRED_KEYS = ['client_id', 'secret_id', 'user', 'password', 'aws_client', 'aws_secret'] as const;
+const CRED_KEYS = ['client_id', 'secret_id', 'user', 'password', 'aws_client', 'aws_secret', 'kafka_user', 'kafka_password'] as const;
 const CRED_ENV: Record<(typeof CRED_KEYS)[number], string> = {
   client_id: 'REDDIT_CLIENT_ID', secret_id: 'REDDIT_SECRET_ID', user: 'REDDIT_USER', password: 'REDDIT_PASSWORD',
   aws_client: 'AWS_ACCESS_KEY_ID', aws_secret: 'AWS_SECRET_ACCESS_KEY',
+  kafka_user: 'KAFKA_SASL_USERNAME', kafka_password: 'KAFKA_SASL_PASSWORD',
 };
 
 /** Values set in the environment, by config key (pure: pass `process.env`). */
@@ -222,6 +237,17 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
     else cfg.groupId = v;
   }
   choice('auto_offset_reset', ['earliest', 'latest'] as const, (v) => (cfg.autoOffsetReset = v));
+  choice('kafka_security_protocol', ['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl'] as const, (v) => (cfg.kafkaSecurityProtocol = v));
+  if (merged.kafka_sasl_mechanism !== undefined) {
+    const v = String(merged.kafka_sasl_mechanism).trim().toUpperCase();
+    if (v !== 'PLAIN' && v !== 'SCRAM-SHA-256' && v !== 'SCRAM-SHA-512') problems.push(`${where('kafka_sasl_mechanism')} must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (got ${JSON.stringify(merged.kafka_sasl_mechanism)})`);
+    else cfg.kafkaSaslMechanism = v;
+  }
+  if (merged.kafka_ssl_ca !== undefined) {
+    const v = String(merged.kafka_ssl_ca).trim();
+    if (!v) problems.push(`${where('kafka_ssl_ca')} is empty`);
+    else cfg.kafkaSslCa = v;
+  }
   choice('unknown_fields', ['keep', 'drop'] as const, (v) => (cfg.unknownFields = v));
 
   const creds: RawConfig = {};
@@ -240,7 +266,13 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
     password: creds.password as string | undefined,
     awsClient: creds.aws_client as string | undefined,
     awsSecret: creds.aws_secret as string | undefined,
+    kafkaUser: creds.kafka_user as string | undefined,
+    kafkaPassword: creds.kafka_password as string | undefined,
   };
+  if (cfg.kafkaSecurityProtocol.startsWith('sasl') && (!cfg.creds.kafkaUser || !cfg.creds.kafkaPassword)) {
+    problems.push(`kafka_security_protocol ${cfg.kafkaSecurityProtocol.toUpperCase()} needs kafka_user and kafka_password (in creds.json, or KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD)`);
+  }
+  if (cfg.kafkaSslCa && !cfg.kafkaSecurityProtocol.endsWith('ssl')) problems.push(`kafka_ssl_ca is set but kafka_security_protocol is ${cfg.kafkaSecurityProtocol.toUpperCase()} (use SSL or SASL_SSL)`);
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(cfg);
 }
@@ -252,6 +284,9 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
   return {
     subreddit: cfg.subreddits,
     kafka_host: cfg.kafkaBrokers.join(','),
+    kafka_security_protocol: cfg.kafkaSecurityProtocol.toUpperCase(),
+    ...(cfg.kafkaSecurityProtocol.startsWith('sasl') ? { kafka_sasl_mechanism: cfg.kafkaSaslMechanism } : {}),
+    ...(cfg.kafkaSslCa ? { kafka_ssl_ca: cfg.kafkaSslCa } : {}),
     post_type: cfg.postType,
     debug: cfg.debug,
     processing_interval: cfg.processingInterval,
@@ -276,8 +311,34 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
       password: mask(cfg.creds.password),
       aws_client: cfg.creds.awsClient ? `${cfg.creds.awsClient.slice(0, 4)}****` : null,
       aws_secret: mask(cfg.creds.awsSecret),
+      kafka_user: cfg.creds.kafkaUser ?? null,
+      kafka_password: mask(cfg.creds.kafkaPassword),
     },
   };
+}
+
+/** Security options of every Kafka client (consumer, producer, admin) from the configuration. */
+export interface KafkaConnection {
+  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+  /** TLS on: `{}` for the system's CAs, or the PEM of a CA file. */
+  tls?: { ca?: string };
+}
+
+export function kafkaConnection(cfg: Config, readFile: (path: string) => string): KafkaConnection {
+  const out: KafkaConnection = {};
+  if (cfg.kafkaSecurityProtocol.startsWith('sasl')) out.sasl = { mechanism: cfg.kafkaSaslMechanism, username: cfg.creds.kafkaUser!, password: cfg.creds.kafkaPassword! };
+  if (cfg.kafkaSecurityProtocol.endsWith('ssl')) {
+    let ca: string | undefined;
+    if (cfg.kafkaSslCa) {
+      try {
+        ca = readFile(cfg.kafkaSslCa);
+      } catch (err) {
+        throw new ReddStreamError('INVALID_ARGUMENT', `kafka_ssl_ca: cannot read ${cfg.kafkaSslCa}: ${(err as Error).message}`);
+      }
+    }
+    out.tls = ca === undefined ? {} : { ca };
+  }
+  return out;
 }
 
 /** Options for S3 table stores from the configuration (credentials: creds.json, else the AWS provider chain). */

@@ -6,6 +6,7 @@
  */
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import type { Logger } from '../logger.ts';
+import type { KafkaConnection } from '../config/config.ts';
 
 export interface OutPost { topic: string; key: string; value: string }
 
@@ -13,16 +14,18 @@ export class KafkaPostSink {
   private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>;
   private readonly admin: Admin;
   private readonly brokers: string[];
+  private readonly connection: KafkaConnection;
   private readonly known = new Set<string>();
   private readonly partitions: number;
   private readonly log: Logger;
 
-  constructor(o: { bootstrapBrokers: string[]; clientId: string; log: Logger; topicPartitions?: number }) {
+  constructor(o: { bootstrapBrokers: string[]; clientId: string; log: Logger; topicPartitions?: number; connection?: KafkaConnection }) {
     this.brokers = o.bootstrapBrokers;
+    this.connection = o.connection ?? {};
     this.log = o.log;
     this.partitions = o.topicPartitions ?? 1;
-    this.producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: o.clientId, bootstrapBrokers: o.bootstrapBrokers, idempotent: true, acks: -1, compression: 'lz4', retries: 10, retryDelay: 500 } as ConstructorParameters<typeof Producer<Buffer, Buffer, Buffer, Buffer>>[0]);
-    this.admin = new Admin({ clientId: `${o.clientId}-admin`, bootstrapBrokers: o.bootstrapBrokers });
+    this.producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: o.clientId, bootstrapBrokers: o.bootstrapBrokers, idempotent: true, acks: -1, compression: 'lz4', retries: 10, retryDelay: 500, ...this.connection } as ConstructorParameters<typeof Producer<Buffer, Buffer, Buffer, Buffer>>[0]);
+    this.admin = new Admin({ clientId: `${o.clientId}-admin`, bootstrapBrokers: o.bootstrapBrokers, ...this.connection });
   }
 
   async ensureTopics(topics: string[]): Promise<void> {
@@ -56,7 +59,7 @@ export class KafkaPostSink {
   async recentKeys(topics: string[], depth = 5000): Promise<Set<string>> {
     const keys = new Set<string>();
     if (topics.length === 0) return keys;
-    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'reddit-stream-producer-check', groupId: `reddit-stream-producer-check-${process.pid}-${Date.now()}`, bootstrapBrokers: this.brokers });
+    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'reddit-stream-producer-check', groupId: `reddit-stream-producer-check-${process.pid}-${Date.now()}`, bootstrapBrokers: this.brokers, ...this.connection });
     try {
       const ends = await consumer.listOffsets({ topics, timestamp: -1n });
       const wanted = new Map<string, bigint>();

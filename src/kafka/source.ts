@@ -19,6 +19,7 @@
  */
 import { Consumer, type Message } from '@platformatic/kafka';
 import type { Logger } from '../logger.ts';
+import type { KafkaConnection } from '../config/config.ts';
 import type { IngestPipeline, SourceMessage } from '../ingest/pipeline.ts';
 import type { PollingSource } from '../service/run-loop.ts';
 import { sleep } from '../time.ts';
@@ -35,8 +36,8 @@ export interface KafkaSourceOptions {
   fetchMaxBytes?: number;
   /** Pause fetching above this many queued messages (default 5000). */
   maxQueued?: number;
-  sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
-  tls?: boolean;
+  /** SASL and TLS settings (see `kafkaConnection` in config). */
+  connection?: KafkaConnection;
 }
 
 type PartState =
@@ -81,8 +82,7 @@ export class KafkaSource implements PollingSource {
       maxBytesPerPartition: Math.min(o.fetchMaxBytes ?? 8 * 1024 * 1024, 4 * 1024 * 1024),
       retries: 5,
       retryDelay: 500,
-      ...(o.sasl ? { sasl: o.sasl } : {}),
-      ...(o.tls ? { tls: {} } : {}),
+      ...o.connection,
     } as ConstructorParameters<typeof Consumer<Buffer, Buffer, Buffer, Buffer>>[0]);
     this.consumer.on('consumer:group:join', () => this.onJoin());
     this.consumer.on('consumer:group:rebalance', () => o.log.info('consumer group is rebalancing', { group: o.groupId }));

@@ -2,14 +2,16 @@
  * `reddit-stream consume`: Kafka topics `reddit_<sub>` -> one Delta table per
  * subreddit under the table root, exactly once (see docs/DESIGN.md, Ingest).
  */
+import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import type { Config } from '../config/config.ts';
 import { ReddStreamError } from '../errors.ts';
 import { IngestPipeline } from '../ingest/pipeline.ts';
 import { formatSummary, type BatchSummary } from '../ingest/summary.ts';
 import { tableRootFor, TableCatalog } from '../ingest/tables.ts';
-import { s3Options } from '../config/config.ts';
+import { kafkaConnection, s3Options } from '../config/config.ts';
 import { KafkaSource } from '../kafka/source.ts';
+import { classifyKafkaFailure } from '../kafka/failures.ts';
 import type { Logger } from '../logger.ts';
 import { topicFor } from '../reddit/subreddit.ts';
 import { WorkerEncoder } from '../parquet/encoder.ts';
@@ -68,6 +70,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     autoOffsetReset: cfg.autoOffsetReset,
     pipeline,
     log: o.log,
+    connection: kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8')),
   });
   o.log.info('consuming', { topics: topics.join(','), brokers: cfg.kafkaBrokers.join(','), group: cfg.groupId, table_root: cfg.tableRoot });
   let delay = 1000;
@@ -81,13 +84,14 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
       }
       break;
     } catch (err) {
-      const msg = (err as Error).message;
-      const missing = /unknown topic/i.test(msg);
+      const f = classifyKafkaFailure(err);
       o.log.warn(
-        missing
-          ? `a topic does not exist yet (create it, or start the producer first); retrying in ${delay} ms`
-          : `cannot reach Kafka at ${cfg.kafkaBrokers.join(',')} (is the broker running? is kafka_host right?); retrying in ${delay} ms`,
-        { topics: topics.join(','), error: msg.slice(0, 200) },
+        f.kind === 'authentication'
+          ? `Kafka refused the credentials (${cfg.kafkaSaslMechanism} as user "${cfg.creds.kafkaUser ?? ''}"; check kafka_user / kafka_password and kafka_sasl_mechanism); retrying in ${delay} ms`
+          : f.kind === 'missing-topic'
+            ? `a topic does not exist yet (create it, or start the producer first); retrying in ${delay} ms`
+            : `cannot reach Kafka at ${cfg.kafkaBrokers.join(',')} (is the broker running? is kafka_host right? does kafka_security_protocol match the listener?); retrying in ${delay} ms`,
+        { topics: topics.join(','), error: f.detail.slice(0, 300) },
       );
       await source.disconnect().catch(() => undefined);
       await sleep(delay, o.signal);

@@ -12,7 +12,11 @@ export async function spoolListLines(f: ConfigFlags): Promise<string[]> {
   const spool = new Spool(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
   await spool.init();
   const rows = spool.list().map((e) => [String(e.seq), new Date(e.createdAt).toISOString(), e.tables.join(','), (e.bytes / 1e6).toFixed(2), e.txns.map((t) => `${t.appId}=${t.version}`).join(' ')]);
-  return [`spool ${spool.dir}: ${spool.size} batch(es), ${(spool.bytes / 1e6).toFixed(2)} MB (limit ${(spool.maxBytes / 1e6).toFixed(0)} MB)`, ...(rows.length ? renderTable(['seq', 'spooled at', 'tables', 'MB', 'offsets (txn)'], rows, 100) : [])];
+  return [
+    `spool ${spool.dir}: ${spool.size} batch(es), ${(spool.bytes / 1e6).toFixed(2)} MB (limit ${(spool.maxBytes / 1e6).toFixed(0)} MB)`,
+    ...(rows.length ? renderTable(['seq', 'spooled at', 'tables', 'MB', 'offsets (txn)'], rows, 100) : []),
+    ...spool.broken.map((b) => `unreadable entry ${b.name} set aside as ${b.name}.broken: ${b.error}`),
+  ];
 }
 
 export async function spoolReplayLines(f: ConfigFlags): Promise<string[]> {

@@ -13,7 +13,10 @@
  * other versions and is dropped (that worker re-read those offsets).
  *
  * Layout: <dir>/<seq 12 digits>/entry.json + f<N>.parquet, written under
- * <seq>.tmp and renamed into place, so an entry is either complete or absent.
+ * <seq>.tmp and renamed into place, so an entry is either complete or absent;
+ * a finished entry is renamed to <seq>.done before it is deleted, so a crash
+ * while deleting never leaves a half entry behind (leftover .tmp and .done
+ * directories are removed on start).
  */
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
@@ -53,6 +56,8 @@ export class Spool {
   readonly maxBytes: number;
   private entries: Array<{ seq: number; createdAt: number; topics: string[]; tables: string[]; bytes: number; txns: PreparedAppend['txns'] }> = [];
   private next = 1;
+  /** Entries that could not be read on start (kept on disk as <seq>.broken). */
+  readonly broken: Array<{ name: string; error: string }> = [];
 
   constructor(dir: string, options: { maxBytes?: number } = {}) {
     this.dir = nodePath.resolve(dir);
@@ -65,12 +70,20 @@ export class Spool {
     this.entries = [];
     for (const name of (await fs.readdir(this.dir)).sort()) {
       const full = nodePath.join(this.dir, name);
-      if (name.endsWith('.tmp')) {
+      if (name.endsWith('.tmp') || name.endsWith('.done')) {
         await fs.rm(full, { recursive: true, force: true });
         continue;
       }
       if (!/^\d{12}$/.test(name)) continue;
-      const raw = JSON.parse(await fs.readFile(nodePath.join(full, 'entry.json'), 'utf8')) as { createdAt: number; topics: string[]; parts: StoredPart[]; bytes: number };
+      let raw: { createdAt: number; topics: string[]; parts: StoredPart[]; bytes: number };
+      try {
+        raw = JSON.parse(await fs.readFile(nodePath.join(full, 'entry.json'), 'utf8'));
+      } catch (err) {
+        // Not written by this version's protocol (or damaged): set aside, never crash; `spool list` shows it.
+        await fs.rename(full, `${full}.broken`).catch(() => undefined);
+        this.broken.push({ name, error: (err as Error).message });
+        continue;
+      }
       this.entries.push({ seq: Number(name), createdAt: raw.createdAt, topics: raw.topics, tables: raw.parts.map((p) => p.table), bytes: raw.bytes, txns: raw.parts.flatMap((p) => p.txns) });
       this.next = Math.max(this.next, Number(name) + 1);
     }
@@ -165,7 +178,11 @@ export class Spool {
         return;
       }
     }
-    await fs.rm(dir, { recursive: true, force: true });
+    // Atomic: after the rename the entry is gone for good, however the delete ends.
+    const done = `${dir}.done`;
+    await fs.rename(dir, done).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+    await syncDir(this.dir);
     if (idx >= 0) this.entries.splice(idx, 1);
+    await fs.rm(done, { recursive: true, force: true });
   }
 }

@@ -48,6 +48,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log: o.log, unknownFields: cfg.unknownFields, encoder });
   const spool = new Spool(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
   await spool.init();
+  for (const b of spool.broken) o.log.warn('a spool entry could not be read; it was set aside (renamed .broken) and is not replayed', { entry: b.name, error: b.error });
   if (spool.size > 0) o.log.warn(`${spool.size} batch(es) from an earlier run wait in the spool at ${spool.dir}; they are committed first`);
   const pipeline = new IngestPipeline({
     spool,

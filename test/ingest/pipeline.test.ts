@@ -33,6 +33,25 @@ async function ids(root: ReturnType<typeof memoryRoot>, table: string): Promise<
   return (await readAllRows(await loadSnapshot(root.store(table)))).map((r) => r.id as string).sort();
 }
 
+/** Two workers that both own reddit_tech/0: a buffered offsets 0-5, b 0-1; odd offsets are bad messages. */
+async function twoOwners(root: ReturnType<typeof memoryRoot>) {
+  const a = pipeline(root);
+  const b = pipeline(root);
+  await a.assign('reddit_tech', 0);
+  await b.assign('reddit_tech', 0);
+  const push = (p: IngestPipeline, from: number, to: number) => { for (let o = from; o < to; o++) p.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined)); };
+  push(a, 0, 6);
+  push(b, 0, 2);
+  return { a, b, push };
+}
+
+/** After the race and a's re-read: each dead letter and each post exactly once. */
+async function assertExactAfterRace(root: ReturnType<typeof memoryRoot>) {
+  const dead = (await readAllRows(await loadSnapshot(root.store('_dead_letters')))).map((r) => r.offset as bigint).sort((x, y) => Number(x - y));
+  assert.deepEqual(dead, [1n, 3n, 5n]);
+  assert.deepEqual(await ids(root, 'tech'), ['reddit_tech-0-0', 'reddit_tech-0-2', 'reddit_tech-0-4']);
+}
+
 for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () => {
   it('maps topics to tables', () => {
     encoder = enc;
@@ -137,16 +156,11 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
 
   it('a dead-letter txn conflict re-seeks instead of committing data past unseen dead letters', async () => {
     const root = memoryRoot();
-    const a = pipeline(root);
-    const b = pipeline(root);
-    await a.assign('reddit_tech', 0);
-    await b.assign('reddit_tech', 0);
-    for (let o = 0; o < 6; o++) a.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
+    const { a, b, push } = await twoOwners(root);
     // Freeze a's view of the dead-letter table, so b's commit lands in a race a loses.
     const aDlq = await ((a as any).opts.catalog as TableCatalog).deadLetterTable();
     await aDlq.refresh();
     aDlq.refresh = async () => aDlq.snapshot;
-    for (let o = 0; o < 2; o++) b.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
     await b.flushAll();
     const out = await a.flushAll();
     // the conflict is caught (data or dead-letter side): nothing committed, re-seek
@@ -154,21 +168,14 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 2n }]);
     assert.equal((await loadSnapshot(root.store('tech'))).txnVersion('g-reddit_tech-0'), 1, 'a committed no data');
     delete (aDlq as any).refresh;
-    for (let o = 2; o < 6; o++) a.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
+    push(a, 2, 6);
     await a.flushAll();
-    const dead = (await readAllRows(await loadSnapshot(root.store('_dead_letters')))).map((r) => r.offset as bigint).sort((x, y) => Number(x - y));
-    assert.deepEqual(dead, [1n, 3n, 5n]);
-    assert.deepEqual(await ids(root, 'tech'), ['reddit_tech-0-0', 'reddit_tech-0-2', 'reddit_tech-0-4']);
+    await assertExactAfterRace(root);
   });
 
   it('a worker that loses the race between its checks and its dead-letter commit duplicates no dead letter', async () => {
     const root = memoryRoot();
-    const a = pipeline(root);
-    const b = pipeline(root);
-    await a.assign('reddit_tech', 0);
-    await b.assign('reddit_tech', 0);
-    for (let o = 0; o < 6; o++) a.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
-    for (let o = 0; o < 2; o++) b.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
+    const { a, b, push } = await twoOwners(root);
     // a passes its checks; b commits (dead letter 1, data 0) before a commits anything.
     const aTable = await ((a as any).opts.catalog as TableCatalog).postTable('tech');
     const prepare = aTable.prepareEncodedAppend.bind(aTable);
@@ -183,10 +190,9 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 2n }]);
     const dead = (await readAllRows(await loadSnapshot(root.store('_dead_letters')))).map((r) => r.offset);
     assert.deepEqual(dead, [1n], 'b\'s dead letter once; a committed none');
-    for (let o = 2; o < 6; o++) a.push(msg('reddit_tech', 0, o, o % 2 ? 'bad' : undefined));
+    push(a, 2, 6);
     await a.flushAll();
-    assert.deepEqual((await readAllRows(await loadSnapshot(root.store('_dead_letters')))).map((r) => r.offset as bigint).sort((x, y) => Number(x - y)), [1n, 3n, 5n]);
-    assert.deepEqual(await ids(root, 'tech'), ['reddit_tech-0-0', 'reddit_tech-0-2', 'reddit_tech-0-4']);
+    await assertExactAfterRace(root);
   });
 
   it('a stale owner that commits late cannot make the new owner duplicate its range', async () => {

@@ -100,6 +100,29 @@ describe('outage spool', () => {
     assert.equal((await ids(root)).length, 39);
   });
 
+  it('a crash while deleting a finished entry leaves nothing half-done; unreadable entries are set aside, never fatal', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-'));
+    const spool = new Spool(dir);
+    await spool.init();
+    const prepared = { files: [{ path: 'part-0.parquet', bytes: new Uint8Array([1, 2, 3]), add: { path: 'part-0.parquet', partitionValues: {}, size: 3, modificationTime: 0, dataChange: true } }], actions: [], txns: [{ appId: 'g-t-0', version: 5, expect: null }], rows: 1, commitInfo: {} };
+    const a = await spool.add(['reddit_t'], [{ table: 't', prepared }]);
+    const b = await spool.add(['reddit_t'], [{ table: 't', prepared }]);
+    await spool.complete(a);
+    assert.deepEqual(fs.readdirSync(dir).sort(), [String(b).padStart(12, '0')], 'a finished entry leaves nothing behind');
+    // What a kill -9 in the middle of deleting finished entry `a` leaves: a renamed, partly deleted directory.
+    fs.mkdirSync(path.join(dir, `${String(a).padStart(12, '0')}.done`));
+    fs.writeFileSync(path.join(dir, `${String(a).padStart(12, '0')}.done`, 'f0.parquet'), 'x');
+    // And a damaged entry (no entry.json), e.g. written by an older version.
+    fs.mkdirSync(path.join(dir, '000000000099'));
+    const again = new Spool(dir);
+    await again.init();
+    assert.deepEqual(again.list().map((e) => e.seq), [b], 'only the complete entry is replayed');
+    assert.deepEqual(again.broken.map((x) => x.name), ['000000000099']);
+    assert.deepEqual(fs.readdirSync(dir).sort(), [String(b).padStart(12, '0'), '000000000099.broken']);
+    assert.equal((await again.oldest())!.parts[0].prepared.files[0].bytes.length, 3);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('a crash during replay (commit landed, spool entry not yet removed) ends exactly once', async () => {
     const root = outageRoot();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-'));

@@ -203,11 +203,13 @@ describe('consume failure messages', { timeout: 120_000 }, () => {
   it('an unreachable broker is retried with a clear message, and SIGTERM still exits 0 promptly', async () => {
     const root = tmp();
     const run = startConsume(['--kafka-host', '127.0.0.1:1', '--subreddits', 'nowhere', '--table-root', root], root);
+    after(() => { run.child.kill('SIGKILL'); }); // never leave it running when an assertion fails
     const deadline = Date.now() + 60_000;
     let stderr = '';
     run.child.stderr!.on('data', (d) => (stderr += d));
     while (Date.now() < deadline && !/cannot reach Kafka at 127\.0\.0\.1:1/.test(stderr)) await new Promise((r) => setTimeout(r, 200));
-    assert.match(stderr, /cannot reach Kafka at 127\.0\.0\.1:1 \(is the broker running\? is kafka_host right\?\); retrying in \d+ ms/);
+    assert.match(stderr, /cannot reach Kafka at 127\.0\.0\.1:1 \(is the broker running\? is kafka_host right\? does kafka_security_protocol match the listener\?\); retrying in \d+ ms/);
+    assert.match(stderr, /error="[^"]*ECONNREFUSED 127\.0\.0\.1:1"/, 'the root cause, not only the wrapper');
     run.child.kill('SIGTERM');
     const res = await run.done;
     assert.equal(res.code, 0);

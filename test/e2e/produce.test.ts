@@ -5,7 +5,7 @@
  * in the middle loses and repeats nothing.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,20 +21,19 @@ let broker: Broker;
 let reddit: FakeReddit;
 
 // The fake Reddit server runs in this process: the child must be spawned asynchronously.
-function produce(cwd: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return runChild(process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'produce', '--kafka-host', broker.bootstrap, '--subreddits', 'alpha,beta', '--state', path.join(cwd, 'state.json'), '--poll-seconds', '0', '--reddit-api-url', reddit.url, '--reddit-auth-url', reddit.url, ...args], {
+function produce(cwd: string, args: string[], server = reddit, subs = 'alpha,beta'): { child: ChildProcess; done: Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
+  return runChild(process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'produce', '--kafka-host', broker.bootstrap, '--subreddits', subs, '--state', path.join(cwd, 'state.json'), '--poll-seconds', '0', '--reddit-api-url', server.url, '--reddit-auth-url', server.url, ...args], {
     cwd, env: { ...process.env, REDDIT_CLIENT_ID: 'cid', REDDIT_SECRET_ID: 'secret', REDDIT_USER: 'bot', REDDIT_PASSWORD: 'pw' },
   });
 }
 
-function runChild(cmd: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    c.stdout.on('data', (d) => (stdout += d));
-    c.stderr.on('data', (d) => (stderr += d));
-    c.on('exit', (status) => resolve({ status, stdout, stderr }));
-  });
+function runChild(cmd: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv }) {
+  const child = spawn(cmd, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => child.on('exit', (status, signal) => resolve({ status, signal, stdout, stderr })));
+  return { child, done };
 }
 
 describe('produce (replayed Reddit API + real Kafka)', { timeout: 300_000 }, () => {
@@ -49,12 +48,12 @@ describe('produce (replayed Reddit API + real Kafka)', { timeout: 300_000 }, () 
 
   it('publishes every post once, in order, to the right topic with its name as key, across restarts', async () => {
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-produce-'));
-    const first = await produce(cwd, ['--max-cycles', '8']);
+    const first = await produce(cwd, ['--max-cycles', '8']).done;
     assert.equal(first.status, 0, first.stderr);
     assert.match(first.stdout, /^cycle 1: \d+ new post\(s\) \(r\/alpha \d+, r\/beta \d+\); rate limit remaining [\d.]+; next poll in \d+ s$/m);
     assert.match(first.stderr, /rate limit hit \(429\): waiting 1 s/);
     assert.match(first.stderr, /token rejected; renewing it and retrying once/);
-    const second = await produce(cwd, ['--max-cycles', '60']);
+    const second = await produce(cwd, ['--max-cycles', '60']).done;
     assert.equal(second.status, 0, second.stderr);
     assert.ok(reddit.stats.anchorDeleted, 'the anchor post was deleted during the run');
     const revealed = reddit.timeline.slice(0, reddit.revealed()).filter((p) => p.name !== reddit.stats.anchorDeleted);
@@ -92,5 +91,33 @@ describe('produce (replayed Reddit API + real Kafka)', { timeout: 300_000 }, () 
     assert.deepEqual(sent.slice(0, 5), inFlight, 'only the 2 missing pending posts were sent again');
     assert.equal(new Set(sent).size, sent.length);
     assert.deepEqual(JSON.parse(fs.readFileSync(statePath, 'utf8')).pending, []);
+  });
+
+  it('kill -9 of the real produce process at random moments, restarted each time: every post exactly once, in order', async () => {
+    const server = await startFakeReddit({ subreddits: ['gamma', 'delta'], postsPerRequest: 6, windowLimit: 1000 });
+    try {
+      const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-produce-kill-'));
+      const delays: number[] = [];
+      for (let k = 0; k < 5; k++) {
+        const run = produce(cwd, ['--max-cycles', '1000'], server, 'gamma,delta');
+        const delay = 800 + Math.floor(Math.random() * 1500);
+        delays.push(delay);
+        await new Promise((r) => setTimeout(r, delay));
+        run.child.kill('SIGKILL');
+        const r = await run.done;
+        assert.equal(r.signal, 'SIGKILL', `run ${k} ended before it was killed: ${r.stderr}`);
+      }
+      const last = await produce(cwd, ['--max-cycles', '15'], server, 'gamma,delta').done;
+      assert.equal(last.status, 0, last.stderr);
+      const revealed = server.timeline.slice(0, server.revealed());
+      for (const sub of ['gamma', 'delta']) {
+        const got = (await readTopic(broker.bootstrap, `reddit_${sub}`)).map((m) => m.key);
+        const want = revealed.filter((p) => p.subreddit === sub).map((p) => p.name as string);
+        assert.equal(new Set(got).size, got.length, `${sub}: no duplicates (kills after ${delays.join(', ')} ms)`);
+        assert.deepEqual(got, want, `${sub}: exactly the revealed posts, oldest first (kills after ${delays.join(', ')} ms)`);
+      }
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 /** Kafka helpers for end-to-end tests: a real broker, topics, producing, running `consume`. */
+import { after } from 'node:test';
 import { Admin, Producer } from '@platformatic/kafka';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
@@ -35,12 +36,19 @@ export async function produce(bootstrap: string, messages: OutMessage[], batch =
 export interface ConsumeRun { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>; stderr(): string }
 
 /** Start `reddit-stream consume` as a child process. */
+// Children still running when a test file ends (e.g. an assertion failed before
+// the test stopped them) are killed, so a failure never hangs the suite.
+const running = new Set<ChildProcess>();
+after(() => { for (const c of running) c.kill('SIGKILL'); });
+
 export function startConsume(args: string[], cwd: string, env: Record<string, string> = {}): ConsumeRun {
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'consume', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
     child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });

@@ -147,7 +147,7 @@ export class IngestPipeline {
     await table.refresh();
     const appId = txnAppId(this.opts.group, topic, partition);
     // Spooled batches count as consumed: resume after them (they will be committed in order).
-    const v = Math.max(table.snapshot.txnVersion(appId) ?? -1, this.opts.spool?.positions().get(appId) ?? -1);
+    const v = Math.max(table.snapshot.txnVersion(appId) ?? -1, this.opts.spool?.positions(tableForTopic(topic)).get(appId) ?? -1);
     const committed = v < 0 ? null : BigInt(v);
     this.parts.set(key(topic, partition), this.fresh(topic, partition, committed));
     this.opts.log.debug('partition assigned', { topic, partition, committed: committed ?? 'none' });
@@ -508,7 +508,7 @@ export class IngestPipeline {
     const { catalog, group } = this.opts;
     const dlq = await catalog.deadLetterTable();
     await dlq.refresh().catch(() => undefined);
-    const spooled = this.opts.spool?.positions();
+    const spooled = this.opts.spool?.positions(DEAD_LETTER_TABLE);
     const letters: DeadLetter[] = [];
     const txns: Array<{ appId: string; version: number; expect: number | null }> = [];
     for (const st of taken) {

@@ -54,7 +54,7 @@ const pad = (n: number) => String(n).padStart(12, '0');
 export class Spool {
   readonly dir: string;
   readonly maxBytes: number;
-  private entries: Array<{ seq: number; createdAt: number; topics: string[]; tables: string[]; bytes: number; txns: PreparedAppend['txns'] }> = [];
+  private entries: Array<{ seq: number; createdAt: number; topics: string[]; tables: string[]; bytes: number; txns: PreparedAppend['txns']; parts: Array<{ table: string; txns: PreparedAppend['txns'] }> }> = [];
   private next = 1;
   /** Entries that could not be read on start (kept on disk as <seq>.broken). */
   readonly broken: Array<{ name: string; error: string }> = [];
@@ -84,7 +84,7 @@ export class Spool {
         this.broken.push({ name, error: (err as Error).message });
         continue;
       }
-      this.entries.push({ seq: Number(name), createdAt: raw.createdAt, topics: raw.topics, tables: raw.parts.map((p) => p.table), bytes: raw.bytes, txns: raw.parts.flatMap((p) => p.txns) });
+      this.entries.push({ seq: Number(name), createdAt: raw.createdAt, topics: raw.topics, tables: raw.parts.map((p) => p.table), bytes: raw.bytes, txns: raw.parts.flatMap((p) => p.txns), parts: raw.parts.map((p) => ({ table: p.table, txns: p.txns })) });
       this.next = Math.max(this.next, Number(name) + 1);
     }
   }
@@ -94,17 +94,26 @@ export class Spool {
   full(): boolean { return this.bytes >= this.maxBytes; }
 
   list(): Array<{ seq: number; createdAt: number; topics: string[]; tables: string[]; bytes: number; txns: PreparedAppend['txns'] }> {
-    return this.entries.map((e) => ({ ...e }));
+    return this.entries.map(({ parts: _parts, ...e }) => ({ ...e }));
   }
 
   hasPendingForTopic(topic: string): boolean {
     return this.entries.some((e) => e.topics.includes(topic));
   }
 
-  /** The highest spooled txn version per app id (positions consumption has reached). */
-  positions(): Map<string, number> {
+  /**
+   * The highest spooled txn version per app id for `table` (positions
+   * consumption has reached there). Per table: the data table and the
+   * dead-letter table use the same app ids with different versions.
+   */
+  positions(table: string): Map<string, number> {
     const out = new Map<string, number>();
-    for (const e of this.entries) for (const t of e.txns) out.set(t.appId, Math.max(out.get(t.appId) ?? -1, t.version));
+    for (const e of this.entries) {
+      for (const p of e.parts) {
+        if (p.table !== table) continue;
+        for (const t of p.txns) out.set(t.appId, Math.max(out.get(t.appId) ?? -1, t.version));
+      }
+    }
     return out;
   }
 
@@ -138,7 +147,7 @@ export class Spool {
     await writeFileDurable(nodePath.join(tmp, 'entry.json'), new TextEncoder().encode(JSON.stringify({ createdAt, topics, parts: stored, bytes })));
     await fs.rename(tmp, nodePath.join(this.dir, pad(seq)));
     await syncDir(this.dir);
-    this.entries.push({ seq, createdAt, topics, tables: parts.map((p) => p.table), bytes, txns: parts.flatMap((p) => p.prepared.txns) });
+    this.entries.push({ seq, createdAt, topics, tables: parts.map((p) => p.table), bytes, txns: parts.flatMap((p) => p.prepared.txns), parts: parts.map((p) => ({ table: p.table, txns: p.prepared.txns })) });
     return seq;
   }
 
@@ -174,6 +183,7 @@ export class Spool {
         await fs.rename(tmp, nodePath.join(dir, 'entry.json'));
         this.entries[idx].tables = rest.parts.map((p) => p.table);
         this.entries[idx].txns = rest.parts.flatMap((p) => p.txns);
+        this.entries[idx].parts = rest.parts.map((p) => ({ table: p.table, txns: p.txns }));
         this.entries[idx].bytes = rest.parts.reduce((s, p) => s + p.files.reduce((t, f) => t + f.add.size, 0), 0);
         return;
       }

@@ -100,6 +100,31 @@ describe('outage spool', () => {
     assert.equal((await ids(root)).length, 39);
   });
 
+  it('dead letters of a batch queued behind spooled batches are spooled too, and replay exactly once', async () => {
+    const root = outageRoot();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-'));
+    const { spool, pipeline } = await setup(root, dir);
+    await pipeline.assign('reddit_tech', 0);
+    for (let o = 0; o < 5; o++) pipeline.push(msg(o, o === 1 ? 'bad' : undefined));
+    assert.equal((await pipeline.flushAll()).summaries[0].deadLetters, 1);
+    root.setFailing(true);
+    for (let o = 5; o < 10; o++) pipeline.push(msg(o));
+    assert.equal((await pipeline.flushAll()).summaries[0].spooled, true);
+    // Queued behind the spooled batch: its dead letter's txn must expect the dead-letter table's own position (1), not the data's (9).
+    for (let o = 10; o < 15; o++) pipeline.push(msg(o, o === 11 ? 'bad' : undefined));
+    const out = await pipeline.flushAll();
+    assert.equal(out.error, undefined, out.error?.message);
+    assert.equal(out.summaries[0].spooled, true);
+    assert.equal(spool.size, 2);
+    root.setFailing(false);
+    const r = await pipeline.replaySpool();
+    assert.equal(r.remaining, 0);
+    assert.deepEqual(await ids(root), ['p0', ...Array.from({ length: 13 }, (_, i) => `p${i + 2}`).filter((x) => x !== 'p11')].sort());
+    const dead = (await readAllRows(await loadSnapshot(root.store('_dead_letters')))).map((x) => x.offset as bigint).sort((a, b) => Number(a - b));
+    assert.deepEqual(dead, [1n, 11n]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('a crash while deleting a finished entry leaves nothing half-done; unreadable entries are set aside, never fatal', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-'));
     const spool = new Spool(dir);

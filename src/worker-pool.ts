@@ -10,13 +10,16 @@ import { parentPort, Worker } from 'node:worker_threads';
 
 interface Reply { id: number; result?: unknown; error?: string }
 
+interface Entry { worker: Worker; busy: number; idleTimer?: NodeJS.Timeout }
+
 export class WorkerPool<Job, Result> {
   readonly size: number;
   private readonly url: URL;
-  private readonly workers: Array<{ worker: Worker; busy: number; idleTimer?: NodeJS.Timeout } | null>;
+  private readonly workers: Array<Entry | null>;
   private readonly idleMs: number;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: Result) => void; reject: (e: Error) => void; slot: number }>();
+  /** Jobs by id, with the worker running them (a dead worker fails only its own jobs). */
+  private readonly pending = new Map<number, { resolve: (r: Result) => void; reject: (e: Error) => void; entry: Entry }>();
 
   /** `url`: the worker module (a `.ts` sibling is used when running from sources). */
   constructor(url: URL, size = 1, options: { idleMs?: number } = {}) {
@@ -39,11 +42,11 @@ export class WorkerPool<Job, Result> {
     return best;
   }
 
-  private ensure(i: number): { worker: Worker; busy: number; idleTimer?: NodeJS.Timeout } {
+  private ensure(i: number): Entry {
     const existing = this.workers[i];
     if (existing) return existing;
     const worker = new Worker(this.url);
-    const entry: { worker: Worker; busy: number; idleTimer?: NodeJS.Timeout } = { worker, busy: 0 };
+    const entry: Entry = { worker, busy: 0 };
     worker.unref();
     worker.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
@@ -66,7 +69,7 @@ export class WorkerPool<Job, Result> {
     const fail = (err: Error) => {
       clearTimeout(entry.idleTimer);
       if (this.workers[i] === entry) this.workers[i] = null;
-      for (const [id, p] of this.pending) if (p.slot === i) { this.pending.delete(id); p.reject(err); }
+      for (const [id, p] of this.pending) if (p.entry === entry) { this.pending.delete(id); p.reject(err); }
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`worker thread ${this.url.pathname.split('/').pop()} exited with code ${code}`)));
@@ -78,11 +81,19 @@ export class WorkerPool<Job, Result> {
     const id = this.nextId++;
     const slot = this.slot();
     const entry = this.ensure(slot);
-    const done = new Promise<Result>((resolve, reject) => this.pending.set(id, { resolve, reject, slot }));
+    const done = new Promise<Result>((resolve, reject) => this.pending.set(id, { resolve, reject, entry }));
     clearTimeout(entry.idleTimer);
     entry.busy++;
     entry.worker.ref();
-    entry.worker.postMessage({ id, job }, transfer);
+    try {
+      entry.worker.postMessage({ id, job }, transfer);
+    } catch (err) {
+      // e.g. a value that cannot be cloned: fail this job, keep the worker.
+      this.pending.delete(id);
+      entry.busy--;
+      if (entry.busy === 0) entry.worker.unref();
+      return Promise.reject(err);
+    }
     return done;
   }
 

@@ -18,6 +18,26 @@ describe('WorkerPool', () => {
     }
   });
 
+  it('a dead worker fails only its own jobs: not one started right after on its replacement', async () => {
+    const pool = new WorkerPool<{ echo?: string; crash?: boolean }, string>(url, 1);
+    try {
+      let next: Promise<string> | null = null;
+      await assert.rejects(pool.run({ crash: true }).catch((err) => { next = pool.run({ echo: 'after-crash' }); throw err; }), /boom/);
+      assert.equal(await next!, 'echo:after-crash', 'the late exit of the crashed worker does not fail it');
+    } finally {
+      await pool.close();
+    }
+    const idle = new WorkerPool<{ echo?: string }, string>(url, 1, { idleMs: 30 });
+    try {
+      await idle.run({ echo: '1' });
+      // Submitted right after the idle stop, before the stopped worker's exit event.
+      const p = await new Promise<Promise<string>>((res) => setTimeout(() => res(idle.run({ echo: 'after-idle-stop' })), 30));
+      assert.equal(await p, 'echo:after-idle-stop');
+    } finally {
+      await idle.close();
+    }
+  });
+
   it('stops idle workers and starts them again on demand', async () => {
     const pool = new WorkerPool<{ echo?: string }, string>(url, 1, { idleMs: 20 });
     try {

@@ -79,6 +79,11 @@ interface PartitionState {
   msgs: SourceMessage[];
   /** Dead letters known on arrival (empty messages). */
   dead: DeadLetter[];
+  /**
+   * Reset and waiting for the source to re-seek (see `reseeked`): until then
+   * messages are refused, they were fetched from the old position.
+   */
+  gated: boolean;
   messages: number;
   bytes: number;
   firstAt: number | null;
@@ -145,10 +150,8 @@ export class IngestPipeline {
   async assign(topic: string, partition: number): Promise<bigint | null> {
     const table = await this.opts.catalog.postTable(tableForTopic(topic));
     await table.refresh();
-    const appId = txnAppId(this.opts.group, topic, partition);
     // Spooled batches count as consumed: resume after them (they will be committed in order).
-    const v = Math.max(table.snapshot.txnVersion(appId) ?? -1, this.opts.spool?.positions(tableForTopic(topic)).get(appId) ?? -1);
-    const committed = v < 0 ? null : BigInt(v);
+    const committed = this.position(table, topic, partition);
     this.parts.set(key(topic, partition), this.fresh(topic, partition, committed));
     this.opts.log.debug('partition assigned', { topic, partition, committed: committed ?? 'none' });
     return committed === null ? null : committed + 1n;
@@ -161,6 +164,17 @@ export class IngestPipeline {
     this.parts.delete(key(topic, partition));
   }
 
+  /**
+   * The source has applied a re-seek this pipeline asked for (a `reseek`
+   * entry of a flush or replay outcome): accept the partition's messages
+   * again. Messages pushed between the reset and the seek came from the old
+   * position and were refused, so none of the re-read range is skipped.
+   */
+  reseeked(topic: string, partition: number): void {
+    const st = this.parts.get(key(topic, partition));
+    if (st) st.gated = false;
+  }
+
   assigned(): Array<{ topic: string; partition: number; committed: bigint | null }> {
     return [...this.parts.values()].map((p) => ({ topic: p.topic, partition: p.partition, committed: p.committed }));
   }
@@ -168,7 +182,7 @@ export class IngestPipeline {
   /** Buffer one message. False when it was at or below the committed offset (or the partition is not assigned). */
   push(msg: SourceMessage): boolean {
     const st = this.parts.get(key(msg.topic, msg.partition));
-    if (!st) return false;
+    if (!st || st.gated) return false;
     if ((st.committed !== null && msg.offset <= st.committed) || (st.lastOffset !== null && msg.offset <= st.lastOffset)) {
       st.skipped++;
       this.totals.skipped++;
@@ -282,15 +296,23 @@ export class IngestPipeline {
     if (taken.length === 0) return { summaries: [], reseek: [] };
     const bytes = taken.reduce((n, st) => n + st.bytes, 0);
     this.inFlightBytes += bytes;
-    const msgs = taken.flatMap((st) => st.msgs);
-    const packed: TakenMessages = {
-      values: packMessages(msgs.map((m) => m.value), this.encoder.buffers),
-      keys: packMessages(msgs.map((m) => m.key)),
-      offsets: msgs.map((m) => m.offset),
-      segments: taken.map((st) => st.msgs.length),
-    };
+    let packed: TakenMessages;
+    let encoded: ReturnType<IngestPipeline['encodeTaken']>;
+    try {
+      const msgs = taken.flatMap((st) => st.msgs);
+      packed = {
+        values: packMessages(msgs.map((m) => m.value), this.encoder.buffers),
+        keys: packMessages(msgs.map((m) => m.key)),
+        offsets: msgs.map((m) => m.offset),
+        segments: taken.map((st) => st.msgs.length),
+      };
+      encoded = this.encodeTaken(topic, packed);
+    } catch (err) {
+      // e.g. no memory for the buffer: a failed flush like any other (re-read, accounted).
+      packed = { values: packMessages([]), keys: packMessages([]), offsets: [], segments: [] };
+      encoded = Promise.reject(err);
+    }
     for (const st of taken) st.msgs = [];
-    const encoded = this.encodeTaken(topic, packed);
     encoded.catch(() => undefined); // observed in commitStage
     const prev = this.flushing.get(topic);
     const p = (async () => {
@@ -316,9 +338,17 @@ export class IngestPipeline {
 
   private epochs = 0;
 
+  /** Reset a partition we still own to `committed`, refusing messages until the source re-seeks. */
+  private reset(topic: string, partition: number, committed: bigint | null): void {
+    if (!this.parts.has(key(topic, partition))) return;
+    const st = this.fresh(topic, partition, committed);
+    st.gated = true;
+    this.parts.set(key(topic, partition), st);
+  }
+
   private fresh(topic: string, partition: number, committed: bigint | null): PartitionState {
     return {
-      topic, partition, committed, base: committed, epoch: ++this.epochs, msgs: [], dead: [],
+      topic, partition, committed, base: committed, epoch: ++this.epochs, gated: false, msgs: [], dead: [],
       messages: 0, bytes: 0, firstAt: null, firstOffset: null, lastOffset: null, skipped: 0, timestamps: [],
     };
   }
@@ -373,8 +403,10 @@ export class IngestPipeline {
         reseek = await this.reload(await this.opts.catalog.postTable(tableForTopic(topic)), mine);
       } catch {
         reseek = mine.map((st) => {
-          this.parts.set(key(st.topic, st.partition), this.fresh(st.topic, st.partition, st.committed));
-          return { topic: st.topic, partition: st.partition, offset: st.committed === null ? st.firstOffset : st.committed + 1n };
+          // The table cannot be read: restart after what we know is committed (earlier flushes may have advanced it).
+          const committed = this.parts.get(key(st.topic, st.partition))?.committed ?? st.committed;
+          this.reset(st.topic, st.partition, committed);
+          return { topic: st.topic, partition: st.partition, offset: committed === null ? st.firstOffset : committed + 1n };
         });
       }
       return { summaries: [], reseek, error: err as Error };
@@ -579,9 +611,8 @@ export class IngestPipeline {
       try {
         const table = await this.opts.catalog.postTable(tableForTopic(st.topic));
         await table.refresh();
-        const v = table.snapshot.txnVersion(txnAppId(this.opts.group, st.topic, st.partition));
-        const committed = v === undefined ? null : BigInt(v);
-        this.parts.set(key(st.topic, st.partition), this.fresh(st.topic, st.partition, committed));
+        const committed = this.position(table, st.topic, st.partition);
+        this.reset(st.topic, st.partition, committed);
         out.push({ topic: st.topic, partition: st.partition, offset: committed === null ? 0n : committed + 1n });
       } catch {
         // the store failed again: the next replay attempt retries
@@ -590,13 +621,19 @@ export class IngestPipeline {
     return out;
   }
 
+  /** Where a partition stands: the table's txn, or further when batches wait in the spool (they commit in order). */
+  private position(table: DeltaTable, topic: string, partition: number): bigint | null {
+    const appId = txnAppId(this.opts.group, topic, partition);
+    const v = Math.max(table.snapshot.txnVersion(appId) ?? -1, this.opts.spool?.positions(tableForTopic(topic)).get(appId) ?? -1);
+    return v < 0 ? null : BigInt(v);
+  }
+
   private async reload(table: DeltaTable, taken: PartitionState[]) {
     await table.refresh();
     const out: FlushOutcome['reseek'] = [];
     for (const st of taken) {
-      const v = table.snapshot.txnVersion(txnAppId(this.opts.group, st.topic, st.partition));
-      const committed = v === undefined ? null : BigInt(v);
-      if (this.parts.has(key(st.topic, st.partition))) this.parts.set(key(st.topic, st.partition), this.fresh(st.topic, st.partition, committed));
+      const committed = this.position(table, st.topic, st.partition);
+      this.reset(st.topic, st.partition, committed);
       // Nothing committed yet: re-read from the batch's first offset, never from the reset policy.
       out.push({ topic: st.topic, partition: st.partition, offset: committed === null ? st.firstOffset : committed + 1n });
     }

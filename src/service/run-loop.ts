@@ -59,7 +59,10 @@ export async function runLoop(opts: RunOptions): Promise<void> {
         // e.g. the spool's own disk failing: never crash, retry with backoff
         r = { replayed: 0, remaining: spool.size, error: err as Error, reseek: [] };
       }
-      for (const s of r.reseek) source.seek(s.topic, s.partition, s.offset);
+      for (const s of r.reseek) {
+        source.seek(s.topic, s.partition, s.offset);
+        pipeline.reseeked(s.topic, s.partition);
+      }
       if (r.error) {
         replayBackoff = Math.min(10_000, replayBackoff ? replayBackoff * 2 : 1000);
         replayAt = Date.now() + replayBackoff;
@@ -72,7 +75,10 @@ export async function runLoop(opts: RunOptions): Promise<void> {
   };
 
   const handle = async (out: FlushOutcome) => {
-    for (const r of out.reseek) source.seek(r.topic, r.partition, r.offset);
+    for (const r of out.reseek) {
+      source.seek(r.topic, r.partition, r.offset);
+      pipeline.reseeked(r.topic, r.partition);
+    }
     if (out.summaries.length) await source.committed?.(pipeline.committedOffsets());
     if (out.error) {
       backoff = Math.min(30_000, backoff ? backoff * 2 : 500);

@@ -9,7 +9,7 @@ import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
 import { IngestPipeline, tableForTopic, type SourceMessage } from '../../src/ingest/pipeline.ts';
 import { TableCatalog } from '../../src/ingest/tables.ts';
-import { inlinePostBatchEncoder, WorkerPostBatchEncoder, type PostBatchEncoder } from '../../src/ingest/post-batch.ts';
+import { inlinePostBatchEncoder, PackBuffers, WorkerPostBatchEncoder, type PostBatchEncoder } from '../../src/ingest/post-batch.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { memoryRoot } from '../helpers/memory-root.ts';
 
@@ -27,6 +27,11 @@ let encoder: PostBatchEncoder = inlinePostBatchEncoder;
 
 function pipeline(root: ReturnType<typeof memoryRoot>, group = 'g', maxMessages = 1000) {
   return new IngestPipeline({ group, policy: { maxMessages, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger, encoder });
+}
+
+/** What the run loop does after the source applied a flush's re-seeks. */
+function seeked(p: IngestPipeline, out: { reseek: Array<{ topic: string; partition: number }> }) {
+  for (const r of out.reseek) p.reseeked(r.topic, r.partition);
 }
 
 async function ids(root: ReturnType<typeof memoryRoot>, table: string): Promise<string[]> {
@@ -143,6 +148,7 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     for (let o = 0; o < 10; o++) { a.push(msg('reddit_tech', 0, o)); b.push(msg('reddit_tech', 0, o)); }
     await b.flushAll();
     const out = await a.flushAll();
+    seeked(a, out); // as the source does once it re-seeks
     assert.equal(out.summaries.length, 0);
     assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 10n }]);
     assert.equal((await ids(root, 'tech')).length, 10);
@@ -163,6 +169,7 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     aDlq.refresh = async () => aDlq.snapshot;
     await b.flushAll();
     const out = await a.flushAll();
+    seeked(a, out); // as the source does once it re-seeks
     // the conflict is caught (data or dead-letter side): nothing committed, re-seek
     assert.equal(out.summaries.length, 0);
     assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 2n }]);
@@ -185,6 +192,7 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
       return r;
     };
     const out = await a.flushAll();
+    seeked(a, out); // as the source does once it re-seeks
     delete (aTable as any).prepareEncodedAppend;
     assert.equal(out.summaries.length, 0);
     assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 2n }]);
@@ -193,6 +201,47 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     push(a, 2, 6);
     await a.flushAll();
     await assertExactAfterRace(root);
+  });
+
+  it('after a reset, messages still arriving from the old position are refused until the source re-seeks (none of the re-read range is skipped)', async () => {
+    const root = memoryRoot();
+    const a = pipeline(root);
+    const b = pipeline(root);
+    await a.assign('reddit_tech', 0);
+    await b.assign('reddit_tech', 0);
+    for (let o = 0; o < 10; o++) { a.push(msg('reddit_tech', 0, o)); b.push(msg('reddit_tech', 0, o)); }
+    await b.flushAll();
+    const out = await a.flushAll(); // conflict: re-seek to 10
+    assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 10n }]);
+    // The source had already fetched further: these arrive before the seek is applied.
+    assert.equal(a.push(msg('reddit_tech', 0, 12)), false);
+    assert.equal(a.push(msg('reddit_tech', 0, 13)), false);
+    seeked(a, out);
+    for (let o = 10; o < 16; o++) assert.equal(a.push(msg('reddit_tech', 0, o)), true, `offset ${o} after the seek`);
+    await a.flushAll();
+    const all = await ids(root, 'tech');
+    assert.deepEqual(all, Array.from({ length: 16 }, (_, o) => `reddit_tech-0-${o}`).sort());
+  });
+
+  it('a flush that cannot even pack its messages (no memory) is a failed flush: re-read, in-flight bytes released', async () => {
+    const root = memoryRoot();
+    let fail = true;
+    const buffers = new PackBuffers();
+    const flaky: PostBatchEncoder = {
+      encode: encoder.encode.bind(encoder), parallelism: 1,
+      buffers: { acquire: (n: number) => { if (fail) { fail = false; throw new RangeError('Array buffer allocation failed'); } return buffers.acquire(n); }, release: (b?: ArrayBuffer) => buffers.release(b) } as PackBuffers,
+    };
+    const p = new IngestPipeline({ group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger, encoder: flaky });
+    await p.assign('reddit_tech', 0);
+    for (let o = 0; o < 5; o++) p.push(msg('reddit_tech', 0, o));
+    const out = await p.flushAll();
+    assert.match(out.error?.message ?? '', /allocation failed/);
+    assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 0n }]);
+    assert.equal(p.inFlightBytes, 0);
+    seeked(p, out);
+    for (let o = 0; o < 5; o++) assert.equal(p.push(msg('reddit_tech', 0, o)), true);
+    await p.flushAll();
+    assert.equal((await ids(root, 'tech')).length, 5);
   });
 
   it('a stale owner that commits late cannot make the new owner duplicate its range', async () => {
@@ -205,6 +254,7 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     await a.flushAll(); // a commits 0..9 late
     for (let o = 0; o < 15; o++) b.push(msg('reddit_tech', 0, o));
     const out = await b.flushAll();
+    seeked(b, out); // as the source does once it re-seeks
     assert.equal(out.summaries.length, 0);
     assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 10n }]);
     for (let o = 10; o < 15; o++) b.push(msg('reddit_tech', 0, o));
@@ -238,6 +288,7 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     for (let o = 10; o < 20; o++) p.push(msg('reddit_tech', 0, o));
     root.setFailing(true);
     const failed = await p.flushAll();
+    seeked(p, failed); // as the source does once it re-seeks
     assert.ok(failed.error);
     assert.deepEqual(failed.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 10n }]);
     root.setFailing(false);
@@ -296,6 +347,7 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     const first = p.flushTopic('reddit_tech', 'test');
     p.revoke('reddit_tech', 1); // while the batch is being encoded
     const out = await first;
+    seeked(p, out);
     assert.equal(out.summaries.length, 0, 'the batch mixed a revoked partition: not committed');
     assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 0n }], 'the partition still owned restarts from the table');
     assert.equal((await loadSnapshot(root.store('tech'))).version, 0, 'nothing but the table creation');
@@ -309,6 +361,8 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     const ra = await a;
     root.setFailing(false);
     const rb = await b;
+    seeked(p, ra);
+    seeked(p, rb);
     assert.ok(ra.error);
     assert.deepEqual(ra.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 0n }]);
     assert.equal(rb.summaries.length, 0, 'the later batch is dropped: its range starts after the failed one');

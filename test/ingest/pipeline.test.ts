@@ -38,6 +38,17 @@ async function ids(root: ReturnType<typeof memoryRoot>, table: string): Promise<
   return (await readAllRows(await loadSnapshot(root.store(table)))).map((r) => r.id as string).sort();
 }
 
+/** a and b both own reddit_tech/0 and buffered offsets 0-9; b commits first, so a's flush conflicts. */
+async function lostRace(root: ReturnType<typeof memoryRoot>) {
+  const a = pipeline(root);
+  const b = pipeline(root);
+  await a.assign('reddit_tech', 0);
+  await b.assign('reddit_tech', 0);
+  for (let o = 0; o < 10; o++) { a.push(msg('reddit_tech', 0, o)); b.push(msg('reddit_tech', 0, o)); }
+  await b.flushAll();
+  return { a, out: await a.flushAll() };
+}
+
 /** Two workers that both own reddit_tech/0: a buffered offsets 0-5, b 0-1; odd offsets are bad messages. */
 async function twoOwners(root: ReturnType<typeof memoryRoot>) {
   const a = pipeline(root);
@@ -141,13 +152,7 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
 
   it('a txn conflict (another worker took the partition) re-seeks instead of duplicating', async () => {
     const root = memoryRoot();
-    const a = pipeline(root);
-    const b = pipeline(root);
-    await a.assign('reddit_tech', 0);
-    await b.assign('reddit_tech', 0);
-    for (let o = 0; o < 10; o++) { a.push(msg('reddit_tech', 0, o)); b.push(msg('reddit_tech', 0, o)); }
-    await b.flushAll();
-    const out = await a.flushAll();
+    const { a, out } = await lostRace(root);
     seeked(a, out); // as the source does once it re-seeks
     assert.equal(out.summaries.length, 0);
     assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 10n }]);
@@ -205,13 +210,7 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
 
   it('after a reset, messages still arriving from the old position are refused until the source re-seeks (none of the re-read range is skipped)', async () => {
     const root = memoryRoot();
-    const a = pipeline(root);
-    const b = pipeline(root);
-    await a.assign('reddit_tech', 0);
-    await b.assign('reddit_tech', 0);
-    for (let o = 0; o < 10; o++) { a.push(msg('reddit_tech', 0, o)); b.push(msg('reddit_tech', 0, o)); }
-    await b.flushAll();
-    const out = await a.flushAll(); // conflict: re-seek to 10
+    const { a, out } = await lostRace(root); // conflict: re-seek to 10
     assert.deepEqual(out.reseek, [{ topic: 'reddit_tech', partition: 0, offset: 10n }]);
     // The source had already fetched further: these arrive before the seek is applied.
     assert.equal(a.push(msg('reddit_tech', 0, 12)), false);

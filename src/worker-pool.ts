@@ -4,27 +4,31 @@
  * transferable move without copying. A worker that dies fails its pending
  * jobs with an error (never hangs them) and is replaced on the next job.
  * Idle workers do not keep the process alive, and are stopped after
- * `idleMs` without work (their memory returns to the system).
+ * `idleMs` without work (their memory returns to the system). A job that
+ * takes longer than `jobTimeoutMs` means a stuck worker: it is stopped and
+ * its jobs fail (the caller retries), so nothing waits forever.
  */
 import { parentPort, Worker } from 'node:worker_threads';
 
 interface Reply { id: number; result?: unknown; error?: string }
 
-interface Entry { worker: Worker; busy: number; idleTimer?: NodeJS.Timeout }
+interface Entry { worker: Worker; busy: number; idleTimer?: NodeJS.Timeout; fail?: (err: Error) => void }
 
 export class WorkerPool<Job, Result> {
   readonly size: number;
   private readonly url: URL;
   private readonly workers: Array<Entry | null>;
   private readonly idleMs: number;
+  private readonly jobTimeoutMs: number;
   private nextId = 1;
   /** Jobs by id, with the worker running them (a dead worker fails only its own jobs). */
-  private readonly pending = new Map<number, { resolve: (r: Result) => void; reject: (e: Error) => void; entry: Entry }>();
+  private readonly pending = new Map<number, { resolve: (r: Result) => void; reject: (e: Error) => void; entry: Entry; timer?: NodeJS.Timeout }>();
 
   /** `url`: the worker module (a `.ts` sibling is used when running from sources). */
-  constructor(url: URL, size = 1, options: { idleMs?: number } = {}) {
+  constructor(url: URL, size = 1, options: { idleMs?: number; jobTimeoutMs?: number } = {}) {
     this.url = url;
     this.idleMs = options.idleMs ?? 60_000;
+    this.jobTimeoutMs = options.jobTimeoutMs ?? 5 * 60_000;
     this.size = Math.max(1, size);
     this.workers = new Array(this.size).fill(null);
   }
@@ -51,6 +55,7 @@ export class WorkerPool<Job, Result> {
     worker.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
+      clearTimeout(p.timer);
       this.pending.delete(m.id);
       entry.busy--;
       if (entry.busy === 0) {
@@ -69,8 +74,9 @@ export class WorkerPool<Job, Result> {
     const fail = (err: Error) => {
       clearTimeout(entry.idleTimer);
       if (this.workers[i] === entry) this.workers[i] = null;
-      for (const [id, p] of this.pending) if (p.entry === entry) { this.pending.delete(id); p.reject(err); }
+      for (const [id, p] of this.pending) if (p.entry === entry) { clearTimeout(p.timer); this.pending.delete(id); p.reject(err); }
     };
+    entry.fail = fail;
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`worker thread ${this.url.pathname.split('/').pop()} exited with code ${code}`)));
     this.workers[i] = entry;
@@ -82,6 +88,13 @@ export class WorkerPool<Job, Result> {
     const slot = this.slot();
     const entry = this.ensure(slot);
     const done = new Promise<Result>((resolve, reject) => this.pending.set(id, { resolve, reject, entry }));
+    const timer = setTimeout(() => {
+      if (!this.pending.has(id)) return;
+      entry.fail?.(new Error(`worker thread ${this.url.pathname.split('/').pop()} did not finish a job within ${this.jobTimeoutMs} ms; stopped it`));
+      void entry.worker.terminate();
+    }, this.jobTimeoutMs);
+    timer.unref();
+    this.pending.get(id)!.timer = timer;
     clearTimeout(entry.idleTimer);
     entry.busy++;
     entry.worker.ref();
@@ -89,6 +102,7 @@ export class WorkerPool<Job, Result> {
       entry.worker.postMessage({ id, job }, transfer);
     } catch (err) {
       // e.g. a value that cannot be cloned: fail this job, keep the worker.
+      clearTimeout(timer);
       this.pending.delete(id);
       entry.busy--;
       if (entry.busy === 0) entry.worker.unref();

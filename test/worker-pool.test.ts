@@ -38,6 +38,17 @@ describe('WorkerPool', () => {
     }
   });
 
+  it('a stuck job fails after the job timeout and its worker is replaced', async () => {
+    const pool = new WorkerPool<{ echo?: string; spin?: boolean }, string>(url, 1, { jobTimeoutMs: 300 });
+    try {
+      await assert.rejects(pool.run({ spin: true }), /did not finish a job within 300 ms; stopped it/);
+      assert.equal(pool.busy, 0);
+      assert.equal(await pool.run({ echo: 'next' }), 'echo:next');
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('stops idle workers and starts them again on demand', async () => {
     const pool = new WorkerPool<{ echo?: string }, string>(url, 1, { idleMs: 20 });
     try {

@@ -397,7 +397,7 @@ export class IngestPipeline {
       // Nothing of this batch is known to be committed: forget the buffers
       // and re-read from the table's committed offsets (never skip ahead).
       this.opts.log.error('flush failed; will re-read the batch from the last committed offset', { topic, error: (err as Error).message });
-      const mine = taken.filter((st) => this.parts.get(key(st.topic, st.partition))?.epoch === st.epoch);
+      const mine = this.stillOwned(taken);
       let reseek: FlushOutcome['reseek'];
       try {
         reseek = await this.reload(await this.opts.catalog.postTable(tableForTopic(topic)), mine);
@@ -413,12 +413,17 @@ export class IngestPipeline {
     }
   }
 
+  /** The taken buffers whose partitions were neither revoked nor reset since they were taken. */
+  private stillOwned(taken: PartitionState[]): PartitionState[] {
+    return taken.filter((st) => this.parts.get(key(st.topic, st.partition))?.epoch === st.epoch);
+  }
+
   /**
    * Partitions revoked or reset since the buffers were taken: the batch must
    * not be committed; the partitions still ours restart from the table.
    */
   private async dropIfStale(topic: string, taken: PartitionState[]): Promise<FlushOutcome | null> {
-    const current = taken.filter((st) => this.parts.get(key(st.topic, st.partition))?.epoch === st.epoch);
+    const current = this.stillOwned(taken);
     if (current.length === taken.length) return null;
     if (current.length === 0) return { summaries: [], reseek: [] };
     this.opts.log.info('partitions changed owner or were reset during a flush; dropping the batch and re-reading', { topic });
@@ -540,13 +545,12 @@ export class IngestPipeline {
     const { catalog, group } = this.opts;
     const dlq = await catalog.deadLetterTable();
     await dlq.refresh().catch(() => undefined);
-    const spooled = this.opts.spool?.positions(DEAD_LETTER_TABLE);
     const letters: DeadLetter[] = [];
     const txns: Array<{ appId: string; version: number; expect: number | null }> = [];
     for (const st of taken) {
       if (st.dead.length === 0) continue;
       const appId = txnAppId(group, st.topic, st.partition);
-      const have = Math.max(dlq.snapshot.txnVersion(appId) ?? -1, spooled?.get(appId) ?? -1);
+      const have = this.txnPosition(dlq, DEAD_LETTER_TABLE, appId);
       const fresh = st.dead.filter((d) => d.offset > BigInt(have));
       if (fresh.length === 0) continue;
       letters.push(...fresh);
@@ -621,11 +625,15 @@ export class IngestPipeline {
     return out;
   }
 
-  /** Where a partition stands: the table's txn, or further when batches wait in the spool (they commit in order). */
+  /** Where a partition's data stands: the table's txn, or further when batches wait in the spool (they commit in order). */
   private position(table: DeltaTable, topic: string, partition: number): bigint | null {
-    const appId = txnAppId(this.opts.group, topic, partition);
-    const v = Math.max(table.snapshot.txnVersion(appId) ?? -1, this.opts.spool?.positions(tableForTopic(topic)).get(appId) ?? -1);
+    const v = this.txnPosition(table, tableForTopic(topic), txnAppId(this.opts.group, topic, partition));
     return v < 0 ? null : BigInt(v);
+  }
+
+  /** The txn version of `appId` in `table` (named `name` under the root), counting spooled commits; -1 when none. */
+  private txnPosition(table: DeltaTable, name: string, appId: string): number {
+    return Math.max(table.snapshot.txnVersion(appId) ?? -1, this.opts.spool?.positions(name).get(appId) ?? -1);
   }
 
   private async reload(table: DeltaTable, taken: PartitionState[]) {

@@ -222,17 +222,3 @@ export class PostBatchBuilder {
     return out;
   }
 }
-
-/** Rows `indexes` of a batch, as a new batch (for routing one batch to several tables). */
-export function selectRows(batch: NormalisedBatch, indexes: number[]): NormalisedBatch {
-  const columns: Record<string, DeltaValue[]> = {};
-  for (const [name, col] of Object.entries(batch.columns)) columns[name] = indexes.map((i) => col[i] ?? null);
-  return {
-    numRows: indexes.length,
-    columns,
-    ids: indexes.map((i) => batch.ids[i]),
-    subreddits: indexes.map((i) => batch.subreddits[i]),
-    refs: indexes.map((i) => batch.refs[i]),
-    duplicates: 0,
-  };
-}

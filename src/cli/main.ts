@@ -7,7 +7,6 @@ import { describeError, ReddStreamError } from '../errors.ts';
 import { catLines, type RowFormat } from './cat.ts';
 import { describeLines } from './describe.ts';
 import { historyLines } from './history.ts';
-import { queryLines } from './query.ts';
 import { configCommand, consumeCommand } from './consume-commands.ts';
 import { s3For } from './config.ts';
 import { spoolListLines, spoolReplayLines } from './spool-commands.ts';
@@ -79,6 +78,8 @@ export function buildProgram(): Command {
     .option('--version <n>', 'with --table: query this version', intArg('--version'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'ndjson']).default('table'))
     .action(async (sql: string, opts) => {
+      // Loaded on use: DuckDB costs about 40 MB of memory in every process that imports it.
+      const { queryLines } = await import('./query.ts');
       await print(await queryLines({ ...opts, sql, s3: s3For(opts.table ?? opts.root) }));
     });
 

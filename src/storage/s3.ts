@@ -11,12 +11,10 @@
  * - Large objects use multipart upload; reads support ranges; listings are
  *   paginated; the SDK retries throttling and 5xx with backoff and jitter.
  * - Errors name the bucket/key and say what to do; credentials never appear.
+ * - The SDK (about 35 MB of memory once loaded) is loaded on first use, so
+ *   processes that only touch local tables never load it.
  */
-import {
-  CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
-  HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException, UploadPartCommand,
-  AbortMultipartUploadCommand,
-} from '@aws-sdk/client-s3';
+import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NotFoundError, ReddStreamError } from '../errors.ts';
 import { validateRelativePath, type ListOptions, type ObjectMeta, type ObjectStore } from './object-store.ts';
 
@@ -34,7 +32,33 @@ export interface S3StoreOptions {
   multipartThreshold?: number;
   maxAttempts?: number;
   /** Share one client between stores of the same bucket. */
-  client?: S3Client;
+  client?: S3Connection;
+}
+
+type Sdk = typeof import('@aws-sdk/client-s3');
+let sdk: Sdk | undefined;
+let sdkLoading: Promise<Sdk> | undefined;
+
+function loadSdk(): Promise<Sdk> {
+  return (sdkLoading ??= import('@aws-sdk/client-s3').then((m) => (sdk = m)));
+}
+
+function isServiceError(err: unknown): err is S3ServiceException {
+  return sdk !== undefined && err instanceof sdk.S3ServiceException;
+}
+
+/** An S3 client made on first use (loading the SDK then), shared by the stores of a root. */
+export class S3Connection {
+  private client: Promise<{ client: S3Client; sdk: Sdk }> | undefined;
+  private readonly o: S3StoreOptions;
+
+  constructor(o: S3StoreOptions) {
+    this.o = o;
+  }
+
+  get(): Promise<{ client: S3Client; sdk: Sdk }> {
+    return (this.client ??= loadSdk().then((m) => ({ client: makeS3Client(m, this.o), sdk: m })));
+  }
 }
 
 export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
@@ -43,8 +67,8 @@ export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
   return { bucket: m[1], prefix: m[2].replace(/\/+$/, '') };
 }
 
-export function makeS3Client(o: S3StoreOptions): S3Client {
-  return new S3Client({
+function makeS3Client(m: Sdk, o: S3StoreOptions): S3Client {
+  return new m.S3Client({
     region: o.region ?? 'us-east-1',
     endpoint: o.endpoint,
     forcePathStyle: o.forcePathStyle ?? Boolean(o.endpoint),
@@ -58,7 +82,7 @@ export class S3ObjectStore implements ObjectStore {
   readonly url: string;
   readonly bucket: string;
   readonly prefix: string;
-  readonly client: S3Client;
+  private readonly connection: S3Connection;
   private readonly o: S3StoreOptions;
 
   constructor(uri: string, options: S3StoreOptions = {}) {
@@ -67,12 +91,12 @@ export class S3ObjectStore implements ObjectStore {
     this.prefix = prefix;
     this.url = `s3://${bucket}${prefix ? '/' + prefix : ''}`;
     this.o = options;
-    this.client = options.client ?? makeS3Client(options);
+    this.connection = options.client ?? new S3Connection(options);
   }
 
   /** A store for a sub-path (e.g. one table under a root), sharing the client. */
   child(name: string): S3ObjectStore {
-    return new S3ObjectStore(`${this.url}/${name}`, { ...this.o, client: this.client });
+    return new S3ObjectStore(`${this.url}/${name}`, { ...this.o, client: this.connection });
   }
 
   private key(path: string): string {
@@ -81,7 +105,8 @@ export class S3ObjectStore implements ObjectStore {
 
   async get(path: string): Promise<Uint8Array> {
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+      const { client, sdk: m } = await this.connection.get();
+      const r = await client.send(new m.GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
       return await r.Body!.transformToByteArray();
     } catch (err) {
       throw this.mapError(err, path, 'read');
@@ -91,20 +116,22 @@ export class S3ObjectStore implements ObjectStore {
   async getRange(path: string, start: number, end: number): Promise<Uint8Array> {
     if (end <= start) return new Uint8Array(0);
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path), Range: `bytes=${start}-${end - 1}` }));
+      const { client, sdk: m } = await this.connection.get();
+      const r = await client.send(new m.GetObjectCommand({ Bucket: this.bucket, Key: this.key(path), Range: `bytes=${start}-${end - 1}` }));
       return await r.Body!.transformToByteArray();
     } catch (err) {
-      if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 416) return new Uint8Array(0);
+      if (isServiceError(err) && err.$metadata.httpStatusCode === 416) return new Uint8Array(0);
       throw this.mapError(err, path, 'read');
     }
   }
 
   async head(path: string): Promise<ObjectMeta | null> {
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+      const { client, sdk: m } = await this.connection.get();
+      const r = await client.send(new m.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
       return { path, size: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0) };
     } catch (err) {
-      if (err instanceof S3ServiceException && (err.name === 'NotFound' || err.name === 'NoSuchKey' || (err.$metadata.httpStatusCode === 404 && !/User|Bucket/.test(err.name)))) return null;
+      if (isServiceError(err) && (err.name === 'NotFound' || err.name === 'NoSuchKey' || (err.$metadata.httpStatusCode === 404 && !/User|Bucket/.test(err.name)))) return null;
       throw this.mapError(err, path, 'read');
     }
   }
@@ -114,8 +141,9 @@ export class S3ObjectStore implements ObjectStore {
     const base = this.prefix ? `${this.prefix}/` : '';
     let token: string | undefined;
     try {
+      const { client, sdk: m } = await this.connection.get();
       do {
-        const r = await this.client.send(new ListObjectsV2Command({
+        const r = await client.send(new m.ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: base + prefix,
           ContinuationToken: token,
@@ -139,7 +167,8 @@ export class S3ObjectStore implements ObjectStore {
     validateRelativePath(path);
     if (data.byteLength > (this.o.multipartThreshold ?? 64 * 1024 * 1024)) return this.multipart(path, data);
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: data }));
+      const { client, sdk: m } = await this.connection.get();
+      await client.send(new m.PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: data }));
     } catch (err) {
       throw this.mapError(err, path, 'write');
     }
@@ -154,16 +183,17 @@ export class S3ObjectStore implements ObjectStore {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: data, IfNoneMatch: '*' }));
+        const { client, sdk: m } = await this.connection.get();
+        await client.send(new m.PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: data, IfNoneMatch: '*' }));
         return true;
       } catch (err) {
-        const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+        const status = isServiceError(err) ? err.$metadata.httpStatusCode : undefined;
         if (status === 412) return false;
         if (status === 409 && attempt < 10) {
           await new Promise((r) => setTimeout(r, 50 * attempt + Math.random() * 50));
           continue;
         }
-        if (status === 501 || (err instanceof S3ServiceException && err.name === 'NotImplemented')) {
+        if (status === 501 || (isServiceError(err) && err.name === 'NotImplemented')) {
           throw new ReddStreamError('UNSUPPORTED_FEATURE', `${this.url}: the S3 server does not support conditional writes (If-None-Match), which Delta commits need to be safe with concurrent writers; use a server that does, or set s3_unsafe_single_writer: true if exactly one process ever writes these tables`, { cause: err });
         }
         throw this.mapError(err, path, 'write');
@@ -173,9 +203,10 @@ export class S3ObjectStore implements ObjectStore {
 
   async delete(path: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
+      const { client, sdk: m } = await this.connection.get();
+      await client.send(new m.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
     } catch (err) {
-      if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404) return;
+      if (isServiceError(err) && err.$metadata.httpStatusCode === 404) return;
       throw this.mapError(err, path, 'delete');
     }
   }
@@ -183,25 +214,26 @@ export class S3ObjectStore implements ObjectStore {
   private async multipart(path: string, data: Uint8Array): Promise<void> {
     const Key = this.key(path);
     let uploadId: string | undefined;
+    const { client, sdk: m } = await this.connection.get();
     try {
-      const c = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
+      const c = await client.send(new m.CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
       uploadId = c.UploadId!;
       const partSize = 16 * 1024 * 1024;
       const parts = [];
       for (let off = 0, n = 1; off < data.byteLength; off += partSize, n++) {
-        const r = await this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId: uploadId, PartNumber: n, Body: data.subarray(off, off + partSize) }));
+        const r = await client.send(new m.UploadPartCommand({ Bucket: this.bucket, Key, UploadId: uploadId, PartNumber: n, Body: data.subarray(off, off + partSize) }));
         parts.push({ ETag: r.ETag, PartNumber: n });
       }
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+      await client.send(new m.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
     } catch (err) {
-      if (uploadId) await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => undefined);
+      if (uploadId) await client.send(new m.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => undefined);
       throw this.mapError(err, path, 'write');
     }
   }
 
   private mapError(err: unknown, path: string, op: string): Error {
     const where = `s3://${this.bucket}/${this.key(path)}`;
-    if (err instanceof S3ServiceException) {
+    if (isServiceError(err)) {
       const status = err.$metadata.httpStatusCode;
       switch (err.name) {
         case 'NoSuchKey': case 'NotFound':

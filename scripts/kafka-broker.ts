@@ -29,6 +29,8 @@ export interface Broker {
   /** Start again on the same port and storage. */
   start(): Promise<void>;
   logFile: string;
+  /** PEM of the certificate clients must trust (TLS brokers only). */
+  caFile?: string;
 }
 
 export function kafkaLibs(): string {
@@ -61,8 +63,64 @@ export interface BrokerOptions {
   partitions?: number;
   dataDir?: string;
   heapMb?: number;
-  /** Require SASL/PLAIN (SASL_PLAINTEXT listener) with these users and passwords. */
-  saslUsers?: Record<string, string>;
+  /**
+   * Secure the client listener: SASL with these users (PLAIN or SCRAM; SCRAM
+   * users are created when the storage is formatted) and/or TLS with a
+   * self-signed certificate for 127.0.0.1 made by keytool (`Broker.caFile`).
+   * The broker talks to itself on a separate plaintext listener.
+   */
+  security?: {
+    sasl?: { mechanism: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; users: Record<string, string> };
+    tls?: boolean;
+  };
+}
+
+/** A PKCS12 keystore with a self-signed certificate for 127.0.0.1/localhost, and that certificate as PEM. */
+function makeKeystore(dir: string, password: string): { keystore: string; caFile: string } {
+  const keystore = path.join(dir, 'broker.p12');
+  const caFile = path.join(dir, 'broker-ca.pem');
+  const keytool = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin/keytool') : 'keytool';
+  if (!fs.existsSync(keystore)) {
+    execFileSync(keytool, ['-genkeypair', '-keystore', keystore, '-storetype', 'PKCS12', '-storepass', password, '-keypass', password, '-alias', 'broker',
+      '-keyalg', 'RSA', '-keysize', '2048', '-validity', '7', '-dname', 'CN=localhost', '-ext', 'SAN=ip:127.0.0.1,dns:localhost', '-ext', 'BC=ca:true'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(keytool, ['-exportcert', '-rfc', '-alias', 'broker', '-keystore', keystore, '-storepass', password, '-file', caFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+  return { keystore, caFile };
+}
+
+function listenerLines(options: BrokerOptions, ports: { client: number; internal: number; controller: number }, dataDir: string): { lines: string[]; caFile?: string } {
+  const sec = options.security;
+  if (!sec || (!sec.sasl && !sec.tls)) {
+    return { lines: [
+      `listeners=PLAINTEXT://127.0.0.1:${ports.client},CONTROLLER://127.0.0.1:${ports.controller}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${ports.client}`,
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'inter.broker.listener.name=PLAINTEXT',
+    ] };
+  }
+  const protocol = sec.sasl ? (sec.tls ? 'SASL_SSL' : 'SASL_PLAINTEXT') : 'SSL';
+  const lines = [
+    `listeners=CLIENT://127.0.0.1:${ports.client},INTERNAL://127.0.0.1:${ports.internal},CONTROLLER://127.0.0.1:${ports.controller}`,
+    `advertised.listeners=CLIENT://127.0.0.1:${ports.client},INTERNAL://127.0.0.1:${ports.internal}`,
+    `listener.security.protocol.map=CLIENT:${protocol},INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT`,
+    'inter.broker.listener.name=INTERNAL',
+  ];
+  if (sec.sasl) {
+    const m = sec.sasl.mechanism;
+    lines.push(`listener.name.client.sasl.enabled.mechanisms=${m}`);
+    lines.push(m === 'PLAIN'
+      ? `listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required${Object.entries(sec.sasl.users).map(([u, p]) => ` user_${u}="${p}"`).join('')};`
+      : `listener.name.client.${m.toLowerCase()}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`);
+  }
+  let caFile: string | undefined;
+  if (sec.tls) {
+    const password = 'test-keystore-pass';
+    const ks = makeKeystore(dataDir, password);
+    caFile = ks.caFile;
+    lines.push(`listener.name.client.ssl.keystore.location=${ks.keystore}`, 'listener.name.client.ssl.keystore.type=PKCS12',
+      `listener.name.client.ssl.keystore.password=${password}`, `listener.name.client.ssl.key.password=${password}`);
+  }
+  return { lines, caFile };
 }
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
@@ -71,24 +129,12 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const controllerPort = await freePort();
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rs-kafka-'));
   const props = path.join(dataDir, 'server.properties');
+  const listeners = listenerLines(options, { client: port, internal: await freePort(), controller: controllerPort }, dataDir);
   fs.writeFileSync(props, [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    ...(options.saslUsers ? [
-      `listeners=SASL_PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=SASL_PLAINTEXT://127.0.0.1:${port}`,
-      'listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT',
-      'inter.broker.listener.name=SASL_PLAINTEXT',
-      'sasl.enabled.mechanisms=PLAIN',
-      'sasl.mechanism.inter.broker.protocol=PLAIN',
-      `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="broker-secret" user_broker="broker-secret"${Object.entries(options.saslUsers).map(([u, p]) => ` user_${u}="${p}"`).join('')};`,
-    ] : [
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      'inter.broker.listener.name=PLAINTEXT',
-    ]),
+    ...listeners.lines,
     'controller.listener.names=CONTROLLER',
     `log.dirs=${path.join(dataDir, 'logs')}`,
     `num.partitions=${options.partitions ?? 3}`,
@@ -122,7 +168,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     // A base64url id may start with "-", which the tool would take for an option.
     let clusterId = randomBytes(16).toString('base64url');
     while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
-    execFileSync(java, [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props, '--ignore-formatted'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const sasl = options.security?.sasl;
+    const scram = sasl && sasl.mechanism !== 'PLAIN' ? Object.entries(sasl.users).flatMap(([u, p]) => ['--add-scram', `${sasl.mechanism}=[name=${u},password=${p}]`]) : [];
+    execFileSync(java, [...jvm, '-cp', cp, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', props, '--ignore-formatted', ...scram], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
   const logFile = path.join(dataDir, 'broker.log');
   let child: ChildProcess | null = null;
@@ -153,6 +201,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
     start,
+    caFile: listeners.caFile,
   };
   const cleanup = () => { try { (child as ChildProcess | null)?.kill('SIGKILL'); } catch { /* gone */ } };
   process.once('exit', cleanup);

@@ -13,12 +13,16 @@ function* errorTree(err: unknown, depth = 0): Generator<{ code?: string; message
   if (e.cause) yield* errorTree(e.cause, depth + 1);
 }
 
-export type KafkaFailure = 'authentication' | 'missing-topic' | 'unreachable';
+export type KafkaFailure = 'authentication' | 'tls' | 'missing-topic' | 'unreachable';
 
 export function classifyKafkaFailure(err: unknown): { kind: KafkaFailure; detail: string } {
   const all = [...errorTree(err)];
   const auth = all.find((e) => e.code === 'PLT_KFK_AUTHENTICATION' || /SASL authentication failed|authentication failed/i.test(e.message));
   if (auth) return { kind: 'authentication', detail: auth.message };
+  // Node's TLS verification codes (DEPTH_ZERO_SELF_SIGNED_CERT, CERT_HAS_EXPIRED,
+  // ERR_TLS_CERT_ALTNAME_INVALID, ...) and OpenSSL handshake failures.
+  const tls = all.find((e) => (e.code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|^ERR_TLS|^ERR_SSL/.test(e.code)) || /certificate/i.test(e.message));
+  if (tls) return { kind: 'tls', detail: tls.message };
   const missing = all.find((e) => /unknown topic/i.test(e.message));
   if (missing) return { kind: 'missing-topic', detail: missing.message };
   // The deepest distinct messages say the most.

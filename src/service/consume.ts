@@ -89,6 +89,8 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
       o.log.warn(
         f.kind === 'authentication'
           ? `Kafka refused the credentials (${cfg.kafkaSaslMechanism} as user "${cfg.creds.kafkaUser ?? ''}"; check kafka_user / kafka_password and kafka_sasl_mechanism); retrying in ${delay} ms`
+          : f.kind === 'tls'
+            ? `Kafka's TLS certificate was not accepted (${f.detail}): set kafka_ssl_ca to the PEM file of the CA that signed the brokers' certificates, and check that kafka_host names a host the certificate covers; retrying in ${delay} ms`
           : f.kind === 'missing-topic'
             ? `a topic does not exist yet (create it, or start the producer first); retrying in ${delay} ms`
             : `cannot reach Kafka at ${cfg.kafkaBrokers.join(',')} (is the broker running? is kafka_host right? does kafka_security_protocol match the listener?); retrying in ${delay} ms`,

@@ -13,5 +13,9 @@ describe('classifyKafkaFailure', () => {
     assert.equal(down.kind, 'unreachable');
     assert.match(down.detail, /ECONNREFUSED/);
     assert.equal(classifyKafkaFailure('odd').kind, 'unreachable');
+    const selfSigned = classifyKafkaFailure(wrap('Cannot connect to any broker.', [Object.assign(new Error('Connection to 127.0.0.1:1 failed.'), { cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) })]));
+    assert.deepEqual(selfSigned, { kind: 'tls', detail: 'self-signed certificate' });
+    const wrongName = classifyKafkaFailure(wrap('Cannot connect to any broker.', [Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' })]));
+    assert.equal(wrongName.kind, 'tls');
   });
 });

@@ -98,6 +98,8 @@ export class PostBatchBuilder {
   private refs: number[] = [];
   private byId = new Map<string, number>();
   private duplicates = 0;
+  /** One post's coerced values, reused (copied into the columns once the whole post is valid). */
+  private readonly scratch = new Array<DeltaValue>(FIELD_COUNT).fill(null);
 
   constructor(options: NormaliseOptions = {}) {
     this.policy = options.unknownFields ?? 'keep';
@@ -149,7 +151,7 @@ export class PostBatchBuilder {
     // Coerce into a scratch row first so a bad field rejects the whole
     // message. One pass over the post's own keys (JSON.parse makes every key
     // an own data property, "__proto__" included).
-    const values = new Array<DeltaValue>(FIELD_COUNT).fill(null);
+    const values = this.scratch.fill(null);
     let editedAt: DeltaValue = null;
     let createdAt: DeltaValue = null;
     let unknown: Record<string, unknown> | null = null;

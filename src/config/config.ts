@@ -225,7 +225,7 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
   int('batch_size', 1, (n) => (cfg.batchSize = n));
   int('max_batch_bytes', 1024, (n) => (cfg.maxBatchBytes = n));
   int('max_message_bytes', 1024, (n) => (cfg.maxMessageBytes = n));
-  int('workers', 1, (n) => (cfg.workers = n));
+  int('workers', 0, (n) => (cfg.workers = n));
   if (merged.table_root !== undefined) {
     const v = String(merged.table_root).trim();
     if (!v) problems.push(`${where('table_root')} is empty`);

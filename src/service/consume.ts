@@ -14,8 +14,8 @@ import { KafkaSource } from '../kafka/source.ts';
 import { classifyKafkaFailure } from '../kafka/failures.ts';
 import type { Logger } from '../logger.ts';
 import { topicFor } from '../reddit/subreddit.ts';
-import { WorkerEncoder } from '../parquet/encoder.ts';
-import { WorkerPostBatchEncoder } from '../ingest/post-batch.ts';
+import { inlineEncoder, WorkerEncoder } from '../parquet/encoder.ts';
+import { inlinePostBatchEncoder, WorkerPostBatchEncoder } from '../ingest/post-batch.ts';
 import { Spool } from '../ingest/spool.ts';
 import { runLoop } from './run-loop.ts';
 import { sleep } from '../time.ts';
@@ -42,9 +42,12 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     throw new ReddStreamError('INVALID_ARGUMENT', `table_root ${cfg.tableRoot}: use a local directory, file:// or s3://bucket/prefix`);
   }
   const topics = cfg.subreddits.map(topicFor);
-  // Dead letters are encoded on a worker too; post batches on a pool of workers.
-  const encoder = new WorkerEncoder();
-  const batchEncoder = new WorkerPostBatchEncoder(cfg.workers);
+  // Post batches are encoded on a pool of workers, dead letters on a worker
+  // too; `workers: 0` encodes everything in this thread (least memory, about
+  // half the throughput on two cores).
+  const inline = cfg.workers === 0;
+  const encoder = inline ? inlineEncoder : new WorkerEncoder();
+  const batchEncoder = inline ? inlinePostBatchEncoder : new WorkerPostBatchEncoder(cfg.workers);
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log: o.log, unknownFields: cfg.unknownFields, encoder });
   const spool = new Spool(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
   await spool.init();
@@ -105,8 +108,8 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     await runLoop({ pipeline, source, log: o.log, signal: o.signal, untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000, maxBufferedBytes: (batchEncoder.parallelism + 2) * cfg.maxBatchBytes });
   } finally {
     await source.close();
-    await encoder.close();
-    await batchEncoder.close();
+    await encoder.close?.();
+    await batchEncoder.close?.();
   }
   return { rows: pipeline.totals.rows, deadLetters: pipeline.totals.deadLetters, commits: pipeline.totals.commits, firstMessageAt: pipeline.totals.firstMessageAt, lastCommitAt: pipeline.totals.lastCommitAt };
 }

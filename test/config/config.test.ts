@@ -62,4 +62,10 @@ describe('configuration', () => {
       return true;
     });
   });
+
+  it('workers: 0 means encode in the consuming thread; negative counts are refused', () => {
+    assert.equal(resolveConfig([['test', { workers: 0 }]], []).workers, 0);
+    assert.equal(resolveConfig([['test', { workers: '3' }]], []).workers, 3);
+    assert.throws(() => resolveConfig([['test', { workers: -1 }]], []), /workers must be an integer >= 0 \(got -1\)/);
+  });
 });

@@ -100,23 +100,25 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
     assert.equal(new Set(got).size, 30_000);
   });
 
-  it('bad messages land in dead letters; every good message lands', async () => {
-    await createTopics(broker.bootstrap, ['reddit_messy'], 1);
-    const good = generatedMessages('reddit_messy', 50, 1, 21);
+  for (const workers of ['default', '0']) it(`bad messages land in dead letters; every good message lands (workers: ${workers})`, async () => {
+    const topic = workers === '0' ? 'reddit_messy_inline' : 'reddit_messy';
+    const sub = topic.slice('reddit_'.length);
+    await createTopics(broker.bootstrap, [topic], 1);
+    const good = generatedMessages(topic, 50, 1, 21);
     const bad: OutMessage[] = [
-      { topic: 'reddit_messy', partition: 0, key: 'k1', value: '{not json' },
-      { topic: 'reddit_messy', partition: 0, key: 'k2', value: '[1,2,3]' },
-      { topic: 'reddit_messy', partition: 0, key: 'k3', value: '{"title": "no id"}' },
-      { topic: 'reddit_messy', partition: 0, key: 'k4', value: JSON.stringify({ id: 'big', selftext: 'x'.repeat(5 * 1024 * 1024) }) },
-      { topic: 'reddit_messy', partition: 0, key: 'k5', value: '{"id": "proto1", "__proto__": {"polluted": true}, "title": "fine"}' },
+      { topic, partition: 0, key: 'k1', value: '{not json' },
+      { topic, partition: 0, key: 'k2', value: '[1,2,3]' },
+      { topic, partition: 0, key: 'k3', value: '{"title": "no id"}' },
+      { topic, partition: 0, key: 'k4', value: JSON.stringify({ id: 'big', selftext: 'x'.repeat(5 * 1024 * 1024) }) },
+      { topic, partition: 0, key: 'k5', value: '{"id": "proto1", "__proto__": {"polluted": true}, "title": "fine"}' },
     ];
     const msgs = [...good.slice(0, 20), ...bad, ...good.slice(20)];
     await produce(broker.bootstrap, msgs, 10);
     const root = tmp();
-    const run = startConsume([...baseArgs(root, 'messy', 'g-messy'), '--until-idle', '3'], root);
+    const run = startConsume([...baseArgs(root, sub, `g-${sub}`), '--until-idle', '3'], root, workers === '0' ? { REDDIT_STREAM_WORKERS: '0' } : {});
     const res = await run.done;
     assert.equal(res.code, 0, res.stderr);
-    const got = await ids(path.join(root, 'messy'));
+    const got = await ids(path.join(root, sub));
     assert.deepEqual(got.sort(), [...good.map((m) => JSON.parse(m.value as string).id), 'proto1'].sort());
     const dead = await readAllRows(await loadSnapshot(new LocalObjectStore(path.join(root, '_dead_letters'))));
     assert.deepEqual(dead.map((d) => d.offset).sort((a: any, b: any) => Number(a - b)), [20n, 21n, 22n, 23n]);

@@ -28,6 +28,8 @@ export interface PostBatchJob {
   schema: StructType;
   partitionColumns: string[];
   settings: { codec: Codec; numIndexedCols: number; maxFileBytes: number };
+  /** Return each row's id and the rows of each segment (to check duplicates across the parts of a split job). */
+  withIds?: boolean;
 }
 
 export interface PostBatchResult {
@@ -40,6 +42,9 @@ export interface PostBatchResult {
   recycled?: ArrayBuffer;
   /** The first rows, for the console summary. */
   firstRows: Array<{ subreddit: string | null; title: string | null; score: number | bigint | null; created_utc: number | null }>;
+  /** With `withIds`: the id of each row, and how many rows each segment gave. */
+  ids?: string[];
+  segmentRows?: number[];
 }
 
 /**
@@ -109,27 +114,31 @@ export function packedEntry(p: Packed, i: number): Uint8Array {
 }
 
 /** Normalise a job's messages into one columnar batch (pure). */
-export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments' | 'normalise'>): { batch: NormalisedBatch; dead: PostBatchResult['dead'] } {
+export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments' | 'normalise'>): { batch: NormalisedBatch; dead: PostBatchResult['dead']; segmentRows: number[] } {
   const dead: PostBatchResult['dead'] = [];
+  const segmentRows: number[] = [];
   const builder = new PostBatchBuilder(job.normalise);
   let index = 0;
   for (const count of job.segments) {
     builder.startSegment();
+    const before = builder.size;
     for (let k = 0; k < count; k++, index++) {
       const bytes = packedEntry(job, index);
       const r = builder.add(bytes, index);
       if (!r.ok) dead.push({ index, reason: r.reason, value: bytes.slice() });
     }
+    segmentRows.push(builder.size - before);
   }
-  return { batch: builder.build(), dead };
+  return { batch: builder.build(), dead, segmentRows };
 }
 
 /** The whole job: normalise, then encode data files (pure CPU). */
 export async function encodePostBatch(job: PostBatchJob): Promise<PostBatchResult> {
-  const { batch, dead } = normaliseJob(job);
+  const { batch, dead, segmentRows } = normaliseJob(job);
   const files = await encodeDataFiles(job.schema, job.partitionColumns, batch, { ...job.settings, encode: encodeColumns, inputBytes: job.data.byteLength });
   const c = batch.columns;
   return {
+    ...(job.withIds ? { ids: batch.ids, segmentRows } : {}),
     files,
     rows: batch.numRows,
     duplicates: batch.duplicates,
@@ -143,6 +152,89 @@ export async function encodePostBatch(job: PostBatchJob): Promise<PostBatchResul
   };
 }
 
+/** One part of a split job: its messages start at `first` in the whole job; `segmentOf[k]` is the whole job's segment of its segment k. */
+export interface JobPart {
+  job: PostBatchJob;
+  first: number;
+  segmentOf: number[];
+}
+
+/**
+ * Split a job at message boundaries into parts of about `target` bytes each
+ * (pure apart from `acquire`, which gives each part its own buffer so parts
+ * can be transferred to different workers). Parts ask for their rows' ids, so
+ * `mergeParts` can tell whether a duplicate id fell into two parts.
+ */
+export function splitJob(job: PostBatchJob, target: number, acquire: (size: number) => Uint8Array = (n) => new Uint8Array(n)): JobPart[] {
+  const n = job.ends.length;
+  const total = job.data.byteLength;
+  const count = Math.min(n, Math.ceil(total / Math.max(1, target)));
+  if (count <= 1) return [{ job, first: 0, segmentOf: job.segments.map((_, i) => i) }];
+  const segStarts: number[] = [];
+  let at = 0;
+  for (const c of job.segments) {
+    segStarts.push(at);
+    at += c;
+  }
+  const end = (i: number) => (i === 0 ? 0 : job.ends[i - 1]);
+  const parts: JobPart[] = [];
+  let a = 0;
+  for (let k = 1; k <= count && a < n; k++) {
+    // Cut after the first message that reaches k/count of the bytes (the last part takes the rest).
+    let b = a + 1;
+    if (k === count) b = n;
+    else while (b < n && job.ends[b - 1] < (total * k) / count) b++;
+    const from = end(a);
+    const data = acquire(job.ends[b - 1] - from);
+    data.set(job.data.subarray(from, job.ends[b - 1]));
+    const ends = new Uint32Array(b - a);
+    for (let i = a; i < b; i++) ends[i - a] = job.ends[i] - from;
+    const segments: number[] = [];
+    const segmentOf: number[] = [];
+    job.segments.forEach((c, s) => {
+      const overlap = Math.min(b, segStarts[s] + c) - Math.max(a, segStarts[s]);
+      if (overlap > 0) {
+        segments.push(overlap);
+        segmentOf.push(s);
+      }
+    });
+    parts.push({ job: { ...job, data, ends, segments, withIds: true }, first: a, segmentOf });
+    a = b;
+  }
+  return parts;
+}
+
+/**
+ * The result of a whole job from its parts' results, or null when one
+ * partition's duplicate id landed in two parts (then only encoding the job in
+ * one piece lets the last one win).
+ */
+export function mergeParts(parts: JobPart[], results: PostBatchResult[]): PostBatchResult | null {
+  const seen = new Map<number, Set<string>>();
+  for (let p = 0; p < parts.length; p++) {
+    const r = results[p];
+    if (!r.ids || !r.segmentRows) throw new Error('a part of a split job came back without its ids');
+    let row = 0;
+    r.segmentRows.forEach((rows, k) => {
+      const segment = parts[p].segmentOf[k];
+      let ids = seen.get(segment);
+      if (!ids) seen.set(segment, (ids = new Set()));
+      for (let i = row; i < row + rows; i++) ids.add(r.ids![i]);
+      row += rows;
+    });
+  }
+  const rows = results.reduce((n, r) => n + r.rows, 0);
+  const distinct = [...seen.values()].reduce((n, ids) => n + ids.size, 0);
+  if (distinct !== rows) return null;
+  return {
+    files: results.flatMap((r) => r.files),
+    rows,
+    duplicates: results.reduce((n, r) => n + r.duplicates, 0),
+    dead: results.flatMap((r, p) => r.dead.map((d) => ({ ...d, index: d.index + parts[p].first }))),
+    firstRows: results.flatMap((r) => r.firstRows).slice(0, 3),
+  };
+}
+
 export interface PostBatchEncoder {
   encode(job: PostBatchJob): Promise<PostBatchResult>;
   /** Where to take job buffers from (results hand them back as `recycled`). */
@@ -153,6 +245,15 @@ export interface PostBatchEncoder {
 }
 
 export const inlinePostBatchEncoder: PostBatchEncoder = { encode: encodePostBatch, parallelism: 1 };
+
+/**
+ * Largest job a worker gets: a flush over this size is split into parts
+ * encoded in parallel, one data file each. A worker's memory follows its job
+ * size (bench/encode-workers.ts: 2 workers peak at 539 MB with 8 MiB jobs,
+ * 349 MB with 4 MiB, at the same posts/s), so this bounds memory without
+ * making commits smaller.
+ */
+export const DEFAULT_JOB_BYTES = 4 * 1024 * 1024;
 
 /** Workers for the default pool: one per core (the main thread mostly waits on I/O). */
 export function defaultPostWorkers(): number {
@@ -169,12 +270,14 @@ export function defaultPostWorkers(): number {
 export class WorkerPostBatchEncoder implements PostBatchEncoder {
   private readonly pool: WorkerPool<PostBatchJob, PostBatchResult>;
   private readonly inlineBelow: number;
+  private readonly jobBytes: number;
   readonly parallelism: number;
 
-  constructor(size = defaultPostWorkers(), options: { inlineBelowBytes?: number; idleMs?: number } = {}) {
+  constructor(size = defaultPostWorkers(), options: { inlineBelowBytes?: number; idleMs?: number; jobBytes?: number } = {}) {
     this.pool = new WorkerPool(siblingModule(import.meta.url, 'post-batch-worker'), size, { idleMs: options.idleMs });
     this.parallelism = this.pool.size;
     this.inlineBelow = options.inlineBelowBytes ?? 1024 * 1024;
+    this.jobBytes = options.jobBytes ?? DEFAULT_JOB_BYTES;
   }
 
   async encode(job: PostBatchJob): Promise<PostBatchResult> {
@@ -183,6 +286,25 @@ export class WorkerPostBatchEncoder implements PostBatchEncoder {
       result.recycled = job.data.buffer as ArrayBuffer;
       return result;
     }
+    const parts = job.data.byteLength > this.jobBytes ? splitJob(job, this.jobBytes, (n) => this.buffers.acquire(n)) : [];
+    if (parts.length <= 1) return this.run(job);
+    // The parts hold copies of every message: the job's buffer can be reused at once.
+    this.buffers.release(job.data.buffer as ArrayBuffer);
+    const results = await Promise.all(parts.map((p) => this.run(p.job)));
+    const merged = mergeParts(parts, results);
+    if (merged) {
+      for (const r of results) this.buffers.release(r.recycled);
+      return merged;
+    }
+    // A partition's duplicate id fell into two parts: in one piece (rejoined
+    // from the parts' buffers, which come back unchanged), the last one wins.
+    const data = this.buffers.acquire(job.ends.length ? job.ends[job.ends.length - 1] : 0);
+    parts.forEach((p, i) => data.set(new Uint8Array(results[i].recycled!, 0, p.job.ends.length ? p.job.ends[p.job.ends.length - 1] : 0), p.first === 0 ? 0 : job.ends[p.first - 1]));
+    for (const r of results) this.buffers.release(r.recycled);
+    return this.run({ ...job, data, ends: job.ends.slice() });
+  }
+
+  private run(job: PostBatchJob): Promise<PostBatchResult> {
     return this.pool.run(job, [job.data.buffer as ArrayBuffer, job.ends.buffer as ArrayBuffer]);
   }
 

@@ -19,8 +19,9 @@ const msg = (topic: string, partition: number, offset: number, value?: string): 
   value: enc.encode(value ?? JSON.stringify({ id: `${topic}-${partition}-${offset}`, subreddit: 'x', title: `post ${offset}`, score: offset, created_utc: 1_700_000_000 + offset })),
 });
 
-// Every behaviour holds whether batches are encoded in this thread or on worker threads.
-const workers = new WorkerPostBatchEncoder(2, { inlineBelowBytes: 0 });
+// Every behaviour holds whether batches are encoded in this thread or on worker
+// threads (there split into parts of ~2 KB, so most batches span several jobs).
+const workers = new WorkerPostBatchEncoder(2, { inlineBelowBytes: 0, jobBytes: 2048 });
 after(() => workers.close());
 const encoders: Array<[string, PostBatchEncoder]> = [['inline encoder', inlinePostBatchEncoder], ['worker encoder', workers]];
 let encoder: PostBatchEncoder = inlinePostBatchEncoder;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
-import { encodePostBatch, normaliseJob, packedEntry, PackBuffers, packMessages, WorkerPostBatchEncoder, type PostBatchJob } from '../../src/ingest/post-batch.ts';
+import { encodePostBatch, mergeParts, normaliseJob, packedEntry, PackBuffers, packMessages, splitJob, WorkerPostBatchEncoder, type PostBatchJob, type PostBatchResult } from '../../src/ingest/post-batch.ts';
 import { postTableSchema } from '../../src/reddit/post-schema.ts';
 
 const enc = new TextEncoder();
@@ -98,6 +98,75 @@ describe('encodePostBatch', () => {
       assert.equal((small as any).pool.workers[0], null, 'no worker was started');
     } finally {
       await small.close();
+    }
+  });
+});
+
+describe('split jobs', () => {
+  const dec = new TextDecoder();
+  const entries = (j: PostBatchJob) => Array.from(j.ends, (_, i) => dec.decode(packedEntry(j, i)));
+
+  it('splits at message boundaries into parts of about the target size, keeping segments', () => {
+    const values = Array.from({ length: 12 }, (_, i) => post(`m${i}`, 'x'.repeat(i % 3 === 0 ? 300 : 20)));
+    const whole = job(values, [5, 3, 4]);
+    const parts = splitJob(whole, Math.ceil(whole.data.byteLength / 3));
+    assert.equal(parts.length, 3);
+    assert.deepEqual(parts.flatMap((p) => entries(p.job)), entries(whole), 'every message once, in order');
+    assert.deepEqual(parts.map((p) => p.first), [0, parts[0].job.ends.length, parts[0].job.ends.length + parts[1].job.ends.length]);
+    for (const p of parts) {
+      assert.equal(p.job.withIds, true);
+      assert.equal(p.job.segments.reduce((a, b) => a + b, 0), p.job.ends.length);
+      assert.notEqual(p.job.data.buffer, whole.data.buffer, 'each part has its own buffer');
+    }
+    // Segment k of the whole job is spread over the parts that cover its messages.
+    const counts = [0, 0, 0];
+    for (const p of parts) p.job.segments.forEach((c, k) => (counts[p.segmentOf[k]] += c));
+    assert.deepEqual(counts, [5, 3, 4]);
+    assert.equal(splitJob(whole, whole.data.byteLength).length, 1, 'a job under the target stays whole');
+    assert.equal(splitJob(job([post('solo')], [1]), 1).length, 1, 'one message cannot be split');
+  });
+
+  it('merging: dead-letter indexes refer to the whole job; a duplicate id across parts of one segment asks for a whole re-encode', () => {
+    const part = (rows: string[], segmentRows: number[], dead: number[] = []): PostBatchResult => ({
+      files: [], rows: rows.length, duplicates: 0, dead: dead.map((index) => ({ index, reason: 'bad', value: new Uint8Array() })), firstRows: [], ids: rows, segmentRows,
+    });
+    const parts = [{ job: {} as PostBatchJob, first: 0, segmentOf: [0] }, { job: {} as PostBatchJob, first: 4, segmentOf: [0, 1] }];
+    const ok = mergeParts(parts, [part(['a', 'b', 'c'], [3], [1]), part(['d', 'a'], [1, 1], [0])]);
+    assert.ok(ok, "'a' twice, but in different segments (partitions)");
+    assert.equal(ok.rows, 5);
+    assert.deepEqual(ok.dead.map((d) => d.index), [1, 4]);
+    assert.equal(mergeParts(parts, [part(['a', 'b', 'c'], [3]), part(['b', 'x'], [1, 1])]), null, "'b' twice in segment 0");
+  });
+
+  it('a worker pool encodes a large job in parts with the same rows, dead letters and duplicate handling as one piece', async () => {
+    const split = new WorkerPostBatchEncoder(2, { inlineBelowBytes: 0, jobBytes: 2048 });
+    try {
+      const values = Array.from({ length: 200 }, (_, i) => post(`s${i}`));
+      values[3] = enc.encode('{bad');
+      values[150] = enc.encode('[]');
+      const whole = await encodePostBatch(job(values, [120, 80]));
+      const r = await split.encode(job(values, [120, 80]));
+      assert.ok(r.files.length > 1, `encoded in parts (${r.files.length} files)`);
+      assert.equal(r.rows, whole.rows);
+      assert.deepEqual(r.dead.map((d) => d.index), [3, 150]);
+      const ids = async (res: PostBatchResult) => (await Promise.all(res.files.map((f) => rowsOf(f.bytes)))).flat().map((x) => x.id).sort();
+      assert.deepEqual(await ids(r), await ids(whole));
+      assert.equal(r.ids, undefined, 'ids are internal to the split');
+      // The same id early and late in one partition: the last one wins, as in one piece.
+      const dup = [...values];
+      dup[190] = post('s5', 'the later s5');
+      const d = await split.encode(job(dup, [120, 80]));
+      const dw = await encodePostBatch(job(dup, [120, 80]));
+      assert.equal(d.rows, dw.rows);
+      const titles = async (res: PostBatchResult) => (await Promise.all(res.files.map((f) => rowsOf(f.bytes)))).flat().filter((x) => x.id === 's5').map((x) => x.title);
+      assert.deepEqual(await titles(d), ['t-s5', 'the later s5'], 'different partitions: both kept');
+      dup[100] = post('s5', 'latest s5 in partition 0');
+      const d2 = await split.encode(job(dup, [120, 80]));
+      assert.deepEqual((await titles(d2)).sort(), ['latest s5 in partition 0', 'the later s5']);
+      assert.equal(d2.rows, (await encodePostBatch(job(dup, [120, 80]))).rows);
+      assert.equal(d2.duplicates, 1);
+    } finally {
+      await split.close();
     }
   });
 });

@@ -9,6 +9,11 @@
  * file replace); after Kafka acknowledges them (acks=all, idempotent), the
  * pending list is cleared. On start, pending posts are checked against the
  * tail of their topics and only the ones Kafka does not have are sent.
+ *
+ * Kafka unreachable (or refusing): the send is retried with backoff, each
+ * retry first checking the topics' tails like a restart does (a failed send
+ * may have landed in part), so an outage costs time, never a post or a
+ * repeat; the posts stay pending in the state file meanwhile.
  */
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
@@ -18,6 +23,7 @@ import { NewPostTracker, type PollerState } from './api/poller.ts';
 import { isValidSubreddit } from './subreddit.ts';
 import { writeFileDurable } from '../storage/durable.ts';
 import { sleep } from '../time.ts';
+import { classifyKafkaFailure } from '../kafka/failures.ts';
 
 export interface PostSink {
   send(posts: Array<{ topic: string; key: string; value: string }>): Promise<void>;
@@ -45,6 +51,9 @@ export interface ProducerOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Pages read back when re-reading the head (default 10: 1,000 posts). */
   maxCatchUpPages?: number;
+  /** First and longest wait between attempts to publish while Kafka fails (default 1 s and 60 s). */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
 }
 
 async function readState(path: string): Promise<ProducerState | null> {
@@ -63,6 +72,44 @@ async function writeState(path: string, state: ProducerState): Promise<void> {
   await fs.rename(tmp, path);
 }
 
+/**
+ * Send `posts` until Kafka has every one of them exactly once (true), or a
+ * stop (signal) came while retrying (false: the posts stay pending in the
+ * state file and the next start sends exactly the missing ones). After a
+ * failed attempt only the posts missing from the topics' tails are sent again.
+ */
+async function sendAll(o: ProducerOptions, posts: ProducerState['pending'], pause: NonNullable<ProducerOptions['sleep']>): Promise<boolean> {
+  let todo = posts;
+  let delay = o.retryDelayMs ?? 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (attempt > 1) {
+        const have = await o.sink.recentKeys([...new Set(todo.map((p) => p.topic))]);
+        todo = todo.filter((p) => !have.has(p.key));
+      }
+      await o.sink.send(todo);
+      if (attempt > 1) o.log.info('Kafka is answering again; pending posts published', { posts: todo.length, attempts: attempt });
+      return true;
+    } catch (err) {
+      if (o.signal?.aborted) return false;
+      const f = classifyKafkaFailure(err);
+      const why = f.kind === 'authentication' ? 'Kafka refused the credentials (check kafka_user / kafka_password and kafka_sasl_mechanism)'
+        : f.kind === 'tls' ? "Kafka's TLS certificate was not accepted (set kafka_ssl_ca to the CA that signed it)"
+          : f.kind === 'missing-topic' ? 'a topic is missing and could not be created'
+            : 'cannot reach Kafka';
+      o.log.warn(`${why}; retrying in ${delay} ms (the posts stay pending in the state file: nothing is lost or sent twice)`, { posts: todo.length, error: f.detail.slice(0, 300) });
+      await pause(delay, o.signal);
+      if (o.signal?.aborted) return false;
+      delay = Math.min(o.maxRetryDelayMs ?? 60_000, delay * 2);
+    }
+  }
+}
+
+function stopped(o: ProducerOptions, cycles: number, sent: number): { cycles: number; sent: number } {
+  o.log.warn('stopped while Kafka was failing: the unsent posts stay pending in the state file; the next start sends exactly the ones Kafka does not have', { state: o.statePath });
+  return { cycles, sent };
+}
+
 export async function runProducer(o: ProducerOptions): Promise<{ cycles: number; sent: number }> {
   const valid = o.subreddits.filter((s) => isValidSubreddit(s));
   for (const s of o.subreddits) if (!isValidSubreddit(s)) o.log.warn('ignoring an invalid subreddit name (Reddit would drop it silently)', { subreddit: s });
@@ -78,7 +125,7 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
     const have = await o.sink.recentKeys([...new Set(saved.pending.map((p) => p.topic))]);
     const missing = saved.pending.filter((p) => !have.has(p.key));
     o.log.info('resuming: posts in flight at the last stop', { pending: saved.pending.length, already_in_kafka: saved.pending.length - missing.length, sending: missing.length });
-    await o.sink.send(missing);
+    if (!(await sendAll(o, missing, pause))) return stopped(o, 0, sent);
     sent += missing.length;
     await writeState(o.statePath, { ...tracker.state(), pending: [] });
   }
@@ -108,7 +155,7 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
       out.push({ topic: `reddit_${sub}`, key: String(p.name), value: JSON.stringify(p) });
     }
     await writeState(o.statePath, { ...tracker.state(), pending: out });
-    await o.sink.send(out);
+    if (!(await sendAll(o, out, pause))) return stopped(o, cycles, sent);
     sent += out.length;
     await writeState(o.statePath, { ...tracker.state(), pending: [] });
     const wait = tracker.nextPollSeconds(o.pollSeconds ?? 10, o.maxPollSeconds ?? 300);

@@ -191,3 +191,61 @@ describe('producer catch-up after a deleted anchor', () => {
     assert.equal(sent[229], 't3_p249');
   });
 });
+
+describe('producer while Kafka fails', () => {
+  const timeline = Array.from({ length: 10 }, (_, i) => ({ kind: 't3', data: { name: `t3_k${i}`, subreddit: 'alpha', created_utc: 2000 + i } })).reverse();
+  const client = { rate: { remaining: 50, resetAt: null, used: null }, async listing() { return { children: timeline, after: null, before: null }; } };
+  const capture = () => {
+    const warnings: string[] = [];
+    return { warnings, log: { ...silentLogger, warn: (m: string) => { warnings.push(m); } } };
+  };
+
+  it('retries with backoff; a send that failed after landing in part is completed without repeats', async () => {
+    const { runProducer } = await import('../../src/reddit/producer.ts');
+    const os = await import('node:os');
+    const statePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rs-kafka-down-')), 'state.json');
+    const kafka: string[] = [];
+    let attempts = 0;
+    const sink = {
+      async send(posts: Array<{ key: string }>) {
+        attempts++;
+        if (attempts === 1) {
+          // Half of the batch reached the log, then the connection broke.
+          for (const p of posts.slice(0, 4)) kafka.push(p.key);
+          throw Object.assign(new Error('Cannot connect to any broker.'), { errors: [new Error('connect ECONNREFUSED 127.0.0.1:9')] });
+        }
+        if (attempts === 2) throw new Error('Cannot connect to any broker.');
+        for (const p of posts) kafka.push(p.key);
+      },
+      async recentKeys() { return new Set(kafka); },
+    };
+    const waits: number[] = [];
+    const { warnings, log } = capture();
+    const r = await runProducer({ subreddits: ['alpha'], postType: 'new', client: client as any, sink, statePath, log, print: () => {}, maxCycles: 1, sleep: async (ms) => { waits.push(ms); }, retryDelayMs: 100 });
+    assert.equal(r.sent, 10);
+    assert.deepEqual([...kafka].sort(), timeline.map((c) => c.data.name).sort(), 'every post exactly once');
+    assert.equal(kafka.length, 10);
+    assert.deepEqual(waits, [100, 200], 'exponential backoff');
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[0], /cannot reach Kafka; retrying in 100 ms .*nothing is lost or sent twice/);
+    assert.deepEqual(JSON.parse(fs.readFileSync(statePath, 'utf8')).pending, []);
+  });
+
+  it('a stop while Kafka is down leaves the posts pending for the next start', async () => {
+    const { runProducer } = await import('../../src/reddit/producer.ts');
+    const os = await import('node:os');
+    const statePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rs-kafka-down-')), 'state.json');
+    const stop = new AbortController();
+    const sink = { async send() { throw new Error('Cannot connect to any broker.'); }, async recentKeys(): Promise<Set<string>> { throw new Error('Cannot connect to any broker.'); } };
+    const { warnings, log } = capture();
+    const r = await runProducer({ subreddits: ['alpha'], postType: 'new', client: client as any, sink, statePath, log, print: () => {}, signal: stop.signal, sleep: async () => { stop.abort(); } });
+    assert.equal(r.sent, 0);
+    assert.equal(JSON.parse(fs.readFileSync(statePath, 'utf8')).pending.length, 10, 'still pending');
+    assert.match(warnings.at(-1)!, /stopped while Kafka was failing/);
+    // The next start, with Kafka back, sends exactly those posts.
+    const kafka: string[] = [];
+    const up = { async send(posts: Array<{ key: string }>) { for (const p of posts) kafka.push(p.key); }, async recentKeys() { return new Set(kafka); } };
+    await runProducer({ subreddits: ['alpha'], postType: 'new', client: client as any, sink: up, statePath, log: silentLogger, print: () => {}, maxCycles: 1, sleep: async () => {} });
+    assert.deepEqual([...kafka].sort(), timeline.map((c) => c.data.name).sort());
+  });
+});

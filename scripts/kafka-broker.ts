@@ -203,7 +203,13 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     start,
     caFile: listeners.caFile,
   };
-  const cleanup = () => { try { (child as ChildProcess | null)?.kill('SIGKILL'); } catch { /* gone */ } };
+  // At exit: kill the broker, and delete its storage when this call created it
+  // (a benchmark's broker holds ~700 MB of log segments).
+  const created = options.dataDir === undefined;
+  const cleanup = () => {
+    try { (child as ChildProcess | null)?.kill('SIGKILL'); } catch { /* gone */ }
+    if (created) try { fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 }); } catch { /* best effort */ }
+  };
   process.once('exit', cleanup);
   return broker;
 }

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the test files with a private TMPDIR that is removed afterwards: tests
+# create temporary tables, spools and broker storage freely, and a run must not
+# leave gigabytes behind on the machine. Extra arguments replace the default
+# file glob (e.g. bash scripts/test.sh "test/ingest/*.test.ts").
+set -u
+dir=$(mktemp -d "${TMPDIR:-/tmp}/rs-test-XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+if [ $# -eq 0 ]; then set -- "test/**/*.test.ts"; fi
+TMPDIR="$dir" node --test --test-concurrency=2 "$@"

@@ -120,4 +120,36 @@ describe('produce (replayed Reddit API + real Kafka)', { timeout: 300_000 }, () 
       await server.close();
     }
   });
+
+  it('the broker stops mid-run: produce says why, keeps retrying, resumes by itself; every post exactly once, in order', async () => {
+    const server = await startFakeReddit({ subreddits: ['epsilon'], postsPerRequest: 5, windowLimit: 1000 });
+    try {
+      const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-produce-outage-'));
+      const run = produce(cwd, ['--max-cycles', '30'], server, 'epsilon');
+      let out = '';
+      run.child.stdout!.on('data', (d) => (out += d));
+      const waitFor = async (what: string, ok: () => boolean) => {
+        const deadline = Date.now() + 90_000;
+        while (!ok()) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      };
+      let err = '';
+      run.child.stderr!.on('data', (d) => (err += d));
+      await waitFor('a few cycles', () => /^cycle 3:/m.test(out));
+      await broker.stop();
+      await waitFor('the retry warning', () => /cannot reach Kafka; retrying in \d+ ms/.test(err));
+      await broker.start();
+      const r = await run.done;
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /Kafka is answering again; pending posts published/);
+      const got = (await readTopic(broker.bootstrap, 'reddit_epsilon')).map((m) => m.key);
+      const want = server.timeline.slice(0, server.revealed()).filter((p) => p.subreddit === 'epsilon').map((p) => p.name as string);
+      assert.equal(new Set(got).size, got.length, 'no duplicates');
+      assert.deepEqual(got, want, 'exactly the revealed posts, oldest first');
+    } finally {
+      await server.close();
+    }
+  });
 });

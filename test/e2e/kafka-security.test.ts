@@ -22,6 +22,30 @@ let broker: Broker;
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rs-kafka-sasl-'));
 const SECRET = 'alice-Secret-9f3';
 
+/**
+ * Publish 300 posts with KafkaPostSink (as `produce` does) under `config` and
+ * `creds`, consume them with the real `consume` process configured through
+ * `env`, and check the table holds exactly those ids and no output shows the
+ * password.
+ */
+async function roundTrip(b: Broker, o: { subreddit: string; seed: number; config: Record<string, unknown>; creds: Record<string, string>; env: Record<string, string> }): Promise<void> {
+  const cfg = resolveConfig([['test', { kafka_host: b.bootstrap, ...o.config }]], [['creds.json', o.creds]]);
+  const sink = new KafkaPostSink({ bootstrapBrokers: cfg.kafkaBrokers, clientId: `${o.subreddit}-test`, log: silentLogger, connection: kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8')), topicPartitions: 2 });
+  const msgs = generatedMessages(`reddit_${o.subreddit}`, 300, 1, o.seed);
+  try {
+    await sink.send(msgs.map((m) => ({ topic: m.topic, key: m.key, value: String(m.value) })));
+  } finally {
+    await sink.close();
+  }
+  const root = tmp();
+  const run = startConsume(['--kafka-host', b.bootstrap, '--subreddits', o.subreddit, '--table-root', root, '--group-id', `g-${o.subreddit}`, '--processing-interval', '0.5', '--until-idle', '3'], root, o.env);
+  const res = await run.done;
+  assert.equal(res.code, 0, res.stderr);
+  const got = (await readAllRows(await loadSnapshot(new LocalObjectStore(path.join(root, o.subreddit))), { columns: ['id'] })).map((r) => r.id as string);
+  assert.deepEqual(got.sort(), msgs.map((m) => JSON.parse(String(m.value)).id).sort());
+  assert.ok(!res.stderr.includes(SECRET) && !res.stdout.includes(SECRET), 'the password never appears in output');
+}
+
 describe('Kafka with SASL/PLAIN (real broker)', { timeout: 300_000 }, () => {
   before(async () => {
     broker = await startBroker({ partitions: 2, security: { sasl: { mechanism: 'PLAIN', users: { alice: SECRET } } } });
@@ -31,22 +55,10 @@ describe('Kafka with SASL/PLAIN (real broker)', { timeout: 300_000 }, () => {
   });
 
   it('produces and consumes with credentials from the configuration, exactly', async () => {
-    const cfg = resolveConfig([['test', { kafka_host: broker.bootstrap, kafka_security_protocol: 'SASL_PLAINTEXT' }]], [['creds.json', { kafka_user: 'alice', kafka_password: SECRET }]]);
-    const sink = new KafkaPostSink({ bootstrapBrokers: cfg.kafkaBrokers, clientId: 'sasl-test', log: silentLogger, connection: kafkaConnection(cfg, () => ''), topicPartitions: 2 });
-    const msgs = generatedMessages('reddit_secure', 300, 1, 11);
-    try {
-      await sink.send(msgs.map((m) => ({ topic: m.topic, key: m.key, value: String(m.value) })));
-    } finally {
-      await sink.close();
-    }
-    const root = tmp();
-    const env = { REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_plaintext', KAFKA_SASL_USERNAME: 'alice', KAFKA_SASL_PASSWORD: SECRET };
-    const run = startConsume(['--kafka-host', broker.bootstrap, '--subreddits', 'secure', '--table-root', root, '--group-id', 'g-sasl', '--processing-interval', '0.5', '--until-idle', '3'], root, env);
-    const res = await run.done;
-    assert.equal(res.code, 0, res.stderr);
-    const got = (await readAllRows(await loadSnapshot(new LocalObjectStore(path.join(root, 'secure'))), { columns: ['id'] })).map((r) => r.id as string);
-    assert.deepEqual(got.sort(), msgs.map((m) => JSON.parse(String(m.value)).id).sort());
-    assert.ok(!res.stderr.includes(SECRET) && !res.stdout.includes(SECRET), 'the password never appears in output');
+    await roundTrip(broker, {
+      subreddit: 'secure', seed: 11, config: { kafka_security_protocol: 'SASL_PLAINTEXT' }, creds: { kafka_user: 'alice', kafka_password: SECRET },
+      env: { REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_plaintext', KAFKA_SASL_USERNAME: 'alice', KAFKA_SASL_PASSWORD: SECRET },
+    });
   });
 
   it('wrong credentials: a clear message naming the problem, retries, no secret in the output', async () => {
@@ -81,22 +93,10 @@ describe('Kafka with SASL/SCRAM-SHA-512 over TLS (real broker)', { timeout: 300_
 
   it('produces and consumes over TLS with SCRAM credentials, trusting the configured CA, exactly', async () => {
     const caFile = secure.caFile!;
-    const cfg = resolveConfig([['test', { kafka_host: secure.bootstrap, kafka_security_protocol: 'SASL_SSL', kafka_sasl_mechanism: 'SCRAM-SHA-512', kafka_ssl_ca: caFile }]], [['creds.json', { kafka_user: 'bob', kafka_password: SECRET }]]);
-    const sink = new KafkaPostSink({ bootstrapBrokers: cfg.kafkaBrokers, clientId: 'scram-test', log: silentLogger, connection: kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8')), topicPartitions: 2 });
-    const msgs = generatedMessages('reddit_vault', 300, 1, 12);
-    try {
-      await sink.send(msgs.map((m) => ({ topic: m.topic, key: m.key, value: String(m.value) })));
-    } finally {
-      await sink.close();
-    }
-    const root = tmp();
-    const env = { REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', REDDIT_STREAM_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', REDDIT_STREAM_KAFKA_SSL_CA: caFile, KAFKA_SASL_USERNAME: 'bob', KAFKA_SASL_PASSWORD: SECRET };
-    const run = startConsume(['--kafka-host', secure.bootstrap, '--subreddits', 'vault', '--table-root', root, '--group-id', 'g-scram', '--processing-interval', '0.5', '--until-idle', '3'], root, env);
-    const res = await run.done;
-    assert.equal(res.code, 0, res.stderr);
-    const got = (await readAllRows(await loadSnapshot(new LocalObjectStore(path.join(root, 'vault'))), { columns: ['id'] })).map((r) => r.id as string);
-    assert.deepEqual(got.sort(), msgs.map((m) => JSON.parse(String(m.value)).id).sort());
-    assert.ok(!res.stderr.includes(SECRET) && !res.stdout.includes(SECRET), 'the password never appears in output');
+    await roundTrip(secure, {
+      subreddit: 'vault', seed: 12, config: { kafka_security_protocol: 'SASL_SSL', kafka_sasl_mechanism: 'SCRAM-SHA-512', kafka_ssl_ca: caFile }, creds: { kafka_user: 'bob', kafka_password: SECRET },
+      env: { REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', REDDIT_STREAM_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', REDDIT_STREAM_KAFKA_SSL_CA: caFile, KAFKA_SASL_USERNAME: 'bob', KAFKA_SASL_PASSWORD: SECRET },
+    });
   });
 
   it('a broker certificate the client does not trust: a clear message naming the certificate problem, retries', async () => {

@@ -290,6 +290,8 @@ export class WorkerPostBatchEncoder implements PostBatchEncoder {
     if (parts.length <= 1) return this.run(job);
     // The parts hold copies of every message: the job's buffer can be reused at once.
     this.buffers.release(job.data.buffer as ArrayBuffer);
+    // Part sizes, read before the parts' buffers are transferred (detached) to the workers.
+    const sizes = parts.map((p) => p.job.data.byteLength);
     const results = await Promise.all(parts.map((p) => this.run(p.job)));
     const merged = mergeParts(parts, results);
     if (merged) {
@@ -298,8 +300,8 @@ export class WorkerPostBatchEncoder implements PostBatchEncoder {
     }
     // A partition's duplicate id fell into two parts: in one piece (rejoined
     // from the parts' buffers, which come back unchanged), the last one wins.
-    const data = this.buffers.acquire(job.ends.length ? job.ends[job.ends.length - 1] : 0);
-    parts.forEach((p, i) => data.set(new Uint8Array(results[i].recycled!, 0, p.job.ends.length ? p.job.ends[p.job.ends.length - 1] : 0), p.first === 0 ? 0 : job.ends[p.first - 1]));
+    const data = this.buffers.acquire(job.ends[job.ends.length - 1]);
+    parts.forEach((p, i) => data.set(new Uint8Array(results[i].recycled!, 0, sizes[i]), p.first === 0 ? 0 : job.ends[p.first - 1]));
     for (const r of results) this.buffers.release(r.recycled);
     return this.run({ ...job, data, ends: job.ends.slice() });
   }

@@ -138,6 +138,28 @@ describe('split jobs', () => {
     assert.equal(mergeParts(parts, [part(['a', 'b', 'c'], [3]), part(['b', 'x'], [1, 1])]), null, "'b' twice in segment 0");
   });
 
+  it('the one-piece fallback re-encodes this job\'s own bytes, whatever buffer the pool hands it (review repro)', async () => {
+    const split = new WorkerPostBatchEncoder(2, { inlineBelowBytes: 0, jobBytes: 2048 });
+    try {
+      const ids = async (res: PostBatchResult) => (await Promise.all(res.files.map((f) => rowsOf(f.bytes)))).flat().map((x) => x.id as string).sort();
+      // The pool holds buffers full of other bytes (earlier flushes); this job's
+      // own buffer is larger, so the fallback is handed one of those.
+      for (let i = 0; i < 4; i++) split.buffers.release(new Uint8Array(1 << 20).fill(0x78).buffer);
+      const values = Array.from({ length: 60 }, (_, i) => post(`new${i}`));
+      values[55] = post('new2', 'again'); // a duplicate far from the first: another part
+      const whole = job(values, [60]);
+      const own = new Uint8Array(new ArrayBuffer(2 << 20), 0, whole.data.byteLength);
+      own.set(whole.data);
+      const r = await split.encode({ ...whole, data: own });
+      const want = await encodePostBatch(job(values, [60]));
+      assert.deepEqual(r.dead, [], 'no message turned into garbage');
+      assert.equal(r.rows, want.rows);
+      assert.deepEqual(await ids(r), await ids(want));
+    } finally {
+      await split.close();
+    }
+  });
+
   it('a worker pool encodes a large job in parts with the same rows, dead letters and duplicate handling as one piece', async () => {
     const split = new WorkerPostBatchEncoder(2, { inlineBelowBytes: 0, jobBytes: 2048 });
     try {

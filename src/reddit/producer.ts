@@ -73,25 +73,30 @@ async function writeState(path: string, state: ProducerState): Promise<void> {
 }
 
 /**
- * Send `posts` until Kafka has every one of them exactly once (true), or a
- * stop (signal) came while retrying (false: the posts stay pending in the
- * state file and the next start sends exactly the missing ones). After a
- * failed attempt only the posts missing from the topics' tails are sent again.
+ * Send `posts` until Kafka has every one of them exactly once; returns how
+ * many were sent, or null when a stop (signal) came while retrying (the posts
+ * stay pending in the state file and the next start sends exactly the missing
+ * ones). Before a retry, and before the first attempt when `checkFirst` (posts
+ * pending from an earlier run), only the posts missing from the topics' tails
+ * are sent.
  */
-async function sendAll(o: ProducerOptions, posts: ProducerState['pending'], pause: NonNullable<ProducerOptions['sleep']>): Promise<boolean> {
+async function sendAll(o: ProducerOptions, posts: ProducerState['pending'], pause: NonNullable<ProducerOptions['sleep']>, checkFirst = false): Promise<number | null> {
   let todo = posts;
+  /** Posts Kafka had before this call (sent by an earlier run). */
+  let before: number | null = checkFirst ? null : 0;
   let delay = o.retryDelayMs ?? 1000;
   for (let attempt = 1; ; attempt++) {
     try {
-      if (attempt > 1) {
+      if (attempt > 1 || checkFirst) {
         const have = await o.sink.recentKeys([...new Set(todo.map((p) => p.topic))]);
         todo = todo.filter((p) => !have.has(p.key));
+        before ??= posts.length - todo.length;
       }
       await o.sink.send(todo);
       if (attempt > 1) o.log.info('Kafka is answering again; pending posts published', { posts: todo.length, attempts: attempt });
-      return true;
+      return posts.length - (before ?? 0);
     } catch (err) {
-      if (o.signal?.aborted) return false;
+      if (o.signal?.aborted) return null;
       const f = classifyKafkaFailure(err);
       const why = f.kind === 'authentication' ? 'Kafka refused the credentials (check kafka_user / kafka_password and kafka_sasl_mechanism)'
         : f.kind === 'tls' ? "Kafka's TLS certificate was not accepted (set kafka_ssl_ca to the CA that signed it)"
@@ -99,7 +104,7 @@ async function sendAll(o: ProducerOptions, posts: ProducerState['pending'], paus
             : 'cannot reach Kafka';
       o.log.warn(`${why}; retrying in ${delay} ms (the posts stay pending in the state file: nothing is lost or sent twice)`, { posts: todo.length, error: f.detail.slice(0, 300) });
       await pause(delay, o.signal);
-      if (o.signal?.aborted) return false;
+      if (o.signal?.aborted) return null;
       delay = Math.min(o.maxRetryDelayMs ?? 60_000, delay * 2);
     }
   }
@@ -122,11 +127,10 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
 
   // Finish what a previous run had in flight, without repeating anything.
   if (saved?.pending.length) {
-    const have = await o.sink.recentKeys([...new Set(saved.pending.map((p) => p.topic))]);
-    const missing = saved.pending.filter((p) => !have.has(p.key));
-    o.log.info('resuming: posts in flight at the last stop', { pending: saved.pending.length, already_in_kafka: saved.pending.length - missing.length, sending: missing.length });
-    if (!(await sendAll(o, missing, pause))) return stopped(o, 0, sent);
-    sent += missing.length;
+    o.log.info('resuming: posts in flight at the last stop; sending the ones Kafka does not have', { pending: saved.pending.length });
+    const n = await sendAll(o, saved.pending, pause, true);
+    if (n === null) return stopped(o, 0, sent);
+    sent += n;
     await writeState(o.statePath, { ...tracker.state(), pending: [] });
   }
 
@@ -155,8 +159,9 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
       out.push({ topic: `reddit_${sub}`, key: String(p.name), value: JSON.stringify(p) });
     }
     await writeState(o.statePath, { ...tracker.state(), pending: out });
-    if (!(await sendAll(o, out, pause))) return stopped(o, cycles, sent);
-    sent += out.length;
+    const n = await sendAll(o, out, pause);
+    if (n === null) return stopped(o, cycles, sent);
+    sent += n;
     await writeState(o.statePath, { ...tracker.state(), pending: [] });
     const wait = tracker.nextPollSeconds(o.pollSeconds ?? 10, o.maxPollSeconds ?? 300);
     const bySub = new Map<string, number>();

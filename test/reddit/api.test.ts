@@ -242,10 +242,16 @@ describe('producer while Kafka fails', () => {
     assert.equal(r.sent, 0);
     assert.equal(JSON.parse(fs.readFileSync(statePath, 'utf8')).pending.length, 10, 'still pending');
     assert.match(warnings.at(-1)!, /stopped while Kafka was failing/);
-    // The next start, with Kafka back, sends exactly those posts.
+    // The next start finds Kafka still down at first (review repro: this used
+    // to end the producer), then back: it sends exactly those posts.
     const kafka: string[] = [];
-    const up = { async send(posts: Array<{ key: string }>) { for (const p of posts) kafka.push(p.key); }, async recentKeys() { return new Set(kafka); } };
-    await runProducer({ subreddits: ['alpha'], postType: 'new', client: client as any, sink: up, statePath, log: silentLogger, print: () => {}, maxCycles: 1, sleep: async () => {} });
+    let checks = 0;
+    const flaky = {
+      async send(posts: Array<{ key: string }>) { for (const p of posts) kafka.push(p.key); },
+      async recentKeys() { if (++checks === 1) throw new Error('Cannot connect to any broker.'); return new Set(kafka); },
+    };
+    const again = await runProducer({ subreddits: ['alpha'], postType: 'new', client: client as any, sink: flaky, statePath, log: silentLogger, print: () => {}, maxCycles: 1, sleep: async () => {} });
     assert.deepEqual([...kafka].sort(), timeline.map((c) => c.data.name).sort());
+    assert.equal(again.sent, 10);
   });
 });

@@ -192,6 +192,14 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     c.once('exit', () => resolve());
     c.kill(signal);
   });
+  // At exit: kill the broker, and delete its storage when this call created it
+  // (a benchmark's broker holds ~700 MB of log segments).
+  const created = options.dataDir === undefined;
+  const cleanup = () => {
+    try { (child as ChildProcess | null)?.kill('SIGKILL'); } catch { /* gone */ }
+    if (created) try { fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 }); } catch { /* best effort */ }
+  };
+  process.once('exit', cleanup);
   await start();
   const broker: Broker = {
     bootstrap: `127.0.0.1:${port}`,
@@ -203,14 +211,6 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     start,
     caFile: listeners.caFile,
   };
-  // At exit: kill the broker, and delete its storage when this call created it
-  // (a benchmark's broker holds ~700 MB of log segments).
-  const created = options.dataDir === undefined;
-  const cleanup = () => {
-    try { (child as ChildProcess | null)?.kill('SIGKILL'); } catch { /* gone */ }
-    if (created) try { fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 }); } catch { /* best effort */ }
-  };
-  process.once('exit', cleanup);
   return broker;
 }
 

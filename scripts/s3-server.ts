@@ -58,12 +58,12 @@ export async function startS3Server(options: { port?: number; dataDir?: string }
     c.once('exit', () => resolve());
     c.kill('SIGTERM');
   });
-  await start();
   const created = options.dataDir === undefined;
   process.once('exit', () => {
     try { (child as ChildProcess | null)?.kill('SIGKILL'); } catch { /* gone */ }
     if (created) try { fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 }); } catch { /* best effort */ }
   });
+  await start();
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port, accessKeyId, secretAccessKey, dataDir,

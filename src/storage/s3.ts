@@ -40,7 +40,10 @@ let sdk: Sdk | undefined;
 let sdkLoading: Promise<Sdk> | undefined;
 
 function loadSdk(): Promise<Sdk> {
-  return (sdkLoading ??= import('@aws-sdk/client-s3').then((m) => (sdk = m)));
+  return (sdkLoading ??= import('@aws-sdk/client-s3').then((m) => (sdk = m), (err) => {
+    sdkLoading = undefined; // try again next time
+    throw err;
+  }));
 }
 
 function isServiceError(err: unknown): err is S3ServiceException {
@@ -57,7 +60,10 @@ export class S3Connection {
   }
 
   get(): Promise<{ client: S3Client; sdk: Sdk }> {
-    return (this.client ??= loadSdk().then((m) => ({ client: makeS3Client(m, this.o), sdk: m })));
+    return (this.client ??= loadSdk().then((m) => ({ client: makeS3Client(m, this.o), sdk: m }), (err) => {
+      this.client = undefined;
+      throw err;
+    }));
   }
 }
 
@@ -214,8 +220,11 @@ export class S3ObjectStore implements ObjectStore {
   private async multipart(path: string, data: Uint8Array): Promise<void> {
     const Key = this.key(path);
     let uploadId: string | undefined;
-    const { client, sdk: m } = await this.connection.get();
+    let client: S3Client | undefined;
     try {
+      const conn = await this.connection.get();
+      client = conn.client;
+      const m = conn.sdk;
       const c = await client.send(new m.CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
       uploadId = c.UploadId!;
       const partSize = 16 * 1024 * 1024;
@@ -226,7 +235,7 @@ export class S3ObjectStore implements ObjectStore {
       }
       await client.send(new m.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
     } catch (err) {
-      if (uploadId) await client.send(new m.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => undefined);
+      if (uploadId && client && sdk) await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => undefined);
       throw this.mapError(err, path, 'write');
     }
   }

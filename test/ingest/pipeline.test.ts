@@ -76,6 +76,21 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     assert.throws(() => tableForTopic('reddit_<bad>'), /does not name a valid subreddit/);
   });
 
+  it('a post sent twice within one partition\'s batch lands once (the later one); in two partitions, twice', async () => {
+    encoder = enc;
+    const root = memoryRoot();
+    const p = pipeline(root);
+    await p.assign('reddit_tech', 0);
+    await p.assign('reddit_tech', 1);
+    const post = (id: string, title: string) => JSON.stringify({ id, subreddit: 'tech', title, score: 1, created_utc: 1_700_000_000 });
+    // Far apart in partition 0: with the worker encoder's 2 KB parts, in different parts.
+    for (let o = 0; o < 60; o++) p.push(msg('reddit_tech', 0, o, o === 2 ? post('dup', 'first') : o === 57 ? post('dup', 'second') : undefined));
+    p.push(msg('reddit_tech', 1, 0, post('dup', 'other partition')));
+    await p.flushAll();
+    const rows = (await readAllRows(await loadSnapshot(root.store('tech')), { columns: ['id', 'title'] })).filter((r) => r.id === 'dup').map((r) => r.title).sort();
+    assert.deepEqual(rows, ['other partition', 'second']);
+  });
+
   it('commits one txn per partition with the data and resumes after it', async () => {
     const root = memoryRoot();
     const p1 = pipeline(root);

@@ -5,7 +5,9 @@
  * reports posts/s and, per worker, its V8 heap and parquet-wasm memory, plus
  * the process's peak RSS (kernel high-water mark).
  *
- *   node bench/encode-workers.ts [--workers 2] [--job-bytes 8388608] [--rounds 20]
+ *   node bench/encode-workers.ts [--workers 2] [--job-bytes 8388608] [--rounds 20] [--young-mb N]
+ *
+ * `--young-mb` caps each worker's V8 young generation (resourceLimits).
  *
  * Run on the sources, so every thread also carries Node's type stripper
  * (~28 MB; the built `reddit-stream` command does not).
@@ -19,7 +21,7 @@ import { postTableSchema } from '../src/reddit/post-schema.ts';
 const MB = (x: number) => Math.round(x / 1e6);
 
 if (isMainThread) {
-  const { values: a } = parseArgs({ options: { workers: { type: 'string', default: '2' }, 'job-bytes': { type: 'string', default: String(8 << 20) }, rounds: { type: 'string', default: '20' } } });
+  const { values: a } = parseArgs({ options: { workers: { type: 'string', default: '2' }, 'job-bytes': { type: 'string', default: String(8 << 20) }, rounds: { type: 'string', default: '20' }, 'young-mb': { type: 'string' } } });
   const { PostGenerator } = await import('../src/reddit/generate.ts');
   const gen = new PostGenerator({ seed: 1 });
   const enc = new TextEncoder();
@@ -33,7 +35,7 @@ if (isMainThread) {
   const baseRss = process.memoryUsage().rss;
   const t0 = performance.now();
   const results = await Promise.all(Array.from({ length: Number(a.workers) }, () => new Promise<Record<string, number>>((resolve, reject) => {
-    const w = new Worker(new URL(import.meta.url), { workerData: { msgs, rounds: Number(a.rounds) } });
+    const w = new Worker(new URL(import.meta.url), { workerData: { msgs, rounds: Number(a.rounds) }, ...(a['young-mb'] ? { resourceLimits: { maxYoungGenerationSizeMb: Number(a['young-mb']) } } : {}) });
     w.once('message', resolve);
     w.once('error', reject);
   })));

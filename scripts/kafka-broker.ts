@@ -58,6 +58,18 @@ export function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * At process exit: kill a test server's current process, and delete its
+ * storage when `created` (made by the start function, not passed in by the
+ * caller). Registered before start-up, so a failed start cleans up too.
+ */
+export function cleanUpAtExit(current: () => ChildProcess | null, dataDir: string, created: boolean): void {
+  process.once('exit', () => {
+    try { current()?.kill('SIGKILL'); } catch { /* gone */ }
+    if (created) try { fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 }); } catch { /* best effort */ }
+  });
+}
+
 export interface BrokerOptions {
   port?: number;
   partitions?: number;
@@ -192,14 +204,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     c.once('exit', () => resolve());
     c.kill(signal);
   });
-  // At exit: kill the broker, and delete its storage when this call created it
-  // (a benchmark's broker holds ~700 MB of log segments).
-  const created = options.dataDir === undefined;
-  const cleanup = () => {
-    try { (child as ChildProcess | null)?.kill('SIGKILL'); } catch { /* gone */ }
-    if (created) try { fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 }); } catch { /* best effort */ }
-  };
-  process.once('exit', cleanup);
+  // A benchmark's broker holds ~700 MB of log segments.
+  cleanUpAtExit(() => child, dataDir, options.dataDir === undefined);
   await start();
   const broker: Broker = {
     bootstrap: `127.0.0.1:${port}`,

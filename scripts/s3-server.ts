@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canConnect, freePort } from './kafka-broker.ts';
+import { canConnect, cleanUpAtExit, freePort } from './kafka-broker.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -58,11 +58,7 @@ export async function startS3Server(options: { port?: number; dataDir?: string }
     c.once('exit', () => resolve());
     c.kill('SIGTERM');
   });
-  const created = options.dataDir === undefined;
-  process.once('exit', () => {
-    try { (child as ChildProcess | null)?.kill('SIGKILL'); } catch { /* gone */ }
-    if (created) try { fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 }); } catch { /* best effort */ }
-  });
+  cleanUpAtExit(() => child, dataDir, options.dataDir === undefined);
   await start();
   return {
     endpoint: `http://127.0.0.1:${port}`,

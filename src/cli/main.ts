@@ -78,7 +78,7 @@ export function buildProgram(): Command {
     .option('--version <n>', 'with --table: query this version', intArg('--version'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'ndjson']).default('table'))
     .action(async (sql: string, opts) => {
-      // Loaded on use: DuckDB costs about 40 MB of memory in every process that imports it.
+      // Loaded on use: only `query` needs DuckDB (a native module), so other commands never load it.
       const { queryLines } = await import('./query.ts');
       await print(await queryLines({ ...opts, sql, s3: s3For(opts.table ?? opts.root) }));
     });

@@ -44,7 +44,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const topics = cfg.subreddits.map(topicFor);
   // Post batches are encoded on a pool of workers, dead letters on a worker
   // too; `workers: 0` encodes everything in this thread (least memory, about
-  // half the throughput on two cores).
+  // 70% of the throughput on two cores).
   const inline = cfg.workers === 0;
   const encoder = inline ? inlineEncoder : new WorkerEncoder();
   const batchEncoder = inline ? inlinePostBatchEncoder : new WorkerPostBatchEncoder(cfg.workers);

@@ -11,8 +11,8 @@
  * - Large objects use multipart upload; reads support ranges; listings are
  *   paginated; the SDK retries throttling and 5xx with backoff and jitter.
  * - Errors name the bucket/key and say what to do; credentials never appear.
- * - The SDK (about 35 MB of memory once loaded) is loaded on first use, so
- *   processes that only touch local tables never load it.
+ * - The SDK is loaded on first use, so processes that only touch local
+ *   tables never load it.
  */
 import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NotFoundError, ReddStreamError } from '../errors.ts';
@@ -220,11 +220,10 @@ export class S3ObjectStore implements ObjectStore {
   private async multipart(path: string, data: Uint8Array): Promise<void> {
     const Key = this.key(path);
     let uploadId: string | undefined;
-    let client: S3Client | undefined;
+    let conn: Awaited<ReturnType<S3Connection['get']>> | undefined;
     try {
-      const conn = await this.connection.get();
-      client = conn.client;
-      const m = conn.sdk;
+      conn = await this.connection.get();
+      const { client, sdk: m } = conn;
       const c = await client.send(new m.CreateMultipartUploadCommand({ Bucket: this.bucket, Key }));
       uploadId = c.UploadId!;
       const partSize = 16 * 1024 * 1024;
@@ -235,7 +234,7 @@ export class S3ObjectStore implements ObjectStore {
       }
       await client.send(new m.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
     } catch (err) {
-      if (uploadId && client && sdk) await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => undefined);
+      if (uploadId && conn) await conn.client.send(new conn.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => undefined);
       throw this.mapError(err, path, 'write');
     }
   }

@@ -39,6 +39,15 @@ async function ids(root: ReturnType<typeof memoryRoot>, table: string): Promise<
   return (await readAllRows(await loadSnapshot(root.store(table)))).map((r) => r.id as string).sort();
 }
 
+/** A pipeline owning reddit_tech/0 and /1 with offsets 0-4 buffered in each. */
+async function twoPartitionsBuffered(root: ReturnType<typeof memoryRoot>) {
+  const p = pipeline(root);
+  await p.assign('reddit_tech', 0);
+  await p.assign('reddit_tech', 1);
+  for (let o = 0; o < 5; o++) { p.push(msg('reddit_tech', 0, o)); p.push(msg('reddit_tech', 1, o)); }
+  return p;
+}
+
 /** a and b both own reddit_tech/0 and buffered offsets 0-9; b commits first, so a's flush conflicts. */
 async function lostRace(root: ReturnType<typeof memoryRoot>) {
   const a = pipeline(root);
@@ -281,10 +290,7 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
 
   it('never commits data of a revoked partition', async () => {
     const root = memoryRoot();
-    const p = pipeline(root);
-    await p.assign('reddit_tech', 0);
-    await p.assign('reddit_tech', 1);
-    for (let o = 0; o < 5; o++) { p.push(msg('reddit_tech', 0, o)); p.push(msg('reddit_tech', 1, o)); }
+    const p = await twoPartitionsBuffered(root);
     p.revoke('reddit_tech', 1);
     assert.equal(p.push(msg('reddit_tech', 1, 5)), false);
     const out = await p.flushAll();
@@ -355,10 +361,7 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
 
   it('drops a batch taken before its partition was revoked, and later batches of a failed one', async () => {
     const root = memoryRoot();
-    const p = pipeline(root);
-    await p.assign('reddit_tech', 0);
-    await p.assign('reddit_tech', 1);
-    for (let o = 0; o < 5; o++) { p.push(msg('reddit_tech', 0, o)); p.push(msg('reddit_tech', 1, o)); }
+    const p = await twoPartitionsBuffered(root);
     const first = p.flushTopic('reddit_tech', 'test');
     p.revoke('reddit_tech', 1); // while the batch is being encoded
     const out = await first;

@@ -13,6 +13,8 @@
  *   booleans in string columns become their text (e.g. `banned_by: true`);
  * - integers must be exact (1.0 is fine, 1.5 is not); doubles accept integers;
  * - `edited: <epoch>` gives `edited = true`, `edited_at = <epoch>`;
+ * - `created_utc` and a numeric `edited` must fall in years 1 to 9999 (they
+ *   become timestamps);
  * - duplicates of an `id` within a batch: the last one wins;
  * - unknown fields: "keep" stores them in `extra_fields` (JSON), "drop"
  *   discards them (the old pipeline's behaviour).
@@ -83,7 +85,18 @@ const FIELD_TYPES: readonly PostFieldType[] = POST_FIELDS.map(([, type]) => type
 const EDITED = FIELD_INDEX.get('edited')!;
 const CREATED_UTC = FIELD_INDEX.get('created_utc')!;
 
-function epochMicros(seconds: number): bigint {
+/**
+ * Epoch seconds that give a timestamp column a value: years 0001-9999, the
+ * range every Delta reader (Spark, delta-rs, Trino) and our stats accept.
+ * Outside it a post is a dead letter, not a flush that cannot be encoded.
+ */
+export const MIN_EPOCH_SECONDS = -62135596800; // 0001-01-01T00:00:00Z
+export const MAX_EPOCH_SECONDS = 253402300799; // 9999-12-31T23:59:59Z
+
+function epochMicros(name: string, seconds: number): bigint {
+  if (!(seconds >= MIN_EPOCH_SECONDS && seconds < MAX_EPOCH_SECONDS + 1)) {
+    throw new CoercionError(`field "${name}": ${seconds} is not an epoch time in years 1 to 9999`);
+  }
   return BigInt(Math.round(seconds * 1e6));
 }
 
@@ -169,13 +182,13 @@ export class PostBatchBuilder {
         if (i === EDITED && typeof raw === 'number') {
           if (!Number.isFinite(raw)) throw new CoercionError(`field "edited": expected false or an epoch number, got ${raw}`);
           values[i] = true;
-          editedAt = epochMicros(raw);
+          editedAt = epochMicros('edited', raw);
           continue;
         }
         values[i] = coerce(name, FIELD_TYPES[i], raw);
       }
       const cu = values[CREATED_UTC];
-      if (typeof cu === 'number' && Number.isFinite(cu)) createdAt = epochMicros(cu);
+      if (typeof cu === 'number' && Number.isFinite(cu)) createdAt = epochMicros('created_utc', cu);
     } catch (err) {
       if (err instanceof CoercionError) return { ok: false, reason: err.message };
       throw err;

@@ -118,6 +118,10 @@ describe('validation and dead-letter reasons', () => {
     ['unsafe integer', '{"id": "a", "ups": 99999999999999999999}', /field "ups"/],
     ['invalid UTF-8', new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d]), /not valid UTF-8/],
     ['too large', JSON.stringify({ id: 'a', selftext: 'x'.repeat(2 * 1024 * 1024) }), /too large/],
+    // Timestamps outside years 1-9999 used to throw while encoding stats, failing the whole flush.
+    ['created_utc in year 318857', '{"id": "a", "created_utc": 1e13}', /field "created_utc": 10000000000000 is not an epoch time in years 1 to 9999/],
+    ['created_utc before year 1', '{"id": "a", "created_utc": -62135596801}', /field "created_utc"/],
+    ['edited after year 9999', '{"id": "a", "edited": 253402300800}', /field "edited": 253402300800 is not an epoch time/],
   ];
   for (const [name, msg, reason] of cases) {
     it(`rejects ${name} with a reason and keeps the rest of the batch`, () => {
@@ -149,6 +153,14 @@ describe('validation and dead-letter reasons', () => {
     assert.equal(columns.edited[0], true);
     assert.equal(columns.edited_at[0], 1_700_000_123_250_000n);
     assert.equal(columns.media[0], '{"x":[1]}');
+  });
+
+  it('accepts epoch times at both ends of years 1-9999', () => {
+    const b = new PostBatchBuilder();
+    assert.equal(b.add('{"id": "a", "created_utc": -62135596800, "edited": 253402300799}').ok, true);
+    const { columns } = b.build();
+    assert.equal(columns.created_at[0], -62135596800_000_000n);
+    assert.equal(columns.edited_at[0], 253402300799_000_000n);
   });
 
   it('keeps the last of duplicate ids within a batch', () => {

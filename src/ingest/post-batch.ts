@@ -162,10 +162,11 @@ export interface JobPart {
 /**
  * Split a job at message boundaries into parts of about `target` bytes each
  * (pure apart from `acquire`, which gives each part its own buffer so parts
- * can be transferred to different workers). Parts ask for their rows' ids, so
- * `mergeParts` can tell whether a duplicate id fell into two parts.
+ * can be transferred to different workers; null: parts are views of the
+ * job's buffer). Parts ask for their rows' ids, so `mergeParts` can tell
+ * whether a duplicate id fell into two parts.
  */
-export function splitJob(job: PostBatchJob, target: number, acquire: (size: number) => Uint8Array = (n) => new Uint8Array(n)): JobPart[] {
+export function splitJob(job: PostBatchJob, target: number, acquire: ((size: number) => Uint8Array) | null = (n) => new Uint8Array(n)): JobPart[] {
   const n = job.ends.length;
   const total = job.data.byteLength;
   const count = Math.min(n, Math.ceil(total / Math.max(1, target)));
@@ -185,8 +186,11 @@ export function splitJob(job: PostBatchJob, target: number, acquire: (size: numb
     if (k === count) b = n;
     else while (b < n && job.ends[b - 1] < (total * k) / count) b++;
     const from = end(a);
-    const data = acquire(job.ends[b - 1] - from);
-    data.set(job.data.subarray(from, job.ends[b - 1]));
+    let data = job.data.subarray(from, job.ends[b - 1]);
+    if (acquire) {
+      data = acquire(data.byteLength);
+      data.set(job.data.subarray(from, job.ends[b - 1]));
+    }
     const ends = new Uint32Array(b - a);
     for (let i = a; i < b; i++) ends[i - a] = job.ends[i] - from;
     const segments: number[] = [];

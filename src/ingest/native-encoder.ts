@@ -1,0 +1,179 @@
+/**
+ * Post batches encoded by the native addon (`native/`, Rust: sonic-rs JSON,
+ * arrow-rs/parquet): parse, validate, build columns, write Parquet and stats
+ * on libuv threads, without a JavaScript object per post and without worker
+ * isolates. It is a faster path for the common case, not a second set of
+ * rules:
+ * - only jobs for the plain post table (the post schema with the configured
+ *   unknown-field policy, no partition columns, one file's worth of input)
+ *   go native; any other job goes to the fallback (JavaScript) encoder;
+ * - the addon returns rejected messages by index; their reasons come from the
+ *   JavaScript normaliser (`PostBatchBuilder`), which must reject them too;
+ * - when the addon meets something it cannot reproduce exactly (lone
+ *   surrogate escapes, duplicate or index-like keys, text in a double column,
+ *   numbers beyond the double range), or the normaliser accepts a message the
+ *   addon rejected, the whole job goes to the fallback encoder.
+ * So the files written are the ones `encodePostBatch` would write;
+ * test/ingest/native-encoder.test.ts compares both on real and edge-case posts.
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StructType } from '../delta/schema.ts';
+import { PostBatchBuilder } from '../reddit/normalise.ts';
+import { POST_FIELDS, postTableSchema } from '../reddit/post-schema.ts';
+import { DEFAULT_JOB_BYTES, defaultPostWorkers, mergeParts, PackBuffers, splitJob, type PostBatchEncoder, type PostBatchJob, type PostBatchResult } from './post-batch.ts';
+
+interface NativeOutput {
+  unsure: string | null;
+  parquet: Uint8Array | null;
+  stats: string | null;
+  rows: number;
+  duplicates: number;
+  dead: number[];
+  firstRows: Array<{ subreddit: string | null; title: string | null; score: number | null; createdUtc: number | null }>;
+  ids: string[] | null;
+  segmentRows: number[] | null;
+}
+
+interface NativePostEncoder {
+  encode(data: Uint8Array, ends: Uint32Array, segments: Uint32Array, options: {
+    keep: boolean; maxMessageBytes: number; codec: string; numIndexedCols: number; withIds: boolean; createdBy: string;
+  }): Promise<NativeOutput>;
+}
+
+export interface NativeAddon {
+  PostEncoder: new (fields: string[][]) => NativePostEncoder;
+}
+
+/** Where `scripts/build-native.sh` puts the addon: `native/` at the package root. */
+export function defaultAddonPath(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url)); // src/ingest or dist/ingest
+  return path.resolve(here, '..', '..', 'native', 'reddit-stream-native.node');
+}
+
+/** The addon, or why it cannot be used (not built, or built for another platform). */
+export function loadNativeAddon(file = defaultAddonPath()): { addon: NativeAddon } | { error: string } {
+  if (!fs.existsSync(file)) return { error: `the native encoder is not built (${file} is missing; run: bash scripts/build-native.sh)` };
+  try {
+    return { addon: createRequire(import.meta.url)(file) as NativeAddon };
+  } catch (err) {
+    return { error: `the native encoder at ${file} cannot be loaded: ${(err as Error).message}` };
+  }
+}
+
+const CODECS = new Set(['snappy', 'zstd', 'gzip', 'uncompressed']);
+
+/** Why the job must be encoded in JavaScript (null: native can take it). */
+function ineligible(job: PostBatchJob, expected: { keep: string; drop: string }, schemaText: (s: StructType) => string): string | null {
+  if (job.partitionColumns.length > 0) return 'partitioned table';
+  if (!CODECS.has(job.settings.codec)) return `codec ${job.settings.codec}`;
+  if (job.data.byteLength > job.settings.maxFileBytes) return 'more than one file of input';
+  const policy = job.normalise.unknownFields ?? 'keep';
+  if (schemaText(job.schema) !== expected[policy]) return 'table schema is not the post schema';
+  return null;
+}
+
+export interface NativeEncoderStats {
+  /** Jobs the addon encoded. */
+  native: number;
+  /** Jobs handed to the fallback encoder, by reason. */
+  fallback: Record<string, number>;
+}
+
+export class NativePostBatchEncoder implements PostBatchEncoder {
+  readonly parallelism: number;
+  readonly buffers = new PackBuffers();
+  readonly stats: NativeEncoderStats = { native: 0, fallback: {} };
+  private readonly encoder: NativePostEncoder;
+  private readonly fallback: PostBatchEncoder;
+  private readonly jobBytes: number;
+  private readonly expected = { keep: JSON.stringify(postTableSchema('keep')), drop: JSON.stringify(postTableSchema('drop')) };
+  private readonly schemaTexts = new WeakMap<StructType, string>();
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  /**
+   * `fallback` encodes what the addon does not (its own workers, or inline);
+   * `parallelism` jobs run at once on libuv threads (default: one per core);
+   * flushes over `jobBytes` are split into parts encoded in parallel.
+   */
+  constructor(addon: NativeAddon, fallback: PostBatchEncoder, options: { parallelism?: number; jobBytes?: number } = {}) {
+    this.encoder = new addon.PostEncoder(POST_FIELDS.map(([name, type]) => [name, type]));
+    this.fallback = fallback;
+    this.parallelism = Math.max(1, options.parallelism ?? defaultPostWorkers());
+    this.jobBytes = options.jobBytes ?? DEFAULT_JOB_BYTES;
+  }
+
+  private schemaText(s: StructType): string {
+    let t = this.schemaTexts.get(s);
+    if (t === undefined) this.schemaTexts.set(s, (t = JSON.stringify(s)));
+    return t;
+  }
+
+  private toFallback(job: PostBatchJob, reason: string): Promise<PostBatchResult> {
+    this.stats.fallback[reason] = (this.stats.fallback[reason] ?? 0) + 1;
+    return this.fallback.encode(job);
+  }
+
+  async encode(job: PostBatchJob): Promise<PostBatchResult> {
+    const why = ineligible(job, this.expected, (s) => this.schemaText(s));
+    if (why) return this.toFallback(job, why);
+    // Parts are views of the job's buffer: nothing is copied or transferred.
+    const parts = job.data.byteLength > this.jobBytes ? splitJob(job, this.jobBytes, null) : [];
+    let result: PostBatchResult | string;
+    if (parts.length > 1) {
+      const results = await Promise.all(parts.map((p) => this.run(p.job)));
+      const unsure = results.find((r): r is string => typeof r === 'string');
+      result = unsure ?? mergeParts(parts, results as PostBatchResult[]) ?? (await this.run(job));
+    } else {
+      result = await this.run(job);
+    }
+    if (typeof result === 'string') return this.toFallback(job, result);
+    this.stats.native++;
+    result.recycled = job.data.buffer as ArrayBuffer;
+    return result;
+  }
+
+  /** One job through the addon: its result, or why JavaScript must encode it. */
+  private async run(job: PostBatchJob): Promise<PostBatchResult | string> {
+    while (this.running >= this.parallelism) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+    let out: NativeOutput;
+    try {
+      out = await this.encoder.encode(job.data, job.ends, Uint32Array.from(job.segments), {
+        keep: (job.normalise.unknownFields ?? 'keep') === 'keep',
+        maxMessageBytes: job.normalise.maxMessageBytes ?? 1024 * 1024,
+        codec: job.settings.codec,
+        numIndexedCols: job.settings.numIndexedCols,
+        withIds: job.withIds ?? false,
+        createdBy: 'reddit-stream delta writer (parquet-rs)',
+      });
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+    if (out.unsure) return out.unsure;
+    const dead: PostBatchResult['dead'] = [];
+    const check = new PostBatchBuilder(job.normalise);
+    for (const index of out.dead) {
+      const value = job.data.slice(index === 0 ? 0 : job.ends[index - 1], job.ends[index]);
+      const r = check.add(value, index);
+      if (r.ok) return 'the addon rejected a message the normaliser accepts';
+      dead.push({ index, reason: r.reason, value });
+    }
+    return {
+      files: out.parquet && out.stats ? [{ dir: '', partitionValues: {}, bytes: out.parquet, stats: out.stats, numRows: out.rows, codec: job.settings.codec }] : [],
+      rows: out.rows,
+      duplicates: out.duplicates,
+      dead,
+      firstRows: out.firstRows.map((r) => ({ subreddit: r.subreddit ?? null, title: r.title ?? null, score: r.score ?? null, created_utc: r.createdUtc ?? null })),
+      ...(job.withIds ? { ids: out.ids ?? [], segmentRows: out.segmentRows ?? [] } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.fallback.close?.();
+  }
+}

@@ -6,5 +6,7 @@
 set -u
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rs-test-XXXXXX")
 trap 'rm -rf "$dir"' EXIT
+# The native encoder is part of what is tested (incremental: seconds when unchanged).
+bash "$(dirname "$0")/build-native.sh" || exit 1
 if [ $# -eq 0 ]; then set -- "test/**/*.test.ts"; fi
 TMPDIR="$dir" node --test --test-concurrency=2 "$@"

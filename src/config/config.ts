@@ -28,6 +28,8 @@ export interface Config {
   maxMessageBytes: number;
   /** Worker threads parsing, normalising and encoding batches (undefined: one per core, at most 4). */
   workers?: number;
+  /** Post batch encoder: the native addon when it loads (auto), always (native), or JavaScript (js). */
+  encoder: 'auto' | 'native' | 'js';
   tableRoot: string;
   groupId: string;
   autoOffsetReset: 'earliest' | 'latest';
@@ -68,6 +70,7 @@ export const DEFAULTS: Omit<Config, 'creds'> = {
   groupId: 'reddit-stream',
   autoOffsetReset: 'earliest',
   unknownFields: 'keep',
+  encoder: 'auto',
   s3Region: 'us-east-1',
   s3UnsafeSingleWriter: false,
   spoolDir: './spool',
@@ -99,6 +102,7 @@ const KEYS: Record<string, { env: string[]; secret?: boolean }> = {
   max_batch_bytes: { env: ['REDDIT_STREAM_MAX_BATCH_BYTES'] },
   max_message_bytes: { env: ['REDDIT_STREAM_MAX_MESSAGE_BYTES'] },
   workers: { env: ['REDDIT_STREAM_WORKERS'] },
+  encoder: { env: ['REDDIT_STREAM_ENCODER'] },
   table_root: { env: ['REDDIT_STREAM_TABLE_ROOT'] },
   group_id: { env: ['REDDIT_STREAM_GROUP_ID'] },
   auto_offset_reset: { env: ['REDDIT_STREAM_AUTO_OFFSET_RESET'] },
@@ -249,6 +253,7 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
     else cfg.kafkaSslCa = v;
   }
   choice('unknown_fields', ['keep', 'drop'] as const, (v) => (cfg.unknownFields = v));
+  choice('encoder', ['auto', 'native', 'js'] as const, (v) => (cfg.encoder = v));
 
   const creds: RawConfig = {};
   for (const [name, src] of credSources) {
@@ -294,6 +299,7 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
     max_batch_bytes: cfg.maxBatchBytes,
     max_message_bytes: cfg.maxMessageBytes,
     workers: cfg.workers ?? 'auto',
+    encoder: cfg.encoder,
     table_root: cfg.tableRoot,
     group_id: cfg.groupId,
     auto_offset_reset: cfg.autoOffsetReset,

@@ -23,7 +23,8 @@ import { fileURLToPath } from 'node:url';
 import type { StructType } from '../delta/schema.ts';
 import { PostBatchBuilder } from '../reddit/normalise.ts';
 import { POST_FIELDS, postTableSchema } from '../reddit/post-schema.ts';
-import { DEFAULT_JOB_BYTES, defaultPostWorkers, mergeParts, PackBuffers, splitJob, type PostBatchEncoder, type PostBatchJob, type PostBatchResult } from './post-batch.ts';
+import { ReddStreamError } from '../errors.ts';
+import { DEFAULT_JOB_BYTES, defaultPostWorkers, inlinePostBatchEncoder, mergeParts, PackBuffers, splitJob, WorkerPostBatchEncoder, type PostBatchEncoder, type PostBatchJob, type PostBatchResult } from './post-batch.ts';
 
 interface NativeOutput {
   unsure: string | null;
@@ -176,4 +177,21 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
   async close(): Promise<void> {
     await this.fallback.close?.();
   }
+}
+
+/**
+ * The post batch encoder for a service: native when the addon loads (or
+ * `choice` is 'native', which then fails with the reason), else JavaScript on
+ * `workers` worker threads (0: in the calling thread). `note` says which.
+ */
+export function choosePostBatchEncoder(choice: 'auto' | 'native' | 'js', workers: number | undefined, addonFile?: string): { encoder: PostBatchEncoder; native: boolean; note: string } {
+  const js = (): PostBatchEncoder => (workers === 0 ? inlinePostBatchEncoder : new WorkerPostBatchEncoder(workers));
+  if (choice === 'js') return { encoder: js(), native: false, note: 'JavaScript encoder (encoder: js)' };
+  const loaded = loadNativeAddon(addonFile);
+  if ('error' in loaded) {
+    if (choice === 'native') throw new ReddStreamError('INVALID_ARGUMENT', `encoder: native, but ${loaded.error}`);
+    return { encoder: js(), native: false, note: `JavaScript encoder: ${loaded.error}` };
+  }
+  const parallelism = Math.max(1, workers ?? defaultPostWorkers());
+  return { encoder: new NativePostBatchEncoder(loaded.addon, js(), { parallelism }), native: true, note: `native encoder, ${parallelism} thread(s)` };
 }

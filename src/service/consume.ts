@@ -15,7 +15,7 @@ import { classifyKafkaFailure } from '../kafka/failures.ts';
 import type { Logger } from '../logger.ts';
 import { topicFor } from '../reddit/subreddit.ts';
 import { inlineEncoder, WorkerEncoder } from '../parquet/encoder.ts';
-import { inlinePostBatchEncoder, WorkerPostBatchEncoder } from '../ingest/post-batch.ts';
+import { choosePostBatchEncoder } from '../ingest/native-encoder.ts';
 import { Spool } from '../ingest/spool.ts';
 import { runLoop } from './run-loop.ts';
 import { sleep } from '../time.ts';
@@ -42,12 +42,13 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     throw new ReddStreamError('INVALID_ARGUMENT', `table_root ${cfg.tableRoot}: use a local directory, file:// or s3://bucket/prefix`);
   }
   const topics = cfg.subreddits.map(topicFor);
-  // Post batches are encoded on a pool of workers, dead letters on a worker
-  // too; `workers: 0` encodes everything in this thread (least memory, about
-  // 70% of the throughput on two cores).
-  const inline = cfg.workers === 0;
-  const encoder = inline ? inlineEncoder : new WorkerEncoder();
-  const batchEncoder = inline ? inlinePostBatchEncoder : new WorkerPostBatchEncoder(cfg.workers);
+  // Post batches are encoded by the native addon on libuv threads when it is
+  // built, else on a pool of JavaScript workers; `workers: 0` encodes in this
+  // thread. Other tables (dead letters) are encoded on a worker too, or here
+  // when workers are not used.
+  const { encoder: batchEncoder, native, note } = choosePostBatchEncoder(cfg.encoder, cfg.workers);
+  const encoder = native || cfg.workers === 0 ? inlineEncoder : new WorkerEncoder();
+  o.log.info(`encoding posts with the ${note}`);
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log: o.log, unknownFields: cfg.unknownFields, encoder });
   const spool = new Spool(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
   await spool.init();

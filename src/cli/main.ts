@@ -4,14 +4,10 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { describeError, ReddStreamError } from '../errors.ts';
-import { catLines, type RowFormat } from './cat.ts';
-import { describeLines } from './describe.ts';
-import { historyLines } from './history.ts';
-import { configCommand, consumeCommand } from './consume-commands.ts';
+import type { RowFormat } from './cat.ts';
 import { s3For } from './config.ts';
-import { spoolListLines, spoolReplayLines } from './spool-commands.ts';
-import { produceCommand } from './produce-command.ts';
-import { demoCommand, generateCommand, loadCommand } from './ingest-commands.ts';
+// Each command's module is loaded when the command runs: a process carries
+// only the code it uses (the Kafka client, DuckDB, the Parquet encoders...).
 
 const VERSION = '0.1.0';
 
@@ -46,6 +42,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['ndjson', 'csv', 'table']).default('table'))
     .option('--limit <n>', 'print at most this many rows', intArg('--limit'))
     .action(async (table: string, opts: { version?: number; format: RowFormat; limit?: number }) => {
+      const { catLines } = await import('./cat.ts');
       await print(catLines(table, { ...opts, s3: s3For(table) }));
     });
 
@@ -56,6 +53,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'show at most this many commits', intArg('--limit'))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'ndjson']).default('table'))
     .action(async (table: string, opts: { limit?: number; format: 'table' | 'ndjson' }) => {
+      const { historyLines } = await import('./history.ts');
       await print(await historyLines(table, { ...opts, s3: s3For(table) }));
     });
 
@@ -66,6 +64,7 @@ export function buildProgram(): Command {
     .option('--version <n>', 'describe this version', intArg('--version'))
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (table: string, opts: { version?: number; format: 'text' | 'json' }) => {
+      const { describeLines } = await import('./describe.ts');
       await print(await describeLines(table, { ...opts, s3: s3For(table) }));
     });
 
@@ -100,7 +99,7 @@ export function buildProgram(): Command {
   configOptions(program.command('consume'))
     .description('consume reddit_<subreddit> topics from Kafka into Delta tables, exactly once')
     .option('--until-idle <seconds>', 'exit 0 once everything is committed and nothing arrived for this long', intArg('--until-idle'))
-    .action(async (opts) => consumeCommand(opts));
+    .action(async (opts) => (await import('./consume-commands.ts')).consumeCommand(opts));
 
   configOptions(program.command('produce'))
     .description('poll Reddit for new posts of the configured subreddits and publish them to Kafka, without loss or repeats')
@@ -110,19 +109,19 @@ export function buildProgram(): Command {
     .option('--user-agent <ua>', 'User-Agent sent to Reddit (default <platform>:reddit-stream:<version> (by /u/<user>))')
     .addOption(new Option('--reddit-api-url <url>').hideHelp())
     .addOption(new Option('--reddit-auth-url <url>').hideHelp())
-    .action(async (opts) => produceCommand(opts));
+    .action(async (opts) => (await import('./produce-command.ts')).produceCommand(opts));
 
   configOptions(program.command('config'))
     .description('print the resolved configuration (secrets masked)')
-    .action(async (opts) => configCommand(opts));
+    .action(async (opts) => (await import('./consume-commands.ts')).configCommand(opts));
 
   const spool = program.command('spool').description('batches kept locally while the table store was unavailable');
   configOptions(spool.command('list'))
     .description('list spooled batches (oldest first)')
-    .action(async (opts) => print(await spoolListLines(opts)));
+    .action(async (opts) => print(await (await import('./spool-commands.ts')).spoolListLines(opts)));
   configOptions(spool.command('replay'))
     .description('commit spooled batches now, in order (exactly once)')
-    .action(async (opts) => print(await spoolReplayLines(opts)));
+    .action(async (opts) => print(await (await import('./spool-commands.ts')).spoolReplayLines(opts)));
 
   program
     .command('demo')
@@ -132,7 +131,7 @@ export function buildProgram(): Command {
     .option('--posts <n>', 'posts per subreddit added by this run', intArg('--posts'), 2500)
     .option('--partitions <n>', 'partitions per topic', intArg('--partitions'), 2)
     .option('--batch-size <n>', 'messages per partition buffer before a flush', intArg('--batch-size'), 1000)
-    .action(async (opts) => demoCommand(opts));
+    .action(async (opts) => (await import('./ingest-commands.ts')).demoCommand(opts));
 
   program
     .command('generate')
@@ -141,7 +140,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed', intArg('--seed'), 1)
     .option('--subreddits <list>', 'comma-separated subreddits (default: 12 common ones)')
     .option('--out <file>', 'write to this file (.gz compresses) instead of stdout')
-    .action(async (opts) => generateCommand(opts));
+    .action(async (opts) => (await import('./ingest-commands.ts')).generateCommand(opts));
 
   program
     .command('load')
@@ -151,7 +150,7 @@ export function buildProgram(): Command {
     .option('--table <dir>', 'load every post into this one table')
     .option('--batch-size <n>', 'lines per commit', intArg('--batch-size'), 10000)
     .addOption(new Option('--unknown-fields <policy>', 'fields the schema does not know').choices(['keep', 'drop']).default('keep'))
-    .action(async (files: string[], opts) => loadCommand(files, opts));
+    .action(async (files: string[], opts) => (await import('./ingest-commands.ts')).loadCommand(files, opts));
 
   return program;
 }

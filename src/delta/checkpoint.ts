@@ -86,7 +86,7 @@ export async function writeCheckpoint(store: ObjectStore, state: TableState): Pr
   const rows = checkpointRows(state);
   const columns: Record<string, DeltaValue[]> = {};
   for (const f of CHECKPOINT_SCHEMA.fields) columns[f.name] = rows.map((r) => r[f.name] ?? null);
-  const bytes = encodeColumns(CHECKPOINT_SCHEMA, columns, rows.length, { codec: 'snappy' });
+  const bytes = await encodeColumns(CHECKPOINT_SCHEMA, columns, rows.length, { codec: 'snappy' });
   await store.put(checkpointPath(state.version), bytes);
   const last = { version: state.version, size: rows.length, sizeInBytes: bytes.byteLength, numOfAddFiles: state.files.size };
   await store.put(LAST_CHECKPOINT, new TextEncoder().encode(JSON.stringify(last)));

@@ -4,11 +4,9 @@
  * The Arrow data is built in the caller and handed over as an IPC stream
  * (transferred, not copied).
  */
-import * as arrow from 'apache-arrow';
 import type { StructType } from '../delta/schema.ts';
 import type { DeltaValue } from '../delta/values.ts';
 import { siblingModule, WorkerPool } from '../worker-pool.ts';
-import { buildTable } from './arrow.ts';
 import { encodeColumns, mostlyDistinctColumns, type ParquetWriteOptions } from './write.ts';
 
 export interface ParquetEncoder {
@@ -31,6 +29,8 @@ export class WorkerEncoder implements ParquetEncoder {
   }
 
   async encode(schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, options: ParquetWriteOptions = {}): Promise<Uint8Array> {
+    // Arrow is loaded on first use (see write.ts).
+    const [arrow, { buildTable }] = await Promise.all([import('apache-arrow'), import('./arrow.ts')]);
     const ipc = arrow.tableToIPC(buildTable(schema, columns, numRows), 'stream');
     const opts: ParquetWriteOptions = { ...options, noDictionary: options.noDictionary ?? mostlyDistinctColumns(schema, columns, numRows) };
     return this.pool.run({ ipc, options: opts }, [ipc.buffer as ArrayBuffer]);

@@ -1,19 +1,11 @@
 /**
- * Parquet encoding with parquet-wasm (Rust's `parquet` crate in WebAssembly)
- * from Arrow data. Note: the WASM memory grows to the largest batch written and
- * never shrinks, so callers bound batch bytes.
- *
- * Defaults (measured with bench/normalise.ts-sized batches of Reddit posts):
- * snappy, as delta-rs and Spark write by default (zstd is 2.2x slower to
- * encode here for 30% smaller files); dictionary encoding is turned off for
- * top-level text columns whose values are mostly distinct (titles, ids,
- * URLs), where a dictionary only costs time and space.
+ * Parquet encoding: codecs, options and the column layout choices, with the
+ * encoder itself (parquet-wasm and apache-arrow, `wasm-writer.ts`) loaded on
+ * first use: a service whose posts go to the native encoder never loads
+ * them (about 35 MB of code and memory) unless it writes another table.
  */
-import * as arrow from 'apache-arrow';
-import pw from 'parquet-wasm/node';
 import type { StructType } from '../delta/schema.ts';
 import type { DeltaValue } from '../delta/values.ts';
-import { buildTable } from './arrow.ts';
 
 export type Codec = 'zstd' | 'snappy' | 'gzip' | 'uncompressed';
 
@@ -25,18 +17,6 @@ export interface ParquetWriteOptions {
   rowGroupSize?: number;
   /** Top-level columns written without a dictionary (see `mostlyDistinctColumns`). */
   noDictionary?: string[];
-}
-
-/** Writer properties for parquet-wasm (shared with the encoder worker). */
-export function writerProperties(options: ParquetWriteOptions): pw.WriterProperties {
-  const codec = options.codec ?? DEFAULT_CODEC;
-  const c = codec === 'zstd' ? pw.Compression.ZSTD : codec === 'snappy' ? pw.Compression.SNAPPY : codec === 'gzip' ? pw.Compression.GZIP : pw.Compression.UNCOMPRESSED;
-  let b = new pw.WriterPropertiesBuilder()
-    .setCompression(c)
-    .setMaxRowGroupSize(options.rowGroupSize ?? 131072)
-    .setCreatedBy('reddit-stream delta writer (parquet-wasm)');
-  for (const name of options.noDictionary ?? []) b = b.setColumnDictionaryEnabled(name, false);
-  return b.build();
 }
 
 /**
@@ -62,23 +42,8 @@ export function mostlyDistinctColumns(schema: StructType, columns: Record<string
   return out;
 }
 
-/** Encode an Arrow table as a Parquet file. */
-export function encodeArrow(table: arrow.Table, options: ParquetWriteOptions = {}): Uint8Array {
-  return encodeIpc(arrow.tableToIPC(table, 'stream'), options);
-}
-
-/** Encode an Arrow IPC stream as a Parquet file. */
-export function encodeIpc(ipc: Uint8Array, options: ParquetWriteOptions = {}): Uint8Array {
-  const wasmTable = pw.Table.fromIPCStream(ipc);
-  try {
-    return pw.writeParquet(wasmTable, writerProperties(options));
-  } finally {
-    try { wasmTable.free(); } catch { /* consumed by writeParquet */ }
-  }
-}
-
 /** Encode named columns of Delta values under `schema` as a Parquet file. */
-export function encodeColumns(schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, options: ParquetWriteOptions = {}): Uint8Array {
-  const noDictionary = options.noDictionary ?? mostlyDistinctColumns(schema, columns, numRows);
-  return encodeArrow(buildTable(schema, columns, numRows), { ...options, noDictionary });
+export async function encodeColumns(schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, options: ParquetWriteOptions = {}): Promise<Uint8Array> {
+  const { encodeColumnsNow } = await import('./wasm-writer.ts');
+  return encodeColumnsNow(schema, columns, numRows, options);
 }

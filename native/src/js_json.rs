@@ -132,45 +132,89 @@ pub fn check_keys<'a>(keys: impl Iterator<Item = &'a str>, len: usize) -> Result
     Ok(())
 }
 
-/// Whether a message's JSON text holds a `\u` escape of a surrogate that is
-/// not part of a pair (JavaScript keeps it; Rust strings cannot).
-pub fn has_lone_surrogate(text: &[u8]) -> bool {
-    let hex = |b: &[u8]| -> Option<u16> {
-        if b.len() < 4 {
-            return None;
-        }
-        let s = std::str::from_utf8(&b[..4]).ok()?;
-        u16::from_str_radix(s, 16).ok()
-    };
+/// What a look over a message's raw JSON text finds before it is parsed.
+#[derive(Default, Debug)]
+pub struct Scan {
+    /// Containers nest deeper than the limit (the parser would recurse that deep).
+    pub too_deep: bool,
+    /// A number token with a minus sign whose value is zero (`-0`, `-0.0`,
+    /// `-1e-400`): JavaScript keeps the sign, the parser does not.
+    pub negative_zero: bool,
+    /// A `\u` escape of a surrogate that is not half of a pair (JavaScript
+    /// keeps it; Rust strings cannot hold it).
+    pub lone_surrogate: bool,
+}
+
+fn hex4(b: &[u8]) -> Option<u16> {
+    let s = std::str::from_utf8(b.get(..4)?).ok()?;
+    u16::from_str_radix(s, 16).ok()
+}
+
+/// One pass over the text: strings are skipped with memchr, so the cost is
+/// mostly per structural character.
+pub fn scan(text: &[u8], max_depth: usize) -> Scan {
+    let mut out = Scan::default();
+    let mut depth = 0usize;
     let mut i = 0;
-    let mut pending_high = false;
     while i < text.len() {
-        if text[i] != b'\\' {
-            if pending_high {
-                return true;
+        match text[i] {
+            b'"' => {
+                i += 1;
+                // To the closing quote, looking at each escape.
+                loop {
+                    let Some(k) = text.get(i..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) else {
+                        i = text.len(); // unterminated: the parser rejects it
+                        break;
+                    };
+                    i += k;
+                    if text[i] == b'"' {
+                        break;
+                    }
+                    if text.get(i + 1) != Some(&b'u') {
+                        i += 2;
+                        continue;
+                    }
+                    let unit = hex4(&text[i + 2..]).unwrap_or(0);
+                    if (0xd800..0xdc00).contains(&unit) {
+                        let low = text.get(i + 6) == Some(&b'\\') && text.get(i + 7) == Some(&b'u') && hex4(&text[i + 8..]).is_some_and(|u| (0xdc00..0xe000).contains(&u));
+                        if !low {
+                            out.lone_surrogate = true;
+                        }
+                        i += if low { 12 } else { 6 };
+                    } else {
+                        if (0xdc00..0xe000).contains(&unit) {
+                            out.lone_surrogate = true;
+                        }
+                        i += 6;
+                    }
+                }
+                i += 1;
             }
-            i += 1;
-            continue;
-        }
-        let next = text.get(i + 1).copied();
-        if next == Some(b'u') {
-            let unit = hex(&text[i + 2..]).unwrap_or(0);
-            let high = (0xd800..0xdc00).contains(&unit);
-            let low = (0xdc00..0xe000).contains(&unit);
-            if low && !pending_high {
-                return true;
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max_depth {
+                    out.too_deep = true;
+                    return out;
+                }
+                i += 1;
             }
-            if high && pending_high {
-                return true;
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
             }
-            pending_high = high;
-            i += 6;
-        } else {
-            if pending_high {
-                return true;
+            b'-' => {
+                let start = i;
+                i += 1;
+                while i < text.len() && matches!(text[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                    i += 1;
+                }
+                let zero = std::str::from_utf8(&text[start..i]).ok().and_then(|t| t.parse::<f64>().ok()).is_some_and(|x| x == 0.0);
+                if zero {
+                    out.negative_zero = true;
+                }
             }
-            i += 2;
+            _ => i += 1,
         }
     }
-    pending_high
+    out
 }

@@ -40,6 +40,8 @@ pub struct EncodeOptions {
     /// Keep unknown fields in `extra_fields` (else drop them).
     pub keep: bool,
     pub max_message_bytes: u32,
+    /// Deepest JSON nesting accepted (normalise.ts MAX_NESTING).
+    pub max_nesting: u32,
     /// snappy | zstd | gzip | uncompressed
     pub codec: String,
     /// Leaf columns with stats (negative: all).
@@ -167,7 +169,7 @@ fn unsure(reason: &str) -> Encoded {
 }
 
 fn encode_job(fields: &Fields, data: &[u8], ends: &[u32], segments: &[u32], o: &EncodeOptions) -> std::result::Result<Encoded, String> {
-    let mut batch = Batch::new(fields, o.keep, o.max_message_bytes as usize, ends.len(), data.len());
+    let mut batch = Batch::new(fields, o.keep, o.max_message_bytes as usize, o.max_nesting as usize, ends.len(), data.len());
     let mut dead = Vec::new();
     let mut segment_rows = Vec::with_capacity(segments.len());
     let mut index = 0usize;

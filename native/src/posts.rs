@@ -56,7 +56,7 @@ fn js_round(x: f64) -> f64 {
 }
 
 fn epoch_micros(seconds: f64) -> Option<i64> {
-    if !(seconds >= MIN_EPOCH_SECONDS && seconds < MAX_EPOCH_SECONDS + 1.0) {
+    if !(seconds >= MIN_EPOCH_SECONDS && seconds <= MAX_EPOCH_SECONDS) {
         return None;
     }
     Some(js_round(seconds * 1e6) as i64)
@@ -108,6 +108,7 @@ pub struct Batch<'f> {
     pub fields: &'f Fields,
     pub keep: bool,
     pub max_bytes: usize,
+    pub max_nesting: usize,
     pub width: usize,
     pub cells: Vec<Cell>,
     pub arena: Vec<u8>,
@@ -123,12 +124,13 @@ pub struct Batch<'f> {
 }
 
 impl<'f> Batch<'f> {
-    pub fn new(fields: &'f Fields, keep: bool, max_bytes: usize, capacity_rows: usize, capacity_bytes: usize) -> Self {
+    pub fn new(fields: &'f Fields, keep: bool, max_bytes: usize, max_nesting: usize, capacity_rows: usize, capacity_bytes: usize) -> Self {
         let width = fields.names.len() + 2 + keep as usize;
         Batch {
             fields,
             keep,
             max_bytes,
+            max_nesting,
             width,
             cells: Vec::with_capacity(capacity_rows * width),
             arena: Vec::with_capacity(capacity_bytes),
@@ -192,7 +194,11 @@ impl<'f> Batch<'f> {
                 } else if let Some(s) = v.as_str() {
                     let digits = s.strip_prefix('-').unwrap_or(s);
                     if !digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
-                        Some(Cell::Int(s.parse::<i64>().map_err(|_| Unsure("long text"))?))
+                        let n = s.parse::<i64>().map_err(|_| Unsure("long text"))?;
+                        if n == 0 && s.starts_with('-') {
+                            return Err(Unsure("a negative zero")); // Number("-0") is -0
+                        }
+                        Some(Cell::Int(n))
                     } else {
                         None
                     }
@@ -220,8 +226,15 @@ impl<'f> Batch<'f> {
             return Ok(Outcome::Dead);
         }
         let Ok(text) = std::str::from_utf8(message) else { return Ok(Outcome::Dead) };
-        if memchr_backslash_u(message) && js_json::has_lone_surrogate(message) {
+        let scan = js_json::scan(message, self.max_nesting);
+        if scan.too_deep {
+            return Ok(Outcome::Dead);
+        }
+        if scan.lone_surrogate {
             return Err(Unsure("a lone surrogate escape"));
+        }
+        if scan.negative_zero {
+            return Err(Unsure("a negative zero"));
         }
         let Ok(post) = sonic_rs::from_str::<Value>(text) else { return Ok(Outcome::Dead) };
         let Some(obj) = post.as_object() else { return Ok(Outcome::Dead) };
@@ -338,6 +351,3 @@ impl<'f> Batch<'f> {
     }
 }
 
-fn memchr_backslash_u(b: &[u8]) -> bool {
-    b.windows(2).any(|w| w == b"\\u")
-}

@@ -21,7 +21,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StructType } from '../delta/schema.ts';
-import { PostBatchBuilder } from '../reddit/normalise.ts';
+import { MAX_NESTING, PostBatchBuilder } from '../reddit/normalise.ts';
 import { POST_FIELDS, postTableSchema } from '../reddit/post-schema.ts';
 import { ReddStreamError } from '../errors.ts';
 import { DEFAULT_JOB_BYTES, defaultPostWorkers, inlinePostBatchEncoder, mergeParts, PackBuffers, splitJob, WorkerPostBatchEncoder, type PostBatchEncoder, type PostBatchJob, type PostBatchResult } from './post-batch.ts';
@@ -40,7 +40,7 @@ interface NativeOutput {
 
 interface NativePostEncoder {
   encode(data: Uint8Array, ends: Uint32Array, segments: Uint32Array, options: {
-    keep: boolean; maxMessageBytes: number; codec: string; numIndexedCols: number; withIds: boolean; createdBy: string;
+    keep: boolean; maxMessageBytes: number; maxNesting: number; codec: string; numIndexedCols: number; withIds: boolean; createdBy: string;
   }): Promise<NativeOutput>;
 }
 
@@ -74,6 +74,15 @@ function ineligible(job: PostBatchJob, expected: { keep: string; drop: string },
   const policy = job.normalise.unknownFields ?? 'keep';
   if (schemaText(job.schema) !== expected[policy]) return 'table schema is not the post schema';
   return null;
+}
+
+/**
+ * `delta.dataSkippingNumIndexedCols` as the addon takes it (an i32, negative:
+ * all): the JavaScript stats index every column for anything that is not a
+ * non-negative integer (NaN, 1.5), so those mean all here too.
+ */
+function indexedColumns(n: number): number {
+  return Number.isInteger(n) && n >= 0 ? Math.min(n, 2 ** 31 - 1) : -1;
 }
 
 export interface NativeEncoderStats {
@@ -146,8 +155,9 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
       out = await this.encoder.encode(job.data, job.ends, Uint32Array.from(job.segments), {
         keep: (job.normalise.unknownFields ?? 'keep') === 'keep',
         maxMessageBytes: job.normalise.maxMessageBytes ?? 1024 * 1024,
+        maxNesting: MAX_NESTING,
         codec: job.settings.codec,
-        numIndexedCols: job.settings.numIndexedCols,
+        numIndexedCols: indexedColumns(job.settings.numIndexedCols),
         withIds: job.withIds ?? false,
         createdBy: 'reddit-stream delta writer (parquet-rs)',
       });

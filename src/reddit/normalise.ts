@@ -15,6 +15,7 @@
  * - `edited: <epoch>` gives `edited = true`, `edited_at = <epoch>`;
  * - `created_utc` and a numeric `edited` must fall in years 1 to 9999 (they
  *   become timestamps);
+ * - a message nested deeper than MAX_NESTING levels is rejected;
  * - duplicates of an `id` within a batch: the last one wins;
  * - unknown fields: "keep" stores them in `extra_fields` (JSON), "drop"
  *   discards them (the old pipeline's behaviour).
@@ -79,6 +80,26 @@ function coerce(name: string, type: PostFieldType, v: unknown): DeltaValue {
   throw new CoercionError(`field "${name}": expected ${type}, got ${describe(v)}`);
 }
 
+/**
+ * Deepest JSON nesting a message may have (the post object is level 1).
+ * Reddit posts use about 6; a deeper message is a dead letter, so no
+ * encoder has to recurse through (or stringify) arbitrarily deep input.
+ */
+export const MAX_NESTING = 64;
+
+/** Whether a parsed JSON value nests more than `limit` levels (stops descending at the limit). */
+function deeperThan(v: unknown, limit: number): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (limit <= 0) return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (deeperThan(x, limit - 1)) return true;
+    return false;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) if (Object.hasOwn(o, k) && deeperThan(o[k], limit - 1)) return true;
+  return false;
+}
+
 const FIELD_COUNT = POST_FIELDS.length;
 const FIELD_INDEX: ReadonlyMap<string, number> = new Map(POST_FIELDS.map(([name], i) => [name, i]));
 const FIELD_TYPES: readonly PostFieldType[] = POST_FIELDS.map(([, type]) => type);
@@ -94,7 +115,9 @@ export const MIN_EPOCH_SECONDS = -62135596800; // 0001-01-01T00:00:00Z
 export const MAX_EPOCH_SECONDS = 253402300799; // 9999-12-31T23:59:59Z
 
 function epochMicros(name: string, seconds: number): bigint {
-  if (!(seconds >= MIN_EPOCH_SECONDS && seconds < MAX_EPOCH_SECONDS + 1)) {
+  // Up to the last whole second of 9999: a later fraction would make the
+  // stats' max (rounded up to milliseconds) fall in year 10000.
+  if (!(seconds >= MIN_EPOCH_SECONDS && seconds <= MAX_EPOCH_SECONDS)) {
     throw new CoercionError(`field "${name}": ${seconds} is not an epoch time in years 1 to 9999`);
   }
   return BigInt(Math.round(seconds * 1e6));
@@ -174,6 +197,9 @@ export class PostBatchBuilder {
         if (!Object.hasOwn(post, name)) continue;
         const i = FIELD_INDEX.get(name);
         const raw = post[name];
+        if (typeof raw === 'object' && raw !== null && deeperThan(raw, MAX_NESTING - 1)) {
+          throw new CoercionError(`JSON nested deeper than ${MAX_NESTING} levels (field "${name}")`);
+        }
         if (i === undefined) {
           // A null-prototype object: a "__proto__" key stays an ordinary key.
           if (keep) (unknown ??= Object.create(null) as Record<string, unknown>)[name] = raw;

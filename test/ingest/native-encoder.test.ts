@@ -135,8 +135,11 @@ describe('native encoder matches the JavaScript encoder', () => {
       '{"id":"e8","title":"\\ud83d\\ude00 \\u00e9 \\u2028 \\\\ud800 literal","media":{"k":"\\ud83d\\ude00"}}',
       '  {"id":"e9" , "score" : 3 }  ',
       '{"id":"e10","subreddit":"rare","extra":{"nested":{"deep":[[[]]]}}}',
+      post({ media: JSON.parse('['.repeat(63) + ']'.repeat(63)) }, 'e11'), // 64 levels with the post
+      post({ selftext: 'a "-0" in text, -0 in text', mod_note: '\\"-0' }, 'e12'),
     ];
-    for (const numIndexedCols of [32, -1]) await compare(() => job(cases, [cases.length], { numIndexedCols }));
+    // Odd table settings: JavaScript indexes every column for anything but a whole number >= 0.
+    for (const numIndexedCols of [32, -1, 0, 1, 1.5, NaN, 2 ** 32 + 1]) await compare(() => job(cases, [cases.length], { numIndexedCols }));
     await compare(() => job(cases, [cases.length], { policy: 'drop' }));
   });
 
@@ -149,6 +152,11 @@ describe('native encoder matches the JavaScript encoder', () => {
       new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d]), post({ selftext: 'x'.repeat(70 * 1024) }),
       '{"id":"raw\ttab"}', '{"id":"a"} trailing', '{"id":"a",}', "{'id':'a'}", '{"id":"a","n":NaN}', '{"id":"a","n":01}',
       '{"id":"a","n":1.}', '{"id":"a","n":.5}', '{"id":"a","n":+1}', '{"id":"a","s":"\\x41"}', '',
+      post({ created_utc: 253402300799.9995 }), // its max stat would round up into year 10000
+      // Deeper than 64 levels: rejected before parsing (50,000 levels overflowed the addon's stack).
+      post({ media: JSON.parse('['.repeat(64) + ']'.repeat(64)) }),
+      `{"id":"deep","zz":${'['.repeat(50_000)}${']'.repeat(50_000)}}`,
+      `${'['.repeat(50_000)}${']'.repeat(50_000)}`,
     ];
     const values = [post({}, 'good1'), ...bad, post({}, 'good2')];
     const r = await compare(() => job(values, undefined, { maxMessageBytes: 64 * 1024 }));
@@ -164,6 +172,12 @@ describe('native encoder matches the JavaScript encoder', () => {
     ['text in a double column', '{"id":"s5","upvote_ratio":" 0x10 "}', /double column/],
     ['a number beyond the double range', '{"id":"s6","media":[1e400]}', /double range|normaliser accepts/],
     ['a byte-order mark', '\ufeff{"id":"s7"}', /normaliser accepts/],
+    // JSON.parse keeps the sign of zero; the addon's parser does not.
+    ['a negative zero in a double column', '{"id":"z1","upvote_ratio":-0.0}', /negative zero/],
+    ['a negative zero created_utc', '{"id":"z2","created_utc":-0}', /negative zero/],
+    ['a negative number that underflows to zero', '{"id":"z3","media":{"x":-1e-400}}', /negative zero/],
+    ['"-0" as a long', '{"id":"z4","score":"-0"}', /negative zero/],
+    ['a lone surrogate after a pair', '{"id":"s8","title":"\\ud83d\\ude00\\udc00"}', /lone surrogate/],
   ] as const) {
     it(`hands the job to JavaScript on ${name}, with the same result`, async () => {
       await compare(() => job([post({}, 'ok1'), value, post({}, 'ok2')]), reason);

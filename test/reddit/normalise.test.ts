@@ -122,6 +122,10 @@ describe('validation and dead-letter reasons', () => {
     ['created_utc in year 318857', '{"id": "a", "created_utc": 1e13}', /field "created_utc": 10000000000000 is not an epoch time in years 1 to 9999/],
     ['created_utc before year 1', '{"id": "a", "created_utc": -62135596801}', /field "created_utc"/],
     ['edited after year 9999', '{"id": "a", "edited": 253402300800}', /field "edited": 253402300800 is not an epoch time/],
+    ['created_utc in the last second of 9999', '{"id": "a", "created_utc": 253402300799.9995}', /field "created_utc"/],
+    // Nesting: 65 levels with the post object; 20,000 used to overflow the stack in JSON.stringify.
+    ['JSON nested 65 deep', `{"id": "a", "media": ${'['.repeat(64)}${']'.repeat(64)}}`, /JSON nested deeper than 64 levels \(field "media"\)/],
+    ['JSON nested 20,000 deep in an unknown field', `{"id": "a", "zz": ${'{"a":'.repeat(20000)}1${'}'.repeat(20000)}}`, /nested deeper than 64/],
   ];
   for (const [name, msg, reason] of cases) {
     it(`rejects ${name} with a reason and keeps the rest of the batch`, () => {
@@ -161,6 +165,12 @@ describe('validation and dead-letter reasons', () => {
     const { columns } = b.build();
     assert.equal(columns.created_at[0], -62135596800_000_000n);
     assert.equal(columns.edited_at[0], 253402300799_000_000n);
+  });
+
+  it('accepts JSON nested 64 deep', () => {
+    const b = new PostBatchBuilder();
+    assert.equal(b.add(`{"id": "a", "media": ${'['.repeat(63)}${']'.repeat(63)}}`).ok, true);
+    assert.equal(b.build().columns.media[0], '['.repeat(63) + ']'.repeat(63));
   });
 
   it('keeps the last of duplicate ids within a batch', () => {

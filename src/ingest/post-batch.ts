@@ -48,33 +48,50 @@ export interface PostBatchResult {
 }
 
 /**
- * Buffers for packing jobs, recycled: a worker hands a job's buffer back with
- * its result, so steady streaming does not allocate (and page-fault) a fresh
- * multi-megabyte buffer per flush. At most `keep` idle buffers are held.
+ * Buffers for packing jobs, recycled: a job's buffer comes back with its
+ * result, so steady streaming does not allocate (and page-fault) a fresh
+ * multi-megabyte buffer per flush. At most `keep` idle buffers are held, and
+ * none that sat unused for `idleMs` (a quiet service gives the memory back).
  */
 export class PackBuffers {
-  private readonly free: ArrayBuffer[] = [];
+  private free: Array<{ buf: ArrayBuffer; at: number }> = [];
   private readonly keep: number;
+  private readonly idleMs: number;
+  private timer: NodeJS.Timeout | null = null;
 
-  constructor(keep = 4) {
+  constructor(keep = 2, idleMs = 10_000) {
     this.keep = keep;
+    this.idleMs = idleMs;
+  }
+
+  /** Bytes held in idle buffers. */
+  get idleBytes(): number {
+    return this.free.reduce((n, f) => n + f.buf.byteLength, 0);
   }
 
   acquire(size: number): Uint8Array {
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
-      const b = this.free[i];
-      if (b.byteLength >= size && b.byteLength <= 2 * size + (1 << 20) && (best < 0 || b.byteLength < this.free[best].byteLength)) best = i;
+      const b = this.free[i].buf;
+      if (b.byteLength >= size && b.byteLength <= 2 * size + (1 << 20) && (best < 0 || b.byteLength < this.free[best].buf.byteLength)) best = i;
     }
-    if (best >= 0) return new Uint8Array(this.free.splice(best, 1)[0], 0, size);
+    if (best >= 0) return new Uint8Array(this.free.splice(best, 1)[0].buf, 0, size);
     // Rounded up so buffers fit batches of similar size.
     return new Uint8Array(new ArrayBuffer(Math.ceil(Math.max(size, 1) / (1 << 20)) * (1 << 20)), 0, size);
   }
 
   release(buf: ArrayBuffer | undefined): void {
     if (!buf || buf.byteLength === 0 || buf.byteLength > 256 << 20) return;
-    this.free.push(buf);
-    if (this.free.length > this.keep) this.free.sort((a, b) => b.byteLength - a.byteLength).pop();
+    this.free.push({ buf, at: Date.now() });
+    if (this.free.length > this.keep) this.free.sort((a, b) => b.buf.byteLength - a.buf.byteLength).pop();
+    this.timer ??= setTimeout(() => this.trim(), this.idleMs).unref();
+  }
+
+  /** Drop buffers idle for `idleMs` (runs by itself after releases). */
+  trim(now = Date.now()): void {
+    this.timer = null;
+    this.free = this.free.filter((f) => now - f.at < this.idleMs);
+    if (this.free.length) this.timer = setTimeout(() => this.trim(), this.idleMs).unref();
   }
 }
 

@@ -40,6 +40,16 @@ describe('packMessages', () => {
     assert.notEqual(c.buffer, a.buffer);
     assert.ok(c.buffer.byteLength >= 5 << 20);
   });
+
+  it('keeps at most `keep` idle buffers, and none idle for longer than idleMs', () => {
+    const pool = new PackBuffers(2, 1000);
+    for (const size of [1, 2, 3]) pool.release(new ArrayBuffer(size << 20));
+    assert.equal(pool.idleBytes, 5 << 20, 'the smallest of three is dropped');
+    pool.trim(Date.now() + 500);
+    assert.equal(pool.idleBytes, 5 << 20);
+    pool.trim(Date.now() + 1500);
+    assert.equal(pool.idleBytes, 0);
+  });
 });
 
 describe('normaliseJob', () => {

@@ -286,7 +286,7 @@ fn str_parts(c: Cell) -> (u32, u32) {
 
 /// Text columns whose first values are mostly distinct (parquet/write.ts mostlyDistinctColumns).
 fn mostly_distinct(batch: &Batch, col: usize) -> bool {
-    let mut seen: HashSet<&[u8]> = HashSet::new();
+    let mut seen: HashSet<&[u8], rustc_hash::FxBuildHasher> = HashSet::default();
     let mut sampled = 0;
     for r in 0..batch.rows {
         if sampled >= 256 {

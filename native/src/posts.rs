@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxBuildHasher;
+
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
 use crate::js_json::{self, Unsure};
@@ -65,7 +67,7 @@ fn epoch_micros(seconds: f64) -> Option<i64> {
 pub struct Fields {
     pub names: Vec<String>,
     pub kinds: Vec<Kind>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, FxBuildHasher>,
     pub id: usize,
     pub edited: usize,
     pub created_utc: usize,
@@ -76,7 +78,7 @@ pub struct Fields {
 
 impl Fields {
     pub fn new(fields: Vec<(String, Kind)>) -> Result<Fields, String> {
-        let index: HashMap<String, usize> = fields.iter().enumerate().map(|(i, (n, _))| (n.clone(), i)).collect();
+        let index: HashMap<String, usize, FxBuildHasher> = fields.iter().enumerate().map(|(i, (n, _))| (n.clone(), i)).collect();
         let find = |n: &str, k: Kind| -> Result<usize, String> {
             match index.get(n) {
                 Some(&i) if fields[i].1 == k => Ok(i),
@@ -97,6 +99,9 @@ impl Fields {
     }
 }
 
+/// A key that is not a post field.
+const UNKNOWN: usize = usize::MAX;
+
 pub enum Outcome {
     Row,
     Dead,
@@ -115,7 +120,8 @@ pub struct Batch<'f> {
     pub rows: usize,
     pub duplicates: u32,
     pub ids: Vec<(u32, u32)>,
-    by_id: HashMap<Vec<u8>, usize>,
+    by_id: HashMap<Vec<u8>, usize, FxBuildHasher>,
+    slots: Vec<usize>,
     scratch: Vec<Cell>,
     text: String,
     extra: String,
@@ -137,7 +143,8 @@ impl<'f> Batch<'f> {
             rows: 0,
             duplicates: 0,
             ids: Vec::with_capacity(capacity_rows),
-            by_id: HashMap::with_capacity(capacity_rows),
+            by_id: HashMap::with_capacity_and_hasher(capacity_rows, FxBuildHasher),
+            slots: Vec::with_capacity(128),
             scratch: vec![Cell::Null; width],
             text: String::new(),
             extra: String::new(),
@@ -246,12 +253,17 @@ impl<'f> Batch<'f> {
             self.seen.iter_mut().for_each(|s| *s = 0);
             self.stamp = 1;
         }
+        // One lookup per key: its column (or UNKNOWN), reused below.
+        let mut slots = std::mem::take(&mut self.slots);
+        slots.clear();
         let mut unknown = 0usize;
         let mut id: Option<&str> = None;
         for (k, v) in obj.iter() {
             match fields.index.get(k) {
                 Some(&i) => {
+                    slots.push(i);
                     if self.seen[i] == self.stamp {
+                        self.slots = slots;
                         return Err(Unsure("a duplicate key"));
                     }
                     self.seen[i] = self.stamp;
@@ -259,11 +271,18 @@ impl<'f> Batch<'f> {
                         id = v.as_str();
                     }
                 }
-                None => unknown += 1,
+                None => {
+                    slots.push(UNKNOWN);
+                    unknown += 1;
+                }
             }
         }
         if unknown > 0 {
-            js_json::check_keys(obj.iter().map(|(k, _)| k).filter(|k| !fields.index.contains_key(*k)), unknown)?;
+            let checked = js_json::check_keys(obj.iter().zip(&slots).filter(|(_, &i)| i == UNKNOWN).map(|((k, _), _)| k), unknown);
+            if let Err(e) = checked {
+                self.slots = slots;
+                return Err(e);
+            }
         }
         let id = match id {
             Some(s) if !s.is_empty() => s,
@@ -275,8 +294,8 @@ impl<'f> Batch<'f> {
         let mut extra = std::mem::take(&mut self.extra);
         extra.clear();
         let result = (|| -> Result<bool, Unsure> {
-            for (k, v) in obj.iter() {
-                let Some(&i) = fields.index.get(k) else {
+            for ((k, v), &i) in obj.iter().zip(&slots) {
+                if i == UNKNOWN {
                     if self.keep {
                         extra.push(if extra.is_empty() { '{' } else { ',' });
                         js_json::push_string(&mut extra, k);
@@ -284,7 +303,7 @@ impl<'f> Batch<'f> {
                         js_json::push_value(&mut extra, v)?;
                     }
                     continue;
-                };
+                }
                 if i == fields.edited && v.is_number() {
                     let Some(us) = epoch_micros(js_json::js_number(v)?) else { return Ok(false) };
                     scratch[i] = Cell::Bool(true);
@@ -309,6 +328,7 @@ impl<'f> Batch<'f> {
             Ok(true)
         })();
         self.extra = extra;
+        self.slots = slots;
         let ok = match result {
             Ok(ok) => ok,
             Err(e) => {

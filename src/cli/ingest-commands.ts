@@ -32,7 +32,7 @@ export async function demoCommand(opts: { tableRoot: string; subreddits: string;
   // Fed by Kafka when a broker answers at the configured address, else in-process.
   const cfg = configFrom({});
   const broker = (await Promise.all(cfg.kafkaBrokers.map(async (b) => ((await reachable(b)) ? b : null)))).find((b) => b !== null) ?? null;
-  let res: { rows: number; commits: number; deadLetters: number; seconds: number };
+  let res: { rows: number; commits: number; deadLetters: number; seconds: number; encoder?: string };
   if (broker) {
     out(`source: Kafka broker at ${broker} (kafka_host): publishing the generated posts to ${subs.map((s) => 'reddit_' + s).join(', ')}, then consuming them; tables under ${root}`);
     out('');
@@ -46,7 +46,7 @@ export async function demoCommand(opts: { tableRoot: string; subreddits: string;
     });
   }
   out('');
-  out(`committed ${res.rows} posts in ${res.commits} commits (${res.deadLetters} dead letters) in ${res.seconds.toFixed(1)} s (${Math.round(res.rows / res.seconds)} posts/s)`);
+  out(`committed ${res.rows} posts in ${res.commits} commits (${res.deadLetters} dead letters) in ${res.seconds.toFixed(1)} s (${Math.round(res.rows / res.seconds)} posts/s; ${res.encoder ?? 'JavaScript encoder'})`);
   out('');
   const sql = `SELECT subreddit, count(*) AS posts, round(avg(score), 1) AS avg_score, max(created_at) AS newest FROM (${subs.map((s) => `SELECT * FROM ${s}`).join(' UNION ALL ')}) GROUP BY subreddit ORDER BY posts DESC`;
   out(`query: ${sql}`);

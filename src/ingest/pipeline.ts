@@ -235,6 +235,13 @@ export class IngestPipeline {
     return out;
   }
 
+  /** Topics whose partition buffers hold at least `minBytes` together. */
+  topicsHolding(minBytes: number): string[] {
+    const bytes = new Map<string, number>();
+    for (const st of this.parts.values()) bytes.set(st.topic, (bytes.get(st.topic) ?? 0) + st.bytes);
+    return [...bytes].filter(([, b]) => b > 0 && b >= minBytes).map(([t]) => t);
+  }
+
   bufferedBytes(): number {
     let n = 0;
     for (const st of this.parts.values()) n += st.bytes;

@@ -31,7 +31,7 @@ export interface ConsumeOptions {
   onBatch?: (summary: BatchSummary) => void;
 }
 
-export interface ConsumeResult { rows: number; deadLetters: number; commits: number; firstMessageAt?: number | null; lastCommitAt?: number | null }
+export interface ConsumeResult { rows: number; deadLetters: number; commits: number; firstMessageAt?: number | null; lastCommitAt?: number | null; /** Which post encoder ran. */ encoder?: string }
 
 export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const cfg = o.config;
@@ -112,5 +112,5 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     await encoder.close?.();
     await batchEncoder.close?.();
   }
-  return { rows: pipeline.totals.rows, deadLetters: pipeline.totals.deadLetters, commits: pipeline.totals.commits, firstMessageAt: pipeline.totals.firstMessageAt, lastCommitAt: pipeline.totals.lastCommitAt };
+  return { rows: pipeline.totals.rows, deadLetters: pipeline.totals.deadLetters, commits: pipeline.totals.commits, firstMessageAt: pipeline.totals.firstMessageAt, lastCommitAt: pipeline.totals.lastCommitAt, encoder: note };
 }

@@ -42,5 +42,5 @@ export async function runKafkaDemo(o: { brokers: string[]; tableRoot: string; su
   }]], []);
   const t0 = performance.now();
   const r = await runConsume({ config, log: o.log, print: o.print, untilIdleSeconds: 2 });
-  return { rows: r.rows, commits: r.commits, deadLetters: r.deadLetters, seconds: (performance.now() - t0) / 1000 };
+  return { rows: r.rows, commits: r.commits, deadLetters: r.deadLetters, seconds: (performance.now() - t0) / 1000, encoder: r.encoder };
 }

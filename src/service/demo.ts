@@ -6,6 +6,7 @@
  */
 import type { Logger } from '../logger.ts';
 import { GeneratedPartition } from '../ingest/generated-source.ts';
+import { choosePostBatchEncoder } from '../ingest/native-encoder.ts';
 import { IngestPipeline, type SourceMessage } from '../ingest/pipeline.ts';
 import { formatSummary } from '../ingest/summary.ts';
 import { localTableRoot, TableCatalog } from '../ingest/tables.ts';
@@ -29,15 +30,21 @@ export interface DemoResult {
   deadLetters: number;
   seconds: number;
   tables: string[];
+  /** Which post encoder ran. */
+  encoder?: string;
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const catalog = new TableCatalog(localTableRoot(o.tableRoot), { log: o.log });
+  // The same encoder choice as `consume` (native when built).
+  const { encoder, note } = choosePostBatchEncoder('auto', undefined);
+  o.log.info(`encoding posts with the ${note}`);
   const pipeline = new IngestPipeline({
     group: o.group,
     policy: { maxMessages: o.batchSize, maxBytes: 32 << 20, maxLatencyMs: 1000 },
     catalog,
     log: o.log,
+    encoder,
     onBatch: (s) => formatSummary(s).forEach((l) => o.print(l)),
   });
   const parts: GeneratedPartition[] = [];
@@ -68,12 +75,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     exhausted: () => parts.every((x) => x.position >= x.end),
   };
   const t0 = performance.now();
-  await runLoop({ pipeline, source, log: o.log });
+  try {
+    await runLoop({ pipeline, source, log: o.log });
+  } finally {
+    await encoder.close?.();
+  }
   return {
     rows: pipeline.totals.rows,
     commits: pipeline.totals.commits,
     deadLetters: pipeline.totals.deadLetters,
     seconds: (performance.now() - t0) / 1000,
     tables: o.subreddits,
+    encoder: note,
   };
 }

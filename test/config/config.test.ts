@@ -63,6 +63,13 @@ describe('configuration', () => {
     });
   });
 
+  it('encoder: auto by default; native and js accepted; anything else refused', () => {
+    assert.equal(resolveConfig([], []).encoder, 'auto');
+    assert.equal(resolveConfig([['test', { encoder: 'JS' }]], []).encoder, 'js');
+    assert.equal(resolveConfig([['environment', fromEnv({ REDDIT_STREAM_ENCODER: 'native' }).config]], []).encoder, 'native');
+    assert.throws(() => resolveConfig([['test', { encoder: 'fast' }]], []), /encoder must be one of auto, native, js \(got "fast"\)/);
+  });
+
   it('workers: 0 means encode in the consuming thread; negative counts are refused', () => {
     assert.equal(resolveConfig([['test', { workers: 0 }]], []).workers, 0);
     assert.equal(resolveConfig([['test', { workers: '3' }]], []).workers, 3);

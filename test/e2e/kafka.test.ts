@@ -100,8 +100,13 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
     assert.equal(new Set(got).size, 30_000);
   });
 
-  for (const workers of ['default', '0']) it(`bad messages land in dead letters; every good message lands (workers: ${workers})`, async () => {
-    const topic = workers === '0' ? 'reddit_messy_inline' : 'reddit_messy';
+  const encoders: Array<{ name: string; topic: string; env: Record<string, string>; log: RegExp }> = [
+    { name: 'native encoder', topic: 'reddit_messy', env: {}, log: /encoding posts with the native encoder/ },
+    { name: 'JavaScript on workers', topic: 'reddit_messy_js', env: { REDDIT_STREAM_ENCODER: 'js' }, log: /encoding posts with the JavaScript encoder \(encoder: js\)/ },
+    { name: 'JavaScript inline, workers: 0', topic: 'reddit_messy_inline', env: { REDDIT_STREAM_ENCODER: 'js', REDDIT_STREAM_WORKERS: '0' }, log: /JavaScript encoder/ },
+  ];
+  for (const mode of encoders) it(`bad messages land in dead letters; every good message lands (${mode.name})`, async () => {
+    const topic = mode.topic;
     const sub = topic.slice('reddit_'.length);
     await createTopics(broker.bootstrap, [topic], 1);
     const good = generatedMessages(topic, 50, 1, 21);
@@ -111,18 +116,23 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
       { topic, partition: 0, key: 'k3', value: '{"title": "no id"}' },
       { topic, partition: 0, key: 'k4', value: JSON.stringify({ id: 'big', selftext: 'x'.repeat(5 * 1024 * 1024) }) },
       { topic, partition: 0, key: 'k5', value: '{"id": "proto1", "__proto__": {"polluted": true}, "title": "fine"}' },
+      { topic, partition: 0, key: 'k6', value: `{"id": "deep", "media": ${'['.repeat(10_000)}${']'.repeat(10_000)}}` },
+      // Good, but only JavaScript keeps the sign of -0: the native encoder hands this batch over.
+      { topic, partition: 0, key: 'k7', value: '{"id": "negzero", "upvote_ratio": -0.0, "title": "fine"}' },
     ];
     const msgs = [...good.slice(0, 20), ...bad, ...good.slice(20)];
     await produce(broker.bootstrap, msgs, 10);
     const root = tmp();
-    const run = startConsume([...baseArgs(root, sub, `g-${sub}`), '--until-idle', '3'], root, workers === '0' ? { REDDIT_STREAM_WORKERS: '0' } : {});
+    const run = startConsume([...baseArgs(root, sub, `g-${sub}`), '--until-idle', '3'], root, mode.env);
     const res = await run.done;
     assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, mode.log);
     const got = await ids(path.join(root, sub));
-    assert.deepEqual(got.sort(), [...good.map((m) => JSON.parse(m.value as string).id), 'proto1'].sort());
+    assert.deepEqual(got.sort(), [...good.map((m) => JSON.parse(m.value as string).id), 'proto1', 'negzero'].sort());
     const dead = await readAllRows(await loadSnapshot(new LocalObjectStore(path.join(root, '_dead_letters'))));
-    assert.deepEqual(dead.map((d) => d.offset).sort((a: any, b: any) => Number(a - b)), [20n, 21n, 22n, 23n]);
+    assert.deepEqual(dead.map((d) => d.offset).sort((a: any, b: any) => Number(a - b)), [20n, 21n, 22n, 23n, 25n]);
     const reasons = dead.map((d) => d.error as string).join('\n');
+    assert.match(reasons, /JSON nested deeper than 64 levels/);
     assert.match(reasons, /invalid JSON/);
     assert.match(reasons, /not a JSON object/);
     assert.match(reasons, /has no "id"/);

@@ -7,12 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { loadNativeAddon, NativePostBatchEncoder } from '../../src/ingest/native-encoder.ts';
-import { encodePostBatch, inlinePostBatchEncoder, packMessages, type PostBatchJob, type PostBatchResult } from '../../src/ingest/post-batch.ts';
+import { choosePostBatchEncoder, loadNativeAddon, NativePostBatchEncoder } from '../../src/ingest/native-encoder.ts';
+import { encodePostBatch, inlinePostBatchEncoder, packMessages, WorkerPostBatchEncoder, type PostBatchJob, type PostBatchResult } from '../../src/ingest/post-batch.ts';
 import { PostGenerator } from '../../src/reddit/generate.ts';
 import type { UnknownFieldPolicy } from '../../src/reddit/post-schema.ts';
 import { postTableSchema } from '../../src/reddit/post-schema.ts';
@@ -206,5 +207,32 @@ describe('native encoder matches the JavaScript encoder', () => {
     }
     const values = texts.map((t, i) => `{"id":"n${i}","upvote_ratio":${t},"media":{"v":${t}},"banned_by":${t}}`);
     await compare(() => job(values, [values.length], { numIndexedCols: -1 }));
+  });
+});
+
+describe('choosing the post encoder', () => {
+  it('auto: native when the addon loads, else JavaScript with the reason; native: refuses to start without it', async () => {
+    const auto = choosePostBatchEncoder('auto', 2);
+    assert.equal(auto.native, true);
+    assert.ok(auto.encoder instanceof NativePostBatchEncoder);
+    assert.equal(auto.encoder.parallelism, 2);
+    assert.match(auto.note, /native encoder, 2 thread/);
+    await auto.encoder.close?.();
+    const missing = choosePostBatchEncoder('auto', 0, '/nonexistent/reddit-stream-native.node');
+    assert.equal(missing.native, false);
+    assert.equal(missing.encoder, inlinePostBatchEncoder);
+    assert.match(missing.note, /JavaScript encoder: the native encoder is not built \(\/nonexistent\/reddit-stream-native.node is missing; run: bash scripts\/build-native.sh\)/);
+    assert.throws(() => choosePostBatchEncoder('native', 2, '/nonexistent/reddit-stream-native.node'), /encoder: native, but the native encoder is not built/);
+    const js = choosePostBatchEncoder('js', 1);
+    assert.ok(js.encoder instanceof WorkerPostBatchEncoder);
+    await js.encoder.close?.();
+  });
+
+  it('reports an addon that cannot be loaded', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rs-addon-')), 'reddit-stream-native.node');
+    fs.writeFileSync(file, 'not a shared library'); // e.g. built for another platform, or truncated
+    const r = loadNativeAddon(file);
+    assert.ok('error' in r);
+    assert.match(r.error, /cannot be loaded/);
   });
 });

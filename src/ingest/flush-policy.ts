@@ -11,14 +11,20 @@ export interface FlushPolicy {
 }
 
 /**
- * The tail of a catch-up: when the source has delivered nothing for
- * `quietMs` and a table holds at least `minBytes`, it is flushed now instead
- * of at its latency limit (bench:kafka's last batches waited up to a second
- * for the timer). At steady rates a table never holds that much within the
- * latency limit (1 MiB is ~290 posts; 200 posts/s bring ~0.7 MB/s), so small
- * commits are not multiplied.
+ * The tail of a catch-up: when the source has delivered nothing for a
+ * quarter of the latency limit (at least 100 ms) and a table holds at least
+ * 1 MiB, it is flushed then instead of at its latency limit (bench:kafka's
+ * last batches waited up to a second for the timer). At steady rates a table
+ * never holds that much within the limit (1 MiB is ~290 posts; 200 posts/s
+ * bring ~0.7 MB/s), and a bursty stream is flushed at most once per burst
+ * that ends with such a pause; a longer `processing_interval` lengthens the
+ * pause needed.
  */
-export const QUIET_FLUSH = { quietMs: 100, minBytes: 1024 * 1024 } as const;
+export const QUIET_FLUSH_MIN_BYTES = 1024 * 1024;
+
+export function quietFlushMs(policy: FlushPolicy): number {
+  return Math.max(100, policy.maxLatencyMs / 4);
+}
 
 /** Defaults: low latency without tuning, bounded memory. */
 export const DEFAULT_FLUSH_POLICY: FlushPolicy = { maxMessages: 5000, maxBytes: 32 * 1024 * 1024, maxLatencyMs: 1000 };

@@ -109,9 +109,12 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
    * `parallelism` jobs run at once on libuv threads (default: one per core);
    * flushes over `jobBytes` are split into parts encoded in parallel.
    */
-  constructor(addon: NativeAddon, fallback: PostBatchEncoder, options: { parallelism?: number; jobBytes?: number } = {}) {
+  private readonly onFallback?: (reason: string) => void;
+
+  constructor(addon: NativeAddon, fallback: PostBatchEncoder, options: { parallelism?: number; jobBytes?: number; onFallback?: (reason: string) => void } = {}) {
     this.encoder = new addon.PostEncoder(POST_FIELDS.map(([name, type]) => [name, type]));
     this.fallback = fallback;
+    this.onFallback = options.onFallback;
     this.parallelism = Math.max(1, options.parallelism ?? defaultPostWorkers());
     this.jobBytes = options.jobBytes ?? DEFAULT_JOB_BYTES;
   }
@@ -123,8 +126,16 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
   }
 
   private toFallback(job: PostBatchJob, reason: string): Promise<PostBatchResult> {
+    const first = this.stats.fallback[reason] === undefined;
     this.stats.fallback[reason] = (this.stats.fallback[reason] ?? 0) + 1;
+    if (first) this.onFallback?.(reason);
     return this.fallback.encode(job);
+  }
+
+  /** One line on what ran: jobs encoded natively and handed to JavaScript, by reason. */
+  describe(): string {
+    const f = Object.entries(this.stats.fallback);
+    return `native encoder: ${this.stats.native} job(s) encoded natively, ${f.reduce((n, [, c]) => n + c, 0)} by JavaScript${f.length ? ` (${f.map(([r, c]) => `${r}: ${c}`).join('; ')})` : ''}`;
   }
 
   async encode(job: PostBatchJob): Promise<PostBatchResult> {
@@ -161,6 +172,11 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
         withIds: job.withIds ?? false,
         createdBy: 'reddit-stream delta writer (parquet-rs)',
       });
+    } catch (err) {
+      // The addon failed (a bug, not the input's fault): JavaScript encodes
+      // the job rather than the flush failing again on every retry.
+      const text = (err as Error).message;
+      return `addon error: ${text.length > 200 ? text.slice(0, 200) + '…' : text}`;
     } finally {
       this.running--;
       this.waiting.shift()?.();
@@ -194,7 +210,21 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
  * `choice` is 'native', which then fails with the reason), else JavaScript on
  * `workers` worker threads (0: in the calling thread). `note` says which.
  */
-export function choosePostBatchEncoder(choice: 'auto' | 'native' | 'js', workers: number | undefined, addonFile?: string): { encoder: PostBatchEncoder; native: boolean; note: string } {
+export interface EncoderChoice {
+  /** The addon file (default: `defaultAddonPath()`). */
+  addonFile?: string;
+  /**
+   * libuv's thread pool size (UV_THREADPOOL_SIZE, libuv's default 4): native
+   * jobs take at most all but two of its threads, so file writes, DNS and
+   * zlib of commits never wait behind encoding.
+   */
+  threadPoolSize?: number;
+  /** Told once per reason when a job goes to the JavaScript encoder. */
+  onFallback?: (reason: string) => void;
+}
+
+export function choosePostBatchEncoder(choice: 'auto' | 'native' | 'js', workers: number | undefined, options: EncoderChoice = {}): { encoder: PostBatchEncoder; native: boolean; note: string } {
+  const addonFile = options.addonFile;
   const js = (): PostBatchEncoder => (workers === 0 ? inlinePostBatchEncoder : new WorkerPostBatchEncoder(workers));
   if (choice === 'js') return { encoder: js(), native: false, note: 'JavaScript encoder (encoder: js)' };
   const loaded = loadNativeAddon(addonFile);
@@ -202,6 +232,6 @@ export function choosePostBatchEncoder(choice: 'auto' | 'native' | 'js', workers
     if (choice === 'native') throw new ReddStreamError('INVALID_ARGUMENT', `encoder: native, but ${loaded.error}`);
     return { encoder: js(), native: false, note: `JavaScript encoder: ${loaded.error}` };
   }
-  const parallelism = Math.max(1, workers ?? defaultPostWorkers());
-  return { encoder: new NativePostBatchEncoder(loaded.addon, js(), { parallelism }), native: true, note: `native encoder, ${parallelism} thread(s)` };
+  const parallelism = Math.max(1, Math.min(workers ?? defaultPostWorkers(), (options.threadPoolSize ?? 4) - 2));
+  return { encoder: new NativePostBatchEncoder(loaded.addon, js(), { parallelism, onFallback: options.onFallback }), native: true, note: `native encoder, ${parallelism} thread(s)` };
 }

@@ -235,6 +235,11 @@ export class IngestPipeline {
     return out;
   }
 
+  /** The flush policy in force. */
+  get policy(): FlushPolicy {
+    return this.opts.policy;
+  }
+
   /** Topics whose partition buffers hold at least `minBytes` together. */
   topicsHolding(minBytes: number): string[] {
     const bytes = new Map<string, number>();

@@ -15,7 +15,7 @@ import { classifyKafkaFailure } from '../kafka/failures.ts';
 import type { Logger } from '../logger.ts';
 import { topicFor } from '../reddit/subreddit.ts';
 import { inlineEncoder, WorkerEncoder } from '../parquet/encoder.ts';
-import { choosePostBatchEncoder } from '../ingest/native-encoder.ts';
+import { choosePostBatchEncoder, NativePostBatchEncoder } from '../ingest/native-encoder.ts';
 import { Spool } from '../ingest/spool.ts';
 import { runLoop } from './run-loop.ts';
 import { sleep } from '../time.ts';
@@ -46,7 +46,10 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   // built, else on a pool of JavaScript workers; `workers: 0` encodes in this
   // thread. Other tables (dead letters) are encoded on a worker too, or here
   // when workers are not used.
-  const { encoder: batchEncoder, native, note } = choosePostBatchEncoder(cfg.encoder, cfg.workers);
+  const { encoder: batchEncoder, native, note } = choosePostBatchEncoder(cfg.encoder, cfg.workers, {
+    threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
+    onFallback: (reason) => o.log.info(`a batch went to the JavaScript encoder (${reason}); the files are the same, only slower (said once per reason)`),
+  });
   const encoder = native || cfg.workers === 0 ? inlineEncoder : new WorkerEncoder();
   o.log.info(`encoding posts with the ${note}`);
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log: o.log, unknownFields: cfg.unknownFields, encoder });
@@ -111,6 +114,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     await source.close();
     await encoder.close?.();
     await batchEncoder.close?.();
+    if (batchEncoder instanceof NativePostBatchEncoder) o.log.info(batchEncoder.describe());
   }
   return { rows: pipeline.totals.rows, deadLetters: pipeline.totals.deadLetters, commits: pipeline.totals.commits, firstMessageAt: pipeline.totals.firstMessageAt, lastCommitAt: pipeline.totals.lastCommitAt, encoder: note };
 }

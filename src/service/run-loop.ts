@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../logger.ts';
 import { sleep } from '../time.ts';
-import { QUIET_FLUSH } from '../ingest/flush-policy.ts';
+import { QUIET_FLUSH_MIN_BYTES, quietFlushMs } from '../ingest/flush-policy.ts';
 import type { FlushOutcome, IngestPipeline, SourceMessage } from '../ingest/pipeline.ts';
 
 export interface PollingSource {
@@ -121,7 +121,7 @@ export async function runLoop(opts: RunOptions): Promise<void> {
       continue;
     }
     if (msgs.length === 0) {
-      if (Date.now() - lastMessageAt >= QUIET_FLUSH.quietMs) for (const t of pipeline.topicsHolding(QUIET_FLUSH.minBytes)) start(t, 'caught up');
+      if (Date.now() - lastMessageAt >= quietFlushMs(pipeline.policy)) for (const t of pipeline.topicsHolding(QUIET_FLUSH_MIN_BYTES)) start(t, 'caught up');
       if (pipeline.buffered() === 0 && inFlight.size === 0 && (!spool || spool.size === 0)) {
         const idleFor = Date.now() - lastMessageAt;
         if (source.exhausted() || (opts.untilIdleMs !== undefined && idleFor >= opts.untilIdleMs)) break;

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { choosePostBatchEncoder, loadNativeAddon, NativePostBatchEncoder } from '../../src/ingest/native-encoder.ts';
+import { choosePostBatchEncoder, loadNativeAddon, NativePostBatchEncoder, type NativeAddon } from '../../src/ingest/native-encoder.ts';
 import { encodePostBatch, inlinePostBatchEncoder, packMessages, WorkerPostBatchEncoder, type PostBatchJob, type PostBatchResult } from '../../src/ingest/post-batch.ts';
 import { PostGenerator } from '../../src/reddit/generate.ts';
 import type { UnknownFieldPolicy } from '../../src/reddit/post-schema.ts';
@@ -218,14 +218,39 @@ describe('choosing the post encoder', () => {
     assert.equal(auto.encoder.parallelism, 2);
     assert.match(auto.note, /native encoder, 2 thread/);
     await auto.encoder.close?.();
-    const missing = choosePostBatchEncoder('auto', 0, '/nonexistent/reddit-stream-native.node');
+    const missing = choosePostBatchEncoder('auto', 0, { addonFile: '/nonexistent/reddit-stream-native.node' });
     assert.equal(missing.native, false);
     assert.equal(missing.encoder, inlinePostBatchEncoder);
     assert.match(missing.note, /JavaScript encoder: the native encoder is not built \(\/nonexistent\/reddit-stream-native.node is missing; run: bash scripts\/build-native.sh\)/);
-    assert.throws(() => choosePostBatchEncoder('native', 2, '/nonexistent/reddit-stream-native.node'), /encoder: native, but the native encoder is not built/);
+    assert.throws(() => choosePostBatchEncoder('native', 2, { addonFile: '/nonexistent/reddit-stream-native.node' }), /encoder: native, but the native encoder is not built/);
     const js = choosePostBatchEncoder('js', 1);
     assert.ok(js.encoder instanceof WorkerPostBatchEncoder);
     await js.encoder.close?.();
+  });
+
+  it('leaves two threads of libuv\'s pool to file writes and DNS', async () => {
+    const small = choosePostBatchEncoder('auto', 8, { threadPoolSize: 4 });
+    assert.equal(small.encoder.parallelism, 2);
+    const big = choosePostBatchEncoder('auto', 8, { threadPoolSize: 16 });
+    assert.equal(big.encoder.parallelism, 8);
+    const tiny = choosePostBatchEncoder('auto', 2, { threadPoolSize: 2 });
+    assert.equal(tiny.encoder.parallelism, 1);
+  });
+
+  it('says once per reason when a job goes to JavaScript, and what ran', async () => {
+    const told: string[] = [];
+    const native = new NativePostBatchEncoder(addon, inlinePostBatchEncoder, { onFallback: (r) => told.push(r) });
+    for (const v of ['{"id":"z","upvote_ratio":-0}', '{"id":"y","score":-0}', '{"id":"x","media":{"1":2}}', post({})]) await native.encode(job([v]));
+    assert.deepEqual(told, ['a negative zero', 'an object key that looks like an array index']);
+    assert.equal(native.describe(), 'native encoder: 1 job(s) encoded natively, 3 by JavaScript (a negative zero: 2; an object key that looks like an array index: 1)');
+  });
+
+  it('hands a job to JavaScript when the addon itself fails (no flush that fails on every retry)', async () => {
+    const broken: NativeAddon = { PostEncoder: class { async encode(): Promise<never> { throw new Error('boom'); } } as unknown as NativeAddon['PostEncoder'] };
+    const native = new NativePostBatchEncoder(broken, inlinePostBatchEncoder);
+    const r = await native.encode(job([post({}, 'a'), post({}, 'b')]));
+    assert.equal(r.rows, 2);
+    assert.deepEqual(native.stats, { native: 0, fallback: { 'addon error: boom': 1 } });
   });
 
   it('reports an addon that cannot be loaded', () => {

@@ -1,7 +1,7 @@
 /** The run loop's flush triggers with an in-process source (no Kafka). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { QUIET_FLUSH } from '../../src/ingest/flush-policy.ts';
+import { QUIET_FLUSH_MIN_BYTES, quietFlushMs } from '../../src/ingest/flush-policy.ts';
 import { IngestPipeline, type SourceMessage } from '../../src/ingest/pipeline.ts';
 import type { BatchSummary } from '../../src/ingest/summary.ts';
 import { TableCatalog } from '../../src/ingest/tables.ts';
@@ -33,9 +33,9 @@ function posts(n: number, topic = 'reddit_tail'): SourceMessage[] {
 
 async function run(messages: SourceMessage[]): Promise<{ summaries: BatchSummary[]; rows: number }> {
   const summaries: BatchSummary[] = [];
-  // A latency limit far beyond the test: only the quiet rule can flush before it.
+  // Only the quiet rule (after 2 s without messages) can flush before the 8 s latency limit.
   const pipeline = new IngestPipeline({
-    group: 'g', policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxLatencyMs: 10 * 60_000 },
+    group: 'g', policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxLatencyMs: 8000 },
     catalog: new TableCatalog(memoryRoot(), { log: silentLogger }), log: silentLogger, onBatch: (s) => summaries.push(s),
   });
   await pipeline.assign('reddit_tail', 0);
@@ -44,9 +44,14 @@ async function run(messages: SourceMessage[]): Promise<{ summaries: BatchSummary
 }
 
 describe('run loop', () => {
+  it('waits for a pause of a quarter of the latency limit (at least 100 ms) before a caught-up flush', () => {
+    const p = (maxLatencyMs: number) => quietFlushMs({ maxMessages: 1, maxBytes: 1, maxLatencyMs });
+    assert.deepEqual([p(1000), p(60_000), p(200)], [250, 15_000, 100]);
+  });
+
   it('flushes a table holding a catch-up tail as soon as the source goes quiet, not at the latency limit', async () => {
     const msgs = posts(600);
-    assert.ok(msgs.reduce((n, m) => n + m.value!.byteLength, 0) >= QUIET_FLUSH.minBytes);
+    assert.ok(msgs.reduce((n, m) => n + m.value!.byteLength, 0) >= QUIET_FLUSH_MIN_BYTES);
     const r = await run(msgs);
     assert.equal(r.rows, 600);
     assert.deepEqual(r.summaries.map((s) => s.reason), ['caught up']);

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadNativeAddon, NativePostBatchEncoder } from '../src/ingest/native-encoder.ts';
 import { inlinePostBatchEncoder, packMessages, type PostBatchJob } from '../src/ingest/post-batch.ts';
-import { PostGenerator } from '../src/reddit/generate.ts';
+import { generatedMessages } from '../src/reddit/generate.ts';
 import { postTableSchema } from '../src/reddit/post-schema.ts';
 
 const MB = (x: number) => Math.round(x / 1e6);
@@ -18,15 +18,7 @@ const { values: a } = parseArgs({ options: { parallel: { type: 'string', default
 const loaded = loadNativeAddon();
 if ('error' in loaded) throw new Error(loaded.error);
 const parallel = Number(a.parallel);
-const gen = new PostGenerator({ seed: 1 });
-const enc = new TextEncoder();
-const msgs: Uint8Array[] = [];
-let bytes = 0;
-while (bytes < Number(a['job-bytes'])) {
-  const m = enc.encode(gen.nextJson());
-  msgs.push(m);
-  bytes += m.byteLength;
-}
+const { messages: msgs, bytes } = generatedMessages(Number(a['job-bytes']));
 const schema = postTableSchema('keep');
 const encoder = new NativePostBatchEncoder(loaded.addon, inlinePostBatchEncoder, { parallelism: parallel, jobBytes: Infinity });
 // One packed copy per lane, reused (the encoder does not modify its input).

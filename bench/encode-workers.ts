@@ -22,16 +22,8 @@ const MB = (x: number) => Math.round(x / 1e6);
 
 if (isMainThread) {
   const { values: a } = parseArgs({ options: { workers: { type: 'string', default: '2' }, 'job-bytes': { type: 'string', default: String(8 << 20) }, rounds: { type: 'string', default: '20' }, 'young-mb': { type: 'string' } } });
-  const { PostGenerator } = await import('../src/reddit/generate.ts');
-  const gen = new PostGenerator({ seed: 1 });
-  const enc = new TextEncoder();
-  const msgs: Uint8Array[] = [];
-  let bytes = 0;
-  while (bytes < Number(a['job-bytes'])) {
-    const m = enc.encode(gen.nextJson());
-    msgs.push(m);
-    bytes += m.byteLength;
-  }
+  const { generatedMessages } = await import('../src/reddit/generate.ts');
+  const { messages: msgs, bytes } = generatedMessages(Number(a['job-bytes']));
   const baseRss = process.memoryUsage().rss;
   const t0 = performance.now();
   const results = await Promise.all(Array.from({ length: Number(a.workers) }, () => new Promise<Record<string, number>>((resolve, reject) => {

@@ -320,6 +320,19 @@ fn write_file(batch: &Batch, o: &EncodeOptions) -> std::result::Result<(Vec<u8>,
     let mut col_stats = Vec::with_capacity(cols.len());
     for (c, (name, kind)) in cols.iter().enumerate() {
         let nullable = c != batch.fields.id;
+        // One column of fixed-width values: cells of `$variant`, nulls otherwise.
+        macro_rules! typed_column {
+            ($builder:expr, $variant:ident, $dt:expr) => {{
+                let mut b = $builder;
+                for r in 0..n {
+                    match batch.cell(r, c) {
+                        Cell::$variant(v) => b.append_value(v),
+                        _ => b.append_null(),
+                    }
+                }
+                ($dt, Arc::new(b.finish()) as ArrayRef)
+            }};
+        }
         let (dt, array): (DataType, ArrayRef) = match kind {
             S::Str => {
                 let mut b = StringBuilder::with_capacity(n, 0);
@@ -334,46 +347,14 @@ fn write_file(batch: &Batch, o: &EncodeOptions) -> std::result::Result<(Vec<u8>,
                 }
                 (DataType::Utf8, Arc::new(b.finish()))
             }
-            S::Long => {
-                let mut b = Int64Builder::with_capacity(n);
-                for r in 0..n {
-                    match batch.cell(r, c) {
-                        Cell::Int(v) => b.append_value(v),
-                        _ => b.append_null(),
-                    }
-                }
-                (DataType::Int64, Arc::new(b.finish()))
-            }
-            S::Timestamp => {
-                let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-                for r in 0..n {
-                    match batch.cell(r, c) {
-                        Cell::Int(v) => b.append_value(v),
-                        _ => b.append_null(),
-                    }
-                }
-                (DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), Arc::new(b.finish()))
-            }
-            S::Double => {
-                let mut b = Float64Builder::with_capacity(n);
-                for r in 0..n {
-                    match batch.cell(r, c) {
-                        Cell::F(v) => b.append_value(v),
-                        _ => b.append_null(),
-                    }
-                }
-                (DataType::Float64, Arc::new(b.finish()))
-            }
-            S::Bool => {
-                let mut b = BooleanBuilder::with_capacity(n);
-                for r in 0..n {
-                    match batch.cell(r, c) {
-                        Cell::Bool(v) => b.append_value(v),
-                        _ => b.append_null(),
-                    }
-                }
-                (DataType::Boolean, Arc::new(b.finish()))
-            }
+            S::Long => typed_column!(Int64Builder::with_capacity(n), Int, DataType::Int64),
+            S::Timestamp => typed_column!(
+                TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC"),
+                Int,
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            ),
+            S::Double => typed_column!(Float64Builder::with_capacity(n), F, DataType::Float64),
+            S::Bool => typed_column!(BooleanBuilder::with_capacity(n), Bool, DataType::Boolean),
         };
         fields.push(Field::new(name, dt, nullable));
         arrays.push(array);

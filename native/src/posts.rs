@@ -58,7 +58,7 @@ fn js_round(x: f64) -> f64 {
 }
 
 fn epoch_micros(seconds: f64) -> Option<i64> {
-    if !(seconds >= MIN_EPOCH_SECONDS && seconds <= MAX_EPOCH_SECONDS) {
+    if !(MIN_EPOCH_SECONDS..=MAX_EPOCH_SECONDS).contains(&seconds) {
         return None;
     }
     Some(js_round(seconds * 1e6) as i64)

@@ -132,3 +132,17 @@ export class PostGenerator {
     return JSON.stringify(this.next());
   }
 }
+
+/** Generated posts as UTF-8 JSON messages, until they add up to at least `minBytes` (benchmarks, tests). */
+export function generatedMessages(minBytes: number, seed = 1): { messages: Uint8Array[]; bytes: number } {
+  const gen = new PostGenerator({ seed });
+  const enc = new TextEncoder();
+  const messages: Uint8Array[] = [];
+  let bytes = 0;
+  while (bytes < minBytes) {
+    const m = enc.encode(gen.nextJson());
+    messages.push(m);
+    bytes += m.byteLength;
+  }
+  return { messages, bytes };
+}

@@ -31,11 +31,10 @@ function posts(n: number, topic = 'reddit_tail'): SourceMessage[] {
   return Array.from({ length: n }, (_, i) => ({ topic, partition: 0, offset: BigInt(i), key: null, value: enc.encode(g.nextJson()) }));
 }
 
-async function run(messages: SourceMessage[]): Promise<{ summaries: BatchSummary[]; rows: number }> {
+async function run(messages: SourceMessage[], maxLatencyMs: number): Promise<{ summaries: BatchSummary[]; rows: number }> {
   const summaries: BatchSummary[] = [];
-  // Only the quiet rule (after 2 s without messages) can flush before the 8 s latency limit.
   const pipeline = new IngestPipeline({
-    group: 'g', policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxLatencyMs: 8000 },
+    group: 'g', policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxLatencyMs },
     catalog: new TableCatalog(memoryRoot(), { log: silentLogger }), log: silentLogger, onBatch: (s) => summaries.push(s),
   });
   await pipeline.assign('reddit_tail', 0);
@@ -52,21 +51,15 @@ describe('run loop', () => {
   it('flushes a table holding a catch-up tail as soon as the source goes quiet, not at the latency limit', async () => {
     const msgs = posts(600);
     assert.ok(msgs.reduce((n, m) => n + m.value!.byteLength, 0) >= QUIET_FLUSH_MIN_BYTES);
-    const r = await run(msgs);
+    // Only the quiet rule (after 2 s without messages) can flush before the 8 s latency limit.
+    const r = await run(msgs, 8000);
     assert.equal(r.rows, 600);
     assert.deepEqual(r.summaries.map((s) => s.reason), ['caught up']);
   });
 
   it('leaves a small buffer to its latency limit (steady trickles keep their batches)', async () => {
-    const msgs = posts(3);
-    const summaries: BatchSummary[] = [];
-    const pipeline = new IngestPipeline({
-      group: 'g', policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxLatencyMs: 1500 },
-      catalog: new TableCatalog(memoryRoot(), { log: silentLogger }), log: silentLogger, onBatch: (s) => summaries.push(s),
-    });
-    await pipeline.assign('reddit_tail', 0);
-    await runLoop({ pipeline, source: burst(msgs), log: silentLogger, untilIdleMs: 300, signal: AbortSignal.timeout(20_000) });
-    assert.equal(pipeline.totals.rows, 3);
-    assert.deepEqual(summaries.map((s) => s.reason), ['latency']);
+    const r = await run(posts(3), 1500);
+    assert.equal(r.rows, 3);
+    assert.deepEqual(r.summaries.map((s) => s.reason), ['latency']);
   });
 });

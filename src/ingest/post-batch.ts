@@ -11,8 +11,9 @@
 import * as os from 'node:os';
 import { encodeDataFiles, type EncodedFile } from '../delta/data-files.ts';
 import type { StructType } from '../delta/schema.ts';
+import type { DeltaValue } from '../delta/values.ts';
 import type { Codec } from '../parquet/write.ts';
-import { encodeColumns } from '../parquet/write.ts';
+import { encodeColumns, ValueError } from '../parquet/write.ts';
 import { PostBatchBuilder, type NormaliseOptions, type NormalisedBatch } from '../reddit/normalise.ts';
 import { siblingModule, WorkerPool } from '../worker-pool.ts';
 
@@ -149,10 +150,68 @@ export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments
   return { batch: builder.build(), dead, segmentRows };
 }
 
-/** The whole job: normalise, then encode data files (pure CPU). */
+/** The rows `rows` of a batch (in that order), with their ids, refs and subreddits. */
+function subsetBatch(batch: NormalisedBatch, rows: number[]): NormalisedBatch {
+  const columns: Record<string, DeltaValue[]> = {};
+  for (const [name, col] of Object.entries(batch.columns)) columns[name] = rows.map((r) => col[r] ?? null);
+  return {
+    numRows: rows.length, columns, duplicates: batch.duplicates,
+    ids: rows.map((r) => batch.ids[r]), refs: rows.map((r) => batch.refs[r]), subreddits: rows.map((r) => batch.subreddits[r]),
+  };
+}
+
+/**
+ * Rows whose values do not fit the table, with the error (bisection: a few
+ * bad rows cost a few encodes per halving). Any other failure is rethrown.
+ */
+async function unencodableRows(rows: number[], encode: (rows: number[]) => Promise<unknown>): Promise<Map<number, string>> {
+  try {
+    await encode(rows);
+    return new Map();
+  } catch (err) {
+    if (!(err instanceof ValueError)) throw err; // not about these rows (memory, a bug): the flush fails
+    if (rows.length === 1) return new Map([[rows[0], err.message]]);
+    const mid = rows.length >> 1;
+    return new Map([...(await unencodableRows(rows.slice(0, mid), encode)), ...(await unencodableRows(rows.slice(mid), encode))]);
+  }
+}
+
+/**
+ * The whole job: normalise, then encode data files (pure CPU). Rows the
+ * table cannot take (a value that does not fit the table's column type, a
+ * null in a required column) become dead letters with the error, so one
+ * post does not fail its flush again on every retry; other failures fail the
+ * flush (it is re-read).
+ */
 export async function encodePostBatch(job: PostBatchJob): Promise<PostBatchResult> {
-  const { batch, dead, segmentRows } = normaliseJob(job);
-  const files = await encodeDataFiles(job.schema, job.partitionColumns, batch, { ...job.settings, encode: encodeColumns, inputBytes: job.data.byteLength });
+  const normalised = normaliseJob(job);
+  const { dead } = normalised;
+  let { batch, segmentRows } = normalised;
+  const encode = (b: NormalisedBatch) => encodeDataFiles(job.schema, job.partitionColumns, b, { ...job.settings, encode: encodeColumns, inputBytes: job.data.byteLength });
+  let files: EncodedFile[];
+  try {
+    files = await encode(batch);
+  } catch (err) {
+    if (!(err instanceof ValueError)) throw err;
+    const all = Array.from({ length: batch.numRows }, (_, r) => r);
+    const bad = await unencodableRows(all, (rows) => encode(subsetBatch(batch, rows)));
+    if (bad.size === 0) throw err;
+    for (const [r, reason] of bad) {
+      const index = batch.refs[r];
+      dead.push({ index, reason: `cannot be written to the table: ${reason}`, value: packedEntry(job, index).slice() });
+    }
+    dead.sort((a, b) => a.index - b.index);
+    // Rows are in segment order: recount each segment's rows without the bad ones.
+    let start = 0;
+    segmentRows = segmentRows.map((n) => {
+      let kept = 0;
+      for (let r = start; r < start + n; r++) if (!bad.has(r)) kept++;
+      start += n;
+      return kept;
+    });
+    batch = subsetBatch(batch, all.filter((r) => !bad.has(r)));
+    files = await encode(batch);
+  }
   const c = batch.columns;
   return {
     ...(job.withIds ? { ids: batch.ids, segmentRows } : {}),

@@ -6,6 +6,7 @@
 import * as arrow from 'apache-arrow';
 import type { DataType, StructField, StructType } from '../delta/schema.ts';
 import { parseDecimal, type DeltaValue } from '../delta/values.ts';
+import { ValueError } from './write.ts';
 
 export function arrowType(t: DataType): arrow.DataType {
   switch (t.kind) {
@@ -50,7 +51,7 @@ function validity(values: ArrayLike<DeltaValue>, n: number): { nullBitmap: Uint8
 }
 
 function typeError(t: DataType, v: unknown, path: string): never {
-  throw new TypeError(`column ${path}: value ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v)?.slice(0, 80)} does not fit type ${JSON.stringify(t)}`);
+  throw new ValueError(`column ${path}: value ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v)?.slice(0, 80)} does not fit type ${JSON.stringify(t)}`);
 }
 
 /** Build Arrow data for one column of `n` values. `path` names the column in errors. */
@@ -212,7 +213,7 @@ export function buildTable(schema: StructType, columns: Record<string, ArrayLike
     if (col === undefined) return buildData(f.type, new Array(numRows).fill(null), f.name);
     if (col.length !== numRows) throw new RangeError(`column ${f.name} has ${col.length} values, expected ${numRows}`);
     if (!f.nullable) {
-      for (let i = 0; i < numRows; i++) if (col[i] === null || col[i] === undefined) throw new TypeError(`column ${f.name} is not nullable but row ${i} is null`);
+      for (let i = 0; i < numRows; i++) if (col[i] === null || col[i] === undefined) throw new ValueError(`column ${f.name} is not nullable but row ${i} is null`);
     }
     return buildData(f.type, col, f.name);
   });

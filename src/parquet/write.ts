@@ -9,6 +9,9 @@ import type { DeltaValue } from '../delta/values.ts';
 
 export type Codec = 'zstd' | 'snappy' | 'gzip' | 'uncompressed';
 
+/** A value that does not fit its column (its type, or a null in a required column): the row's fault, not the writer's. */
+export class ValueError extends TypeError {}
+
 export const DEFAULT_CODEC: Codec = 'snappy';
 
 export interface ParquetWriteOptions {

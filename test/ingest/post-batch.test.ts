@@ -52,6 +52,33 @@ describe('packMessages', () => {
   });
 });
 
+describe('encodePostBatch: rows the table cannot take', () => {
+  // A table whose `score` column is a 32-bit integer (e.g. created by another
+  // tool): a score beyond it used to fail the whole flush on every retry.
+  const narrow = postTableSchema('keep');
+  const schema = { ...narrow, fields: narrow.fields.map((f) => (f.name === 'score' ? { ...f, type: { kind: 'primitive' as const, name: 'integer' as const } } : f)) };
+  const scored = (id: string, score: number) => enc.encode(JSON.stringify({ id, subreddit: 'x', title: `t-${id}`, score, created_utc: 1_700_000_000 }));
+
+  it('become dead letters with the error; the other rows are written, per-segment counts follow', async () => {
+    const values = [scored('a', 1), scored('b', 3e9), post('c'), enc.encode('{oops'), scored('d', -3e9), scored('e', 5)];
+    const r = await encodePostBatch({ ...job(values, [3, 3]), schema, withIds: true });
+    assert.equal(r.rows, 3);
+    assert.deepEqual(r.dead.map((d) => d.index), [1, 3, 4]);
+    assert.match(r.dead[0].reason, /^cannot be written to the table: column score: value 3000000000 does not fit type/);
+    assert.equal(new TextDecoder().decode(r.dead[2].value), new TextDecoder().decode(values[4]));
+    assert.deepEqual(r.ids, ['a', 'c', 'e']);
+    assert.deepEqual(r.segmentRows, [2, 1]);
+    assert.deepEqual((await rowsOf(r.files[0].bytes)).map((x) => x.id), ['a', 'c', 'e']);
+  });
+
+  it('a batch of only such rows commits no file', async () => {
+    const r = await encodePostBatch({ ...job([scored('a', 3e9), scored('b', 4e9)], [2]), schema });
+    assert.equal(r.rows, 0);
+    assert.deepEqual(r.files, []);
+    assert.equal(r.dead.length, 2);
+  });
+});
+
 describe('normaliseJob', () => {
   it('resolves duplicate ids within a segment (last wins) but not across segments, and reports dead letters by index', () => {
     const values = [post('a', 'first'), post('b'), post('a', 'second'), enc.encode('{oops'), post('a', 'other partition'), enc.encode('[]')];

@@ -65,6 +65,7 @@ export function loadNativeAddon(file = defaultAddonPath()): { addon: NativeAddon
 }
 
 const CODECS = new Set(['snappy', 'zstd', 'gzip', 'uncompressed']);
+const ADDON_ERROR = 'addon error';
 
 /** Why the job must be encoded in JavaScript (null: native can take it). */
 function ineligible(job: PostBatchJob, expected: { keep: string; drop: string }, schemaText: (s: StructType) => string): string | null {
@@ -104,13 +105,14 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
 
+  private readonly onFallback?: (reason: string) => void;
+
   /**
    * `fallback` encodes what the addon does not (its own workers, or inline);
    * `parallelism` jobs run at once on libuv threads (default: one per core);
-   * flushes over `jobBytes` are split into parts encoded in parallel.
+   * flushes over `jobBytes` are split into parts encoded in parallel;
+   * `onFallback` hears the first hand-over of each kind.
    */
-  private readonly onFallback?: (reason: string) => void;
-
   constructor(addon: NativeAddon, fallback: PostBatchEncoder, options: { parallelism?: number; jobBytes?: number; onFallback?: (reason: string) => void } = {}) {
     this.encoder = new addon.PostEncoder(POST_FIELDS.map(([name, type]) => [name, type]));
     this.fallback = fallback;
@@ -126,8 +128,10 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
   }
 
   private toFallback(job: PostBatchJob, reason: string): Promise<PostBatchResult> {
-    const first = this.stats.fallback[reason] === undefined;
-    this.stats.fallback[reason] = (this.stats.fallback[reason] ?? 0) + 1;
+    // Addon errors count under one kind (their texts vary); the first is told in full.
+    const kind = reason.startsWith(ADDON_ERROR) ? ADDON_ERROR : reason;
+    const first = this.stats.fallback[kind] === undefined;
+    this.stats.fallback[kind] = (this.stats.fallback[kind] ?? 0) + 1;
     if (first) this.onFallback?.(reason);
     return this.fallback.encode(job);
   }
@@ -176,7 +180,7 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
       // The addon failed (a bug, not the input's fault): JavaScript encodes
       // the job rather than the flush failing again on every retry.
       const text = (err as Error).message;
-      return `addon error: ${text.length > 200 ? text.slice(0, 200) + '…' : text}`;
+      return `${ADDON_ERROR}: ${text.length > 200 ? text.slice(0, 200) + '…' : text}`;
     } finally {
       this.running--;
       this.waiting.shift()?.();

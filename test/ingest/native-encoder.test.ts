@@ -247,10 +247,13 @@ describe('choosing the post encoder', () => {
 
   it('hands a job to JavaScript when the addon itself fails (no flush that fails on every retry)', async () => {
     const broken: NativeAddon = { PostEncoder: class { async encode(): Promise<never> { throw new Error('boom'); } } as unknown as NativeAddon['PostEncoder'] };
-    const native = new NativePostBatchEncoder(broken, inlinePostBatchEncoder);
+    const told: string[] = [];
+    const native = new NativePostBatchEncoder(broken, inlinePostBatchEncoder, { onFallback: (r) => told.push(r) });
     const r = await native.encode(job([post({}, 'a'), post({}, 'b')]));
     assert.equal(r.rows, 2);
-    assert.deepEqual(native.stats, { native: 0, fallback: { 'addon error: boom': 1 } });
+    await native.encode(job([post({}, 'c')]));
+    assert.deepEqual(native.stats, { native: 0, fallback: { 'addon error': 2 } });
+    assert.deepEqual(told, ['addon error: boom']);
   });
 
   it('reports an addon that cannot be loaded', () => {

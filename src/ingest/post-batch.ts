@@ -11,7 +11,6 @@
 import * as os from 'node:os';
 import { encodeDataFiles, type EncodedFile } from '../delta/data-files.ts';
 import type { StructType } from '../delta/schema.ts';
-import type { DeltaValue } from '../delta/values.ts';
 import type { Codec } from '../parquet/write.ts';
 import { encodeColumns, ValueError } from '../parquet/write.ts';
 import { PostBatchBuilder, type NormaliseOptions, type NormalisedBatch } from '../reddit/normalise.ts';
@@ -131,8 +130,12 @@ export function packedEntry(p: Packed, i: number): Uint8Array {
   return p.data.subarray(i === 0 ? 0 : p.ends[i - 1], p.ends[i]);
 }
 
-/** Normalise a job's messages into one columnar batch (pure). */
-export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments' | 'normalise'>): { batch: NormalisedBatch; dead: PostBatchResult['dead']; segmentRows: number[] } {
+/**
+ * Normalise a job's messages into one columnar batch (pure). Messages in
+ * `reject` are dead letters with the given reason, as if the normaliser had
+ * refused them (so they never replace an earlier copy of their id).
+ */
+export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments' | 'normalise'>, reject?: ReadonlyMap<number, string>): { batch: NormalisedBatch; dead: PostBatchResult['dead']; segmentRows: number[] } {
   const dead: PostBatchResult['dead'] = [];
   const segmentRows: number[] = [];
   const builder = new PostBatchBuilder(job.normalise);
@@ -142,7 +145,8 @@ export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments
     const before = builder.size;
     for (let k = 0; k < count; k++, index++) {
       const bytes = packedEntry(job, index);
-      const r = builder.add(bytes, index);
+      const refused = reject?.get(index);
+      const r = refused === undefined ? builder.add(bytes, index) : { ok: false as const, reason: refused };
       if (!r.ok) dead.push({ index, reason: r.reason, value: bytes.slice() });
     }
     segmentRows.push(builder.size - before);
@@ -150,82 +154,70 @@ export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments
   return { batch: builder.build(), dead, segmentRows };
 }
 
-/** The rows `rows` of a batch (in that order), with their ids, refs and subreddits. */
-function subsetBatch(batch: NormalisedBatch, rows: number[]): NormalisedBatch {
-  const columns: Record<string, DeltaValue[]> = {};
-  for (const [name, col] of Object.entries(batch.columns)) columns[name] = rows.map((r) => col[r] ?? null);
-  return {
-    numRows: rows.length, columns, duplicates: batch.duplicates,
-    ids: rows.map((r) => batch.ids[r]), refs: rows.map((r) => batch.refs[r]), subreddits: rows.map((r) => batch.subreddits[r]),
-  };
-}
-
 /**
- * Rows whose values do not fit the table, with the error (bisection: a few
- * bad rows cost a few encodes per halving). Any other failure is rethrown.
+ * The rows of `batch` whose value in `column` does not fit the table's type
+ * for it (or is missing where the table requires one), with the reason.
  */
-async function unencodableRows(rows: number[], encode: (rows: number[]) => Promise<unknown>): Promise<Map<number, string>> {
-  try {
-    await encode(rows);
-    return new Map();
-  } catch (err) {
-    if (!(err instanceof ValueError)) throw err; // not about these rows (memory, a bug): the flush fails
-    if (rows.length === 1) return new Map([[rows[0], err.message]]);
-    const mid = rows.length >> 1;
-    return new Map([...(await unencodableRows(rows.slice(0, mid), encode)), ...(await unencodableRows(rows.slice(mid), encode))]);
+async function rowsNotFitting(schema: StructType, batch: NormalisedBatch, column: string): Promise<Map<number, string>> {
+  const { buildData } = await import('../parquet/arrow.ts');
+  const field = schema.fields.find((f) => f.name === column);
+  const col = batch.columns[column];
+  const bad = new Map<number, string>();
+  if (!field) return bad;
+  for (let r = 0; r < batch.numRows; r++) {
+    const v = col?.[r] ?? null;
+    if (v === null) {
+      if (!field.nullable) bad.set(r, `column ${column} is required by the table but the post has no value`);
+      continue;
+    }
+    try {
+      buildData(field.type, [v], column);
+    } catch (err) {
+      if (!(err instanceof ValueError)) throw err;
+      bad.set(r, err.message);
+    }
   }
+  return bad;
 }
 
 /**
- * The whole job: normalise, then encode data files (pure CPU). Rows the
- * table cannot take (a value that does not fit the table's column type, a
- * null in a required column) become dead letters with the error, so one
- * post does not fail its flush again on every retry; other failures fail the
- * flush (it is re-read).
+ * The whole job: normalise, then encode data files (pure CPU). A post whose
+ * value does not fit the table's column (a narrower type in a table created
+ * elsewhere, a missing value in a required column) is a dead letter with the
+ * reason, as if the normaliser had refused it, and the rest is written: one
+ * post does not fail its flush again on every retry. Other failures fail
+ * the flush (it is re-read).
  */
 export async function encodePostBatch(job: PostBatchJob): Promise<PostBatchResult> {
-  const normalised = normaliseJob(job);
-  const { dead } = normalised;
-  let { batch, segmentRows } = normalised;
-  const encode = (b: NormalisedBatch) => encodeDataFiles(job.schema, job.partitionColumns, b, { ...job.settings, encode: encodeColumns, inputBytes: job.data.byteLength });
-  let files: EncodedFile[];
-  try {
-    files = await encode(batch);
-  } catch (err) {
-    if (!(err instanceof ValueError)) throw err;
-    const all = Array.from({ length: batch.numRows }, (_, r) => r);
-    const bad = await unencodableRows(all, (rows) => encode(subsetBatch(batch, rows)));
-    if (bad.size === 0) throw err;
-    for (const [r, reason] of bad) {
-      const index = batch.refs[r];
-      dead.push({ index, reason: `cannot be written to the table: ${reason}`, value: packedEntry(job, index).slice() });
+  const reject = new Map<number, string>();
+  for (;;) {
+    const { batch, dead, segmentRows } = normaliseJob(job, reject);
+    let files: EncodedFile[];
+    try {
+      files = await encodeDataFiles(job.schema, job.partitionColumns, batch, { ...job.settings, encode: encodeColumns, inputBytes: job.data.byteLength });
+    } catch (err) {
+      if (!(err instanceof ValueError)) throw err;
+      // Find the posts with a value that does not fit this column, refuse them, and normalise again.
+      const bad = await rowsNotFitting(job.schema, batch, err.column);
+      if (bad.size === 0) throw err;
+      for (const [r, reason] of bad) reject.set(batch.refs[r], `cannot be written to the table: ${reason}`);
+      continue;
     }
-    dead.sort((a, b) => a.index - b.index);
-    // Rows are in segment order: recount each segment's rows without the bad ones.
-    let start = 0;
-    segmentRows = segmentRows.map((n) => {
-      let kept = 0;
-      for (let r = start; r < start + n; r++) if (!bad.has(r)) kept++;
-      start += n;
-      return kept;
-    });
-    batch = subsetBatch(batch, all.filter((r) => !bad.has(r)));
-    files = await encode(batch);
+    const c = batch.columns;
+    return {
+      ...(job.withIds ? { ids: batch.ids, segmentRows } : {}),
+      files,
+      rows: batch.numRows,
+      duplicates: batch.duplicates,
+      dead,
+      firstRows: Array.from({ length: Math.min(3, batch.numRows) }, (_, i) => ({
+        subreddit: (c.subreddit?.[i] ?? null) as string | null,
+        title: (c.title?.[i] ?? null) as string | null,
+        score: (c.score?.[i] ?? null) as number | bigint | null,
+        created_utc: (c.created_utc?.[i] ?? null) as number | null,
+      })),
+    };
   }
-  const c = batch.columns;
-  return {
-    ...(job.withIds ? { ids: batch.ids, segmentRows } : {}),
-    files,
-    rows: batch.numRows,
-    duplicates: batch.duplicates,
-    dead,
-    firstRows: Array.from({ length: Math.min(3, batch.numRows) }, (_, i) => ({
-      subreddit: (c.subreddit?.[i] ?? null) as string | null,
-      title: (c.title?.[i] ?? null) as string | null,
-      score: (c.score?.[i] ?? null) as number | bigint | null,
-      created_utc: (c.created_utc?.[i] ?? null) as number | null,
-    })),
-  };
 }
 
 /** One part of a split job: its messages start at `first` in the whole job; `segmentOf[k]` is the whole job's segment of its segment k. */

@@ -6,7 +6,8 @@
 import * as nodePath from 'node:path';
 import type { Logger } from '../logger.ts';
 import { DeltaTable } from '../delta/table.ts';
-import { struct, type StructType } from '../delta/schema.ts';
+import { struct, type DataType, type StructType } from '../delta/schema.ts';
+import { ReddStreamError } from '../errors.ts';
 import { fileURLToPath } from 'node:url';
 import { LocalObjectStore } from '../storage/local.ts';
 import { isS3Uri } from '../storage/index.ts';
@@ -43,6 +44,33 @@ export function evolvedSchema(current: StructType, wanted: StructType): StructTy
   return missing.length ? struct([...current.fields, ...missing.map((f) => ({ ...f, nullable: true }))]) : null;
 }
 
+/** Table column types that can hold the values of a post column of type `wanted` (a narrower number type: out-of-range values are dead letters). */
+function holds(table: DataType, wanted: DataType): boolean {
+  if (JSON.stringify(table) === JSON.stringify(wanted)) return true;
+  if (table.kind !== 'primitive' || wanted.kind !== 'primitive') return false;
+  if (wanted.name === 'long') return ['integer', 'short', 'byte', 'double', 'float'].includes(table.name);
+  if (wanted.name === 'double') return table.name === 'float';
+  return false;
+}
+
+/**
+ * Post columns whose type in an existing table cannot hold what the post
+ * model writes (a table created by another tool): described for an error.
+ */
+export function incompatibleColumns(current: StructType, wanted: StructType): string[] {
+  const want = new Map(wanted.fields.map((f) => [f.name.toLowerCase(), f]));
+  const out: string[] = [];
+  for (const f of current.fields) {
+    const w = want.get(f.name.toLowerCase());
+    if (w && !holds(f.type, w.type)) out.push(`${f.name} is ${typeName(f.type)} in the table, posts give ${typeName(w.type)}`);
+  }
+  return out;
+}
+
+function typeName(t: DataType): string {
+  return t.kind === 'primitive' ? t.name : t.kind;
+}
+
 export class TableCatalog {
   readonly root: TableRoot;
   private readonly wanted: StructType;
@@ -58,9 +86,17 @@ export class TableCatalog {
     this.log = options.log;
   }
 
-  /** The post table `name`, created on first use. */
+  /**
+   * The post table `name`, created on first use. An existing table whose
+   * columns cannot hold posts is refused with the columns named (every
+   * flush of it fails, visibly, until the table or table_root is fixed),
+   * rather than every post becoming a dead letter.
+   */
   postTable(name: string): Promise<DeltaTable> {
-    return this.get(name, this.wanted);
+    return this.get(name, this.wanted, (t) => {
+      const bad = incompatibleColumns(t.schema, this.wanted);
+      if (bad.length) throw new ReddStreamError('SCHEMA_MISMATCH', `table ${t.store.url} cannot hold Reddit posts: ${bad.join('; ')} (a table written by another tool? use another table_root, or convert those columns)`);
+    });
   }
 
   deadLetterTable(): Promise<DeltaTable> {
@@ -72,10 +108,11 @@ export class TableCatalog {
     return evolvedSchema(table.schema, this.wanted) ?? undefined;
   }
 
-  private get(name: string, schema: StructType): Promise<DeltaTable> {
+  private get(name: string, schema: StructType, check?: (t: DeltaTable) => void): Promise<DeltaTable> {
     let p = this.open.get(name);
     if (!p) {
       p = DeltaTable.openOrCreate(this.root.store(name), { schema, name }).then((t) => {
+        check?.(t);
         if (this.encoder) t.encoder = this.encoder;
         this.log.debug('table ready', { table: name, version: t.version, location: t.store.url });
         return t;

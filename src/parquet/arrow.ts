@@ -51,7 +51,7 @@ function validity(values: ArrayLike<DeltaValue>, n: number): { nullBitmap: Uint8
 }
 
 function typeError(t: DataType, v: unknown, path: string): never {
-  throw new ValueError(`column ${path}: value ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v)?.slice(0, 80)} does not fit type ${JSON.stringify(t)}`);
+  throw new ValueError(`column ${path}: value ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v)?.slice(0, 80)} does not fit type ${JSON.stringify(t)}`, path.split(/[.[]/)[0]);
 }
 
 /** Build Arrow data for one column of `n` values. `path` names the column in errors. */
@@ -213,7 +213,7 @@ export function buildTable(schema: StructType, columns: Record<string, ArrayLike
     if (col === undefined) return buildData(f.type, new Array(numRows).fill(null), f.name);
     if (col.length !== numRows) throw new RangeError(`column ${f.name} has ${col.length} values, expected ${numRows}`);
     if (!f.nullable) {
-      for (let i = 0; i < numRows; i++) if (col[i] === null || col[i] === undefined) throw new ValueError(`column ${f.name} is not nullable but row ${i} is null`);
+      for (let i = 0; i < numRows; i++) if (col[i] === null || col[i] === undefined) throw new ValueError(`column ${f.name} is not nullable but row ${i} is null`, f.name);
     }
     return buildData(f.type, col, f.name);
   });

@@ -10,7 +10,14 @@ import type { DeltaValue } from '../delta/values.ts';
 export type Codec = 'zstd' | 'snappy' | 'gzip' | 'uncompressed';
 
 /** A value that does not fit its column (its type, or a null in a required column): the row's fault, not the writer's. */
-export class ValueError extends TypeError {}
+export class ValueError extends TypeError {
+  /** The top-level column the value belongs to. */
+  readonly column: string;
+  constructor(message: string, column: string) {
+    super(message);
+    this.column = column;
+  }
+}
 
 export const DEFAULT_CODEC: Codec = 'snappy';
 

@@ -71,6 +71,30 @@ describe('encodePostBatch: rows the table cannot take', () => {
     assert.deepEqual((await rowsOf(r.files[0].bytes)).map((x) => x.id), ['a', 'c', 'e']);
   });
 
+  it('a post refused this way never replaces an earlier copy of its id, split into parts or not', async () => {
+    const values = [scored('a', 1), post('b'), scored('a', 3e9), post('c')];
+    const whole = await encodePostBatch({ ...job(values, [4]), schema });
+    const pool = new WorkerPostBatchEncoder(2, { inlineBelowBytes: 0, jobBytes: 64 });
+    try {
+      const split = await pool.encode({ ...job(values, [4]), schema });
+      for (const r of [whole, split]) {
+        assert.deepEqual(r.dead.map((d) => d.index), [2]);
+        assert.equal(r.duplicates, 0);
+        const written = (await Promise.all(r.files.map((f) => rowsOf(f.bytes)))).flat();
+        assert.deepEqual(written.map((x) => `${x.id}:${x.title}`), ['a:t-a', 'b:t-b', 'c:t-c']);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a required column the post leaves empty makes a dead letter with a reason naming it', async () => {
+    const required = { ...narrow, fields: narrow.fields.map((f) => (f.name === 'title' ? { ...f, nullable: false } : f)) };
+    const r = await encodePostBatch({ ...job([post('a'), enc.encode('{"id": "untitled"}')], [2]), schema: required });
+    assert.equal(r.rows, 1);
+    assert.deepEqual(r.dead.map((d) => [d.index, d.reason]), [[1, 'cannot be written to the table: column title is required by the table but the post has no value']]);
+  });
+
   it('a batch of only such rows commits no file', async () => {
     const r = await encodePostBatch({ ...job([scored('a', 3e9), scored('b', 4e9)], [2]), schema });
     assert.equal(r.rows, 0);

@@ -1,0 +1,37 @@
+/** The table catalog: which existing post tables it accepts. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DeltaTable } from '../../src/delta/table.ts';
+import type { StructType } from '../../src/delta/schema.ts';
+import { incompatibleColumns, TableCatalog } from '../../src/ingest/tables.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { postTableSchema } from '../../src/reddit/post-schema.ts';
+import { memoryRoot } from '../helpers/memory-root.ts';
+
+const posts = postTableSchema('keep');
+/** The post schema with some columns retyped (a table written by another tool). */
+function retyped(types: Record<string, string>): StructType {
+  return { ...posts, fields: posts.fields.map((f) => (types[f.name] ? { ...f, type: { kind: 'primitive' as const, name: types[f.name] as 'string' } } : f)) };
+}
+
+describe('post tables created elsewhere', () => {
+  it('narrower number columns hold posts (out-of-range values become dead letters); other types do not', () => {
+    // The old Python pipeline's types: int32 counts, float32 epochs, int32 likes.
+    const old = retyped({ score: 'integer', num_comments: 'integer', created_utc: 'float', likes: 'integer', title: 'long' });
+    assert.deepEqual(incompatibleColumns(old, posts), ['title is long in the table, posts give string', 'likes is integer in the table, posts give boolean']);
+    assert.deepEqual(incompatibleColumns(posts, posts), []);
+  });
+
+  it('an existing table that cannot hold posts is refused with the columns named; a compatible one opens', async () => {
+    const root = memoryRoot();
+    await DeltaTable.openOrCreate(root.store('wrong'), { schema: retyped({ score: 'string' }), name: 'wrong' });
+    await DeltaTable.openOrCreate(root.store('narrow'), { schema: retyped({ score: 'integer' }), name: 'narrow' });
+    const catalog = new TableCatalog(root, { log: silentLogger });
+    await assert.rejects(catalog.postTable('wrong'), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'SCHEMA_MISMATCH');
+      assert.match(err.message, /cannot hold Reddit posts: score is string in the table, posts give long/);
+      return true;
+    });
+    assert.equal((await catalog.postTable('narrow')).schema.fields.find((f) => f.name === 'score')?.type.kind, 'primitive');
+  });
+});

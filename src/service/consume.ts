@@ -48,7 +48,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   // when workers are not used.
   const { encoder: batchEncoder, native, note } = choosePostBatchEncoder(cfg.encoder, cfg.workers, {
     threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
-    onFallback: (reason) => o.log.info(`a batch went to the JavaScript encoder (${reason}); the files are the same, only slower (said once per reason)`),
+    onFallback: (reason) => (reason.startsWith('addon error') ? o.log.warn : o.log.info).call(o.log, `a batch went to the JavaScript encoder (${reason}); the files are the same, only slower (said once per reason)`),
   });
   const encoder = native || cfg.workers === 0 ? inlineEncoder : new WorkerEncoder();
   o.log.info(`encoding posts with the ${note}`);
@@ -111,10 +111,10 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   try {
     await runLoop({ pipeline, source, log: o.log, signal: o.signal, untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000, maxBufferedBytes: (batchEncoder.parallelism + 2) * cfg.maxBatchBytes });
   } finally {
+    if (batchEncoder instanceof NativePostBatchEncoder) o.log.info(batchEncoder.describe());
     await source.close();
     await encoder.close?.();
     await batchEncoder.close?.();
-    if (batchEncoder instanceof NativePostBatchEncoder) o.log.info(batchEncoder.describe());
   }
   return { rows: pipeline.totals.rows, deadLetters: pipeline.totals.deadLetters, commits: pipeline.totals.commits, firstMessageAt: pipeline.totals.firstMessageAt, lastCommitAt: pipeline.totals.lastCommitAt, encoder: note };
 }

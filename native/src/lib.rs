@@ -59,9 +59,11 @@ pub struct FirstRow {
 }
 
 #[napi(object)]
+#[derive(Default)]
 pub struct EncodeOutput {
     /// Why the job must be encoded by JavaScript instead (then nothing else is set).
     pub unsure: Option<String>,
+    /// Set on the JavaScript thread (`resolve`) from the bytes `compute` made.
     pub parquet: Option<Buffer>,
     pub stats: Option<String>,
     pub rows: u32,
@@ -81,17 +83,9 @@ pub struct EncodeTask {
     options: EncodeOptions,
 }
 
-pub struct Encoded {
-    unsure: Option<String>,
-    parquet: Option<Vec<u8>>,
-    stats: Option<String>,
-    rows: u32,
-    duplicates: u32,
-    dead: Vec<u32>,
-    first_rows: Vec<FirstRow>,
-    ids: Option<Vec<String>>,
-    segment_rows: Vec<u32>,
-}
+/// A job's result off the JavaScript thread: everything but the Parquet
+/// bytes, which become a JavaScript Buffer in `resolve`.
+pub struct Encoded(EncodeOutput, Option<Vec<u8>>);
 
 #[napi]
 impl PostEncoder {
@@ -125,18 +119,9 @@ impl Task for EncodeTask {
         out
     }
 
-    fn resolve(&mut self, _env: Env, out: Encoded) -> Result<EncodeOutput> {
-        Ok(EncodeOutput {
-            unsure: out.unsure,
-            parquet: out.parquet.map(Buffer::from),
-            stats: out.stats,
-            rows: out.rows,
-            duplicates: out.duplicates,
-            dead: out.dead,
-            first_rows: out.first_rows,
-            ids: out.ids,
-            segment_rows: if self.options.with_ids { Some(out.segment_rows) } else { None },
-        })
+    fn resolve(&mut self, _env: Env, Encoded(mut out, parquet): Encoded) -> Result<EncodeOutput> {
+        out.parquet = parquet.map(Buffer::from);
+        Ok(out)
     }
 }
 
@@ -155,17 +140,7 @@ fn release_free_memory() {
 }
 
 fn unsure(reason: &str) -> Encoded {
-    Encoded {
-        unsure: Some(reason.to_string()),
-        parquet: None,
-        stats: None,
-        rows: 0,
-        duplicates: 0,
-        dead: vec![],
-        first_rows: vec![],
-        ids: None,
-        segment_rows: vec![],
-    }
+    Encoded(EncodeOutput { unsure: Some(reason.to_string()), ..Default::default() }, None)
 }
 
 fn encode_job(fields: &Fields, data: &[u8], ends: &[u32], segments: &[u32], o: &EncodeOptions) -> std::result::Result<Encoded, String> {
@@ -219,7 +194,17 @@ fn encode_job(fields: &Fields, data: &[u8], ends: &[u32], segments: &[u32], o: &
         let (p, s) = write_file(&batch, o)?;
         (Some(p), Some(s))
     };
-    Ok(Encoded { unsure: None, parquet, stats, rows: batch.rows as u32, duplicates: batch.duplicates, dead, first_rows, ids, segment_rows })
+    let out = EncodeOutput {
+        stats,
+        rows: batch.rows as u32,
+        duplicates: batch.duplicates,
+        dead,
+        first_rows,
+        ids,
+        segment_rows: o.with_ids.then_some(segment_rows),
+        ..Default::default()
+    };
+    Ok(Encoded(out, parquet))
 }
 
 /// Column names and kinds of the table: post fields, created_at, edited_at, extra_fields.

@@ -254,10 +254,11 @@ export function splitJob(job: PostBatchJob, target: number, acquire: ((size: num
     if (k === count) b = n;
     else while (b < n && job.ends[b - 1] < (total * k) / count) b++;
     const from = end(a);
-    let data = job.data.subarray(from, job.ends[b - 1]);
+    const view = job.data.subarray(from, job.ends[b - 1]);
+    let data = view;
     if (acquire) {
-      data = acquire(data.byteLength);
-      data.set(job.data.subarray(from, job.ends[b - 1]));
+      data = acquire(view.byteLength);
+      data.set(view);
     }
     const ends = new Uint32Array(b - a);
     for (let i = a; i < b; i++) ends[i - a] = job.ends[i] - from;

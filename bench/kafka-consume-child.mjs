@@ -16,7 +16,8 @@ const { values: a } = parseArgs({ options: {
 } });
 let peakRss = 0;
 let atPeak = null;
-const sample = () => { const m = process.memoryUsage(); if (m.rss > peakRss) { peakRss = m.rss; atPeak = m; } };
+const status = () => { try { const t = fs.readFileSync('/proc/self/status', 'utf8'); return { rssAnon: Number(/RssAnon:\s+(\d+)/.exec(t)[1]) * 1024, rssFile: Number(/RssFile:\s+(\d+)/.exec(t)[1]) * 1024 }; } catch { return {}; } };
+const sample = () => { const m = process.memoryUsage(); if (m.rss > peakRss) { peakRss = m.rss; atPeak = { ...m, ...status() }; } };
 const sampler = setInterval(sample, 50);
 const flushMs = [];
 const ages = [];
@@ -32,10 +33,19 @@ clearInterval(sampler);
 // The kernel's high-water mark is the exact peak (sampling can miss it).
 const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.existsSync('/proc/self/status') ? fs.readFileSync('/proc/self/status', 'utf8') : '');
 if (hwm) peakRss = Math.max(peakRss, Number(hwm[1]) * 1024);
+// CPU seconds by thread kind (main, libuv pool, V8 platform workers, ...), from /proc.
+const cpuByThread = {};
+try {
+  for (const t of fs.readdirSync('/proc/self/task')) {
+    const comm = fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim().replace(/[0-9]+$/, '');
+    const f = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1].split(' ');
+    cpuByThread[comm] = +((cpuByThread[comm] ?? 0) + (Number(f[11]) + Number(f[12])) / 100).toFixed(2);
+  }
+} catch { /* not Linux */ }
 const pct = (xs, p) => { const s = [...xs].sort((x, y) => x - y); return s.length ? Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]) : null; };
 const seconds = res.firstMessageAt && res.lastCommitAt ? (res.lastCommitAt - res.firstMessageAt) / 1000 : null;
 console.log(JSON.stringify({
   posts: res.rows, commits: res.commits, seconds, postsPerSec: seconds ? Math.round(res.rows / seconds) : null,
-  flushMsP50: pct(flushMs, 50), flushMsP99: pct(flushMs, 99), e2eMsP50: pct(ages, 50), e2eMsP99: pct(ages, 99), peakRssMB: Math.round(peakRss / 1e6), atPeakMB: atPeak ? Object.fromEntries(Object.entries(atPeak).map(([k, v]) => [k, Math.round(Number(v) / 1e6)])) : null,
+  flushMsP50: pct(flushMs, 50), flushMsP99: pct(flushMs, 99), e2eMsP50: pct(ages, 50), e2eMsP99: pct(ages, 99), peakRssMB: Math.round(peakRss / 1e6), cpuSeconds: cpuByThread, atPeakMB: atPeak ? Object.fromEntries(Object.entries(atPeak).map(([k, v]) => [k, Math.round(Number(v) / 1e6)])) : null,
 }));
 process.exit(0);

@@ -29,6 +29,7 @@ import { msUntilDue, shouldFlush, type FlushPolicy } from './flush-policy.ts';
 import type { BatchSummary } from './summary.ts';
 import type { TableCatalog } from './tables.ts';
 import { inlinePostBatchEncoder, packedEntry, packMessages, type Packed, type PostBatchEncoder, type PostBatchResult } from './post-batch.ts';
+import { BlockAppender, BlockPool, joinAppenders } from './message-blocks.ts';
 
 export interface SourceMessage {
   topic: string;
@@ -75,8 +76,11 @@ interface PartitionState {
   base: bigint | null;
   /** Ownership generation: changes when the partition is (re)assigned or reset; batches of an older one are never committed. */
   epoch: number;
-  /** Messages to normalise (in offset order). */
-  msgs: SourceMessage[];
+  /** Values of the messages to normalise (in offset order), copied on arrival (see message-blocks.ts). */
+  values: BlockAppender;
+  /** Their keys and offsets (for dead letters and positions). */
+  keys: BlockAppender;
+  offsets: bigint[];
   /** Dead letters known on arrival (empty messages). */
   dead: DeadLetter[];
   /**
@@ -135,6 +139,8 @@ export class IngestPipeline {
   private readonly clock: () => number;
   private readonly parts = new Map<string, PartitionState>();
   private readonly flushing = new Map<string, Promise<FlushOutcome>>();
+  private readonly valueBlocks = new BlockPool(1 << 20, 32 << 20);
+  private readonly keyBlocks = new BlockPool(64 << 10, 1 << 20);
   /** Totals since start. */
   readonly totals: { rows: number; deadLetters: number; skipped: number; commits: number; firstMessageAt: number | null; lastCommitAt: number | null } =
     { rows: 0, deadLetters: 0, skipped: 0, commits: 0, firstMessageAt: null, lastCommitAt: null };
@@ -152,7 +158,7 @@ export class IngestPipeline {
     await table.refresh();
     // Spooled batches count as consumed: resume after them (they will be committed in order).
     const committed = this.position(table, topic, partition);
-    this.parts.set(key(topic, partition), this.fresh(topic, partition, committed));
+    this.replace(topic, partition, this.fresh(topic, partition, committed));
     this.opts.log.debug('partition assigned', { topic, partition, committed: committed ?? 'none' });
     return committed === null ? null : committed + 1n;
   }
@@ -161,7 +167,7 @@ export class IngestPipeline {
   revoke(topic: string, partition: number): void {
     const st = this.parts.get(key(topic, partition));
     if (st && st.messages > 0) this.opts.log.info('partition revoked; dropping its uncommitted buffer (the next owner re-reads it)', { topic, partition, messages: st.messages });
-    this.parts.delete(key(topic, partition));
+    this.replace(topic, partition, null);
   }
 
   /**
@@ -198,8 +204,14 @@ export class IngestPipeline {
     st.timestamps.push(msg.timestamp ?? now);
     if (this.totals.firstMessageAt === null) this.totals.firstMessageAt = now;
     st.bytes += msg.value?.byteLength ?? 0;
-    if (msg.value === null || msg.value.byteLength === 0) st.dead.push(deadLetter(msg, 'empty message (no value)', now));
-    else st.msgs.push(msg);
+    if (msg.value === null || msg.value.byteLength === 0) {
+      // A copy of the key: the source's buffer is not held past this call.
+      st.dead.push(deadLetter({ ...msg, key: msg.key && msg.key.slice() }, 'empty message (no value)', now));
+    } else {
+      st.values.append(msg.value);
+      st.keys.append(msg.key);
+      st.offsets.push(msg.offset);
+    }
     return true;
   }
 
@@ -311,12 +323,12 @@ export class IngestPipeline {
     let packed: TakenMessages;
     let encoded: ReturnType<IngestPipeline['encodeTaken']>;
     try {
-      const msgs = taken.flatMap((st) => st.msgs);
+      const segments = taken.map((st) => st.values.count);
       packed = {
-        values: packMessages(msgs.map((m) => m.value), this.encoder.buffers),
-        keys: packMessages(msgs.map((m) => m.key)),
-        offsets: msgs.map((m) => m.offset),
-        segments: taken.map((st) => st.msgs.length),
+        offsets: taken.flatMap((st) => st.offsets),
+        segments,
+        values: joinAppenders(taken.map((st) => st.values), this.encoder.buffers),
+        keys: joinAppenders(taken.map((st) => st.keys)),
       };
       encoded = this.encodeTaken(topic, packed);
     } catch (err) {
@@ -324,7 +336,7 @@ export class IngestPipeline {
       packed = { values: packMessages([]), keys: packMessages([]), offsets: [], segments: [] };
       encoded = Promise.reject(err);
     }
-    for (const st of taken) st.msgs = [];
+    for (const st of taken) this.release(st);
     encoded.catch(() => undefined); // observed in commitStage
     const prev = this.flushing.get(topic);
     const p = (async () => {
@@ -355,12 +367,28 @@ export class IngestPipeline {
     if (!this.parts.has(key(topic, partition))) return;
     const st = this.fresh(topic, partition, committed);
     st.gated = true;
-    this.parts.set(key(topic, partition), st);
+    this.replace(topic, partition, st);
+  }
+
+  /** Set (or with null, remove) a partition's state; the state it replaces gives its blocks back. */
+  private replace(topic: string, partition: number, st: PartitionState | null): void {
+    const k = key(topic, partition);
+    const old = this.parts.get(k);
+    if (old) this.release(old);
+    if (st) this.parts.set(k, st);
+    else this.parts.delete(k);
+  }
+
+  private release(st: PartitionState): void {
+    st.values.release();
+    st.keys.release();
+    st.offsets = [];
   }
 
   private fresh(topic: string, partition: number, committed: bigint | null): PartitionState {
     return {
-      topic, partition, committed, base: committed, epoch: ++this.epochs, gated: false, msgs: [], dead: [],
+      topic, partition, committed, base: committed, epoch: ++this.epochs, gated: false,
+      values: new BlockAppender(this.valueBlocks), keys: new BlockAppender(this.keyBlocks), offsets: [], dead: [],
       messages: 0, bytes: 0, firstAt: null, firstOffset: null, lastOffset: null, skipped: 0, timestamps: [],
     };
   }

@@ -32,9 +32,9 @@ export interface KafkaSourceOptions {
   autoOffsetReset: 'earliest' | 'latest';
   pipeline: IngestPipeline;
   log: Logger;
-  /** Upper bound of one fetch response (default 8 MiB). */
+  /** Upper bound of one fetch response (default 4 MiB). */
   fetchMaxBytes?: number;
-  /** Pause fetching above this many queued messages (default 5000). */
+  /** Pause fetching above this many queued messages (default 1000). */
   maxQueued?: number;
   /** SASL and TLS settings (see `kafkaConnection` in config). */
   connection?: KafkaConnection;
@@ -46,6 +46,10 @@ type PartState =
   | { kind: 'ready' };
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+const DEFAULT_FETCH_BYTES = 4 * 1024 * 1024;
+/** Queued messages hold their fetch chunks: a short queue is enough, the run loop drains it every turn. */
+const DEFAULT_MAX_QUEUED = 1000;
 
 export class KafkaSource implements PollingSource {
   private readonly o: KafkaSourceOptions;
@@ -76,10 +80,14 @@ export class KafkaSource implements PollingSource {
       heartbeatInterval: 1_000,
       rebalanceTimeout: 20_000,
       maxWaitTime: 250,
-      // Messages are slices of the fetch response: a large response stays in
-      // memory until its last message is committed. Keep responses small.
-      maxBytes: o.fetchMaxBytes ?? 8 * 1024 * 1024,
-      maxBytesPerPartition: Math.min(o.fetchMaxBytes ?? 8 * 1024 * 1024, 4 * 1024 * 1024),
+      // Messages are views of the socket chunks their response arrived in:
+      // a chunk lives until the response is complete and its messages are
+      // copied into the pipeline's blocks. Chunks of a response that arrives
+      // quickly die young (a cheap scavenge frees them); a large one outlives
+      // scavenges and lingers outside the heap until a full GC. 4 MiB keeps
+      // the throughput of 8 MiB (measured) with less memory.
+      maxBytes: o.fetchMaxBytes ?? DEFAULT_FETCH_BYTES,
+      maxBytesPerPartition: Math.min(o.fetchMaxBytes ?? DEFAULT_FETCH_BYTES, DEFAULT_FETCH_BYTES),
       retries: 5,
       retryDelay: 500,
       ...o.connection,
@@ -234,7 +242,7 @@ export class KafkaSource implements PollingSource {
   }
 
   private pauseIfFull(count: number): void {
-    if (!this.paused && count >= (this.o.maxQueued ?? 5_000)) {
+    if (!this.paused && count >= (this.o.maxQueued ?? DEFAULT_MAX_QUEUED)) {
       this.paused = true;
       this.stream?.pause();
     }
@@ -315,7 +323,7 @@ export class KafkaSource implements PollingSource {
     await this.assignChain;
     const out = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
     this.queue = this.queue.length <= max ? [] : this.queue.slice(max);
-    if (this.paused && this.buffered() < (this.o.maxQueued ?? 5_000) / 2) {
+    if (this.paused && this.buffered() < (this.o.maxQueued ?? DEFAULT_MAX_QUEUED) / 2) {
       this.paused = false;
       this.stream?.resume();
     }

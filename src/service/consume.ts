@@ -17,7 +17,7 @@ import { topicFor } from '../reddit/subreddit.ts';
 import { inlineEncoder, WorkerEncoder } from '../parquet/encoder.ts';
 import { choosePostBatchEncoder, NativePostBatchEncoder } from '../ingest/native-encoder.ts';
 import { Spool } from '../ingest/spool.ts';
-import { runLoop } from './run-loop.ts';
+import { garbageCollection, runLoop } from './run-loop.ts';
 import { sleep } from '../time.ts';
 
 export interface ConsumeOptions {
@@ -48,6 +48,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   // when workers are not used.
   const { encoder: batchEncoder, native, note } = choosePostBatchEncoder(cfg.encoder, cfg.workers, {
     threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
+    ownsProcess: true,
     onFallback: (reason) => (reason.startsWith('addon error') ? o.log.warn : o.log.info).call(o.log, `a batch went to the JavaScript encoder (${reason}); the files are the same, only slower (said once per reason)`),
   });
   const encoder = native || cfg.workers === 0 ? inlineEncoder : new WorkerEncoder();
@@ -109,7 +110,10 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     }
   }
   try {
-    await runLoop({ pipeline, source, log: o.log, signal: o.signal, untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000, maxBufferedBytes: (batchEncoder.parallelism + 2) * cfg.maxBatchBytes });
+    await runLoop({
+      pipeline, source, log: o.log, signal: o.signal, untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000,
+      maxBufferedBytes: (batchEncoder.parallelism + 2) * cfg.maxBatchBytes, collectGarbage: garbageCollection(),
+    });
   } finally {
     if (batchEncoder instanceof NativePostBatchEncoder) o.log.info(batchEncoder.describe());
     await source.close();

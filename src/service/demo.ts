@@ -10,7 +10,7 @@ import { choosePostBatchEncoder } from '../ingest/native-encoder.ts';
 import { IngestPipeline, type SourceMessage } from '../ingest/pipeline.ts';
 import { formatSummary } from '../ingest/summary.ts';
 import { localTableRoot, TableCatalog } from '../ingest/tables.ts';
-import { runLoop, type PollingSource } from './run-loop.ts';
+import { garbageCollection, runLoop, type PollingSource } from './run-loop.ts';
 
 export interface DemoOptions {
   tableRoot: string;
@@ -37,7 +37,7 @@ export interface DemoResult {
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const catalog = new TableCatalog(localTableRoot(o.tableRoot), { log: o.log });
   // The same encoder choice as `consume` (native when built).
-  const { encoder, note } = choosePostBatchEncoder('auto', undefined, { threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4 });
+  const { encoder, note } = choosePostBatchEncoder('auto', undefined, { threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4, ownsProcess: true });
   o.log.info(`encoding posts with the ${note}`);
   const pipeline = new IngestPipeline({
     group: o.group,
@@ -76,7 +76,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   };
   const t0 = performance.now();
   try {
-    await runLoop({ pipeline, source, log: o.log });
+    await runLoop({ pipeline, source, log: o.log, collectGarbage: garbageCollection() });
   } finally {
     await encoder.close?.();
   }

@@ -246,7 +246,7 @@ describe('choosing the post encoder', () => {
   });
 
   it('hands a job to JavaScript when the addon itself fails (no flush that fails on every retry)', async () => {
-    const broken: NativeAddon = { PostEncoder: class { async encode(): Promise<never> { throw new Error('boom'); } } as unknown as NativeAddon['PostEncoder'] };
+    const broken: NativeAddon = { PostEncoder: class { async encode(): Promise<never> { throw new Error('boom'); } } as unknown as NativeAddon['PostEncoder'], fixMmapThreshold: () => false };
     const told: string[] = [];
     const native = new NativePostBatchEncoder(broken, inlinePostBatchEncoder, { onFallback: (r) => told.push(r) });
     const r = await native.encode(job([post({}, 'a'), post({}, 'b')]));

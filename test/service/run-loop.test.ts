@@ -31,14 +31,14 @@ function posts(n: number, topic = 'reddit_tail'): SourceMessage[] {
   return Array.from({ length: n }, (_, i) => ({ topic, partition: 0, offset: BigInt(i), key: null, value: enc.encode(g.nextJson()) }));
 }
 
-async function run(messages: SourceMessage[], maxLatencyMs: number): Promise<{ summaries: BatchSummary[]; rows: number }> {
+async function run(messages: SourceMessage[], maxLatencyMs: number, collectGarbage?: { everyBytes: number; collect: () => void }): Promise<{ summaries: BatchSummary[]; rows: number }> {
   const summaries: BatchSummary[] = [];
   const pipeline = new IngestPipeline({
     group: 'g', policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxLatencyMs },
     catalog: new TableCatalog(memoryRoot(), { log: silentLogger }), log: silentLogger, onBatch: (s) => summaries.push(s),
   });
   await pipeline.assign('reddit_tail', 0);
-  await runLoop({ pipeline, source: burst(messages), log: silentLogger, untilIdleMs: 300, signal: AbortSignal.timeout(20_000) });
+  await runLoop({ pipeline, source: burst(messages), log: silentLogger, untilIdleMs: 300, signal: AbortSignal.timeout(20_000), collectGarbage });
   return { summaries, rows: pipeline.totals.rows };
 }
 
@@ -61,5 +61,18 @@ describe('run loop', () => {
     const r = await run(posts(3), 1500);
     assert.equal(r.rows, 3);
     assert.deepEqual(r.summaries.map((s) => s.reason), ['latency']);
+  });
+
+  it('asks for a garbage collection after every `everyBytes` of polled values', async () => {
+    const msgs = posts(50);
+    const bytes = msgs.reduce((n, m) => n + m.value!.byteLength, 0);
+    let calls = 0;
+    // Polled in one go: one request per poll at most, so one here.
+    const r = await run(msgs, 1000, { everyBytes: Math.floor(bytes / 3), collect: () => calls++ });
+    assert.equal(r.rows, 50);
+    assert.equal(calls, 1);
+    let none = 0;
+    await run(posts(50), 1000, { everyBytes: bytes + 1, collect: () => none++ });
+    assert.equal(none, 0);
   });
 });

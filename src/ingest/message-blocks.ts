@@ -1,0 +1,151 @@
+/**
+ * Buffered messages copied, on arrival, into recycled fixed-size blocks.
+ *
+ * A Kafka message value is a view of the socket chunk it arrived in (64 KiB);
+ * holding the view until the flush keeps the whole chunk alive long enough for
+ * V8 to move it to the old generation, where it stays as garbage until the
+ * next full collection (about every 64 MB of external memory). Copying each
+ * value into a block right away lets the chunk die young (freed by the next
+ * scavenge), and the blocks go back to a pool when their batch is taken, so
+ * steady streaming allocates nothing per message and leaves no garbage
+ * outside the heap. The flush then joins a topic's blocks into one packed
+ * buffer with a few large copies instead of one per message.
+ */
+import type { PackBuffers, Packed } from './post-batch.ts';
+
+/** Recycled blocks of one size; at most `maxIdleBytes` idle, none kept after `idleMs` unused. */
+export class BlockPool {
+  readonly blockBytes: number;
+  private readonly maxIdle: number;
+  private readonly idleMs: number;
+  private free: Uint8Array[] = [];
+  private lastUse = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(blockBytes = 1 << 20, maxIdleBytes = 32 << 20, idleMs = 10_000) {
+    this.blockBytes = blockBytes;
+    this.maxIdle = Math.floor(maxIdleBytes / blockBytes);
+    this.idleMs = idleMs;
+  }
+
+  get idleBytes(): number {
+    return this.free.length * this.blockBytes;
+  }
+
+  acquire(): Uint8Array {
+    this.lastUse = Date.now();
+    return this.free.pop() ?? new Uint8Array(this.blockBytes);
+  }
+
+  /** Give blocks back (blocks of another size, e.g. one made for a large message, are left to the GC). */
+  release(blocks: Uint8Array[]): void {
+    this.lastUse = Date.now();
+    for (const b of blocks) if (b.byteLength === this.blockBytes && this.free.length < this.maxIdle) this.free.push(b);
+    if (this.free.length) this.timer ??= setTimeout(() => this.trim(), this.idleMs).unref();
+  }
+
+  /** Drop the idle blocks when the pool has not been used for `idleMs` (runs by itself). */
+  trim(now = Date.now()): void {
+    this.timer = null;
+    if (now - this.lastUse >= this.idleMs) this.free = [];
+    else if (this.free.length) this.timer = setTimeout(() => this.trim(), this.idleMs).unref();
+  }
+}
+
+/** Byte strings appended into blocks of a pool; null entries are empty and flagged. */
+export class BlockAppender {
+  private readonly pool: BlockPool;
+  private blocks: Uint8Array[] = [];
+  /** Bytes used in each block. */
+  private used: number[] = [];
+  /** End of entry i counted over the entries only (block tails left unused are not counted). */
+  private ends: number[] = [];
+  private nullAt: number[] = [];
+  private total = 0;
+
+  constructor(pool: BlockPool) {
+    this.pool = pool;
+  }
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  append(v: Uint8Array | null): void {
+    if (v === null) {
+      this.nullAt.push(this.ends.length);
+      this.ends.push(this.total);
+      return;
+    }
+    const n = v.byteLength;
+    let last = this.blocks.length - 1;
+    if (n > 0 && (last < 0 || this.used[last] + n > this.blocks[last].byteLength)) {
+      // A value larger than a block gets a block of its own size (not pooled).
+      this.blocks.push(n > this.pool.blockBytes ? new Uint8Array(n) : this.pool.acquire());
+      this.used.push(0);
+      last++;
+    }
+    if (n > 0) {
+      this.blocks[last].set(v, this.used[last]);
+      this.used[last] += n;
+    }
+    this.total += n;
+    this.ends.push(this.total);
+  }
+
+  /** Give the blocks back to the pool; the appender is empty afterwards. */
+  release(): void {
+    this.pool.release(this.blocks);
+    this.blocks = [];
+    this.used = [];
+    this.ends = [];
+    this.nullAt = [];
+    this.total = 0;
+  }
+
+  /** Copy the entries to `data` at `at` and their ends (shifted by `at`) to `ends` at `index`. */
+  copyTo(data: Uint8Array, at: number, ends: Uint32Array, index: number, nulls: Uint8Array | null): void {
+    let pos = at;
+    for (let b = 0; b < this.blocks.length; b++) {
+      data.set(this.blocks[b].subarray(0, this.used[b]), pos);
+      pos += this.used[b];
+    }
+    for (let i = 0; i < this.ends.length; i++) ends[index + i] = at + this.ends[i];
+    if (nulls) for (const i of this.nullAt) nulls[index + i] = 1;
+  }
+
+  get hasNulls(): boolean {
+    return this.nullAt.length > 0;
+  }
+}
+
+/**
+ * Join appenders, in order, into one packed buffer (taken from `buffers` when
+ * given), then release their blocks.
+ */
+export function joinAppenders(parts: BlockAppender[], buffers?: PackBuffers): Packed & { nulls: Uint8Array | null } {
+  let total = 0;
+  let count = 0;
+  let anyNull = false;
+  for (const p of parts) {
+    total += p.bytes;
+    count += p.count;
+    anyNull ||= p.hasNulls;
+  }
+  const data = buffers ? buffers.acquire(total) : new Uint8Array(total);
+  const ends = new Uint32Array(count);
+  const nulls = anyNull ? new Uint8Array(count) : null;
+  let at = 0;
+  let index = 0;
+  for (const p of parts) {
+    p.copyTo(data, at, ends, index, nulls);
+    at += p.bytes;
+    index += p.count;
+    p.release();
+  }
+  return { data, ends, nulls };
+}

@@ -33,9 +33,6 @@ const { values: a } = parseArgs({ options: {
 } });
 const N = Number(a.posts);
 
-// Our consumer runs with the Node flags of the installed command (its first line).
-const binFlags = /^#!.*\bnode\b(.*)$/m.exec(fs.readFileSync(path.join(ROOT, 'bin/reddit-stream.js'), 'utf8').split('\n')[0])?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
-
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     // The thread pool size bin/reddit-stream.js sets for the command.
@@ -50,7 +47,7 @@ function run(cmd: string, args: string[]): Promise<string> {
 execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
 const broker = await startBroker({ partitions: 6, heapMb: 1024 });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-bench-kafka-'));
-const results: Record<string, unknown> = { posts: N, node: process.version, nodeFlags: binFlags.join(' '), cpus: os.cpus().length };
+const results: Record<string, unknown> = { posts: N, node: process.version, cpus: os.cpus().length };
 try {
   const admin = new Admin({ clientId: 'bench', bootstrapBrokers: [broker.bootstrap] });
   await admin.createTopics({ topics: ['reddit_bench', 'reddit_steady'], partitions: 6, replicas: 1 });
@@ -72,13 +69,13 @@ try {
   results.preload = { seconds: +((performance.now() - t0) / 1000).toFixed(1), MB: +(bytes / 1e6).toFixed(1), avgPostBytes: Math.round(bytes / N) };
 
   // 1. throughput
-  const ours = JSON.parse(await run(process.execPath, [...binFlags, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : []), ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []), ...(a.encoder ? ['--encoder', a.encoder] : [])]));
+  const ours = JSON.parse(await run(process.execPath, [path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : []), ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []), ...(a.encoder ? ['--encoder', a.encoder] : [])]));
   ours.MBPerSec = ours.seconds ? +(bytes / 1e6 / ours.seconds).toFixed(1) : null;
   results.throughput = ours;
 
   // 2. steady rate latency (default settings: batch_size 5000, processing_interval 1 s)
   const rate = Number(a.rate), secs = Number(a['rate-seconds']);
-  const child = run(process.execPath, [...binFlags, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'steady', '--root', path.join(tmp, 'steady'), '--group', 'bench-steady', '--idle', '4']);
+  const child = run(process.execPath, [path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'steady', '--root', path.join(tmp, 'steady'), '--group', 'bench-steady', '--idle', '4']);
   await new Promise((r) => setTimeout(r, 3000)); // let it join the group
   const sg = new PostGenerator({ seed: 6, subreddits: ['steady'] });
   const tick = 100;

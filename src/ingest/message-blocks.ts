@@ -7,48 +7,85 @@
  * next full collection (about every 64 MB of external memory). Copying each
  * value into a block right away lets the chunk die young (freed by the next
  * scavenge), and the blocks go back to a pool when their batch is taken, so
- * steady streaming allocates nothing per message and leaves no garbage
- * outside the heap. The flush then joins a topic's blocks into one packed
+ * steady streaming allocates no buffer per message, and few blocks once the
+ * pool holds what a flush cycle uses. The flush then joins a topic's blocks into one packed
  * buffer with a few large copies instead of one per message.
  */
 import type { PackBuffers, Packed } from './post-batch.ts';
 
-/** Recycled blocks of one size; at most `maxIdleBytes` idle, none kept after `idleMs` unused. */
+/**
+ * Recycled blocks in size classes from `minBytes` to `maxBytes` (each 4x the
+ * one before). An appender's first block is the smallest and each next one a
+ * class larger, so a partition holding one small message costs one small
+ * block, and a busy one reaches full-size blocks after a few. At most
+ * `maxIdleBytes` are kept idle, none after `idleMs` unused.
+ */
 export class BlockPool {
-  readonly blockBytes: number;
-  private readonly maxIdle: number;
+  readonly minBytes: number;
+  readonly maxBytes: number;
+  private readonly maxIdleBytes: number;
   private readonly idleMs: number;
-  private free: Uint8Array[] = [];
+  /** Idle blocks by size. */
+  private free = new Map<number, Uint8Array[]>();
+  private idle = 0;
   private lastUse = 0;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(blockBytes = 1 << 20, maxIdleBytes = 32 << 20, idleMs = 10_000) {
-    this.blockBytes = blockBytes;
-    this.maxIdle = Math.floor(maxIdleBytes / blockBytes);
+  constructor(minBytes = 16 << 10, maxBytes = 1 << 20, maxIdleBytes = 32 << 20, idleMs = 10_000) {
+    this.minBytes = minBytes;
+    this.maxBytes = Math.max(minBytes, maxBytes);
+    this.maxIdleBytes = maxIdleBytes;
     this.idleMs = idleMs;
   }
 
   get idleBytes(): number {
-    return this.free.length * this.blockBytes;
+    return this.idle;
   }
 
-  acquire(): Uint8Array {
+  /** The size class after `size` (the largest stays the largest). */
+  next(size: number): number {
+    return Math.min(this.maxBytes, size * 4);
+  }
+
+  /** A block of class `size`, or of exactly `need` bytes when that is more than the largest class (not pooled). */
+  acquire(size: number, need: number): Uint8Array {
     this.lastUse = Date.now();
-    return this.free.pop() ?? new Uint8Array(this.blockBytes);
+    while (size < need && size < this.maxBytes) size = this.next(size);
+    if (need > size) return new Uint8Array(need);
+    const b = this.free.get(size)?.pop();
+    if (!b) return new Uint8Array(size);
+    this.idle -= size;
+    return b;
   }
 
-  /** Give blocks back (blocks of another size, e.g. one made for a large message, are left to the GC). */
+  /** Give blocks back (blocks outside the size classes, made for one large message, are left to the GC). */
   release(blocks: Uint8Array[]): void {
     this.lastUse = Date.now();
-    for (const b of blocks) if (b.byteLength === this.blockBytes && this.free.length < this.maxIdle) this.free.push(b);
-    if (this.free.length) this.timer ??= setTimeout(() => this.trim(), this.idleMs).unref();
+    for (const b of blocks) {
+      const n = b.byteLength;
+      if (n > this.maxBytes || !this.isClass(n) || this.idle + n > this.maxIdleBytes) continue;
+      let list = this.free.get(n);
+      if (!list) this.free.set(n, (list = []));
+      list.push(b);
+      this.idle += n;
+    }
+    if (this.idle > 0) this.timer ??= setTimeout(() => this.trim(), this.idleMs).unref();
+  }
+
+  private isClass(n: number): boolean {
+    for (let c = this.minBytes; ; c = this.next(c)) {
+      if (c === n) return true;
+      if (c >= this.maxBytes) return false;
+    }
   }
 
   /** Drop the idle blocks when the pool has not been used for `idleMs` (runs by itself). */
   trim(now = Date.now()): void {
     this.timer = null;
-    if (now - this.lastUse >= this.idleMs) this.free = [];
-    else if (this.free.length) this.timer = setTimeout(() => this.trim(), this.idleMs).unref();
+    if (now - this.lastUse >= this.idleMs) {
+      this.free.clear();
+      this.idle = 0;
+    } else if (this.idle > 0) this.timer = setTimeout(() => this.trim(), this.idleMs).unref();
   }
 }
 
@@ -75,6 +112,13 @@ export class BlockAppender {
     return this.total;
   }
 
+  /** Bytes of the blocks held (what the entries cost in memory). */
+  get heldBytes(): number {
+    let n = 0;
+    for (const b of this.blocks) n += b.byteLength;
+    return n;
+  }
+
   append(v: Uint8Array | null): void {
     if (v === null) {
       this.nullAt.push(this.ends.length);
@@ -84,8 +128,9 @@ export class BlockAppender {
     const n = v.byteLength;
     let last = this.blocks.length - 1;
     if (n > 0 && (last < 0 || this.used[last] + n > this.blocks[last].byteLength)) {
-      // A value larger than a block gets a block of its own size (not pooled).
-      this.blocks.push(n > this.pool.blockBytes ? new Uint8Array(n) : this.pool.acquire());
+      // The next size class (a value larger than the largest gets a block of its own size).
+      const size = last < 0 ? this.pool.minBytes : this.pool.next(Math.min(this.blocks[last].byteLength, this.pool.maxBytes));
+      this.blocks.push(this.pool.acquire(size, n));
       this.used.push(0);
       last++;
     }

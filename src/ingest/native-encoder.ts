@@ -60,7 +60,11 @@ export function defaultAddonPath(): string {
 export function loadNativeAddon(file = defaultAddonPath()): { addon: NativeAddon } | { error: string } {
   if (!fs.existsSync(file)) return { error: `the native encoder is not built (${file} is missing; run: bash scripts/build-native.sh)` };
   try {
-    return { addon: createRequire(import.meta.url)(file) as NativeAddon };
+    const addon = createRequire(import.meta.url)(file) as Partial<NativeAddon>;
+    // Built from older sources (npm run build compiles only the TypeScript).
+    const missing = (['PostEncoder', 'fixMmapThreshold'] as const).filter((k) => typeof addon[k] !== 'function');
+    if (missing.length) return { error: `the native encoder at ${file} is out of date (no ${missing.join(', ')}; rebuild it: bash scripts/build-native.sh)` };
+    return { addon: addon as NativeAddon };
   } catch (err) {
     return { error: `the native encoder at ${file} cannot be loaded: ${(err as Error).message}` };
   }
@@ -245,6 +249,6 @@ export function choosePostBatchEncoder(choice: 'auto' | 'native' | 'js', workers
     return { encoder: js(), native: false, note: `JavaScript encoder: ${loaded.error}` };
   }
   const parallelism = Math.max(1, Math.min(workers ?? defaultPostWorkers(), (options.threadPoolSize ?? 4) - 2));
-  if (options.ownsProcess) loaded.addon.fixMmapThreshold(128 * 1024);
-  return { encoder: new NativePostBatchEncoder(loaded.addon, js(), { parallelism, onFallback: options.onFallback }), native: true, note: `native encoder, ${parallelism} thread(s)` };
+  const mmap = options.ownsProcess && loaded.addon.fixMmapThreshold(128 * 1024) ? '; large blocks unmapped when freed' : '';
+  return { encoder: new NativePostBatchEncoder(loaded.addon, js(), { parallelism, onFallback: options.onFallback }), native: true, note: `native encoder, ${parallelism} thread(s)${mmap}` };
 }

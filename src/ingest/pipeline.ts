@@ -139,8 +139,8 @@ export class IngestPipeline {
   private readonly clock: () => number;
   private readonly parts = new Map<string, PartitionState>();
   private readonly flushing = new Map<string, Promise<FlushOutcome>>();
-  private readonly valueBlocks = new BlockPool(1 << 20, 32 << 20);
-  private readonly keyBlocks = new BlockPool(64 << 10, 1 << 20);
+  private readonly valueBlocks = new BlockPool(16 << 10, 1 << 20, 32 << 20);
+  private readonly keyBlocks = new BlockPool(1 << 10, 64 << 10, 1 << 20);
   /** Totals since start. */
   readonly totals: { rows: number; deadLetters: number; skipped: number; commits: number; firstMessageAt: number | null; lastCommitAt: number | null } =
     { rows: 0, deadLetters: 0, skipped: 0, commits: 0, firstMessageAt: null, lastCommitAt: null };
@@ -206,7 +206,8 @@ export class IngestPipeline {
     st.bytes += msg.value?.byteLength ?? 0;
     if (msg.value === null || msg.value.byteLength === 0) {
       // A copy of the key: the source's buffer is not held past this call.
-      st.dead.push(deadLetter({ ...msg, key: msg.key && msg.key.slice() }, 'empty message (no value)', now));
+      // (Uint8Array's slice: a Buffer's slice is a view.)
+      st.dead.push(deadLetter({ ...msg, key: msg.key && Uint8Array.prototype.slice.call(msg.key) }, 'empty message (no value)', now));
     } else {
       st.values.append(msg.value);
       st.keys.append(msg.key);

@@ -263,4 +263,22 @@ describe('choosing the post encoder', () => {
     assert.ok('error' in r);
     assert.match(r.error, /cannot be loaded/);
   });
+
+  it('reports an addon built from older sources instead of failing when the service starts', () => {
+    // A module that loads but lacks an export (here a CommonJS stand-in for an old build).
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rs-addon-')), 'old-addon.cjs');
+    fs.writeFileSync(file, 'module.exports = { PostEncoder: class {} };');
+    const r = loadNativeAddon(file);
+    assert.ok('error' in r);
+    assert.match(r.error, /out of date \(no fixMmapThreshold; rebuild it: bash scripts\/build-native.sh\)/);
+    const chosen = choosePostBatchEncoder('auto', 0, { addonFile: file, ownsProcess: true });
+    assert.equal(chosen.native, false);
+    assert.match(chosen.note, /JavaScript encoder: the native encoder .* is out of date/);
+  });
+
+  it('the service setting fixes the mmap threshold through the real addon, and says so', () => {
+    const chosen = choosePostBatchEncoder('native', undefined, { ownsProcess: true });
+    assert.match(chosen.note, /^native encoder, \d thread\(s\); large blocks unmapped when freed$/);
+    assert.doesNotMatch(choosePostBatchEncoder('native', undefined).note, /unmapped/);
+  });
 });

@@ -149,6 +149,28 @@ for (const [label, enc] of encoders) describe(`IngestPipeline (${label})`, () =>
     assert.equal(dlq.txnVersion('g-reddit_news-0'), 4);
   });
 
+  it('keeps copies of values and keys: the source may reuse its buffers as soon as push returns', async () => {
+    const root = memoryRoot();
+    const p = pipeline(root);
+    await p.assign('reddit_news', 0);
+    // Like Kafka's messages: Node Buffer views of one socket chunk (a Buffer's slice is a view too).
+    const chunk = Buffer.alloc(4096);
+    let at = 0;
+    const view = (text: string) => {
+      const n = chunk.write(text, at);
+      at += n;
+      return chunk.subarray(at - n, at);
+    };
+    for (let o = 0; o < 3; o++) p.push({ topic: 'reddit_news', partition: 0, offset: BigInt(o), key: view(`key-${o}`), value: view(JSON.stringify({ id: `n${o}`, title: `t${o}` })) });
+    p.push({ topic: 'reddit_news', partition: 0, offset: 3n, key: view('key-of-empty'), value: null });
+    chunk.fill(0x7a); // the chunk is reused: all 'z'
+    const out = await p.flushAll();
+    assert.equal(out.summaries[0].rows, 3);
+    assert.deepEqual(await ids(root, 'news'), ['n0', 'n1', 'n2']);
+    const dead = await readAllRows(await loadSnapshot(root.store('_dead_letters')));
+    assert.deepEqual(dead.map((r) => [r.offset, new TextDecoder().decode(r.key as Uint8Array), r.error]), [[3n, 'key-of-empty', 'empty message (no value)']]);
+  });
+
   it('a crash between the dead-letter commit and the data commit duplicates nothing', async () => {
     const root = memoryRoot();
     const p = pipeline(root);

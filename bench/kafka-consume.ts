@@ -33,6 +33,9 @@ const { values: a } = parseArgs({ options: {
 } });
 const N = Number(a.posts);
 
+// Our consumer runs with the Node flags the installed command starts with.
+const nodeFlags = JSON.parse(fs.readFileSync(path.join(ROOT, 'bin/node-flags.json'), 'utf8')) as string[];
+
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     // The thread pool size bin/reddit-stream.js sets for the command.
@@ -47,7 +50,7 @@ function run(cmd: string, args: string[]): Promise<string> {
 execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
 const broker = await startBroker({ partitions: 6, heapMb: 1024 });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-bench-kafka-'));
-const results: Record<string, unknown> = { posts: N, node: process.version, cpus: os.cpus().length };
+const results: Record<string, unknown> = { posts: N, node: process.version, nodeFlags: nodeFlags.join(' '), cpus: os.cpus().length };
 try {
   const admin = new Admin({ clientId: 'bench', bootstrapBrokers: [broker.bootstrap] });
   await admin.createTopics({ topics: ['reddit_bench', 'reddit_steady'], partitions: 6, replicas: 1 });
@@ -69,13 +72,13 @@ try {
   results.preload = { seconds: +((performance.now() - t0) / 1000).toFixed(1), MB: +(bytes / 1e6).toFixed(1), avgPostBytes: Math.round(bytes / N) };
 
   // 1. throughput
-  const ours = JSON.parse(await run(process.execPath, [path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : []), ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []), ...(a.encoder ? ['--encoder', a.encoder] : [])]));
+  const ours = JSON.parse(await run(process.execPath, [...nodeFlags, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : []), ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []), ...(a.encoder ? ['--encoder', a.encoder] : [])]));
   ours.MBPerSec = ours.seconds ? +(bytes / 1e6 / ours.seconds).toFixed(1) : null;
   results.throughput = ours;
 
   // 2. steady rate latency (default settings: batch_size 5000, processing_interval 1 s)
   const rate = Number(a.rate), secs = Number(a['rate-seconds']);
-  const child = run(process.execPath, [path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'steady', '--root', path.join(tmp, 'steady'), '--group', 'bench-steady', '--idle', '4']);
+  const child = run(process.execPath, [...nodeFlags, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'steady', '--root', path.join(tmp, 'steady'), '--group', 'bench-steady', '--idle', '4']);
   await new Promise((r) => setTimeout(r, 3000)); // let it join the group
   const sg = new PostGenerator({ seed: 6, subreddits: ['steady'] });
   const tick = 100;

@@ -9,4 +9,17 @@ if (major < 22 || (major === 22 && minor < 18)) {
 // file operations from waiting behind encoding jobs. Read once, before the
 // pool starts.
 process.env.UV_THREADPOOL_SIZE ??= '8';
+// Node flags that must be given at start (node-flags.json; bench/kafka-consume.ts
+// runs its consumer with them too): --max-semi-space-size=4 (MiB; default 16)
+// keeps V8's young generation small, about 25 MB less RSS at full speed with
+// the same throughput (docs/DESIGN.md, Ingest 13). The process replaces
+// itself (same pid, no parent left) unless they are already given, on the
+// command line or in NODE_OPTIONS; where it cannot (Windows), it runs on.
+const { readFileSync } = await import('node:fs');
+const flags = JSON.parse(readFileSync(new URL('./node-flags.json', import.meta.url), 'utf8'));
+const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((f) => f.split('=')[0]);
+const missing = flags.filter((f) => !given.includes(f.split('=')[0]));
+if (missing.length > 0 && typeof process.execve === 'function') {
+  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, process.argv[1], ...process.argv.slice(2)], process.env);
+}
 await import('../dist/cli/main.js');

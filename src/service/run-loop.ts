@@ -48,9 +48,11 @@ export interface RunOptions {
 }
 
 /**
- * Bytes polled between requested GCs. Peak RSS in `npm run bench:kafka`
- * (3 runs each, same broker): 225-229 MB at 24 MiB, 239-253 at 32, 252-268
- * at 64, and 214-222 at 16, where throughput fell by about 8%.
+ * Bytes polled between requested GCs: a trade of throughput for memory. In
+ * `npm run bench:kafka`'s throughput phase (3 runs each, same broker, Node
+ * flags of the bin): 24 MiB 231-237 MB peak RSS at 39-42k posts/s, 32 MiB
+ * 239-251 MB at 44-46k, 48 MiB 257-266 MB at 45k; without requested GCs
+ * ~290 MB at 42-51k.
  */
 export const GC_EVERY_BYTES = 24 << 20;
 
@@ -58,9 +60,9 @@ export const GC_EVERY_BYTES = 24 << 20;
  * Requested GCs for a service process (`consume`, `demo`): V8's `gc`, exposed
  * at run time (`--expose-gc` through v8.setFlagsFromString, then taken from a
  * new context, so the global scope is untouched), asked for a major GC run
- * from a task (`execution: 'async'`): a full mark-compact of the heap, 4-12 ms
- * for this service's ~30-40 MB heap (--trace-gc), about every 150 ms at full
- * speed and every 2 minutes at 200 posts/s. Where V8 refuses the flag, V8
+ * from a task (`execution: 'async'`): a full, atomic mark-compact of the
+ * heap, ~15-22 ms for this service's ~25-30 MB (--trace-gc), about every
+ * 150 ms at full speed and every 35 s at 200 posts/s of 3.6 KB. Where V8 refuses the flag, V8
  * decides alone (more memory, same results).
  */
 export function garbageCollection(): { everyBytes: number; collect: () => void } | undefined {

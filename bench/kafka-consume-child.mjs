@@ -12,7 +12,7 @@ import { runConsume } from '../dist/service/consume.js';
 
 const { values: a } = parseArgs({ options: {
   bootstrap: { type: 'string' }, subreddit: { type: 'string' }, root: { type: 'string' }, group: { type: 'string' },
-  idle: { type: 'string', default: '3' }, 'batch-size': { type: 'string', default: '5000' }, interval: { type: 'string', default: '1' }, 'max-batch-bytes': { type: 'string' }, workers: { type: 'string' }, 'unknown-fields': { type: 'string' }, encoder: { type: 'string' },
+  idle: { type: 'string', default: '3' }, 'batch-size': { type: 'string', default: '5000' }, interval: { type: 'string', default: '1' }, 'max-batch-bytes': { type: 'string' }, workers: { type: 'string' }, 'unknown-fields': { type: 'string' }, encoder: { type: 'string' }, 'gc-every-bytes': { type: 'string' },
 } });
 let peakRss = 0;
 let atPeak = null;
@@ -23,7 +23,7 @@ const flushMs = [];
 const ages = [];
 const config = resolveConfig([['bench', {
   subreddit: [a.subreddit], kafka_host: a.bootstrap, table_root: a.root, group_id: a.group,
-  batch_size: a['batch-size'], processing_interval: a.interval, ...(a['max-batch-bytes'] ? { max_batch_bytes: a['max-batch-bytes'] } : {}), ...(a.workers ? { workers: a.workers } : {}), ...(a['unknown-fields'] ? { unknown_fields: a['unknown-fields'] } : {}), ...(a.encoder ? { encoder: a.encoder } : {}),
+  batch_size: a['batch-size'], processing_interval: a.interval, ...(a['max-batch-bytes'] ? { max_batch_bytes: a['max-batch-bytes'] } : {}), ...(a.workers ? { workers: a.workers } : {}), ...(a['unknown-fields'] ? { unknown_fields: a['unknown-fields'] } : {}), ...(a.encoder ? { encoder: a.encoder } : {}), ...(a['gc-every-bytes'] ? { gc_every_bytes: a['gc-every-bytes'] } : {}),
 }]], []);
 const res = await runConsume({
   config, log: consoleLogger('warn'), print: () => {}, untilIdleSeconds: Number(a.idle),

@@ -12,7 +12,7 @@
  *     to its best.
  *
  *   node bench/kafka-consume.ts [--posts 200000] [--rate 200] [--rate-seconds 20] [--no-python]
- *     [--workers N] [--max-batch-bytes B] [--unknown-fields keep|drop] [--encoder auto|native|js]
+ *     [--workers N] [--max-batch-bytes B] [--unknown-fields keep|drop] [--encoder auto|native|js] [--gc-every-bytes B]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -29,7 +29,7 @@ const ROOT = path.resolve(here, '..');
 const SHARED = process.env.REDDIT_STREAM_SHARED ?? path.resolve(ROOT, '../shared');
 const { values: a } = parseArgs({ options: {
   posts: { type: 'string', default: '200000' }, rate: { type: 'string', default: '200' }, 'rate-seconds': { type: 'string', default: '20' },
-  'no-python': { type: 'boolean', default: false }, 'max-batch-bytes': { type: 'string' }, workers: { type: 'string' }, 'unknown-fields': { type: 'string' }, encoder: { type: 'string' },
+  'no-python': { type: 'boolean', default: false }, 'max-batch-bytes': { type: 'string' }, workers: { type: 'string' }, 'unknown-fields': { type: 'string' }, encoder: { type: 'string' }, 'gc-every-bytes': { type: 'string' },
 } });
 const N = Number(a.posts);
 
@@ -72,7 +72,7 @@ try {
   results.preload = { seconds: +((performance.now() - t0) / 1000).toFixed(1), MB: +(bytes / 1e6).toFixed(1), avgPostBytes: Math.round(bytes / N) };
 
   // 1. throughput
-  const ours = JSON.parse(await run(process.execPath, [...nodeFlags, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : []), ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []), ...(a.encoder ? ['--encoder', a.encoder] : [])]));
+  const ours = JSON.parse(await run(process.execPath, [...nodeFlags, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : []), ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []), ...(a.encoder ? ['--encoder', a.encoder] : []), ...(a['gc-every-bytes'] ? ['--gc-every-bytes', a['gc-every-bytes']] : [])]));
   ours.MBPerSec = ours.seconds ? +(bytes / 1e6 / ours.seconds).toFixed(1) : null;
   results.throughput = ours;
 

@@ -43,6 +43,8 @@ export interface Config {
   /** Local directory for batches kept while the table store fails. */
   spoolDir: string;
   spoolMaxBytes: number;
+  /** Bytes polled between garbage collections the service asks for (0: left to V8). */
+  gcEveryBytes: number;
   creds: {
     clientId?: string;
     secretId?: string;
@@ -75,6 +77,7 @@ export const DEFAULTS: Omit<Config, 'creds'> = {
   s3UnsafeSingleWriter: false,
   spoolDir: './spool',
   spoolMaxBytes: 1024 * 1024 * 1024,
+  gcEveryBytes: 24 * 1024 * 1024,
 };
 
 /** Raw values by config key, from one source (file, env, flags). */
@@ -113,6 +116,7 @@ const KEYS: Record<string, { env: string[]; secret?: boolean }> = {
   s3_unsafe_single_writer: { env: ['REDDIT_STREAM_S3_UNSAFE_SINGLE_WRITER'] },
   spool_dir: { env: ['REDDIT_STREAM_SPOOL_DIR'] },
   spool_max_bytes: { env: ['REDDIT_STREAM_SPOOL_MAX_BYTES'] },
+  gc_every_bytes: { env: ['REDDIT_STREAM_GC_EVERY_BYTES'] },
 };
 const CRED_KEYS = ['client_id', 'secret_id', 'user', 'password', 'aws_client', 'aws_secret', 'kafka_user', 'kafka_password'] as const;
 const CRED_ENV: Record<(typeof CRED_KEYS)[number], string> = {
@@ -230,6 +234,7 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
   int('max_batch_bytes', 1024, (n) => (cfg.maxBatchBytes = n));
   int('max_message_bytes', 1024, (n) => (cfg.maxMessageBytes = n));
   int('workers', 0, (n) => (cfg.workers = n));
+  int('gc_every_bytes', 0, (n) => (cfg.gcEveryBytes = n));
   if (merged.table_root !== undefined) {
     const v = String(merged.table_root).trim();
     if (!v) problems.push(`${where('table_root')} is empty`);
@@ -310,6 +315,7 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
     s3_unsafe_single_writer: cfg.s3UnsafeSingleWriter,
     spool_dir: cfg.spoolDir,
     spool_max_bytes: cfg.spoolMaxBytes,
+    gc_every_bytes: cfg.gcEveryBytes,
     creds: {
       client_id: cfg.creds.clientId ?? null,
       secret_id: mask(cfg.creds.secretId),

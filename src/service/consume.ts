@@ -112,7 +112,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   try {
     await runLoop({
       pipeline, source, log: o.log, signal: o.signal, untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000,
-      maxBufferedBytes: (batchEncoder.parallelism + 2) * cfg.maxBatchBytes, collectGarbage: garbageCollection(),
+      maxBufferedBytes: (batchEncoder.parallelism + 2) * cfg.maxBatchBytes, collectGarbage: garbageCollection(cfg.gcEveryBytes),
     });
   } finally {
     if (batchEncoder instanceof NativePostBatchEncoder) o.log.info(batchEncoder.describe());

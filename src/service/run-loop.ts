@@ -48,7 +48,8 @@ export interface RunOptions {
 }
 
 /**
- * Bytes polled between requested GCs: a trade of throughput for memory. In
+ * Bytes polled between requested GCs (`gc_every_bytes`; 0: none): a trade
+ * of throughput for memory. In
  * `npm run bench:kafka`'s throughput phase (3 runs each, same broker, Node
  * flags of the bin): 24 MiB 231-237 MB peak RSS at 39-42k posts/s, 32 MiB
  * 239-251 MB at 44-46k, 48 MiB 257-266 MB at 45k; without requested GCs
@@ -65,7 +66,8 @@ export const GC_EVERY_BYTES = 24 << 20;
  * 150 ms at full speed and every 35 s at 200 posts/s of 3.6 KB. Where V8 refuses the flag, V8
  * decides alone (more memory, same results).
  */
-export function garbageCollection(): { everyBytes: number; collect: () => void } | undefined {
+export function garbageCollection(everyBytes = GC_EVERY_BYTES): { everyBytes: number; collect: () => void } | undefined {
+  if (!(everyBytes > 0)) return undefined;
   let gc: unknown;
   try {
     v8.setFlagsFromString('--expose-gc');
@@ -75,7 +77,7 @@ export function garbageCollection(): { everyBytes: number; collect: () => void }
   }
   if (typeof gc !== 'function') return undefined;
   const run = gc as (o: { type: 'major'; execution: 'async' }) => unknown;
-  return { everyBytes: GC_EVERY_BYTES, collect: () => void run({ type: 'major', execution: 'async' }) };
+  return { everyBytes, collect: () => void run({ type: 'major', execution: 'async' }) };
 }
 
 export async function runLoop(opts: RunOptions): Promise<void> {

@@ -70,6 +70,12 @@ describe('configuration', () => {
     assert.throws(() => resolveConfig([['test', { encoder: 'fast' }]], []), /encoder must be one of auto, native, js \(got "fast"\)/);
   });
 
+  it('gc_every_bytes: 24 MiB by default, 0 leaves collection to V8, negative refused', () => {
+    assert.equal(resolveConfig([], []).gcEveryBytes, 24 << 20);
+    assert.equal(resolveConfig([['environment', fromEnv({ REDDIT_STREAM_GC_EVERY_BYTES: '0' }).config]], []).gcEveryBytes, 0);
+    assert.throws(() => resolveConfig([['test', { gc_every_bytes: -5 }]], []), /gc_every_bytes must be an integer >= 0 \(got -5\)/);
+  });
+
   it('workers: 0 means encode in the consuming thread; negative counts are refused', () => {
     assert.equal(resolveConfig([['test', { workers: 0 }]], []).workers, 0);
     assert.equal(resolveConfig([['test', { workers: '3' }]], []).workers, 3);

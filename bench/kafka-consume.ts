@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Admin, Producer } from '@platformatic/kafka';
 import { startBroker } from '../scripts/kafka-broker.ts';
 import { PostGenerator } from '../src/reddit/generate.ts';
+import { NODE_FLAGS, preloadPosts } from './kafka-preload.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(here, '..');
@@ -32,9 +33,6 @@ const { values: a } = parseArgs({ options: {
   'no-python': { type: 'boolean', default: false }, 'max-batch-bytes': { type: 'string' }, workers: { type: 'string' }, 'unknown-fields': { type: 'string' }, encoder: { type: 'string' }, 'gc-every-bytes': { type: 'string' },
 } });
 const N = Number(a.posts);
-
-// Our consumer runs with the Node flags the installed command starts with.
-const nodeFlags = JSON.parse(fs.readFileSync(path.join(ROOT, 'bin/node-flags.json'), 'utf8')) as string[];
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -50,37 +48,26 @@ function run(cmd: string, args: string[]): Promise<string> {
 execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
 const broker = await startBroker({ partitions: 6, heapMb: 1024 });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-bench-kafka-'));
-const results: Record<string, unknown> = { posts: N, node: process.version, nodeFlags: nodeFlags.join(' '), cpus: os.cpus().length };
+const results: Record<string, unknown> = { posts: N, node: process.version, nodeFlags: NODE_FLAGS.join(' '), cpus: os.cpus().length };
 try {
   const admin = new Admin({ clientId: 'bench', bootstrapBrokers: [broker.bootstrap] });
   await admin.createTopics({ topics: ['reddit_bench', 'reddit_steady'], partitions: 6, replicas: 1 });
   await admin.close();
-  const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'bench-producer', bootstrapBrokers: [broker.bootstrap], idempotent: true, acks: -1 } as any);
-  const gen = new PostGenerator({ seed: 5, subreddits: ['bench'] });
-  let bytes = 0;
   const t0 = performance.now();
-  for (let i = 0; i < N; i += 1200) {
-    const batch = [];
-    for (let j = i; j < Math.min(N, i + 1200); j++) {
-      const p = gen.next();
-      const v = Buffer.from(JSON.stringify(p));
-      bytes += v.length;
-      batch.push({ topic: 'reddit_bench', partition: j % 6, key: Buffer.from(String(p.name)), value: v });
-    }
-    await producer.send({ messages: batch });
-  }
+  const bytes = await preloadPosts(broker.bootstrap, 'reddit_bench', N);
   results.preload = { seconds: +((performance.now() - t0) / 1000).toFixed(1), MB: +(bytes / 1e6).toFixed(1), avgPostBytes: Math.round(bytes / N) };
 
   // 1. throughput
-  const ours = JSON.parse(await run(process.execPath, [...nodeFlags, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : []), ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []), ...(a.encoder ? ['--encoder', a.encoder] : []), ...(a['gc-every-bytes'] ? ['--gc-every-bytes', a['gc-every-bytes']] : [])]));
+  const ours = JSON.parse(await run(process.execPath, [...NODE_FLAGS, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : []), ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []), ...(a.encoder ? ['--encoder', a.encoder] : []), ...(a['gc-every-bytes'] ? ['--gc-every-bytes', a['gc-every-bytes']] : [])]));
   ours.MBPerSec = ours.seconds ? +(bytes / 1e6 / ours.seconds).toFixed(1) : null;
   results.throughput = ours;
 
   // 2. steady rate latency (default settings: batch_size 5000, processing_interval 1 s)
   const rate = Number(a.rate), secs = Number(a['rate-seconds']);
-  const child = run(process.execPath, [...nodeFlags, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'steady', '--root', path.join(tmp, 'steady'), '--group', 'bench-steady', '--idle', '4']);
+  const child = run(process.execPath, [...NODE_FLAGS, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'steady', '--root', path.join(tmp, 'steady'), '--group', 'bench-steady', '--idle', '4']);
   await new Promise((r) => setTimeout(r, 3000)); // let it join the group
   const sg = new PostGenerator({ seed: 6, subreddits: ['steady'] });
+  const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'bench-producer', bootstrapBrokers: [broker.bootstrap], idempotent: true, acks: -1 } as ConstructorParameters<typeof Producer<Buffer, Buffer, Buffer, Buffer>>[0]);
   const tick = 100;
   for (let t = 0; t < (secs * 1000) / tick; t++) {
     const start = performance.now();

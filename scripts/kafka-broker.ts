@@ -31,6 +31,8 @@ export interface Broker {
   logFile: string;
   /** PEM of the certificate clients must trust (TLS brokers only). */
   caFile?: string;
+  /** The broker's process id while it runs (for CPU accounting in benchmarks). */
+  readonly pid: number | undefined;
 }
 
 export function kafkaLibs(): string {
@@ -216,6 +218,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     kill: () => waitExit('SIGKILL'),
     start,
     caFile: listeners.caFile,
+    get pid() {
+      return child?.pid;
+    },
   };
   return broker;
 }

@@ -53,7 +53,7 @@ export interface RunOptions {
  * `npm run bench:kafka`'s throughput phase (3 runs each, same broker, Node
  * flags of the bin): 24 MiB 231-237 MB peak RSS at 39-42k posts/s, 32 MiB
  * 239-251 MB at 44-46k, 48 MiB 257-266 MB at 45k; without requested GCs
- * ~290 MB at 42-51k.
+ * 263-271 MB at 44-47k (`npm run bench:kafka-repeat`).
  */
 export const GC_EVERY_BYTES = 24 << 20;
 

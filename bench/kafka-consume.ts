@@ -20,10 +20,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { Admin, Producer } from '@platformatic/kafka';
+import { Admin } from '@platformatic/kafka';
 import { startBroker } from '../scripts/kafka-broker.ts';
 import { PostGenerator } from '../src/reddit/generate.ts';
-import { NODE_FLAGS, preloadPosts } from './kafka-preload.ts';
+import { benchProducer, NODE_FLAGS, preloadPosts } from './kafka-preload.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(here, '..');
@@ -40,7 +40,8 @@ function run(cmd: string, args: string[]): Promise<string> {
     const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { UV_THREADPOOL_SIZE: '8', ...process.env } });
     let out = '';
     c.stdout.on('data', (d) => (out += d));
-    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}`))));
+    // 'close': its output is read to the end.
+    c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}`))));
   });
 }
 
@@ -54,7 +55,9 @@ try {
   await admin.createTopics({ topics: ['reddit_bench', 'reddit_steady'], partitions: 6, replicas: 1 });
   await admin.close();
   const t0 = performance.now();
-  const bytes = await preloadPosts(broker.bootstrap, 'reddit_bench', N);
+  // Kept open (connected, producer id set up) for the steady phase.
+  const producer = benchProducer(broker.bootstrap);
+  const bytes = await preloadPosts(broker.bootstrap, 'reddit_bench', N, producer);
   results.preload = { seconds: +((performance.now() - t0) / 1000).toFixed(1), MB: +(bytes / 1e6).toFixed(1), avgPostBytes: Math.round(bytes / N) };
 
   // 1. throughput
@@ -67,7 +70,6 @@ try {
   const child = run(process.execPath, [...NODE_FLAGS, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'steady', '--root', path.join(tmp, 'steady'), '--group', 'bench-steady', '--idle', '4']);
   await new Promise((r) => setTimeout(r, 3000)); // let it join the group
   const sg = new PostGenerator({ seed: 6, subreddits: ['steady'] });
-  const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'bench-producer', bootstrapBrokers: [broker.bootstrap], idempotent: true, acks: -1 } as ConstructorParameters<typeof Producer<Buffer, Buffer, Buffer, Buffer>>[0]);
   const tick = 100;
   for (let t = 0; t < (secs * 1000) / tick; t++) {
     const start = performance.now();

@@ -36,7 +36,15 @@ function child(args: string[]): Promise<Record<string, unknown>> {
     const c = spawn(process.execPath, [...NODE_FLAGS, path.join(here, 'kafka-consume-child.mjs'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { UV_THREADPOOL_SIZE: '8', ...process.env } });
     let out = '';
     c.stdout.on('data', (d) => (out += d));
-    c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`consumer exited ${code}`))));
+    // 'close': its output is read to the end. A bad line rejects (the broker is still stopped).
+    c.on('close', (code) => {
+      try {
+        if (code !== 0) throw new Error(`consumer exited ${code}`);
+        resolve(JSON.parse(out.trim().split('\n').pop()!));
+      } catch (err) {
+        reject(err);
+      }
+    });
   });
 }
 

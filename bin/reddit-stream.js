@@ -14,12 +14,20 @@ process.env.UV_THREADPOOL_SIZE ??= '8';
 // keeps V8's young generation small, about 25 MB less RSS at full speed with
 // the same throughput (docs/DESIGN.md, Ingest 13). The process replaces
 // itself (same pid, no parent left) unless they are already given, on the
-// command line or in NODE_OPTIONS; where it cannot (Windows), it runs on.
+// command line or in NODE_OPTIONS. It runs on as it is where it cannot
+// (Windows, a permission model without child processes) and where starting
+// twice would be visible: a debugger, or preloaded modules (agents).
 const { readFileSync } = await import('node:fs');
 const flags = JSON.parse(readFileSync(new URL('./node-flags.json', import.meta.url), 'utf8'));
-const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((f) => f.split('=')[0]);
-const missing = flags.filter((f) => !given.includes(f.split('=')[0]));
-if (missing.length > 0 && typeof process.execve === 'function') {
-  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, process.argv[1], ...process.argv.slice(2)], process.env);
+const name = (f) => f.split('=')[0].replace(/_/g, '-');
+const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].filter(Boolean).map(name);
+const missing = flags.filter((f) => !given.includes(name(f)));
+const keepAsIs = given.some((f) => /^--(inspect|debug|require|import|loader|experimental-loader)\b|^-r$/.test(f));
+if (missing.length > 0 && !keepAsIs && process.platform !== 'win32' && !process.env.REDDIT_STREAM_REEXECUTED) {
+  try {
+    process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, process.argv[1], ...process.argv.slice(2)], { ...process.env, REDDIT_STREAM_REEXECUTED: '1' });
+  } catch {
+    // Not allowed or not available here: run with Node's defaults.
+  }
 }
 await import('../dist/cli/main.js');

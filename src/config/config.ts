@@ -234,7 +234,10 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
   int('max_batch_bytes', 1024, (n) => (cfg.maxBatchBytes = n));
   int('max_message_bytes', 1024, (n) => (cfg.maxMessageBytes = n));
   int('workers', 0, (n) => (cfg.workers = n));
-  int('gc_every_bytes', 0, (n) => (cfg.gcEveryBytes = n));
+  int('gc_every_bytes', 0, (n) => {
+    if (n !== 0 && n < 1024 * 1024) problems.push(`${where('gc_every_bytes')} must be 0 (no requested GCs) or at least 1 MiB (1048576): each request is a full GC (got ${n})`);
+    else cfg.gcEveryBytes = n;
+  });
   if (merged.table_root !== undefined) {
     const v = String(merged.table_root).trim();
     if (!v) problems.push(`${where('table_root')} is empty`);

@@ -1,5 +1,5 @@
 /**
- * Buffered messages copied, on arrival, into recycled fixed-size blocks.
+ * Buffered messages copied, on arrival, into recycled blocks.
  *
  * A Kafka message value is a view of the socket chunk it arrived in (64 KiB);
  * holding the view until the flush keeps the whole chunk alive long enough for

@@ -60,7 +60,9 @@ export const GC_EVERY_BYTES = 24 << 20;
 /**
  * Requested GCs for a service process (`consume`, `demo`): V8's `gc`, exposed
  * at run time (`--expose-gc` through v8.setFlagsFromString, then taken from a
- * new context, so the global scope is untouched), asked for a major GC run
+ * new context; this context's globals are untouched, but the flag is
+ * process-wide: contexts and worker threads made later see a `gc` global),
+ * asked for a major GC run
  * from a task (`execution: 'async'`): a full, atomic mark-compact of the
  * heap, ~15-22 ms for this service's ~25-30 MB (--trace-gc), about every
  * 150 ms at full speed and every 35 s at 200 posts/s of 3.6 KB. Where V8 refuses the flag, V8

@@ -74,6 +74,7 @@ describe('configuration', () => {
     assert.equal(resolveConfig([], []).gcEveryBytes, 24 << 20);
     assert.equal(resolveConfig([['environment', fromEnv({ REDDIT_STREAM_GC_EVERY_BYTES: '0' }).config]], []).gcEveryBytes, 0);
     assert.throws(() => resolveConfig([['test', { gc_every_bytes: -5 }]], []), /gc_every_bytes must be an integer >= 0 \(got -5\)/);
+    assert.throws(() => resolveConfig([['test', { gc_every_bytes: 1000 }]], []), /gc_every_bytes must be 0 \(no requested GCs\) or at least 1 MiB/);
   });
 
   it('workers: 0 means encode in the consuming thread; negative counts are refused', () => {

@@ -49,37 +49,58 @@ export interface RunOptions {
 
 /**
  * Bytes polled between requested GCs (`gc_every_bytes`; 0: none): a trade
- * of throughput for memory. In
- * `npm run bench:kafka`'s throughput phase (3 runs each, same broker, Node
- * flags of the bin): 24 MiB 231-237 MB peak RSS at 39-42k posts/s, 32 MiB
- * 239-251 MB at 44-46k, 48 MiB 257-266 MB at 45k; without requested GCs
- * 263-271 MB at 44-47k (`npm run bench:kafka-repeat`).
+ * of throughput for memory. In `npm run bench:kafka`'s throughput phase
+ * (3 runs each against one broker, Node flags of the bin, requests at any
+ * RSS): 24 MiB 231-237 MB peak RSS at 39-42k posts/s, 32 MiB 239-251 MB at
+ * 44-46k, 48 MiB 257-266 MB at 45k; without requested GCs 263-271 MB at
+ * 44-47k (`npm run bench:kafka-repeat`).
  */
 export const GC_EVERY_BYTES = 24 << 20;
+
+/**
+ * Requests are made only while the process's RSS is at least this: below
+ * it, the garbage V8 leaves until its own trigger keeps a process under
+ * 250 MB anyway. Same broker, 3 runs each, 24 MiB: from any RSS 225-237 MB
+ * at 36.5-38.4k posts/s; from 180 MB 223-233 MB at 40.5-41.9k; from 200 MB
+ * 239-247 MB.
+ */
+export const GC_ABOVE_RSS_BYTES = 180e6;
 
 /**
  * Requested GCs for a service process (`consume`, `demo`): V8's `gc`, exposed
  * at run time (`--expose-gc` through v8.setFlagsFromString, then taken from a
  * new context; this context's globals are untouched, but the flag is
  * process-wide: contexts and worker threads made later see a `gc` global),
- * asked for a major GC run
- * from a task (`execution: 'async'`): a full, atomic mark-compact of the
- * heap, ~15-22 ms for this service's ~25-30 MB (--trace-gc), about every
- * 150 ms at full speed and every 35 s at 200 posts/s of 3.6 KB. Where V8 refuses the flag, V8
- * decides alone (more memory, same results).
+ * asked for a major GC run from a task (`execution: 'async'`): a full, atomic
+ * mark-compact of the heap, ~15-22 ms for this service's ~25-30 MB
+ * (--trace-gc), at most every 150 ms at full speed. Where V8 refuses the
+ * flag, V8 decides alone (more memory, same results). `gc` and `rss` can be
+ * given (tests).
  */
-export function garbageCollection(everyBytes = GC_EVERY_BYTES): { everyBytes: number; collect: () => void } | undefined {
+export function garbageCollection(
+  everyBytes = GC_EVERY_BYTES,
+  o: { aboveRssBytes?: number; rss?: () => number; gc?: (o: { type: 'major'; execution: 'async' }) => unknown } = {},
+): { everyBytes: number; collect: () => void } | undefined {
   if (!(everyBytes > 0)) return undefined;
-  let gc: unknown;
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    gc = vm.runInNewContext('gc');
-  } catch {
-    return undefined;
+  let gc: unknown = o.gc;
+  if (gc === undefined) {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      gc = vm.runInNewContext('gc');
+    } catch {
+      return undefined;
+    }
   }
   if (typeof gc !== 'function') return undefined;
   const run = gc as (o: { type: 'major'; execution: 'async' }) => unknown;
-  return { everyBytes, collect: () => void run({ type: 'major', execution: 'async' }) };
+  const rss = o.rss ?? process.memoryUsage.rss;
+  const above = o.aboveRssBytes ?? GC_ABOVE_RSS_BYTES;
+  return {
+    everyBytes,
+    collect: () => {
+      if (rss() >= above) void run({ type: 'major', execution: 'async' });
+    },
+  };
 }
 
 export async function runLoop(opts: RunOptions): Promise<void> {

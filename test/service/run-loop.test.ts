@@ -7,7 +7,7 @@ import type { BatchSummary } from '../../src/ingest/summary.ts';
 import { TableCatalog } from '../../src/ingest/tables.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { PostGenerator } from '../../src/reddit/generate.ts';
-import { runLoop, type PollingSource } from '../../src/service/run-loop.ts';
+import { garbageCollection, GC_ABOVE_RSS_BYTES, runLoop, type PollingSource } from '../../src/service/run-loop.ts';
 import { memoryRoot } from '../helpers/memory-root.ts';
 
 const enc = new TextEncoder();
@@ -74,5 +74,22 @@ describe('run loop', () => {
     let none = 0;
     await run(posts(50), 1000, { everyBytes: bytes + 1, collect: () => none++ });
     assert.equal(none, 0);
+  });
+
+  it('requests a major GC only while RSS is at or above the floor; none when disabled', () => {
+    const calls: unknown[] = [];
+    let rss = GC_ABOVE_RSS_BYTES - 1;
+    const g = garbageCollection(1 << 20, { rss: () => rss, gc: (o) => calls.push(o) })!;
+    assert.equal(g.everyBytes, 1 << 20);
+    g.collect();
+    assert.equal(calls.length, 0);
+    rss = GC_ABOVE_RSS_BYTES;
+    g.collect();
+    assert.deepEqual(calls, [{ type: 'major', execution: 'async' }]);
+    assert.equal(garbageCollection(0, { gc: (o) => calls.push(o) }), undefined);
+    // The real one: V8's gc, exposed at run time.
+    const real = garbageCollection(1 << 20, { aboveRssBytes: 0 })!;
+    assert.equal(typeof real.collect, 'function');
+    real.collect();
   });
 });

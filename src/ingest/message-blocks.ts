@@ -1,15 +1,17 @@
 /**
  * Buffered messages copied, on arrival, into recycled blocks.
  *
- * A Kafka message value is a view of the socket chunk it arrived in (64 KiB);
- * holding the view until the flush keeps the whole chunk alive long enough for
+ * A Kafka message value is a view of the socket chunk it arrived in (64 KiB).
+ * Held until the flush, the view keeps the whole chunk alive long enough for
  * V8 to move it to the old generation, where it stays as garbage until the
- * next full collection (about every 64 MB of external memory). Copying each
- * value into a block right away lets the chunk die young (freed by the next
- * scavenge), and the blocks go back to a pool when their batch is taken, so
- * steady streaming allocates no buffer per message, and few blocks once the
- * pool holds what a flush cycle uses. The flush then joins a topic's blocks into one packed
- * buffer with a few large copies instead of one per message.
+ * next full collection (about every 64 MB of external memory). Copied into a
+ * block when pushed, the pipeline lets go of the chunk at once (what the
+ * Kafka client itself holds while fetching is paused can still outlive
+ * scavenges: see `collectGarbage` in service/run-loop.ts). The blocks go
+ * back to a pool when their batch is taken, so steady streaming allocates no
+ * buffer per message, and few blocks once the pool holds what a flush cycle
+ * uses. The flush joins a topic's blocks into one packed buffer with a few
+ * large copies instead of one per message.
  */
 import type { PackBuffers, Packed } from './post-batch.ts';
 

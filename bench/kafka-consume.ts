@@ -14,7 +14,7 @@
  *   node bench/kafka-consume.ts [--posts 200000] [--rate 200] [--rate-seconds 20] [--no-python]
  *     [--workers N] [--max-batch-bytes B] [--unknown-fields keep|drop] [--encoder auto|native|js] [--gc-every-bytes B]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Admin } from '@platformatic/kafka';
 import { startBroker } from '../scripts/kafka-broker.ts';
 import { PostGenerator } from '../src/reddit/generate.ts';
-import { benchProducer, NODE_FLAGS, preloadPosts } from './kafka-preload.ts';
+import { benchProducer, buildDist, NODE_FLAGS, preloadPosts, runConsumer, runOutput } from './kafka-bench.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(here, '..');
@@ -34,19 +34,7 @@ const { values: a } = parseArgs({ options: {
 } });
 const N = Number(a.posts);
 
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    // The thread pool size bin/reddit-stream.js sets for the command.
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { UV_THREADPOOL_SIZE: '8', ...process.env } });
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    // 'close': its output is read to the end.
-    c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}`))));
-  });
-}
-
-// The consumer runs the built code, as the `reddit-stream` command does: build it first.
-execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+buildDist();
 const broker = await startBroker({ partitions: 6, heapMb: 1024 });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-bench-kafka-'));
 const results: Record<string, unknown> = { posts: N, node: process.version, nodeFlags: NODE_FLAGS.join(' '), cpus: os.cpus().length };
@@ -61,13 +49,13 @@ try {
   results.preload = { seconds: +((performance.now() - t0) / 1000).toFixed(1), MB: +(bytes / 1e6).toFixed(1), avgPostBytes: Math.round(bytes / N) };
 
   // 1. throughput
-  const ours = JSON.parse(await run(process.execPath, [...NODE_FLAGS, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : []), ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []), ...(a.encoder ? ['--encoder', a.encoder] : []), ...(a['gc-every-bytes'] ? ['--gc-every-bytes', a['gc-every-bytes']] : [])]));
+  const ours = await runConsumer(['--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : []), ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []), ...(a.encoder ? ['--encoder', a.encoder] : []), ...(a['gc-every-bytes'] ? ['--gc-every-bytes', a['gc-every-bytes']] : [])]);
   ours.MBPerSec = ours.seconds ? +(bytes / 1e6 / ours.seconds).toFixed(1) : null;
   results.throughput = ours;
 
   // 2. steady rate latency (default settings: batch_size 5000, processing_interval 1 s)
   const rate = Number(a.rate), secs = Number(a['rate-seconds']);
-  const child = run(process.execPath, [...NODE_FLAGS, path.join(here, 'kafka-consume-child.mjs'), '--bootstrap', broker.bootstrap, '--subreddit', 'steady', '--root', path.join(tmp, 'steady'), '--group', 'bench-steady', '--idle', '4']);
+  const child = runConsumer(['--bootstrap', broker.bootstrap, '--subreddit', 'steady', '--root', path.join(tmp, 'steady'), '--group', 'bench-steady', '--idle', '4']);
   await new Promise((r) => setTimeout(r, 3000)); // let it join the group
   const sg = new PostGenerator({ seed: 6, subreddits: ['steady'] });
   const tick = 100;
@@ -78,7 +66,7 @@ try {
     await new Promise((r) => setTimeout(r, Math.max(0, tick - (performance.now() - start))));
   }
   await producer.close();
-  results.steady = { rate, seconds: secs, ...JSON.parse(await child) };
+  results.steady = Object.assign({ rate, seconds: secs }, await child);
 
   // 3. the old pipeline's approach on the same topic
   if (!a['no-python']) {
@@ -87,7 +75,7 @@ try {
       execFileSync(py, ['-m', 'pip', 'install', '-q', '-r', path.join(ROOT, 'scripts/requirements-bench.txt')], { stdio: 'inherit' });
       const seed: Record<string, unknown> = {};
       for (const bs of [100, 5000]) {
-        const out = await run(py, [path.join(SHARED, 'anchors/seed_polars_consumer.py'), '--bootstrap', broker.bootstrap, '--topic', 'reddit_bench', '--table', path.join(tmp, `seed-${bs}`), '--batch-size', String(bs), '--expect', String(N), '--idle-s', '10', '--group', `seed-${bs}`]);
+        const out = await runOutput(py, [path.join(SHARED, 'anchors/seed_polars_consumer.py'), '--bootstrap', broker.bootstrap, '--topic', 'reddit_bench', '--table', path.join(tmp, `seed-${bs}`), '--batch-size', String(bs), '--expect', String(N), '--idle-s', '10', '--group', `seed-${bs}`]);
         seed[`batch${bs}`] = JSON.parse(out.trim().split('\n').pop()!);
       }
       results.seedPython = seed;

@@ -10,18 +10,14 @@
  *   node bench/kafka-repeat.ts [--posts 200000] [--runs 3] [--variant=<consumer args>]...
  *   e.g. --variant=defaults --variant=--gc-every-bytes=0 (args of bench/kafka-consume-child.mjs)
  */
-import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { Admin } from '@platformatic/kafka';
 import { startBroker } from '../scripts/kafka-broker.ts';
-import { NODE_FLAGS, preloadPosts } from './kafka-preload.ts';
+import { buildDist, preloadPosts, runConsumer } from './kafka-bench.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(here, '..');
 const { values: a } = parseArgs({ options: { posts: { type: 'string', default: '200000' }, runs: { type: 'string', default: '3' }, variant: { type: 'string', multiple: true, default: ['defaults'] } } });
 const N = Number(a.posts);
 /** CPU seconds of a process (Linux: utime + stime in clock ticks of 1/100 s). */
@@ -31,25 +27,7 @@ const cpuOf = (pid: number | undefined) => {
   return (Number(f[11]) + Number(f[12])) / 100;
 };
 
-function child(args: string[]): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [...NODE_FLAGS, path.join(here, 'kafka-consume-child.mjs'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { UV_THREADPOOL_SIZE: '8', ...process.env } });
-    let out = '';
-    c.stdout.on('data', (d) => (out += d));
-    // 'close': its output is read to the end. A bad line rejects (the broker is still stopped).
-    c.on('close', (code) => {
-      try {
-        if (code !== 0) throw new Error(`consumer exited ${code}`);
-        resolve(JSON.parse(out.trim().split('\n').pop()!));
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
-}
-
-// The consumer runs the built code, as the command does: build it first.
-execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+buildDist();
 const broker = await startBroker({ partitions: 6, heapMb: 1024 });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-bench-repeat-'));
 try {
@@ -61,7 +39,7 @@ try {
   for (let r = 0; r < Number(a.runs); r++) {
     for (const v of a.variant) {
       const b0 = cpuOf(broker.pid);
-      const res = await child(['--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, `run${n}`), '--group', `repeat-${n++}`, '--idle', '2', ...(v === 'defaults' ? [] : v.split(/\s+/).filter(Boolean))]);
+      const res = await runConsumer(['--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, `run${n}`), '--group', `repeat-${n++}`, '--idle', '2', ...(v === 'defaults' ? [] : v.split(/\s+/).filter(Boolean))]);
       const brokerCpu = +(cpuOf(broker.pid) - b0).toFixed(2);
       console.log(JSON.stringify({ variant: v, postsPerSec: res.postsPerSec, peakRssMB: res.peakRssMB, flushMsP50: res.flushMsP50, flushMsP99: res.flushMsP99, cpuSeconds: res.cpuSeconds, brokerCpu }));
       fs.rmSync(path.join(tmp, `run${n - 1}`), { recursive: true, force: true });

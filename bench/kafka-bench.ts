@@ -1,4 +1,5 @@
 /** Benchmark setup shared by bench/kafka-consume.ts and bench/kafka-repeat.ts. */
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +10,40 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The Node flags the `reddit-stream` command starts with: benchmark consumers run with them too. */
 export const NODE_FLAGS = JSON.parse(fs.readFileSync(path.join(ROOT, 'bin/node-flags.json'), 'utf8')) as string[];
+
+/** Consumers run the built code, as the command does: build it first. */
+export function buildDist(): void {
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+}
+
+/** A command's standard output, once it exited 0. */
+export function runOutput(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // The thread pool size bin/reddit-stream.js sets for the command.
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { UV_THREADPOOL_SIZE: '8', ...process.env } });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    // 'close': its output is read to the end.
+    c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}`))));
+  });
+}
+
+/** What bench/kafka-consume-child.mjs prints (the figures used here; the rest is reported as is). */
+export interface ConsumerFigures {
+  postsPerSec: number | null;
+  seconds: number | null;
+  peakRssMB: number;
+  flushMsP50: number | null;
+  flushMsP99: number | null;
+  cpuSeconds: Record<string, number>;
+  [figure: string]: unknown;
+}
+
+/** bench/kafka-consume-child.mjs with `args`, as the command runs (Node flags, thread pool): its figures. */
+export async function runConsumer(args: string[]): Promise<ConsumerFigures> {
+  const out = await runOutput(process.execPath, [...NODE_FLAGS, path.join(ROOT, 'bench/kafka-consume-child.mjs'), ...args]);
+  return JSON.parse(out.trim().split('\n').pop()!) as ConsumerFigures;
+}
 
 export type BenchProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
 

@@ -130,8 +130,9 @@ export class BlockAppender {
     const n = v.byteLength;
     let last = this.blocks.length - 1;
     if (n > 0 && (last < 0 || this.used[last] + n > this.blocks[last].byteLength)) {
-      // The next size class (a value larger than the largest gets a block of its own size).
-      const size = last < 0 ? this.pool.minBytes : this.pool.next(Math.min(this.blocks[last].byteLength, this.pool.maxBytes));
+      // The next size class (`next` stops at the largest, also after a block
+      // made for a value larger than that; such a value gets its own size).
+      const size = last < 0 ? this.pool.minBytes : this.pool.next(this.blocks[last].byteLength);
       this.blocks.push(this.pool.acquire(size, n));
       this.used.push(0);
       last++;

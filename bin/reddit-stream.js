@@ -30,4 +30,6 @@ if (missing.length > 0 && !keepAsIs && process.platform !== 'win32' && !process.
     // Not allowed or not available here: run with Node's defaults.
   }
 }
+// The marker only guards this start: processes the CLI starts do not inherit it.
+delete process.env.REDDIT_STREAM_REEXECUTED;
 await import('../dist/cli/main.js');

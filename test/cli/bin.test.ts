@@ -20,7 +20,7 @@ function probeBin(): string {
   fs.mkdirSync(path.join(dir, 'dist', 'cli'), { recursive: true });
   for (const f of ['reddit-stream.js', 'node-flags.json']) fs.copyFileSync(path.join(REPO_ROOT, 'bin', f), path.join(dir, 'bin', f));
   fs.writeFileSync(path.join(dir, 'dist', 'cli', 'main.js'), `
-    process.stdout.write(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, args: process.argv.slice(2) }));
+    process.stdout.write(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, args: process.argv.slice(2), marker: process.env.REDDIT_STREAM_REEXECUTED ?? null }));
     process.exitCode = Number(process.argv[2] === 'exit' ? process.argv[3] : 0);
   `);
   return path.join(dir, 'bin', 'reddit-stream.js');
@@ -28,7 +28,7 @@ function probeBin(): string {
 
 function run(bin: string, args: string[], opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}) {
   const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), bin, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', ...opts.env } });
-  return { status: r.status, out: r.stdout ? (JSON.parse(r.stdout) as { execArgv: string[]; args: string[] }) : null, stderr: r.stderr };
+  return { status: r.status, out: r.stdout ? (JSON.parse(r.stdout) as { execArgv: string[]; args: string[]; marker: string | null }) : null, stderr: r.stderr };
 }
 
 describe('bin/reddit-stream.js', () => {
@@ -40,6 +40,8 @@ describe('bin/reddit-stream.js', () => {
     assert.equal(r.status, 3, r.stderr);
     for (const f of FLAGS) assert.ok(r.out!.execArgv.includes(f), `${f} in ${r.out!.execArgv}`);
     assert.deepEqual(r.out!.args, ['exit', '3', 'a b', '', '$HOME', '--', '-x']);
+    // The restart's marker is not left for processes the CLI starts.
+    assert.equal(r.out!.marker, null);
   });
 
   it('leaves a flag the user gave alone, in either spelling, on the command line or in NODE_OPTIONS', () => {

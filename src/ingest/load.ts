@@ -20,6 +20,7 @@ import { PostBatchBuilder, type NormaliseOptions } from '../reddit/normalise.ts'
 import { isValidSubreddit } from '../reddit/subreddit.ts';
 import { deadLetterBatch, type DeadLetter } from './dead-letters.ts';
 import type { TableCatalog } from './tables.ts';
+import { booleansAsIntegers } from './post-batch.ts';
 
 export interface LoadOptions {
   catalog: TableCatalog;
@@ -158,7 +159,9 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
       const t = await tableState(name);
       const batch = p.builder.build();
       if (batch.numRows === 0) continue;
-      const r = await t.table.append(batch, { txns: [{ appId, version: p.lastLine }], schema: catalog.appendSchema(t.table), operation: 'WRITE', commitInfo: { engineInfo: 'reddit-stream load' } });
+      const schema = catalog.appendSchema(t.table);
+      booleansAsIntegers(schema ?? t.table.schema, batch);
+      const r = await t.table.append(batch, { txns: [{ appId, version: p.lastLine }], schema, operation: 'WRITE', commitInfo: { engineInfo: 'reddit-stream load' } });
       if (r.kind === 'conflict') throw new Error(`concurrent load of the same file into ${name}: ${r.reason}`);
       t.done = p.lastLine;
       progress.posts += batch.numRows;

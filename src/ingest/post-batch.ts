@@ -9,7 +9,7 @@
  * and committing.
  */
 import * as os from 'node:os';
-import { encodeDataFiles, type EncodedFile } from '../delta/data-files.ts';
+import { encodeDataFiles, type ColumnBatch, type EncodedFile } from '../delta/data-files.ts';
 import type { StructType } from '../delta/schema.ts';
 import type { Codec } from '../parquet/write.ts';
 import { encodeColumns, ValueError } from '../parquet/write.ts';
@@ -155,6 +155,20 @@ export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments
 }
 
 /**
+ * A table created elsewhere may have an integer column where posts give
+ * booleans (the old Python pipeline's int32 `likes`, which Polars filled
+ * with 1 and 0): true and false are written as 1 and 0 there, in place.
+ */
+export function booleansAsIntegers(schema: StructType, batch: ColumnBatch): void {
+  for (const f of schema.fields) {
+    if (f.type.kind !== 'primitive' || !['long', 'integer', 'short', 'byte'].includes(f.type.name)) continue;
+    const col = batch.columns[f.name] as { [i: number]: unknown; length: number } | undefined;
+    if (!col) continue;
+    for (let i = 0; i < col.length; i++) if (typeof col[i] === 'boolean') col[i] = col[i] ? 1 : 0;
+  }
+}
+
+/**
  * The rows of `batch` whose value in `column` does not fit the table's type
  * for it (or is missing where the table requires one), with the reason.
  */
@@ -192,6 +206,7 @@ export async function encodePostBatch(job: PostBatchJob): Promise<PostBatchResul
   const reject = new Map<number, string>();
   for (;;) {
     const { batch, dead, segmentRows } = normaliseJob(job, reject);
+    booleansAsIntegers(job.schema, batch);
     let files: EncodedFile[];
     try {
       files = await encodeDataFiles(job.schema, job.partitionColumns, batch, { ...job.settings, encode: encodeColumns, inputBytes: job.data.byteLength });

@@ -44,12 +44,18 @@ export function evolvedSchema(current: StructType, wanted: StructType): StructTy
   return missing.length ? struct([...current.fields, ...missing.map((f) => ({ ...f, nullable: true }))]) : null;
 }
 
-/** Table column types that can hold the values of a post column of type `wanted` (a narrower number type: out-of-range values are dead letters). */
+/**
+ * Table column types that can hold the values of a post column of type
+ * `wanted`: a narrower number type (out-of-range values are dead letters),
+ * or an integer type for a boolean (true and false written as 1 and 0 by
+ * `booleansAsIntegers`: the old Python pipeline's tables have int32 `likes`).
+ */
 function holds(table: DataType, wanted: DataType): boolean {
   if (JSON.stringify(table) === JSON.stringify(wanted)) return true;
   if (table.kind !== 'primitive' || wanted.kind !== 'primitive') return false;
   if (wanted.name === 'long') return ['integer', 'short', 'byte', 'double', 'float'].includes(table.name);
   if (wanted.name === 'double') return table.name === 'float';
+  if (wanted.name === 'boolean') return ['long', 'integer', 'short', 'byte'].includes(table.name);
   return false;
 }
 

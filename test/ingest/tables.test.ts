@@ -15,10 +15,12 @@ function retyped(types: Record<string, string>): StructType {
 }
 
 describe('post tables created elsewhere', () => {
-  it('narrower number columns hold posts (out-of-range values become dead letters); other types do not', () => {
+  it('narrower number columns hold posts (out-of-range values become dead letters), integer columns booleans; other types do not', () => {
     // The old Python pipeline's types: int32 counts, float32 epochs, int32 likes.
-    const old = retyped({ score: 'integer', num_comments: 'integer', created_utc: 'float', likes: 'integer', title: 'long' });
-    assert.deepEqual(incompatibleColumns(old, posts), ['title is long in the table, posts give string', 'likes is integer in the table, posts give boolean']);
+    const old = retyped({ score: 'integer', num_comments: 'integer', created_utc: 'float', likes: 'integer' });
+    assert.deepEqual(incompatibleColumns(old, posts), []);
+    const wrong = retyped({ title: 'long', likes: 'string', score: 'boolean' });
+    assert.deepEqual(incompatibleColumns(wrong, posts), ['title is long in the table, posts give string', 'score is boolean in the table, posts give long', 'likes is string in the table, posts give boolean']);
     assert.deepEqual(incompatibleColumns(posts, posts), []);
   });
 

@@ -4,7 +4,9 @@
  * default 4 MiB, the size flushes are split to). Reports the process's RSS
  * before the first job and its peak (kernel high-water mark).
  *
- *   node bench/encode-native.ts [--parallel 2] [--job-bytes 4194304] [--rounds 20]
+ *   node bench/encode-native.ts [--parallel 2] [--job-bytes 4194304] [--rounds 20] [--service]
+ *
+ * --service: as the service runs it (glibc's mmap threshold fixed, see fixMmapThreshold).
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -14,9 +16,10 @@ import { generatedMessages } from '../src/reddit/generate.ts';
 import { postTableSchema } from '../src/reddit/post-schema.ts';
 
 const MB = (x: number) => Math.round(x / 1e6);
-const { values: a } = parseArgs({ options: { parallel: { type: 'string', default: '2' }, 'job-bytes': { type: 'string', default: String(4 << 20) }, rounds: { type: 'string', default: '20' } } });
+const { values: a } = parseArgs({ options: { parallel: { type: 'string', default: '2' }, 'job-bytes': { type: 'string', default: String(4 << 20) }, rounds: { type: 'string', default: '20' }, service: { type: 'boolean', default: false } } });
 const loaded = loadNativeAddon();
 if ('error' in loaded) throw new Error(loaded.error);
+if (a.service) loaded.addon.fixMmapThreshold(128 * 1024);
 const parallel = Number(a.parallel);
 const { messages: msgs, bytes } = generatedMessages(Number(a['job-bytes']));
 const schema = postTableSchema('keep');

@@ -346,7 +346,8 @@ fn write_file(batch: &Batch, o: &EncodeOptions) -> std::result::Result<(Vec<u8>,
         }
         let (dt, array): (DataType, ArrayRef) = match kind {
             S::Str => {
-                let mut b = StringBuilder::with_capacity(n, 0);
+                let bytes = (0..n).map(|r| if let Cell::Str(_, l) = batch.cell(r, c) { l as usize } else { 0 }).sum();
+                let mut b = StringBuilder::with_capacity(n, bytes);
                 for r in 0..n {
                     match batch.cell(r, c) {
                         Cell::Str(a, l) => b.append_value(batch.str_at((a, l))),

@@ -11,7 +11,12 @@
  *   returned as a value (`{ kind: 'conflict' }`) and nothing is written.
  *   Otherwise (blind appends) we retry at the next version.
  * - `commitInfo.readVersion` records the snapshot the commit was planned on.
+ * - `commitInfo.txnId` is unique per commit: a put-if-absent that reports
+ *   "exists" for a commit that is ours (an S3 PUT that landed, whose reply was
+ *   lost, retried by the SDK and answered 412) is recognised as committed,
+ *   not taken for a lost race (which would delete the files it references).
  */
+import { randomUUID } from 'node:crypto';
 import { ReddStreamError } from '../errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { decodeFilePath, serializeCommit, type Action, type Txn } from './actions.ts';
@@ -70,15 +75,17 @@ export async function commit(
   options: CommitOptions = {},
 ): Promise<CommitResult> {
   const maxAttempts = options.maxAttempts ?? 100;
+  const txnId = typeof commitInfo.txnId === 'string' ? commitInfo.txnId : randomUUID();
   let version = readVersion + 1;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const info: Record<string, unknown> = { timestamp: Date.now(), ...commitInfo };
+    const info: Record<string, unknown> = { timestamp: Date.now(), ...commitInfo, txnId };
     if (readVersion >= 0) info.readVersion = readVersion;
     const bytes = serializeCommit([{ commitInfo: info }, ...actions]);
     if (await store.putIfAbsent(commitPath(version), bytes)) return { kind: 'committed', version, attempts: attempt };
+    const winner = await readCommit(store, commitPath(version));
+    if (winner.some((a) => 'commitInfo' in a && a.commitInfo.txnId === txnId)) return { kind: 'committed', version, attempts: attempt };
     if (version === 0) return { kind: 'conflict', version: 0, reason: 'the table was created concurrently by another writer', winningTxns: [] };
     options.onRetry?.(version, attempt);
-    const winner = await readCommit(store, commitPath(version));
     const conflict = findConflict(actions, winner);
     if (conflict) return { kind: 'conflict', version, ...conflict };
     version++;

@@ -31,6 +31,13 @@ export interface S3StoreOptions {
   /** Objects above this size use multipart upload (default 64 MiB). */
   multipartThreshold?: number;
   maxAttempts?: number;
+  /**
+   * A request fails (and is retried, up to `maxAttempts`) when connecting
+   * takes longer than `connectMs` (default 10 s) or its connection is idle,
+   * neither sending nor receiving, for `idleMs` (default 30 s): a server or
+   * network that stops answering must not hang a commit for ever.
+   */
+  timeouts?: { connectMs?: number; idleMs?: number };
   /** Share one client between stores of the same bucket. */
   client?: S3Connection;
 }
@@ -81,6 +88,7 @@ function makeS3Client(m: Sdk, o: S3StoreOptions): S3Client {
     credentials: o.credentials,
     maxAttempts: o.maxAttempts ?? 5,
     retryMode: 'standard',
+    requestHandler: { connectionTimeout: o.timeouts?.connectMs ?? 10_000, socketTimeout: o.timeouts?.idleMs ?? 30_000 },
   });
 }
 

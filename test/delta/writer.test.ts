@@ -141,6 +141,33 @@ describe('commit conflicts', () => {
     assert.equal(await store.head(commitPath(2)), null);
   });
 
+  it('a commit that landed but was reported as "exists" (a retried PUT whose reply was lost) is committed, its files kept', async () => {
+    /** put-if-absent of the next commit lands, then answers false, as an SDK retry of it would (412 on its own object). */
+    class LostReplyStore extends MemoryObjectStore {
+      armed = false;
+      override async putIfAbsent(path: string, data: Uint8Array): Promise<boolean> {
+        const ok = await super.putIfAbsent(path, data);
+        if (this.armed && ok && path.endsWith('.json')) {
+          this.armed = false;
+          return false;
+        }
+        return ok;
+      }
+    }
+    for (const txns of [[{ appId: 'grp-topic-0', version: 41 }], undefined]) {
+      const store = new LostReplyStore();
+      const t = await DeltaTable.create(store, { schema: struct([field('n', 'long')]) });
+      store.armed = true;
+      const res = await t.appendRows([{ n: 1n }], { txns });
+      assert.equal(res.kind, 'committed', JSON.stringify(res));
+      if (res.kind === 'committed') assert.equal(res.version, 1);
+      assert.equal(await store.head(commitPath(2)), null, 'not committed a second time');
+      const snap = await loadSnapshot(store);
+      assert.deepEqual((await readAllRows(snap)).map((r) => r.n), [1n]);
+      if (txns) assert.equal(snap.txnVersion('grp-topic-0'), 41);
+    }
+  });
+
   it('findConflict: metadata and protocol changes and double removes conflict; disjoint appends do not', () => {
     const add = { add: { path: 'a', partitionValues: {}, size: 1, modificationTime: 0, dataChange: true } };
     assert.equal(findConflict([add], [add]), null);

@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readAllRows } from '../../src/delta/scan.ts';
@@ -130,5 +133,61 @@ emit({'version': dt.version(), 'txn': dt.transaction_version('loader'), 'rows': 
     await assert.rejects(outsider.put('k', enc.encode('x')), (e: unknown) => e instanceof ReddStreamError && /access denied to write s3:\/\/lake\/x\/k: grant s3:GetObject, s3:PutObject/.test(e.message) && !e.message.includes('outsider-secret'));
     const badSecret = new S3ObjectStore('s3://lake/x', { endpoint: s3.endpoint, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: 'wrong-secret' }, maxAttempts: 1 });
     await assert.rejects(badSecret.get('k'), (e: unknown) => e instanceof ReddStreamError && /secret key is wrong/.test(e.message) && !e.message.includes('wrong-secret'));
+  });
+
+  it('a commit PUT that lands but whose reply is lost (the SDK retries it and gets 412) counts as committed; its files stay', async () => {
+    // A proxy in front of the server drops the reply to the first conditional PUT of version 1.
+    let drop = true;
+    const retried: number[] = [];
+    const up = new URL(s3.endpoint);
+    const proxy = http.createServer((req, res) => {
+      const body: Buffer[] = [];
+      req.on('data', (c: Buffer) => body.push(c));
+      req.on('end', () => {
+        const commitPut = req.method === 'PUT' && /_delta_log\/0{19}1\.json/.test(req.url ?? '') && req.headers['if-none-match'] === '*';
+        const u = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+          const out: Buffer[] = [];
+          ur.on('data', (c: Buffer) => out.push(c));
+          ur.on('end', () => {
+            if (commitPut && drop) {
+              drop = false;
+              req.socket.destroy();
+              return;
+            }
+            if (commitPut) retried.push(ur.statusCode ?? 0);
+            res.writeHead(ur.statusCode ?? 500, ur.headers);
+            res.end(Buffer.concat(out));
+          });
+        });
+        u.end(Buffer.concat(body));
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const s = new S3ObjectStore('s3://lake/lost-reply', { endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, maxAttempts: 3 });
+      const t = await DeltaTable.create(s, { schema: struct([field('id', 'string')]) });
+      const r = await t.appendRows([{ id: 'a' }, { id: 'b' }], { txns: [{ appId: 'g-reddit_x-0', version: 41 }] });
+      assert.deepEqual(retried, [412], 'the retry of the landed PUT was refused by the server');
+      assert.equal(r.kind, 'committed', JSON.stringify(r));
+      const snap = await loadSnapshot(store('s3://lake/lost-reply'));
+      assert.equal(snap.version, 1);
+      assert.equal(snap.txnVersion('g-reddit_x-0'), 41);
+      assert.deepEqual((await readAllRows(snap)).map((row) => row.id).sort(), ['a', 'b']);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it('a server that accepts connections but never answers fails the request after the idle timeout (no hang)', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((c) => sockets.add(c));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    try {
+      const s = new S3ObjectStore('s3://lake/x', { endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 2, timeouts: { idleMs: 300 } });
+      await assert.rejects(s.putIfAbsent('_delta_log/00000000000000000000.json', enc.encode('{}')), (e: Error) => /timed out|timeout/i.test(`${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`));
+    } finally {
+      silent.close();
+      for (const c of sockets) c.destroy();
+    }
   });
 });

@@ -3,12 +3,14 @@
  *
  * Positions come from the Delta tables, not from Kafka: on every assignment
  * the pipeline reads the partition's committed offset (its `txn` version) and
- * the source seeks there; with no txn the stream's reset policy
- * (`auto_offset_reset`) applies. Kafka's own committed offsets are only a
+ * the source seeks there; with no txn it seeks to the offset of the reset
+ * policy (`auto_offset_reset`), looked up then. Kafka's own committed offsets are only a
  * mirror, written after each Delta commit, so lag tools work.
  *
  * Partition states:
- *   pending  - assigned, position not read from the table yet: messages are held;
+ *   pending  - assigned, position not read from the table yet (or, with no
+ *              position there, the reset policy's offset not looked up yet):
+ *              messages are held;
  *   seeking  - position known, waiting for the first message at that offset
  *              (an in-flight fetch may still deliver later offsets: those are
  *              dropped and the seek repeated). Only when the broker says the
@@ -40,8 +42,9 @@ export interface KafkaSourceOptions {
   connection?: KafkaConnection;
 }
 
+type Pending = { kind: 'pending'; held: SourceMessage[] };
 type PartState =
-  | { kind: 'pending'; held: SourceMessage[] }
+  | Pending
   | { kind: 'seeking'; offset: bigint; since: number; checking: boolean; windowMin: bigint | null; lastWindowMin: bigint | null }
   | { kind: 'ready' };
 
@@ -57,6 +60,8 @@ export class KafkaSource implements PollingSource {
   private stream: (Awaited<ReturnType<Consumer<Buffer, Buffer, Buffer, Buffer>['consume']>>) | null = null;
   private queue: SourceMessage[] = [];
   private readonly states = new Map<string, PartState>();
+  /** Where a partition with no position in its table started (the reset policy's offset then). */
+  private readonly starts = new Map<string, bigint>();
   private assignment = new Set<string>();
   private paused = false;
   private restarting = false;
@@ -129,10 +134,15 @@ export class KafkaSource implements PollingSource {
     this.o.log.info('partition assignment changed', { group: this.o.groupId, assigned: [...next].sort().join(',') || 'none', added: added.join(',') || undefined, revoked: removed.join(',') || undefined });
     for (const k of removed) {
       this.states.delete(k);
+      this.starts.delete(k);
       const [topic, p] = split(k);
       this.queue = this.queue.filter((m) => !(m.topic === topic && m.partition === p));
     }
-    for (const k of added) this.states.set(k, { kind: 'pending', held: [] });
+    const fresh = added.map((k) => {
+      const st: Pending = { kind: 'pending', held: [] };
+      this.states.set(k, st);
+      return [k, st] as const;
+    });
     this.assignChain = this.assignChain.then(async () => {
       if (removed.length) {
         await this.o.pipeline.idle();
@@ -141,34 +151,77 @@ export class KafkaSource implements PollingSource {
           this.o.pipeline.revoke(topic, p);
         }
       }
-      for (const k of added) await this.assignOne(k);
+      for (const [k, st] of fresh) await this.assignOne(k, st);
     });
   }
 
-  /** Read a partition's position from the table; on failure keep its held messages and retry later (not blocking poll). */
-  private async assignOne(k: string): Promise<void> {
-    if (!this.assignment.has(k) || this.closed) return;
+  /** Whether `st` is still the partition's state (not revoked, re-assigned or re-seeked since). */
+  private current(k: string, st: PartState): boolean {
+    return !this.closed && this.assignment.has(k) && this.states.get(k) === st;
+  }
+
+  /** Run `step` again in a second, on the assign chain (a failed table or offset read; messages stay held). */
+  private retryLater(step: () => Promise<void>): void {
+    setTimeout(() => { this.assignChain = this.assignChain.then(step); }, 1000).unref();
+  }
+
+  /**
+   * Read the position of a partition assigned in state `st` from the table;
+   * on failure keep its held messages and retry later (not blocking poll).
+   * A retry of an assignment that has since been revoked or replaced does
+   * nothing: it must not reset the newer one's pipeline state.
+   */
+  private async assignOne(k: string, st: Pending): Promise<void> {
+    if (!this.current(k, st)) return;
     const [topic, p] = split(k);
     let pos: bigint | null;
     try {
       pos = await this.o.pipeline.assign(topic, p);
     } catch (err) {
       this.o.log.error('cannot read the committed position from the table; its messages are held and the read is retried', { topic, partition: p, error: (err as Error).message });
-      setTimeout(() => { this.assignChain = this.assignChain.then(() => this.assignOne(k)); }, 1000).unref();
+      this.retryLater(() => this.assignOne(k, st));
       return;
     }
-    const st = this.states.get(k);
-    if (!this.assignment.has(k) || st?.kind !== 'pending') return;
-    const held = st.held;
+    if (!this.current(k, st)) return;
     if (pos === null) {
-      this.o.log.info(`no committed position in the table: starting at the ${this.o.autoOffsetReset} offset`, { topic, partition: p });
-      this.states.set(k, { kind: 'ready' });
-    } else {
-      this.o.log.debug('resuming from the table', { topic, partition: p, offset: pos });
-      this.states.set(k, { kind: 'seeking', offset: pos, since: Date.now(), checking: false, windowMin: null, lastWindowMin: null });
-      this.stream?.offsetsToFetch.set(k, pos);
+      await this.startAtReset(k, st);
+      return;
     }
-    for (const m of held) this.accept(m);
+    this.o.log.debug('resuming from the table', { topic, partition: p, offset: pos });
+    this.seekHeld(k, st, pos);
+  }
+
+  /**
+   * A partition with no position in its table starts at the reset policy's
+   * offset, looked up and sought explicitly: the stream's own fetch position
+   * may be left from an earlier ownership of the partition (its messages
+   * since then were never committed), and must not be trusted.
+   */
+  private async startAtReset(k: string, st: Pending): Promise<void> {
+    const [topic, p] = split(k);
+    const c = this.consumer;
+    let offset: bigint | undefined;
+    try {
+      const offsets = await c?.listOffsets({ topics: [topic], partitions: { [topic]: [p] }, timestamp: this.o.autoOffsetReset === 'earliest' ? -2n : -1n });
+      offset = offsets?.get(topic)?.[p];
+      if (offset === undefined) throw new Error(`the broker gave no ${this.o.autoOffsetReset} offset`);
+    } catch (err) {
+      if (!this.current(k, st)) return;
+      this.o.log.warn(`cannot look up the ${this.o.autoOffsetReset} offset; its messages are held and the lookup is retried`, { topic, partition: p, error: (err as Error).message });
+      this.retryLater(() => this.startAtReset(k, st));
+      return;
+    }
+    if (!this.current(k, st)) return;
+    this.starts.set(k, offset);
+    this.o.log.info(`no committed position in the table: starting at the ${this.o.autoOffsetReset} offset`, { topic, partition: p, offset });
+    this.seekHeld(k, st, offset);
+  }
+
+  /** Leave state `st` for seeking `offset`, and pass on what was held meanwhile. */
+  private seekHeld(k: string, st: Pending, offset: bigint): void {
+    this.states.set(k, { kind: 'seeking', offset, since: Date.now(), checking: false, windowMin: null, lastWindowMin: null });
+    this.stream?.offsetsToFetch.set(k, offset);
+    for (const m of st.held) this.accept(m);
   }
 
   private applySeeks(): void {
@@ -289,6 +342,7 @@ export class KafkaSource implements PollingSource {
         }
         this.assignment.clear();
         this.states.clear();
+        this.starts.clear();
         this.queue = [];
         await this.start();
         this.o.log.info('Kafka stream reconnected');
@@ -335,8 +389,16 @@ export class KafkaSource implements PollingSource {
     if (!this.assignment.has(k)) return;
     this.queue = this.queue.filter((m) => !(m.topic === topic && m.partition === partition));
     if (offset === null) {
-      this.states.set(k, { kind: 'ready' });
-      return;
+      // Nothing committed yet: back to where this ownership started (the
+      // reset policy's offset then), not wherever the stream is now.
+      const start = this.starts.get(k);
+      if (start === undefined) {
+        const st: Pending = { kind: 'pending', held: [] };
+        this.states.set(k, st);
+        this.assignChain = this.assignChain.then(() => this.startAtReset(k, st));
+        return;
+      }
+      offset = start;
     }
     this.states.set(k, { kind: 'seeking', offset, since: Date.now(), checking: false, windowMin: null, lastWindowMin: null });
     this.stream?.offsetsToFetch.set(k, offset);

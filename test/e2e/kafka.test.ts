@@ -12,6 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
 import { LocalObjectStore } from '../../src/storage/local.ts';
+import { IngestPipeline } from '../../src/ingest/pipeline.ts';
+import { localTableRoot, TableCatalog } from '../../src/ingest/tables.ts';
+import { KafkaSource } from '../../src/kafka/source.ts';
+import { silentLogger } from '../../src/logger.ts';
 import { Admin } from '@platformatic/kafka';
 import { SHARED } from '../helpers/fixtures.ts';
 import { createTopics, generatedMessages, produce, startBroker, startConsume, type Broker, type OutMessage } from '../helpers/kafka.ts';
@@ -191,6 +195,55 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
     assert.equal(new Set(got).size, 12000);
     assert.match(ra.stdout, /^batch shared v\d+/m, 'a committed batches');
     assert.match(rb.stdout, /^batch shared v\d+/m, 'b committed batches');
+  });
+
+  it('a partition handed to another consumer and back before anything was committed is read again from its start', async () => {
+    // In-process consumers (source + pipeline) with flushes held back, so
+    // nothing is committed while the partition moves: the second owner leaves
+    // without committing, and the first must not resume where its stream was.
+    const topic = 'reddit_handback';
+    await createTopics(broker.bootstrap, [topic], 2);
+    const root = tmp();
+    const posts = (from: number, to: number) => [0, 1].flatMap((p) => Array.from({ length: to - from }, (_, i) => ({ topic, partition: p, key: `k${p}-${from + i}`, value: JSON.stringify({ id: `p${p}-${from + i}`, subreddit: 'handback', title: 't', created_utc: 1_700_000_000 + i }) })));
+    await produce(broker.bootstrap, posts(0, 20));
+    const consumer = (name: string) => {
+      const pipeline = new IngestPipeline({ group: 'g-handback', policy: { maxMessages: 100_000, maxBytes: 1 << 30, maxLatencyMs: 600_000 }, catalog: new TableCatalog(localTableRoot(root), { log: silentLogger }), log: silentLogger });
+      const source = new KafkaSource({ bootstrapBrokers: [broker.bootstrap], groupId: 'g-handback', clientId: name, topics: [topic], autoOffsetReset: 'earliest', pipeline, log: silentLogger });
+      const c = { pipeline, source, stop: false, loop: Promise.resolve() };
+      c.loop = (async () => {
+        await source.start();
+        while (!c.stop) {
+          for (const msg of await source.poll(1000)) pipeline.push(msg);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      return c;
+    };
+    const until = async (what: string, cond: () => boolean) => {
+      const deadline = Date.now() + 60_000;
+      while (!cond()) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const owned = (c: { source: KafkaSource }) => (c.source as unknown as { assignment: Set<string> }).assignment.size;
+    const a = consumer('a');
+    await until('a to buffer offsets 0-19 of both partitions', () => a.pipeline.buffered() === 40);
+    const b = consumer('b');
+    await until('the group to split the partitions', () => owned(a) === 1 && owned(b) === 1);
+    await until('b to buffer its partition', () => b.pipeline.buffered() === 20);
+    b.stop = true;
+    await b.loop;
+    await b.source.close(); // leaves without committing
+    await until('a to own both partitions again', () => owned(a) === 2);
+    await produce(broker.bootstrap, posts(20, 25));
+    await until('a to buffer all 50', () => a.pipeline.buffered() === 50);
+    a.stop = true;
+    await a.loop;
+    await a.pipeline.flushAll();
+    await a.source.close();
+    const got = (await ids(path.join(root, 'handback'))).sort();
+    assert.deepEqual(got, posts(0, 25).map((x) => JSON.parse(x.value).id).sort());
   });
 
   it('broker stopped and restarted mid-ingest: consumption resumes by itself, exact result', async () => {

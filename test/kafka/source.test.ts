@@ -1,36 +1,119 @@
 /**
- * KafkaSource's buffering without a broker (the broker-backed behaviour is in
- * test/e2e/kafka.test.ts): messages held for a partition whose position cannot
- * be read yet count toward the pause threshold, and are released in order.
+ * KafkaSource's partition states without a broker (the broker-backed
+ * behaviour is in test/e2e/kafka.test.ts), with stand-ins for the client's
+ * stream (pause, resume, fetch positions) and listOffsets: messages held for
+ * a partition whose position cannot be read yet count toward the pause
+ * threshold and are released in order; a partition with no table position
+ * starts at the reset policy's offset, looked up, not wherever the stream
+ * is; a late retry of an assignment since replaced does nothing.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readAllRows } from '../../src/delta/scan.ts';
+import { loadSnapshot } from '../../src/delta/snapshot.ts';
+import { IngestPipeline } from '../../src/ingest/pipeline.ts';
+import { TableCatalog } from '../../src/ingest/tables.ts';
 import { KafkaSource } from '../../src/kafka/source.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { memoryRoot } from '../helpers/memory-root.ts';
 
-describe('KafkaSource buffering', () => {
+const TOPIC = 'reddit_tech';
+const enc = new TextEncoder();
+const value = (o: number) => Buffer.from(enc.encode(JSON.stringify({ id: `p${o}`, subreddit: 'tech', title: 't', created_utc: 1_700_000_000 + o })));
+const m = (o: number, partition = 0) => ({ topic: TOPIC, partition, offset: BigInt(o), key: null, value: value(o), timestamp: 0n });
+
+/** A source over stand-ins; `reset` is what listOffsets answers for the reset policy. */
+function standIn(pipeline: unknown, opts: { maxQueued?: number; reset?: () => bigint } = {}) {
+  const src = new KafkaSource({ bootstrapBrokers: ['127.0.0.1:1'], groupId: 'g', clientId: 'c', topics: [TOPIC], autoOffsetReset: 'earliest', pipeline: pipeline as IngestPipeline, log: silentLogger, maxQueued: opts.maxQueued });
+  const calls: string[] = [];
+  const fetchAt = new Map<string, bigint>();
+  const consumer = {
+    assignments: [] as Array<{ topic: string; partitions: number[] }>,
+    listOffsets: async ({ topics, partitions }: { topics: string[]; partitions: Record<string, number[]> }) => new Map(topics.map((t) => [t, Object.fromEntries(partitions[t].map((p) => [p, (opts.reset ?? (() => 0n))()]))])),
+  };
+  const s = src as any;
+  s.consumer = consumer;
+  s.stream = { pause: () => calls.push('pause'), resume: () => calls.push('resume'), offsetsToFetch: fetchAt };
+  const join = (parts: number[]) => {
+    consumer.assignments = parts.length ? [{ topic: TOPIC, partitions: parts }] : [];
+    s.onJoin();
+  };
+  const deliver = (o: number, partition = 0) => s.onMessage(m(o, partition));
+  return { src, s, calls, fetchAt, join, deliver };
+}
+
+describe('KafkaSource partition states', () => {
   it('pauses fetching when held messages reach the limit, and resumes once they are polled', async () => {
     let failing = true;
-    const pipeline = { assign: async () => { if (failing) throw new Error('table store down'); return null; } } as any;
-    const src = new KafkaSource({ bootstrapBrokers: ['127.0.0.1:1'], groupId: 'g', clientId: 'c', topics: ['reddit_t'], autoOffsetReset: 'earliest', pipeline, log: silentLogger, maxQueued: 10 });
-    const calls: string[] = [];
-    const s = src as any;
-    s.stream = { pause: () => calls.push('pause'), resume: () => calls.push('resume'), offsetsToFetch: new Map() };
-    s.assignment = new Set(['reddit_t:0']);
-    s.states.set('reddit_t:0', { kind: 'pending', held: [] });
-    await s.assignOne('reddit_t:0'); // fails: stays pending, retried later
-    const m = (o: number) => ({ topic: 'reddit_t', partition: 0, offset: BigInt(o), key: null, value: Buffer.from(`{"id":"${o}"}`), timestamp: 0n });
-    for (let o = 0; o < 9; o++) s.onMessage(m(o));
+    const pipeline = { assign: async () => { if (failing) throw new Error('table store down'); return null; }, idle: async () => undefined, revoke: () => undefined };
+    const { src, s, calls, join, deliver } = standIn(pipeline, { maxQueued: 10 });
+    join([0]);
+    await src.poll(1); // the table read fails: the partition stays pending, retried later
+    for (let o = 0; o < 9; o++) deliver(o);
     assert.deepEqual(calls, [], 'below the limit');
-    s.onMessage(m(9));
+    deliver(9);
     assert.deepEqual(calls, ['pause'], 'held messages alone reach the limit: fetching pauses');
     assert.deepEqual(await src.poll(100), [], 'nothing is released before the position is known');
     assert.deepEqual(calls, ['pause'], 'still full');
     failing = false;
-    await s.assignOne('reddit_t:0');
+    await s.assignOne(`${TOPIC}:0`, s.states.get(`${TOPIC}:0`));
     const got = await src.poll(100);
     assert.deepEqual(got.map((x: { offset: bigint }) => x.offset), Array.from({ length: 10 }, (_, i) => BigInt(i)), 'released in order, none lost');
     await src.poll(100);
     assert.deepEqual(calls, ['pause', 'resume']);
+  });
+
+  it('with no position in the table, seeks to the reset offset it looks up, also when re-seeked after a failed flush', async () => {
+    const pipeline = { assign: async () => null, idle: async () => undefined, revoke: () => undefined };
+    const { src, fetchAt, join, deliver } = standIn(pipeline, { reset: () => 3n });
+    // The stream's fetch position is left from an earlier ownership (offset 20).
+    fetchAt.set(`${TOPIC}:0`, 20n);
+    join([0]);
+    await src.poll(1);
+    assert.equal(fetchAt.get(`${TOPIC}:0`), 3n, 'sought to the earliest offset, not left at 20');
+    deliver(20); // a fetch in flight from the old position: dropped, the seek repeated
+    assert.deepEqual(await src.poll(10), []);
+    for (const o of [3, 4, 5]) deliver(o);
+    assert.deepEqual((await src.poll(10)).map((x) => x.offset), [3n, 4n, 5n]);
+    // A flush of 3-5 failed and nothing is committed: back to where this ownership started.
+    src.seek(TOPIC, 0, null);
+    assert.equal(fetchAt.get(`${TOPIC}:0`), 3n);
+    deliver(6);
+    deliver(3);
+    assert.deepEqual((await src.poll(10)).map((x) => x.offset), [3n]);
+  });
+
+  it('a late retry of an assignment that was revoked and assigned again does not reset the live one', async () => {
+    const root = memoryRoot();
+    const mk = () => new IngestPipeline({ group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger });
+    // The table already holds offsets 0-4.
+    const earlier = mk();
+    await earlier.assign(TOPIC, 0);
+    for (let o = 0; o < 5; o++) earlier.push({ ...m(o), timestamp: 0 });
+    await earlier.flushAll();
+    const pipeline = mk();
+    const { src, fetchAt, join, deliver } = standIn(pipeline);
+    const pushAll = async () => { for (const x of await src.poll(1000)) pipeline.push(x); };
+    root.setFailing(true);
+    join([0]); // reading the position fails: a retry in a second
+    await src.poll(1);
+    root.setFailing(false);
+    join([]); // revoked ...
+    join([0]); // ... and assigned back: position 4 read, seek to 5
+    await src.poll(1);
+    assert.equal(fetchAt.get(`${TOPIC}:0`), 5n);
+    for (let o = 5; o < 10; o++) deliver(o);
+    await pushAll();
+    assert.equal(pipeline.buffered(), 5);
+    await new Promise((r) => setTimeout(r, 1300)); // the first assignment's retry is due
+    await src.poll(1);
+    assert.equal(pipeline.buffered(), 5, 'the buffered offsets 5-9 are still there');
+    for (let o = 10; o < 15; o++) deliver(o);
+    await pushAll();
+    await pipeline.flushAll();
+    const snap = await loadSnapshot(root.store('tech'));
+    const ids = (await readAllRows(snap)).map((r) => Number(String(r.id).slice(1))).sort((a, b) => a - b);
+    assert.deepEqual(ids, Array.from({ length: 15 }, (_, i) => i));
+    assert.equal(snap.txnVersion(`g-${TOPIC}-0`), 14);
   });
 });

@@ -25,7 +25,7 @@ import { LOG_DIR } from './log-path.ts';
 import { encodeAddPath } from './partitions.ts';
 import { encodeDataFiles, type ColumnBatch, type EncodedFile } from './data-files.ts';
 import { loadSnapshot, Snapshot, updateSnapshot } from './snapshot.ts';
-import { addedColumns, schemaToString, type DataType, type StructType } from './schema.ts';
+import { addedColumns, parseSchemaString, schemaToString, struct, typeName, typesEqual, type DataType, type StructType } from './schema.ts';
 import { commit, type CommitResult } from './transaction.ts';
 import type { DeltaValue } from './values.ts';
 
@@ -91,6 +91,46 @@ export function txnConflict(snap: Snapshot, txns: PreparedAppend['txns']): Extra
 export type AppendResult =
   | { kind: 'committed'; version: number; attempts: number; files: Add[]; rows: number; bytes: number; checkpointError?: Error }
   | { kind: 'conflict'; version: number; reason: string; winningTxns: Txn[] };
+
+/**
+ * The actions that let `snap`'s table hold data of schema `target` (pure):
+ * none when it already can; else a metaData action adding the columns it
+ * lacks (nullable) to the table's current schema and metadata, and the
+ * protocol upgrade a new column's type needs. Throws SCHEMA_MISMATCH when a
+ * column has another type in the table.
+ */
+export function evolutionActions(snap: Snapshot, target: StructType | undefined): Action[] {
+  if (!target) return [];
+  const have = new Map(snap.schema.fields.map((f) => [f.name.toLowerCase(), f]));
+  const added = [];
+  for (const f of target.fields) {
+    const old = have.get(f.name.toLowerCase());
+    if (!old) {
+      if (!f.nullable) throw new ReddStreamError('SCHEMA_MISMATCH', `new column "${f.name}" must be nullable: existing rows have no value for it`);
+      added.push(f);
+    } else if (!typesEqual(old.type, f.type)) {
+      throw new ReddStreamError('SCHEMA_MISMATCH', `column "${f.name}" has type ${typeName(old.type)} in the table but ${typeName(f.type)} in the new data`);
+    }
+  }
+  if (added.length === 0) return [];
+  const schema = struct([...snap.schema.fields, ...added]);
+  const actions: Action[] = [{ metaData: { ...snap.metadata, schemaString: schemaToString(schema) } }];
+  const p = snap.protocol;
+  if (hasType(schema, 'timestamp_ntz') && !(p.readerFeatures ?? []).includes('timestampNtz')) {
+    // timestamp_ntz columns need the timestampNtz table feature (reader 3 / writer 7);
+    // legacy writer versions imply appendOnly and invariants, which stay listed.
+    const legacy = p.minWriterVersion >= 7 ? [] : ['appendOnly', 'invariants'];
+    actions.push({
+      protocol: {
+        minReaderVersion: 3,
+        minWriterVersion: 7,
+        readerFeatures: [...new Set([...(p.readerFeatures ?? []), 'timestampNtz'])],
+        writerFeatures: [...new Set([...(p.writerFeatures ?? []), ...legacy, 'timestampNtz'])],
+      },
+    });
+  }
+  return actions;
+}
 
 export function hasType(t: DataType, name: string): boolean {
   switch (t.kind) {
@@ -255,27 +295,9 @@ export class DeltaTable {
     const snap = this.current;
     const schema = options.schema ?? snap.schema;
     checkWriteSupported(snap.protocol, snap.metadata, snap.schema, this.store.url);
-    const actions: Action[] = [];
-    if (options.schema) {
-      const added = addedColumns(snap.schema, options.schema);
-      if (added.length > 0) {
-        actions.push({ metaData: { ...snap.metadata, schemaString: schemaToString(options.schema) } });
-        const p = snap.protocol;
-        if (hasType(options.schema, 'timestamp_ntz') && !(p.readerFeatures ?? []).includes('timestampNtz')) {
-          // timestamp_ntz columns need the timestampNtz table feature (reader 3 / writer 7);
-          // legacy writer versions imply appendOnly and invariants, which stay listed.
-          const legacy = p.minWriterVersion >= 7 ? [] : ['appendOnly', 'invariants'];
-          actions.push({
-            protocol: {
-              minReaderVersion: 3,
-              minWriterVersion: 7,
-              readerFeatures: [...new Set([...(p.readerFeatures ?? []), 'timestampNtz'])],
-              writerFeatures: [...new Set([...(p.writerFeatures ?? []), ...legacy, 'timestampNtz'])],
-            },
-          });
-        }
-      }
-    }
+    // The batch's schema must be the table's plus nullable columns (throws otherwise).
+    if (options.schema) addedColumns(snap.schema, options.schema);
+    const actions = evolutionActions(snap, options.schema);
     const stale = options.prepareTxnCheck === false ? null : txnConflict(snap, options.txns ?? []);
     if (stale) return stale;
     return { schema, actions };
@@ -310,14 +332,22 @@ export class DeltaTable {
     };
   }
 
-  /** Upload a prepared append's files and commit it (txn checks against the latest snapshot). */
+  /**
+   * Upload a prepared append's files and commit it. Everything that depends
+   * on the table is decided again on the latest snapshot, as the table may
+   * have changed since the append was prepared (it may have been spooled for
+   * hours): the txn checks, whether this writer supports the table's
+   * features, and the schema change, rebuilt on the latest metadata (so a
+   * column or property another writer added meanwhile is kept).
+   */
   async commitPrepared(prepared: PreparedAppend): Promise<AppendResult> {
     await this.refresh();
     const snap = this.current;
+    checkWriteSupported(snap.protocol, snap.metadata, snap.schema, this.store.url);
     const stale = txnConflict(snap, prepared.txns);
     if (stale) return stale;
-    // A schema change already made by an earlier commit need not be repeated.
-    const actions: Action[] = prepared.actions.filter((a) => !('metaData' in a) || a.metaData.schemaString !== snap.metadata.schemaString);
+    const planned = prepared.actions.find((a): a is Extract<Action, { metaData: Metadata }> => 'metaData' in a);
+    const actions = evolutionActions(snap, planned ? parseSchemaString(planned.metaData.schemaString) : undefined);
     await Promise.all(prepared.files.map((f) => this.store.put(f.path, f.bytes)));
     const adds = prepared.files.map((f) => f.add);
     actions.push(...adds.map((add) => ({ add })));

@@ -128,7 +128,8 @@ const utf8enc = new TextEncoder();
 
 /** Typed value of a partition value string (PROTOCOL.md "Partition Value Serialization"). */
 export function parsePartitionValue(s: string | null | undefined, type: DataType): DeltaValue {
-  if (s === null || s === undefined) return null;
+  // "An empty string for any type translates to a null partition value."
+  if (s === null || s === undefined || s === '') return null;
   if (type.kind === 'decimal') return formatDecimal(parseDecimal(s, type.scale), type.scale);
   if (type.kind !== 'primitive') throw new Error(`partition column of non-primitive type`);
   switch (type.name) {
@@ -146,6 +147,8 @@ export function parsePartitionValue(s: string | null | undefined, type: DataType
 /** Partition value string for a typed value (null stays null). */
 export function serializePartitionValue(v: DeltaValue, type: DataType): string | null {
   if (v === null || v === undefined) return null;
+  // An empty string reads as null (PROTOCOL.md), so empty text and bytes are written as null, as Spark does.
+  if (v === '' || (v instanceof Uint8Array && v.byteLength === 0)) return null;
   if (type.kind === 'decimal') return typeof v === 'string' ? formatDecimal(parseDecimal(v, type.scale), type.scale) : String(v);
   if (type.kind !== 'primitive') throw new Error('partition column of non-primitive type');
   switch (type.name) {

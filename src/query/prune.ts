@@ -65,10 +65,22 @@ type Cmp = (a: unknown, b: unknown) => number | null;
 
 function comparatorFor(t: DataType): Cmp | null {
   const num = (x: unknown) => (typeof x === 'number' ? x : typeof x === 'string' && x.trim() !== '' ? Number(x) : NaN);
-  if (t.kind === 'decimal') return (a, b) => { const x = num(a), y = num(b); return Number.isNaN(x) || Number.isNaN(y) ? null : x - y; };
+  // Stats and literals of long and decimal columns arrive as JS numbers, which
+  // round beyond 2^53 or 15-17 digits: values too close to tell apart after
+  // rounding compare as unknown (the file is kept), never as ordered.
+  const exact: Cmp = (a, b) => {
+    const x = num(a), y = num(b);
+    if (Number.isNaN(x) || Number.isNaN(y)) return null;
+    const d = x - y;
+    if (Math.abs(d) > (Math.abs(x) + Math.abs(y)) * 2 ** -50) return d;
+    return d === 0 && Number.isSafeInteger(x) && Number.isSafeInteger(y) ? 0 : null;
+  };
+  if (t.kind === 'decimal') return exact;
   if (t.kind !== 'primitive') return null;
   switch (t.name) {
-    case 'long': case 'integer': case 'short': case 'byte': case 'float': case 'double':
+    case 'long': case 'integer': case 'short': case 'byte':
+      return exact;
+    case 'float': case 'double':
       return (a, b) => { const x = num(a), y = num(b); return Number.isNaN(x) || Number.isNaN(y) ? null : x - y; };
     case 'string':
       return (a, b) => (typeof a === 'string' && typeof b === 'string' ? compareCodePoints(a, b) : null);

@@ -207,6 +207,42 @@ describe('file sizing', () => {
   });
 });
 
+describe('appends prepared earlier (spooled, or encoded while the table moved on)', () => {
+  it('keep the columns and properties other writers added meanwhile, and add their own', async () => {
+    const store = new MemoryObjectStore();
+    const s0 = struct([field('id', 'long'), field('a', 'string')]);
+    await DeltaTable.create(store, { schema: s0 });
+    const mine = await DeltaTable.open(store);
+    const other = await DeltaTable.open(store);
+    const prep = await mine.prepareAppend({ numRows: 1, columns: { id: [1n], a: ['a1'], x: ['x1'] } }, { schema: struct([...s0.fields, field('x', 'string')]) });
+    assert.ok(!('kind' in prep));
+    // Meanwhile: another writer adds column y, and a property is set.
+    assert.equal((await other.appendRows([{ id: 2n, a: 'a2', y: 'y2' }], { schema: struct([...s0.fields, field('y', 'string')]) })).kind, 'committed');
+    const snap = await other.refresh();
+    await commit(store, snap.version, [{ metaData: { ...snap.metadata, configuration: { ...snap.metadata.configuration, 'delta.logRetentionDuration': 'interval 90 days' } } }], { operation: 'SET TBLPROPERTIES' });
+    const res = await mine.commitPrepared(prep);
+    assert.equal(res.kind, 'committed');
+    const fin = await loadSnapshot(store);
+    assert.deepEqual(fin.schema.fields.map((f) => f.name), ['id', 'a', 'y', 'x']);
+    assert.equal(fin.metadata.configuration['delta.logRetentionDuration'], 'interval 90 days');
+    const rows = (await readAllRows(fin)).sort((p, q) => Number((p.id as bigint) - (q.id as bigint)));
+    assert.deepEqual(rows, [{ id: 1n, a: 'a1', y: null, x: 'x1' }, { id: 2n, a: 'a2', y: 'y2', x: null }]);
+  });
+
+  it('are refused when the table now needs writer features this writer lacks', async () => {
+    const store = new MemoryObjectStore();
+    await DeltaTable.create(store, { schema: struct([field('id', 'long')]) });
+    const t = await DeltaTable.open(store);
+    const prep = await t.prepareAppend({ numRows: 1, columns: { id: [-1n] } });
+    assert.ok(!('kind' in prep));
+    // Another writer adds a CHECK constraint (writer version 3) the prepared row violates.
+    const snap = await (await DeltaTable.open(store)).refresh();
+    await commit(store, snap.version, [{ protocol: { minReaderVersion: 1, minWriterVersion: 3 } }, { metaData: { ...snap.metadata, configuration: { ...snap.metadata.configuration, 'delta.constraints.positive': 'id > 0' } } }], { operation: 'ADD CONSTRAINT' });
+    await assert.rejects(t.commitPrepared(prep), /writerVersion3/);
+    assert.equal((await loadSnapshot(store)).version, 1, 'nothing committed');
+  });
+});
+
 describe('review regressions', () => {
   it('refuses decimals that exceed their precision', async () => {
     const t = await DeltaTable.create(new MemoryObjectStore(), { schema: struct([field('d', { kind: 'decimal', precision: 5, scale: 2 })]) });

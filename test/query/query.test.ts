@@ -103,6 +103,14 @@ describe('prune (pure)', () => {
     assert.equal(fileMayMatch(add, [{ column: 'n', op: '=', value: 10 }], schema, []), false);
     assert.equal(fileMayMatch(add, [{ column: 'n', op: '<=', value: 5 }], schema, []), true);
     assert.equal(fileMayMatch({ ...add, stats: undefined }, [{ column: 'n', op: '=', value: 10 }], schema, []), true);
+    // Longs beyond 2^53 round as JS numbers: 9007199254740993 parses as ...992, and must not be excluded by "> ...992".
+    const big = { ...add, stats: '{"numRecords":1,"minValues":{"n":9007199254740993},"maxValues":{"n":9007199254740993},"nullCount":{}}' };
+    assert.equal(fileMayMatch(big, [{ column: 'n', op: '>', value: '9007199254740992' }], schema, []), true);
+    assert.equal(fileMayMatch(big, [{ column: 'n', op: '=', value: 9007199254740992 }], schema, []), true);
+    assert.equal(fileMayMatch(big, [{ column: 'n', op: '<', value: 1000 }], schema, []), false, 'far apart still prunes');
+    const dec = struct([field('d', { kind: 'decimal', precision: 38, scale: 18 })]);
+    const decAdd = { ...add, stats: '{"numRecords":1,"minValues":{"d":0.10000000000000000001},"maxValues":{"d":0.10000000000000000001},"nullCount":{}}' };
+    assert.equal(fileMayMatch(decAdd, [{ column: 'd', op: '>', value: '0.1' }], dec, []), true);
   });
 });
 

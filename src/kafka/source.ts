@@ -408,6 +408,11 @@ export class KafkaSource implements PollingSource {
     return false;
   }
 
+  positioning(): boolean {
+    for (const st of this.states.values()) if (st.kind === 'pending') return true;
+    return false;
+  }
+
   committed(offsets: Array<{ topic: string; partition: number; offset: bigint }>): Promise<void> {
     return this.commitOffsets(offsets);
   }

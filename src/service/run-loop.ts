@@ -25,6 +25,8 @@ export interface PollingSource {
   waitForData?(ms: number, signal?: AbortSignal): Promise<void>;
   /** Told the committed positions after each successful commit (e.g. to mirror them into Kafka). */
   committed?(offsets: Array<{ topic: string; partition: number; offset: bigint }>): Promise<void>;
+  /** True while some partition's start position is still being worked out (its messages are held): not idle. */
+  positioning?(): boolean;
 }
 
 export interface RunOptions {
@@ -108,6 +110,9 @@ export async function runLoop(opts: RunOptions): Promise<void> {
   const inFlight = new Set<Promise<void>>();
   const perTopic = new Map<string, number>();
   let lastMessageAt = Date.now();
+  // A re-seek (after a failed or conflicting flush) means messages are to be
+  // read again: idle time starts over, so --until-idle waits for them.
+  const rereading = () => { lastMessageAt = Date.now(); };
   let polledBytes = 0;
   let backoff = 0;
   let backoffUntil = 0;
@@ -130,6 +135,7 @@ export async function runLoop(opts: RunOptions): Promise<void> {
       for (const s of r.reseek) {
         source.seek(s.topic, s.partition, s.offset);
         pipeline.reseeked(s.topic, s.partition);
+        rereading();
       }
       if (r.error) {
         replayBackoff = Math.min(10_000, replayBackoff ? replayBackoff * 2 : 1000);
@@ -146,6 +152,7 @@ export async function runLoop(opts: RunOptions): Promise<void> {
     for (const r of out.reseek) {
       source.seek(r.topic, r.partition, r.offset);
       pipeline.reseeked(r.topic, r.partition);
+      rereading();
     }
     if (out.summaries.length) await source.committed?.(pipeline.committedOffsets());
     if (out.error) {
@@ -198,7 +205,7 @@ export async function runLoop(opts: RunOptions): Promise<void> {
       if (Date.now() - lastMessageAt >= quietFlushMs(pipeline.policy)) for (const t of pipeline.topicsHolding(QUIET_FLUSH_MIN_BYTES)) start(t, 'caught up');
       if (pipeline.buffered() === 0 && inFlight.size === 0 && (!spool || spool.size === 0)) {
         const idleFor = Date.now() - lastMessageAt;
-        if (source.exhausted() || (opts.untilIdleMs !== undefined && idleFor >= opts.untilIdleMs)) break;
+        if (source.exhausted() || (opts.untilIdleMs !== undefined && idleFor >= opts.untilIdleMs && !source.positioning?.())) break;
       }
       if (source.exhausted() && pipeline.buffered() > 0) {
         for (const t of new Set(pipeline.assigned().map((a) => a.topic))) start(t, 'end of input');

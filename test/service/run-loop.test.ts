@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/logger.ts';
 import { PostGenerator } from '../../src/reddit/generate.ts';
 import { garbageCollection, GC_ABOVE_RSS_BYTES, runLoop, type PollingSource } from '../../src/service/run-loop.ts';
 import { memoryRoot } from '../helpers/memory-root.ts';
+import { loadSnapshot } from '../../src/delta/snapshot.ts';
 
 const enc = new TextEncoder();
 
@@ -74,6 +75,35 @@ describe('run loop', () => {
     let none = 0;
     await run(posts(50), 1000, { everyBytes: bytes + 1, collect: () => none++ });
     assert.equal(none, 0);
+  });
+
+  it('--until-idle waits for messages a re-seek asks for again, and for partitions still positioning', async () => {
+    const TOPIC = 'reddit_tech';
+    const msg = (o: number): SourceMessage => ({ topic: TOPIC, partition: 0, offset: BigInt(o), key: null, value: enc.encode(JSON.stringify({ id: `p${o}`, subreddit: 'tech', title: 't', created_utc: 1_700_000_000 + o })) });
+    const root = memoryRoot();
+    const mk = () => new IngestPipeline({ group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 200 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger });
+    const a = mk();
+    await a.assign(TOPIC, 0);
+    // Another worker briefly owned the partition and committed offsets 0-4: a's flush of 0-9 conflicts and re-seeks to 5.
+    const b = mk();
+    await b.assign(TOPIC, 0);
+    for (let o = 0; o < 5; o++) b.push(msg(o));
+    await b.flushAll();
+    let queue = Array.from({ length: 10 }, (_, i) => msg(i));
+    let positioning = true;
+    const source: PollingSource = {
+      async poll() { const q = queue; queue = []; return q; },
+      // Like Kafka: the re-read arrives after a fetch round trip, longer than the idle limit below.
+      seek(_t, _p, offset) { setTimeout(() => { queue.push(...Array.from({ length: 10 }, (_, i) => msg(i)).filter((m) => m.offset >= (offset ?? 0n))); }, 250); },
+      exhausted: () => false,
+      positioning: () => positioning,
+    };
+    // A partition whose position is still being read keeps the loop running past the idle limit.
+    setTimeout(() => { positioning = false; }, 1200);
+    const started = Date.now();
+    await runLoop({ pipeline: a, source, log: silentLogger, untilIdleMs: 200, signal: AbortSignal.timeout(10_000) });
+    assert.ok(Date.now() - started >= 1200, 'ran until nothing was positioning');
+    assert.equal((await loadSnapshot(root.store('tech'))).txnVersion(`g-${TOPIC}-0`), 9, 'offsets 5-9 committed before exiting');
   });
 
   it('requests a major GC only while RSS is at or above the floor; none when disabled', () => {

@@ -10,7 +10,10 @@
  * Partition states:
  *   pending  - assigned, position not read from the table yet (or, with no
  *              position there, the reset policy's offset not looked up yet):
- *              messages are held;
+ *              messages are held (at most the queue limit over all such
+ *              partitions; beyond it they are dropped and fetched again,
+ *              since the partition is sought explicitly once its position is
+ *              known), and never pause the stream;
  *   seeking  - position known, waiting for the first message at that offset
  *              (an in-flight fetch may still deliver later offsets: those are
  *              dropped and the seek repeated). Only when the broker says the
@@ -241,10 +244,17 @@ export class KafkaSource implements PollingSource {
     const st = this.states.get(key(m.topic, m.partition));
     if (!st) return; // not ours (revoked)
     if (st.kind === 'pending') {
-      // Held messages count toward the pause threshold like queued ones: a
-      // table that cannot be read for long must not grow memory without bound.
+      // Held messages are only a head start: the partition is sought
+      // explicitly once its position is known, so they can be dropped and
+      // fetched again. They never pause the stream (one table that cannot be
+      // read must not stop every other partition); beyond the queue limit,
+      // this partition's held messages are dropped instead.
+      if (this.held() >= (this.o.maxQueued ?? DEFAULT_MAX_QUEUED)) {
+        if (st.held.length > 0) this.o.log.debug('dropping messages held for a partition whose position is not known yet; they are fetched again once it is', { topic: msg.topic, partition: msg.partition, dropped: st.held.length });
+        st.held = [];
+        return;
+      }
       st.held.push(msg);
-      this.pauseIfFull(this.buffered());
       return;
     }
     this.accept(msg);
@@ -287,9 +297,9 @@ export class KafkaSource implements PollingSource {
     this.pauseIfFull(this.queue.length);
   }
 
-  /** Messages queued for poll or held for partitions whose position is not known yet. */
-  private buffered(): number {
-    let n = this.queue.length;
+  /** Messages held for partitions whose position is not known yet. */
+  private held(): number {
+    let n = 0;
     for (const st of this.states.values()) if (st.kind === 'pending') n += st.held.length;
     return n;
   }
@@ -377,7 +387,7 @@ export class KafkaSource implements PollingSource {
     await this.assignChain;
     const out = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
     this.queue = this.queue.length <= max ? [] : this.queue.slice(max);
-    if (this.paused && this.buffered() < (this.o.maxQueued ?? DEFAULT_MAX_QUEUED) / 2) {
+    if (this.paused && this.queue.length < (this.o.maxQueued ?? DEFAULT_MAX_QUEUED) / 2) {
       this.paused = false;
       this.stream?.resume();
     }

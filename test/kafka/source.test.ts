@@ -43,22 +43,29 @@ function standIn(pipeline: unknown, opts: { maxQueued?: number; reset?: () => bi
 }
 
 describe('KafkaSource partition states', () => {
-  it('pauses fetching when held messages reach the limit, and resumes once they are polled', async () => {
+  it('held messages never pause the stream: beyond the limit they are dropped, then fetched again from the position', async () => {
     let failing = true;
-    const pipeline = { assign: async () => { if (failing) throw new Error('table store down'); return null; }, idle: async () => undefined, revoke: () => undefined };
-    const { src, s, calls, join, deliver } = standIn(pipeline, { maxQueued: 10 });
-    join([0]);
-    await src.poll(1); // the table read fails: the partition stays pending, retried later
-    for (let o = 0; o < 9; o++) deliver(o);
-    assert.deepEqual(calls, [], 'below the limit');
-    deliver(9);
-    assert.deepEqual(calls, ['pause'], 'held messages alone reach the limit: fetching pauses');
+    const pipeline = { assign: async () => { if (failing) throw new Error('table store down'); return 2n; }, idle: async () => undefined, revoke: () => undefined };
+    const { src, s, calls, fetchAt, join, deliver } = standIn(pipeline, { maxQueued: 10 });
+    join([0, 1]);
+    await src.poll(1); // partition 0's table read fails: it stays pending, retried later (partition 1 too, same table)
+    for (let o = 0; o < 10; o++) deliver(o);
+    assert.deepEqual(calls, [], 'held messages do not pause');
+    deliver(10); // beyond the limit: what partition 0 held is dropped
+    assert.equal(s.states.get(`${TOPIC}:0`).held.length, 0);
+    deliver(11);
+    assert.deepEqual(calls, [], 'still not paused');
     assert.deepEqual(await src.poll(100), [], 'nothing is released before the position is known');
-    assert.deepEqual(calls, ['pause'], 'still full');
     failing = false;
     await s.assignOne(`${TOPIC}:0`, s.states.get(`${TOPIC}:0`));
-    const got = await src.poll(100);
-    assert.deepEqual(got.map((x: { offset: bigint }) => x.offset), Array.from({ length: 10 }, (_, i) => BigInt(i)), 'released in order, none lost');
+    assert.equal(fetchAt.get(`${TOPIC}:0`), 2n, 'sought to the table position');
+    assert.deepEqual(await src.poll(100), [], 'offset 11 is no start: 2 is fetched again first');
+    for (let o = 2; o < 13; o++) deliver(o);
+    assert.deepEqual((await src.poll(100)).map((x: { offset: bigint }) => x.offset), Array.from({ length: 11 }, (_, i) => BigInt(i + 2)), 'released in order, none lost');
+    // Queued (released) messages still pause the stream at the limit, and resume once polled.
+    calls.length = 0;
+    for (let o = 13; o < 23; o++) deliver(o);
+    assert.deepEqual(calls, ['pause']);
     await src.poll(100);
     assert.deepEqual(calls, ['pause', 'resume']);
   });

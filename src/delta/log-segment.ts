@@ -8,7 +8,7 @@
  * start at version 0. `_last_checkpoint` is only a hint for where to start
  * listing; a stale or missing hint never changes the result.
  */
-import { ReddStreamError } from '../errors.ts';
+import { ReddStreamError, UnsupportedFeatureError } from '../errors.ts';
 import { parseLogPath, type LogFile } from './log-path.ts';
 
 export interface CheckpointRef {
@@ -31,6 +31,8 @@ export interface ListedLog {
   /** Highest version seen in any commit or checkpoint, -1 if none. */
   latest: number;
   earliestCommit: number;
+  /** Versions of V2 (UUID-named) checkpoints, which this reader cannot use. */
+  v2Checkpoints: number[];
 }
 
 export function classifyLog(entries: Array<{ path: string; size: number }>): ListedLog {
@@ -38,6 +40,7 @@ export function classifyLog(entries: Array<{ path: string; size: number }>): Lis
   const parts = new Map<string, Array<Extract<LogFile, { kind: 'checkpoint' }>>>();
   let latest = -1;
   let earliestCommit = Number.POSITIVE_INFINITY;
+  const v2Checkpoints: number[] = [];
   for (const e of entries) {
     const f = parseLogPath(e.path, e.size);
     if (f.kind === 'commit') {
@@ -49,6 +52,8 @@ export function classifyLog(entries: Array<{ path: string; size: number }>): Lis
       const list = parts.get(key) ?? [];
       list.push(f);
       parts.set(key, list);
+    } else if (f.kind === 'v2checkpoint') {
+      v2Checkpoints.push(f.version);
     }
   }
   const checkpoints: CheckpointRef[] = [];
@@ -62,7 +67,7 @@ export function classifyLog(entries: Array<{ path: string; size: number }>): Lis
     latest = Math.max(latest, list[0].version);
   }
   checkpoints.sort((a, b) => a.version - b.version);
-  return { commits, checkpoints, latest, earliestCommit };
+  return { commits, checkpoints, latest, earliestCommit, v2Checkpoints };
 }
 
 /** Choose the checkpoint and commits that rebuild `target` (default: latest). */
@@ -79,6 +84,9 @@ export function planLogSegment(log: ListedLog, where: string, target?: number): 
   for (const c of log.checkpoints) if (c.version <= version) checkpoint = c;
   const start = checkpoint ? checkpoint.version + 1 : 0;
   if (!checkpoint && !log.commits.has(0)) {
+    if (log.v2Checkpoints.some((v) => v <= version)) {
+      throw new UnsupportedFeatureError(['v2Checkpoint'], `cannot read ${where}: its log before version ${Number.isFinite(log.earliestCommit) ? log.earliestCommit : version} is only kept in a V2 checkpoint (table feature v2Checkpoint), which this reader does not support`);
+    }
     throw new ReddStreamError(
       'VERSION_NOT_FOUND',
       `version ${version} of ${where} cannot be reconstructed: the log starts at version ${Number.isFinite(log.earliestCommit) ? log.earliestCommit : '?'} and there is no checkpoint at or before ${version} (older versions were cleaned up)`,

@@ -57,4 +57,9 @@ describe('planLogSegment', () => {
     assert.equal(seg.checkpoint, null);
     assert.equal(seg.version, 1);
   });
+
+  it('names the v2Checkpoint feature when only a V2 checkpoint could rebuild the version (early commits cleaned up)', () => {
+    const log = list(...commits(9, 10), '_delta_log/00000000000000000008.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json');
+    assert.throws(() => planLogSegment(log, 't'), (e: unknown) => e instanceof ReddStreamError && e.code === 'UNSUPPORTED_FEATURE' && /v2Checkpoint/.test(e.message));
+  });
 });

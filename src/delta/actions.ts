@@ -238,6 +238,18 @@ export function actionKind(a: Action): (typeof KNOWN)[number] {
 }
 
 /** Decoded file-system path of an add/remove `path` (which is a URI-encoded relative path). */
+/**
+ * The path of an add's data file relative to the table root. The protocol
+ * also allows absolute URIs (shallow clones point into another table): those
+ * are refused with a clear error rather than looked up under this table.
+ */
+export function dataFilePath(add: { path: string }, where: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(add.path)) {
+    throw new ReddStreamError('UNSUPPORTED_FEATURE', `cannot read ${where}: data file ${add.path} is an absolute URI (a shallow clone's, or a table that points into another); this reader reads data files under the table root only`);
+  }
+  return decodeFilePath(add.path);
+}
+
 export function decodeFilePath(path: string): string {
   try {
     return decodeURIComponent(path);

@@ -6,7 +6,7 @@
  */
 import { ReddStreamError } from '../errors.ts';
 import { openParquet } from '../parquet/read.ts';
-import { decodeFilePath, type Add } from './actions.ts';
+import { dataFilePath, type Add } from './actions.ts';
 import type { Snapshot } from './snapshot.ts';
 import type { StructType } from './schema.ts';
 import { coerceValue, parsePartitionValue, type DeltaValue } from './values.ts';
@@ -54,7 +54,7 @@ export async function readAllRows(snapshot: Snapshot, options: ScanOptions = {})
 }
 
 async function readFileRows(snapshot: Snapshot, add: Add, fields: StructType['fields'], partCols: Set<string>): Promise<Row[]> {
-  const path = decodeFilePath(add.path);
+  const path = dataFilePath(add, snapshot.store.url);
   const pq = await openParquet(snapshot.store, path, add.size > 0 ? add.size : undefined);
   // Physical column names: exact match first, then case-insensitive (Spark is case-insensitive).
   const physical = new Map<string, string>();

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
-import { decodeFilePath, type Add } from '../delta/actions.ts';
+import { dataFilePath, type Add } from '../delta/actions.ts';
 import type { DataType, StructType } from '../delta/schema.ts';
 import type { Snapshot } from '../delta/snapshot.ts';
 import { formatDate, formatTimestampMicros, parsePartitionValue, toHex, type DeltaValue } from '../delta/values.ts';
@@ -82,7 +82,7 @@ export async function openSession(): Promise<QuerySession> {
  */
 async function filePath(snapshot: Snapshot, add: Add, cacheDir: string): Promise<string> {
   const store = snapshot.store;
-  const rel = decodeFilePath(add.path);
+  const rel = dataFilePath(add, store.url);
   if (store instanceof LocalObjectStore) return nodePath.join(store.root, ...rel.split('/'));
   const key = createHash('sha256').update(`${store.url}/${rel}`).digest('hex').slice(0, 32);
   const local = nodePath.join(cacheDir, `${key}.parquet`);

@@ -244,6 +244,13 @@ describe('appends prepared earlier (spooled, or encoded while the table moved on
 });
 
 describe('review regressions', () => {
+  it('refuses data files given as absolute URIs (shallow clones) with a clear error', async () => {
+    const store = new MemoryObjectStore();
+    await DeltaTable.create(store, { schema: struct([field('id', 'long')]) });
+    await commit(store, 0, [{ add: { path: 's3://elsewhere/t/part-0.parquet', partitionValues: {}, size: 10, modificationTime: 0, dataChange: true } }], { operation: 'WRITE' });
+    await assert.rejects(readAllRows(await loadSnapshot(store)), (e: Error & { code?: string }) => e.code === 'UNSUPPORTED_FEATURE' && /absolute URI/.test(e.message));
+  });
+
   it('refuses decimals that exceed their precision', async () => {
     const t = await DeltaTable.create(new MemoryObjectStore(), { schema: struct([field('d', { kind: 'decimal', precision: 5, scale: 2 })]) });
     await assert.rejects(t.appendRows([{ d: '123456789.12' }]), /does not fit/);

@@ -62,3 +62,11 @@ export function describeError(err: unknown): string {
   }
   return String(err);
 }
+
+/**
+ * Failures that retrying soon will not fix: a table that cannot hold the
+ * data, needs a feature this code lacks, or is corrupt needs a person.
+ */
+export function needsAPerson(err: unknown): err is ReddStreamError {
+  return err instanceof ReddStreamError && ['SCHEMA_MISMATCH', 'UNSUPPORTED_FEATURE', 'CORRUPT_LOG', 'CORRUPT_CHECKPOINT', 'INVALID_ARGUMENT'].includes(err.code);
+}

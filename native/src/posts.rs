@@ -129,16 +129,17 @@ pub struct Batch<'f> {
     stamp: u32,
 }
 
-/// The largest buffers a thread keeps between jobs (bigger ones are freed).
+/// The largest buffers kept between jobs (bigger ones are freed).
 const KEEP_BYTES: usize = 32 << 20;
+/// At most this many jobs' buffers are kept.
+const KEEP_SETS: usize = 4;
 
-thread_local! {
-    /// A libuv thread's cells and arena from its last job, reused by the
-    /// next: fresh multi-megabyte buffers cost a page fault per 4 KiB (about
-    /// 15% of a job's time); held here they are already mapped. They are
-    /// live in a job anyway, so peak memory is the same.
-    static SPARE: std::cell::Cell<(Vec<Cell>, Vec<u8>)> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
-}
+/// Cells and arenas of finished jobs, reused by the next ones: fresh
+/// multi-megabyte buffers cost a page fault per 4 KiB (about 15% of a job's
+/// time); kept here they are already mapped. One pool for all threads (any
+/// of libuv's threads may run a job), so no more sets are kept than jobs ran
+/// at once: peak memory is what concurrent jobs use anyway.
+static SPARE: std::sync::Mutex<Vec<(Vec<Cell>, Vec<u8>)>> = std::sync::Mutex::new(Vec::new());
 
 fn reserved<T>(mut v: Vec<T>, n: usize) -> Vec<T> {
     v.clear();
@@ -149,19 +150,21 @@ fn reserved<T>(mut v: Vec<T>, n: usize) -> Vec<T> {
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
         let (cells, arena) = (std::mem::take(&mut self.cells), std::mem::take(&mut self.arena));
-        let fits = |bytes: usize| bytes <= KEEP_BYTES;
-        let keep = (
-            if fits(cells.capacity() * std::mem::size_of::<Cell>()) { cells } else { Vec::new() },
-            if fits(arena.capacity()) { arena } else { Vec::new() },
-        );
-        SPARE.with(|s| s.set(keep));
+        if cells.capacity() * std::mem::size_of::<Cell>() > KEEP_BYTES || arena.capacity() > KEEP_BYTES {
+            return;
+        }
+        if let Ok(mut spare) = SPARE.lock() {
+            if spare.len() < KEEP_SETS {
+                spare.push((cells, arena));
+            }
+        }
     }
 }
 
 impl<'f> Batch<'f> {
     pub fn new(fields: &'f Fields, keep: bool, max_bytes: usize, max_nesting: usize, capacity_rows: usize, capacity_bytes: usize) -> Self {
         let width = fields.names.len() + 2 + keep as usize;
-        let (cells, arena) = SPARE.with(|s| s.take());
+        let (cells, arena) = SPARE.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
         Batch {
             fields,
             keep,

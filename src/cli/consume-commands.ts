@@ -4,6 +4,7 @@ import { describeConfig } from '../config/config.ts';
 import { configFrom, type ConfigFlags } from './config.ts';
 import { consoleLogger } from '../logger.ts';
 import { runConsume } from '../service/consume.ts';
+import { ReddStreamError } from '../errors.ts';
 
 type Flags = ConfigFlags & { untilIdle?: number };
 
@@ -35,4 +36,9 @@ export async function consumeCommand(f: Flags): Promise<void> {
   log.info('stopped', { posts: res.rows, dead_letters: res.deadLetters, commits: res.commits });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  if (res.blocked?.length) {
+    // Everything else was committed; these were never consumed: not a clean exit.
+    const which = res.blocked.map((b) => `${b.topic}/${b.partition}`).join(', ');
+    throw new ReddStreamError(res.blocked[0].error.code, `${res.blocked.length} partition(s) were not consumed because their table needs fixing (${which}): ${res.blocked[0].error.message}`);
+  }
 }

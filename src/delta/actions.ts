@@ -237,7 +237,6 @@ export function actionKind(a: Action): (typeof KNOWN)[number] {
   return Object.keys(a)[0] as (typeof KNOWN)[number];
 }
 
-/** Decoded file-system path of an add/remove `path` (which is a URI-encoded relative path). */
 /**
  * The path of an add's data file relative to the table root. The protocol
  * also allows absolute URIs (shallow clones point into another table): those
@@ -250,6 +249,7 @@ export function dataFilePath(add: { path: string }, where: string): string {
   return decodeFilePath(add.path);
 }
 
+/** Decoded file-system path of an add/remove `path` (which is a URI-encoded relative path). */
 export function decodeFilePath(path: string): string {
   try {
     return decodeURIComponent(path);

@@ -356,7 +356,7 @@ export class DeltaTable {
     const bytes = adds.reduce((s, f) => s + f.size, 0);
     let res: CommitResult;
     try {
-      res = await commit(this.store, snap.version, actions, prepared.commitInfo);
+      res = await commit(this.store, snap.version, actions, { ...prepared.commitInfo, isBlindAppend: !actions.some((a) => 'metaData' in a || 'protocol' in a) });
     } catch (err) {
       // The commit may have landed (e.g. a timeout after a successful write):
       // only a definite failure lets us delete the files; otherwise they stay

@@ -75,7 +75,8 @@ export async function commit(
   options: CommitOptions = {},
 ): Promise<CommitResult> {
   const maxAttempts = options.maxAttempts ?? 100;
-  const txnId = typeof commitInfo.txnId === 'string' ? commitInfo.txnId : randomUUID();
+  // Always ours (never the caller's): it must be unique to this commit.
+  const txnId = randomUUID();
   let version = readVersion + 1;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     const info: Record<string, unknown> = { timestamp: Date.now(), ...commitInfo, txnId };

@@ -658,7 +658,8 @@ export class IngestPipeline {
         await table.refresh();
         const committed = this.position(table, st.topic, st.partition);
         this.reset(st.topic, st.partition, committed);
-        out.push({ topic: st.topic, partition: st.partition, offset: committed === null ? 0n : committed + 1n });
+        // Nothing committed: null sends the source back to where its ownership started (the reset policy's offset then).
+        out.push({ topic: st.topic, partition: st.partition, offset: committed === null ? null : committed + 1n });
       } catch {
         // the store failed again: the next replay attempt retries
       }

@@ -28,6 +28,7 @@ import type { KafkaConnection } from '../config/config.ts';
 import type { IngestPipeline, SourceMessage } from '../ingest/pipeline.ts';
 import type { PollingSource } from '../service/run-loop.ts';
 import { sleep } from '../time.ts';
+import { needsAPerson, type ReddStreamError } from '../errors.ts';
 
 export interface KafkaSourceOptions {
   bootstrapBrokers: string[];
@@ -45,7 +46,17 @@ export interface KafkaSourceOptions {
   connection?: KafkaConnection;
 }
 
-type Pending = { kind: 'pending'; held: SourceMessage[] };
+type Pending = {
+  kind: 'pending';
+  held: SourceMessage[];
+  /** Why the position cannot be read, when that needs a person (the table cannot hold posts...): nothing is held meanwhile. */
+  failed?: ReddStreamError;
+  /** With `latest`: the end offset looked up when the partition was assigned (used if the table has no position). */
+  latestAtAssign?: Promise<bigint | undefined>;
+};
+
+const RETRY_MS = 1000;
+const RETRY_NEEDS_A_PERSON_MS = 60_000;
 type PartState =
   | Pending
   | { kind: 'seeking'; offset: bigint; since: number; checking: boolean; windowMin: bigint | null; lastWindowMin: bigint | null }
@@ -143,6 +154,10 @@ export class KafkaSource implements PollingSource {
     }
     const fresh = added.map((k) => {
       const st: Pending = { kind: 'pending', held: [] };
+      // "latest" means the end of the partition when it was assigned, not when its table answered.
+      if (this.o.autoOffsetReset === 'latest') {
+        st.latestAtAssign = this.lookupReset(k).catch(() => undefined);
+      }
       this.states.set(k, st);
       return [k, st] as const;
     });
@@ -163,9 +178,9 @@ export class KafkaSource implements PollingSource {
     return !this.closed && this.assignment.has(k) && this.states.get(k) === st;
   }
 
-  /** Run `step` again in a second, on the assign chain (a failed table or offset read; messages stay held). */
-  private retryLater(step: () => Promise<void>): void {
-    setTimeout(() => { this.assignChain = this.assignChain.then(step); }, 1000).unref();
+  /** Run `step` again after `ms`, on the assign chain (a failed table or offset read; messages stay held). */
+  private retryLater(step: () => Promise<void>, ms = RETRY_MS): void {
+    setTimeout(() => { this.assignChain = this.assignChain.then(step); }, ms).unref();
   }
 
   /**
@@ -181,10 +196,20 @@ export class KafkaSource implements PollingSource {
     try {
       pos = await this.o.pipeline.assign(topic, p);
     } catch (err) {
+      if (needsAPerson(err)) {
+        // Only this partition waits; the others go on. Tried again every minute (someone may fix the table).
+        if (!st.failed) this.o.log.error(`cannot consume ${topic} partition ${p} until its table is fixed (tried again every minute; other partitions go on)`, { topic, partition: p, error: err.message });
+        st.failed = err;
+        st.held = [];
+        this.retryLater(() => this.assignOne(k, st), RETRY_NEEDS_A_PERSON_MS);
+        return;
+      }
+      st.failed = undefined;
       this.o.log.error('cannot read the committed position from the table; its messages are held and the read is retried', { topic, partition: p, error: (err as Error).message });
       this.retryLater(() => this.assignOne(k, st));
       return;
     }
+    st.failed = undefined;
     if (!this.current(k, st)) return;
     if (pos === null) {
       await this.startAtReset(k, st);
@@ -202,12 +227,10 @@ export class KafkaSource implements PollingSource {
    */
   private async startAtReset(k: string, st: Pending): Promise<void> {
     const [topic, p] = split(k);
-    const c = this.consumer;
-    let offset: bigint | undefined;
+    let offset = await st.latestAtAssign;
+    st.latestAtAssign = undefined;
     try {
-      const offsets = await c?.listOffsets({ topics: [topic], partitions: { [topic]: [p] }, timestamp: this.o.autoOffsetReset === 'earliest' ? -2n : -1n });
-      offset = offsets?.get(topic)?.[p];
-      if (offset === undefined) throw new Error(`the broker gave no ${this.o.autoOffsetReset} offset`);
+      offset ??= await this.lookupReset(k);
     } catch (err) {
       if (!this.current(k, st)) return;
       this.o.log.warn(`cannot look up the ${this.o.autoOffsetReset} offset; its messages are held and the lookup is retried`, { topic, partition: p, error: (err as Error).message });
@@ -218,6 +241,15 @@ export class KafkaSource implements PollingSource {
     this.starts.set(k, offset);
     this.o.log.info(`no committed position in the table: starting at the ${this.o.autoOffsetReset} offset`, { topic, partition: p, offset });
     this.seekHeld(k, st, offset);
+  }
+
+  /** The reset policy's offset of partition `k` now (ListOffsets: earliest or end). */
+  private async lookupReset(k: string): Promise<bigint> {
+    const [topic, p] = split(k);
+    const offsets = await this.consumer?.listOffsets({ topics: [topic], partitions: { [topic]: [p] }, timestamp: this.o.autoOffsetReset === 'earliest' ? -2n : -1n });
+    const offset = offsets?.get(topic)?.[p];
+    if (offset === undefined) throw new Error(`the broker gave no ${this.o.autoOffsetReset} offset`);
+    return offset;
   }
 
   /** Leave state `st` for seeking `offset`, and pass on what was held meanwhile. */
@@ -244,6 +276,7 @@ export class KafkaSource implements PollingSource {
     const st = this.states.get(key(m.topic, m.partition));
     if (!st) return; // not ours (revoked)
     if (st.kind === 'pending') {
+      if (st.failed) return; // its table needs a person: fetched again once it is fixed
       // Held messages are only a head start: the partition is sought
       // explicitly once its position is known, so they can be dropped and
       // fetched again. They never pause the stream (one table that cannot be
@@ -384,7 +417,9 @@ export class KafkaSource implements PollingSource {
   }
 
   async poll(max: number): Promise<SourceMessage[]> {
-    await this.assignChain;
+    // Not waiting for the assign chain: a slow table read must not hold up
+    // other partitions' messages (a partition's messages are only queued once
+    // the pipeline has it, and a revoked one's are dropped at once).
     const out = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
     this.queue = this.queue.length <= max ? [] : this.queue.slice(max);
     if (this.paused && this.queue.length < (this.o.maxQueued ?? DEFAULT_MAX_QUEUED) / 2) {
@@ -397,6 +432,9 @@ export class KafkaSource implements PollingSource {
   seek(topic: string, partition: number, offset: bigint | null): void {
     const k = key(topic, partition);
     if (!this.assignment.has(k)) return;
+    // Pending: assigned again since the flush that asks for this; its own
+    // position read (queued) places it. A seek now would skip that read.
+    if (this.states.get(k)?.kind === 'pending') return;
     this.queue = this.queue.filter((m) => !(m.topic === topic && m.partition === partition));
     if (offset === null) {
       // Nothing committed yet: back to where this ownership started (the
@@ -419,8 +457,24 @@ export class KafkaSource implements PollingSource {
   }
 
   positioning(): boolean {
-    for (const st of this.states.values()) if (st.kind === 'pending') return true;
+    for (const st of this.states.values()) if (st.kind === 'pending' && !st.failed) return true;
     return false;
+  }
+
+  /** Assigned partitions that cannot be consumed until a person fixes their table, and why. */
+  blocked(): Array<{ topic: string; partition: number; error: ReddStreamError }> {
+    const out = [];
+    for (const [k, st] of this.states) {
+      if (st.kind !== 'pending' || !st.failed) continue;
+      const [topic, partition] = split(k);
+      out.push({ topic, partition, error: st.failed });
+    }
+    return out;
+  }
+
+  /** Resolves when the queued assignment work (revocations, position reads) has run. */
+  settled(): Promise<void> {
+    return this.assignChain;
   }
 
   committed(offsets: Array<{ topic: string; partition: number; offset: bigint }>): Promise<void> {

@@ -31,7 +31,13 @@ export interface ConsumeOptions {
   onBatch?: (summary: BatchSummary) => void;
 }
 
-export interface ConsumeResult { rows: number; deadLetters: number; commits: number; firstMessageAt?: number | null; lastCommitAt?: number | null; /** Which post encoder ran. */ encoder?: string }
+export interface ConsumeResult {
+  rows: number; deadLetters: number; commits: number; firstMessageAt?: number | null; lastCommitAt?: number | null;
+  /** Which post encoder ran. */
+  encoder?: string;
+  /** Partitions left unconsumed because their table needs a person (e.g. it cannot hold posts), with why. */
+  blocked?: Array<{ topic: string; partition: number; error: ReddStreamError }>;
+}
 
 export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const cfg = o.config;
@@ -109,16 +115,18 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
       delay = Math.min(30_000, delay * 2);
     }
   }
+  let blocked: ConsumeResult['blocked'];
   try {
     await runLoop({
       pipeline, source, log: o.log, signal: o.signal, untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000,
       maxBufferedBytes: (batchEncoder.parallelism + 2) * cfg.maxBatchBytes, collectGarbage: garbageCollection(cfg.gcEveryBytes),
     });
+    blocked = source.blocked();
   } finally {
     if (batchEncoder instanceof NativePostBatchEncoder) o.log.info(batchEncoder.describe());
     await source.close();
     await encoder.close?.();
     await batchEncoder.close?.();
   }
-  return { rows: pipeline.totals.rows, deadLetters: pipeline.totals.deadLetters, commits: pipeline.totals.commits, firstMessageAt: pipeline.totals.firstMessageAt, lastCommitAt: pipeline.totals.lastCommitAt, encoder: note };
+  return { rows: pipeline.totals.rows, deadLetters: pipeline.totals.deadLetters, commits: pipeline.totals.commits, firstMessageAt: pipeline.totals.firstMessageAt, lastCommitAt: pipeline.totals.lastCommitAt, encoder: note, blocked };
 }

@@ -12,6 +12,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import type { Logger } from '../logger.ts';
 import { sleep } from '../time.ts';
+import { needsAPerson } from '../errors.ts';
 import { QUIET_FLUSH_MIN_BYTES, quietFlushMs } from '../ingest/flush-policy.ts';
 import type { FlushOutcome, IngestPipeline, SourceMessage } from '../ingest/pipeline.ts';
 
@@ -140,7 +141,9 @@ export async function runLoop(opts: RunOptions): Promise<void> {
       if (r.error) {
         replayBackoff = Math.min(10_000, replayBackoff ? replayBackoff * 2 : 1000);
         replayAt = Date.now() + replayBackoff;
-        log.warn(`the table store is still unavailable; ${r.remaining} batch(es) (${(spool.bytes / 1e6).toFixed(1)} MB) wait in the spool; next replay attempt in ${replayBackoff} ms${spool.full() ? ' (spool full: consumption paused)' : ''}`, { error: r.error.message });
+        const waiting = `${r.remaining} batch(es) (${(spool.bytes / 1e6).toFixed(1)} MB) wait in the spool; next replay attempt in ${replayBackoff} ms${spool.full() ? ' (spool full: consumption paused)' : ''}`;
+        if (needsAPerson(r.error)) log.error(`a spooled batch cannot be committed until its table is fixed; ${waiting}`, { error: r.error.message });
+        else log.warn(`the table store is still unavailable; ${waiting}`, { error: r.error.message });
       } else {
         replayBackoff = 0;
         if (r.replayed) await source.committed?.(pipeline.committedOffsets());

@@ -12,6 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
 import { LocalObjectStore } from '../../src/storage/local.ts';
+import { DeltaTable } from '../../src/delta/table.ts';
+import { field, struct } from '../../src/delta/schema.ts';
 import { IngestPipeline } from '../../src/ingest/pipeline.ts';
 import { localTableRoot, TableCatalog } from '../../src/ingest/tables.ts';
 import { KafkaSource } from '../../src/kafka/source.ts';
@@ -195,6 +197,21 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
     assert.equal(new Set(got).size, 12000);
     assert.match(ra.stdout, /^batch shared v\d+/m, 'a committed batches');
     assert.match(rb.stdout, /^batch shared v\d+/m, 'b committed batches');
+  });
+
+  it('a table that cannot hold posts stops only its own topic; --until-idle then exits 1 naming it', async () => {
+    await createTopics(broker.bootstrap, ['reddit_fine', 'reddit_wrong'], 3);
+    const root = tmp();
+    // A table "written by another tool": score is text.
+    await DeltaTable.create(new LocalObjectStore(path.join(root, 'wrong')), { schema: struct([field('id', 'string'), field('score', 'string')]) });
+    const fine = generatedMessages('reddit_fine', 3000, 3, 51);
+    await produce(broker.bootstrap, [...fine, ...generatedMessages('reddit_wrong', 300, 3, 52)], 1000);
+    const res = await startConsume([...baseArgs(root, 'fine,wrong', 'g-wrong'), '--until-idle', '3'], root).done;
+    assert.equal(res.code, 1, res.stderr.slice(-2000));
+    assert.match(res.stderr, /cannot consume reddit_wrong partition \d until its table is fixed/);
+    assert.match(res.stderr, /3 partition\(s\) were not consumed because their table needs fixing \(reddit_wrong\/\d, reddit_wrong\/\d, reddit_wrong\/\d\).*score is string in the table/);
+    const got = await ids(path.join(root, 'fine'));
+    assert.deepEqual(got.sort(), fine.map((m) => JSON.parse(m.value as string).id).sort());
   });
 
   it('a partition handed to another consumer and back before anything was committed is read again from its start', async () => {

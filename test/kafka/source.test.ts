@@ -14,7 +14,8 @@ import { loadSnapshot } from '../../src/delta/snapshot.ts';
 import { IngestPipeline } from '../../src/ingest/pipeline.ts';
 import { TableCatalog } from '../../src/ingest/tables.ts';
 import { KafkaSource } from '../../src/kafka/source.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { silentLogger, type Logger } from '../../src/logger.ts';
+import { ReddStreamError } from '../../src/errors.ts';
 import { memoryRoot } from '../helpers/memory-root.ts';
 
 const TOPIC = 'reddit_tech';
@@ -23,8 +24,8 @@ const value = (o: number) => Buffer.from(enc.encode(JSON.stringify({ id: `p${o}`
 const m = (o: number, partition = 0) => ({ topic: TOPIC, partition, offset: BigInt(o), key: null, value: value(o), timestamp: 0n });
 
 /** A source over stand-ins; `reset` is what listOffsets answers for the reset policy. */
-function standIn(pipeline: unknown, opts: { maxQueued?: number; reset?: () => bigint } = {}) {
-  const src = new KafkaSource({ bootstrapBrokers: ['127.0.0.1:1'], groupId: 'g', clientId: 'c', topics: [TOPIC], autoOffsetReset: 'earliest', pipeline: pipeline as IngestPipeline, log: silentLogger, maxQueued: opts.maxQueued });
+function standIn(pipeline: unknown, opts: { maxQueued?: number; reset?: () => bigint; policy?: 'earliest' | 'latest'; log?: Logger } = {}) {
+  const src = new KafkaSource({ bootstrapBrokers: ['127.0.0.1:1'], groupId: 'g', clientId: 'c', topics: [TOPIC], autoOffsetReset: opts.policy ?? 'earliest', pipeline: pipeline as IngestPipeline, log: opts.log ?? silentLogger, maxQueued: opts.maxQueued });
   const calls: string[] = [];
   const fetchAt = new Map<string, bigint>();
   const consumer = {
@@ -48,7 +49,7 @@ describe('KafkaSource partition states', () => {
     const pipeline = { assign: async () => { if (failing) throw new Error('table store down'); return 2n; }, idle: async () => undefined, revoke: () => undefined };
     const { src, s, calls, fetchAt, join, deliver } = standIn(pipeline, { maxQueued: 10 });
     join([0, 1]);
-    await src.poll(1); // partition 0's table read fails: it stays pending, retried later (partition 1 too, same table)
+    await src.settled(); // partition 0's table read fails: it stays pending, retried later (partition 1 too, same table)
     for (let o = 0; o < 10; o++) deliver(o);
     assert.deepEqual(calls, [], 'held messages do not pause');
     deliver(10); // beyond the limit: what partition 0 held is dropped
@@ -76,7 +77,7 @@ describe('KafkaSource partition states', () => {
     // The stream's fetch position is left from an earlier ownership (offset 20).
     fetchAt.set(`${TOPIC}:0`, 20n);
     join([0]);
-    await src.poll(1);
+    await src.settled();
     assert.equal(fetchAt.get(`${TOPIC}:0`), 3n, 'sought to the earliest offset, not left at 20');
     deliver(20); // a fetch in flight from the old position: dropped, the seek repeated
     assert.deepEqual(await src.poll(10), []);
@@ -103,17 +104,17 @@ describe('KafkaSource partition states', () => {
     const pushAll = async () => { for (const x of await src.poll(1000)) pipeline.push(x); };
     root.setFailing(true);
     join([0]); // reading the position fails: a retry in a second
-    await src.poll(1);
+    await src.settled();
     root.setFailing(false);
     join([]); // revoked ...
     join([0]); // ... and assigned back: position 4 read, seek to 5
-    await src.poll(1);
+    await src.settled();
     assert.equal(fetchAt.get(`${TOPIC}:0`), 5n);
     for (let o = 5; o < 10; o++) deliver(o);
     await pushAll();
     assert.equal(pipeline.buffered(), 5);
     await new Promise((r) => setTimeout(r, 1300)); // the first assignment's retry is due
-    await src.poll(1);
+    await src.settled();
     assert.equal(pipeline.buffered(), 5, 'the buffered offsets 5-9 are still there');
     for (let o = 10; o < 15; o++) deliver(o);
     await pushAll();
@@ -122,5 +123,64 @@ describe('KafkaSource partition states', () => {
     const ids = (await readAllRows(snap)).map((r) => Number(String(r.id).slice(1))).sort((a, b) => a - b);
     assert.deepEqual(ids, Array.from({ length: 15 }, (_, i) => i));
     assert.equal(snap.txnVersion(`g-${TOPIC}-0`), 14);
+  });
+
+  it('a partition revoked and assigned back while its failing flush is in flight is positioned by its new read, not the stale re-seek', async () => {
+    const root = memoryRoot();
+    const pipeline = new IngestPipeline({ group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger });
+    const { src, join, deliver } = standIn(pipeline);
+    const pushAll = async () => { let n = 0; for (const x of await src.poll(1000)) if (pipeline.push(x)) n++; return n; };
+    join([0]);
+    await src.settled();
+    for (let o = 0; o < 5; o++) deliver(o);
+    assert.equal(await pushAll(), 5);
+    root.setFailing(true);
+    // What the run loop does with a flush's outcome.
+    const flush = pipeline.flushTopic(TOPIC, 'test').then((out) => {
+      for (const r of out.reseek) { src.seek(r.topic, r.partition, r.offset); pipeline.reseeked(r.topic, r.partition); }
+      return out;
+    });
+    join([]); // rebalance: partition 0 goes to another member ...
+    join([0]); // ... and comes back
+    const out = await flush;
+    assert.ok(out.error, 'the flush failed');
+    root.setFailing(false);
+    await src.settled();
+    assert.deepEqual(pipeline.assigned().map((a) => a.partition), [0], 'the pipeline has the partition again');
+    for (let o = 0; o < 5; o++) deliver(o);
+    assert.equal(await pushAll(), 5, 'its messages are consumed');
+  });
+
+  it('a table that needs a person blocks only its own partitions: not positioning, reported, nothing held, tried again later', async () => {
+    const errors: string[] = [];
+    const log: Logger = { ...silentLogger, error: (m: string) => errors.push(m) };
+    const pipeline = {
+      assign: async (_t: string, p: number) => { if (p === 0) throw new ReddStreamError('SCHEMA_MISMATCH', 'table x cannot hold Reddit posts: score is string'); return null; },
+      idle: async () => undefined, revoke: () => undefined,
+    };
+    const { src, s, join, deliver } = standIn(pipeline, { log, maxQueued: 10 });
+    join([0, 1]);
+    await src.settled();
+    assert.equal(src.positioning(), false, 'nothing is still being positioned: --until-idle may end');
+    assert.deepEqual(src.blocked().map((b) => [b.partition, b.error.code]), [[0, 'SCHEMA_MISMATCH']]);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /until its table is fixed/);
+    for (let o = 0; o < 30; o++) { deliver(o, 0); deliver(o, 1); }
+    assert.equal(s.states.get(`${TOPIC}:0`).held.length, 0, 'nothing held for the blocked partition');
+    assert.deepEqual((await src.poll(100)).map((x) => x.partition), Array(30).fill(1), 'the other partition flows');
+  });
+
+  it('with "latest", a partition without a table position starts at the end offset of when it was assigned', async () => {
+    let end = 7n;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const pipeline = { assign: async () => { await gate; return null; }, idle: async () => undefined, revoke: () => undefined };
+    const { src, fetchAt, join } = standIn(pipeline, { policy: 'latest', reset: () => end });
+    join([0]);
+    await new Promise((r) => setImmediate(r)); // the end offset is looked up at assignment ...
+    end = 12n; // ... more is produced while the table is read ...
+    release();
+    await src.settled();
+    assert.equal(fetchAt.get(`${TOPIC}:0`), 7n, '... and is read: the position is the end when assigned');
   });
 });

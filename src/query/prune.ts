@@ -19,14 +19,41 @@ const OPS: Record<string, Op> = {
 };
 const FLIP: Record<Op, Op> = { '=': '=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
 
+/**
+ * The value of a literal, as DuckDB will compare it, or undefined when that
+ * is not certain. DECIMAL literals (`0.25`) come as an unscaled integer and a
+ * scale; a CAST changes the value (`50.6::BIGINT` is 51), so only casts of a
+ * text literal to a timestamp, or of a plain `YYYY-MM-DD` to a date, which
+ * the comparators read the same way, are understood.
+ */
 function constant(node: any): string | number | boolean | undefined {
   if (!node) return undefined;
-  if (node.class === 'CAST' && !node.try_cast) return constant(node.child);
+  if (node.class === 'CAST' && !node.try_cast) {
+    const target = node.cast_type?.id;
+    const child = node.child;
+    const text = child?.class === 'CONSTANT' && child.value?.type?.id === 'VARCHAR' && !child.value.is_null && typeof child.value.value === 'string' ? child.value.value as string : undefined;
+    if (text === undefined) return undefined;
+    if (target === 'TIMESTAMP' || target === 'TIMESTAMP WITH TIME ZONE') return text;
+    if (target === 'DATE' && /^\d{4}-\d{2}-\d{2}$/.test(text.trim())) return text.trim();
+    return undefined;
+  }
   if (node.class === 'CONSTANT' && node.value && !node.value.is_null) {
     const v = node.value.value;
+    if (node.value.type?.id === 'DECIMAL') {
+      const scale = node.value.type.type_info?.scale;
+      return typeof v === 'number' && Number.isSafeInteger(v) && Number.isInteger(scale) ? scaled(v, scale) : undefined;
+    }
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
   }
   return undefined;
+}
+
+/** The decimal text of `unscaled` / 10^scale, exactly ("25", 2 -> "0.25"). */
+function scaled(unscaled: number, scale: number): string {
+  const neg = unscaled < 0;
+  const digits = String(Math.abs(unscaled)).padStart(scale + 1, '0');
+  const text = scale > 0 ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return neg ? `-${text}` : text;
 }
 
 function column(node: any): string | undefined {
@@ -56,9 +83,24 @@ export function extractPredicates(serialized: unknown): { table: string; predica
   const node = s.statements[0].node;
   if (node?.type !== 'SELECT_NODE' || node.from_table?.type !== 'BASE_TABLE') return null;
   if ((node.cte_map?.map ?? []).length) return null;
+  // The pruned file list becomes the table's view for the whole statement:
+  // only when the table is read once (no subquery reads it again) does the
+  // outer WHERE speak for every read.
+  const table = String(node.from_table.table_name);
+  if (baseTableReads(s.statements[0], table.toLowerCase()) !== 1) return null;
   const predicates: Predicate[] = [];
   collect(node.where_clause, predicates);
-  return { table: node.from_table.table_name, predicates };
+  return { table, predicates };
+}
+
+/** How many times the statement reads base table `name` (lower case), anywhere in it. */
+function baseTableReads(node: unknown, name: string): number {
+  if (Array.isArray(node)) return node.reduce((n: number, x) => n + baseTableReads(x, name), 0);
+  if (!node || typeof node !== 'object') return 0;
+  const o = node as Record<string, unknown>;
+  let n = o.type === 'BASE_TABLE' && typeof o.table_name === 'string' && o.table_name.toLowerCase() === name ? 1 : 0;
+  for (const v of Object.values(o)) n += baseTableReads(v, name);
+  return n;
 }
 
 type Cmp = (a: unknown, b: unknown) => number | null;

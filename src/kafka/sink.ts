@@ -59,6 +59,9 @@ export class KafkaPostSink {
   async recentKeys(topics: string[], depth = 5000): Promise<Set<string>> {
     const keys = new Set<string>();
     if (topics.length === 0) return keys;
+    // A topic that does not exist yet (Kafka was down at the first send) is created here,
+    // as send() would: listing its offsets would otherwise fail on every retry.
+    await this.ensureTopics(topics);
     const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'reddit-stream-producer-check', groupId: `reddit-stream-producer-check-${process.pid}-${Date.now()}`, bootstrapBrokers: this.brokers, ...this.connection });
     try {
       const ends = await consumer.listOffsets({ topics, timestamp: -1n });

@@ -18,7 +18,8 @@
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import type { Logger } from '../logger.ts';
-import type { RedditClient } from './api/client.ts';
+import type { Listing, RedditClient } from './api/client.ts';
+import { ReddStreamError } from '../errors.ts';
 import { NewPostTracker, type PollerState } from './api/poller.ts';
 import { isValidSubreddit } from './subreddit.ts';
 import { writeFileDurable } from '../storage/durable.ts';
@@ -58,11 +59,26 @@ export interface ProducerOptions {
 
 async function readState(path: string): Promise<ProducerState | null> {
   try {
-    return JSON.parse(await fs.readFile(path, 'utf8')) as ProducerState;
+    return checkedState(JSON.parse(await fs.readFile(path, 'utf8')));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new Error(`cannot read producer state ${path}: ${(err as Error).message} (delete it to start over; posts may then be sent again)`);
   }
+}
+
+/** A state file's content, checked (fields an older version did not write get their defaults). */
+function checkedState(raw: unknown): ProducerState {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('not a JSON object');
+  const o = raw as Record<string, unknown>;
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  if (o.seen !== undefined && !strings(o.seen)) throw new Error('"seen" is not a list of post names');
+  if (o.anchor !== undefined && o.anchor !== null && typeof o.anchor !== 'string') throw new Error('"anchor" is not a post name');
+  if (o.emptyPolls !== undefined && !(Number.isInteger(o.emptyPolls) && (o.emptyPolls as number) >= 0)) throw new Error('"emptyPolls" is not a count');
+  const pending = o.pending ?? [];
+  if (!Array.isArray(pending) || !pending.every((p) => p && typeof p === 'object' && typeof p.topic === 'string' && typeof p.key === 'string' && typeof p.value === 'string')) {
+    throw new Error('"pending" is not a list of {topic, key, value}');
+  }
+  return { seen: (o.seen as string[] | undefined) ?? [], anchor: (o.anchor as string | null | undefined) ?? null, emptyPolls: (o.emptyPolls as number | undefined) ?? 0, pending: pending as ProducerState['pending'] };
 }
 
 async function writeState(path: string, state: ProducerState): Promise<void> {
@@ -135,18 +151,33 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
   }
 
   let cycles = 0;
+  let outage = 0;
   while (!o.signal?.aborted && (o.maxCycles === undefined || cycles < o.maxCycles)) {
     cycles++;
     const listingPath = `/r/${valid.join('+')}/${o.postType}`;
     const params = tracker.params();
-    let listing = await o.client.listing(listingPath, params);
-    let children = listing.children;
-    // Re-reading the head (no anchor, e.g. after the anchor post was deleted):
-    // page back until a post we have seen, so nothing newer is skipped.
-    for (let pages = 1; params.before === undefined && tracker.seenCount > 0 && listing.after && pages < (o.maxCatchUpPages ?? 10); pages++) {
-      if (children.some((c) => typeof c.data?.name === 'string' && tracker.hasSeen(c.data.name))) break;
-      listing = await o.client.listing(listingPath, { limit: '100', after: listing.after });
-      children = children.concat(listing.children);
+    let children: Listing['children'];
+    try {
+      let listing = await o.client.listing(listingPath, params);
+      children = listing.children;
+      // Re-reading the head (no anchor, e.g. after the anchor post was deleted):
+      // page back until a post we have seen, so nothing newer is skipped.
+      for (let pages = 1; params.before === undefined && tracker.seenCount > 0 && listing.after && pages < (o.maxCatchUpPages ?? 10); pages++) {
+        if (children.some((c) => typeof c.data?.name === 'string' && tracker.hasSeen(c.data.name))) break;
+        listing = await o.client.listing(listingPath, { limit: '100', after: listing.after });
+        children = children.concat(listing.children);
+      }
+      outage = 0;
+    } catch (err) {
+      // Reddit down or failing for longer than the client's own retries: the
+      // service waits and polls again (the next poll catches up from the last
+      // post seen); only errors a person must fix end it.
+      if (!(err instanceof ReddStreamError && err.retryable)) throw err;
+      outage = Math.min(300_000, outage ? outage * 2 : 30_000);
+      o.log.warn(`Reddit is not answering; polling again in ${Math.round(outage / 1000)} s (nothing is lost: the next poll catches up from the last post seen)`, { error: err.message });
+      if (o.maxCycles !== undefined && cycles >= o.maxCycles) break;
+      await pause(outage, o.signal);
+      continue;
     }
     const fresh = tracker.accept(children);
     const out = [];

@@ -94,6 +94,29 @@ describe('Reddit API client (local replay server)', () => {
     assert.match(seen[0].body!, /^grant_type=client_credentials$/);
   });
 
+  it('retries a failing token endpoint (503) and a body that is not JSON like other transient failures', async () => {
+    const sleeps: number[] = [];
+    script = { tokenAnswers: [{ status: 503, body: {} }, token('A')], listingAnswers: [page(children.slice(0, 2))] };
+    const r = await client(undefined, sleeps).listing('/r/x/new', {});
+    assert.equal(r.children.length, 2);
+    assert.equal(sleeps.length, 1, 'one backoff, then the renewal worked');
+    // A 200 whose body is an HTML error page.
+    const htmlServer = http.createServer((req, res) => {
+      if (req.url!.startsWith('/api/v1/access_token')) { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(token('H').body)); return; }
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>we are down</html>');
+    });
+    await new Promise<void>((resolve) => htmlServer.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const url = `http://127.0.0.1:${(htmlServer.address() as { port: number }).port}`;
+      const c = new RedditClient({ credentials: { clientId: 'cid', secret: 'csecret', user: 'bob', password: 'pw' }, userAgent: 'ua', apiBaseUrl: url, authBaseUrl: url, log: silentLogger, sleep: async () => {}, maxRetries: 2 });
+      await assert.rejects(c.listing('/r/x/new', {}), (e: Error & { retryable?: boolean }) => /not JSON \(HTTP 200, text\/html\)/.test(e.message) && e.retryable === true);
+      assert.equal(c.requests, 3, 'retried before giving up');
+    } finally {
+      htmlServer.close();
+    }
+  });
+
   it('honours 429 retry-after and paces by the rate-limit headers', async () => {
     const sleeps: number[] = [];
     let now = 0;
@@ -151,6 +174,30 @@ describe('new-post tracking', () => {
     assert.deepEqual(restored.accept(children.slice(25, 35)).map((p) => p.name), children.slice(25, 30).map((c) => c.data.name).reverse());
   });
 
+  it('emits a post that appears twice in what was read once', () => {
+    const t = new NewPostTracker();
+    const k = (n: string) => ({ kind: 't3', data: { name: n } });
+    assert.deepEqual(t.accept([k('c'), k('b'), k('b'), k('a')]).map((p) => p.name), ['a', 'b', 'c']);
+  });
+
+  it('reads older state files (no pending) and names the file when one is not a state', async () => {
+    const { runProducer } = await import('../../src/reddit/producer.ts');
+    const os = await import('node:os');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-state-'));
+    const client = { rate: { remaining: 50, resetAt: null, used: null }, async listing() { return { children: [{ kind: 't3', data: { name: 't3_z', subreddit: 'alpha' } }], after: null, before: null }; } };
+    const sent: string[] = [];
+    const sink = { async send(ps: Array<{ key: string }>) { for (const p of ps) sent.push(p.key); }, async recentKeys() { return new Set<string>(); } };
+    const old = path.join(dir, 'old.json');
+    fs.writeFileSync(old, JSON.stringify({ seen: ['t3_y'], anchor: 't3_y', emptyPolls: 0 }));
+    await runProducer({ subreddits: ['alpha'], postType: 'new', client: client as any, sink, statePath: old, log: silentLogger, print: () => {}, maxCycles: 1, sleep: async () => {} });
+    assert.deepEqual(sent, ['t3_z']);
+    for (const bad of ['[]', '{"pending": {}}', '{"seen": "x"}']) {
+      const f = path.join(dir, 'bad.json');
+      fs.writeFileSync(f, bad);
+      await assert.rejects(runProducer({ subreddits: ['alpha'], postType: 'new', client: client as any, sink, statePath: f, log: silentLogger, print: () => {}, maxCycles: 1, sleep: async () => {} }), (e: Error) => e.message.includes(`cannot read producer state ${f}`), bad);
+    }
+  });
+
   it('backs off exponentially with jitter while nothing is new, and resets when something is', () => {
     const tr = new NewPostTracker();
     tr.accept(children.slice(0, 1));
@@ -189,6 +236,35 @@ describe('producer catch-up after a deleted anchor', () => {
     assert.equal(sent.length, 230);
     assert.equal(sent[0], 't3_p20', 'oldest unseen first');
     assert.equal(sent[229], 't3_p249');
+  });
+});
+
+describe('producer while Reddit fails', () => {
+  it('waits and polls again when Reddit stays down past the client retries; ends only on errors a person must fix', async () => {
+    const { runProducer } = await import('../../src/reddit/producer.ts');
+    const { ReddStreamError } = await import('../../src/errors.ts');
+    const os = await import('node:os');
+    const statePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rs-reddit-down-')), 'state.json');
+    const posts = Array.from({ length: 3 }, (_, i) => ({ kind: 't3', data: { name: `t3_r${i}`, subreddit: 'alpha', created_utc: 3000 + i } })).reverse();
+    let calls = 0;
+    const flaky = {
+      rate: { remaining: 50, resetAt: null, used: null },
+      async listing() {
+        if (++calls <= 2) throw new ReddStreamError('STORAGE', 'Reddit answered HTTP 503 7 times for /r/alpha/new', { retryable: true });
+        return { children: posts, after: null, before: null };
+      },
+    };
+    const sent: string[] = [];
+    const sink = { async send(ps: Array<{ key: string }>) { for (const p of ps) sent.push(p.key); }, async recentKeys() { return new Set(sent); } };
+    const waits: number[] = [];
+    const warnings: string[] = [];
+    const r = await runProducer({ subreddits: ['alpha'], postType: 'new', client: flaky as any, sink, statePath, log: { ...silentLogger, warn: (m: string) => { warnings.push(m); } }, print: () => {}, maxCycles: 3, sleep: async (ms) => { waits.push(ms); } });
+    assert.equal(r.sent, 3);
+    assert.deepEqual(sent.sort(), ['t3_r0', 't3_r1', 't3_r2']);
+    assert.deepEqual(waits.slice(0, 2), [30_000, 60_000]);
+    assert.match(warnings[0], /Reddit is not answering; polling again in 30 s/);
+    const forbidden = { ...flaky, async listing() { throw new ReddStreamError('INVALID_ARGUMENT', 'Reddit answered HTTP 403 for /r/alpha/new'); } };
+    await assert.rejects(runProducer({ subreddits: ['alpha'], postType: 'new', client: forbidden as any, sink, statePath, log: silentLogger, print: () => {}, maxCycles: 3, sleep: async () => {} }), /HTTP 403/);
   });
 });
 

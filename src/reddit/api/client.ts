@@ -64,7 +64,15 @@ export class RedditClient {
     for (let attempt = 0; ; attempt++) {
       const wait = this.nextAt - this.now();
       if (wait > 0) await this.sleep(wait);
-      const token = await this.tokens.get();
+      let token: string;
+      try {
+        token = await this.tokens.get();
+      } catch (err) {
+        // The token endpoint failing for a while (5xx, 429, network) is retried like the API itself.
+        if (!(err instanceof ReddStreamError && err.retryable) || attempt >= max) throw err;
+        await this.backoff(attempt, (err as Error).message);
+        continue;
+      }
       let res: Response;
       try {
         this.requests++;
@@ -98,7 +106,14 @@ export class RedditClient {
         continue;
       }
       if (!res.ok) throw new ReddStreamError('INVALID_ARGUMENT', `Reddit answered HTTP ${res.status} for ${url.pathname}${res.status === 403 ? ' (private, quarantined or banned subreddit, or the app lacks access)' : ''}`);
-      return res.json();
+      try {
+        return await res.json();
+      } catch {
+        // e.g. an HTML error page with status 200 from a proxy or during an outage
+        const what = `Reddit answered ${url.pathname} with something that is not JSON (HTTP ${res.status}, ${res.headers.get('content-type') ?? 'no content type'})`;
+        if (attempt >= max) throw new ReddStreamError('STORAGE', what, { retryable: true });
+        await this.backoff(attempt, what);
+      }
     }
   }
 

@@ -43,9 +43,12 @@ export class NewPostTracker {
   accept(children: Array<{ kind: string; data: Record<string, unknown> }>): Array<Record<string, unknown>> {
     const usedAnchor = this.params().before !== undefined;
     const fresh: Array<Record<string, unknown>> = [];
+    const taken = new Set<string>();
     for (const c of children) {
       const name = typeof c.data?.name === 'string' ? c.data.name : null;
-      if (c.kind !== 't3' || !name || this.seen.has(name)) continue;
+      // A post may appear twice in what was read (pages of a listing whose ranking shifted): once.
+      if (c.kind !== 't3' || !name || this.seen.has(name) || taken.has(name)) continue;
+      taken.add(name);
       fresh.push(c.data);
     }
     fresh.reverse();

@@ -10,7 +10,7 @@ import { renderTable } from './format.ts';
 export async function spoolListLines(f: ConfigFlags): Promise<string[]> {
   const cfg = configFrom(f);
   const spool = new Spool(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
-  await spool.init();
+  await spool.init({ readOnly: true });
   const rows = spool.list().map((e) => [String(e.seq), new Date(e.createdAt).toISOString(), e.tables.join(','), (e.bytes / 1e6).toFixed(2), e.txns.map((t) => `${t.appId}=${t.version}`).join(' ')]);
   return [
     `spool ${spool.dir}: ${spool.size} batch(es), ${(spool.bytes / 1e6).toFixed(2)} MB (limit ${(spool.maxBytes / 1e6).toFixed(0)} MB)`,
@@ -26,7 +26,11 @@ export async function spoolReplayLines(f: ConfigFlags): Promise<string[]> {
   await spool.init();
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log, unknownFields: cfg.unknownFields });
   const pipeline = new IngestPipeline({ group: cfg.groupId, policy: { maxMessages: 1, maxBytes: 1, maxLatencyMs: 1 }, catalog, log, spool });
-  const r = await pipeline.replaySpool();
-  if (r.error) throw r.error;
-  return [`replayed ${r.replayed} batch(es); ${r.remaining} remain`];
+  try {
+    const r = await pipeline.replaySpool();
+    if (r.error) throw r.error;
+    return [`replayed ${r.replayed} batch(es); ${r.remaining} remain`];
+  } finally {
+    await spool.close();
+  }
 }

@@ -16,7 +16,7 @@ import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import type { Logger } from '../logger.ts';
 import type { DeltaTable } from '../delta/table.ts';
-import { PostBatchBuilder, type NormaliseOptions } from '../reddit/normalise.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, PostBatchBuilder, type NormaliseOptions } from '../reddit/normalise.ts';
 import { isValidSubreddit } from '../reddit/subreddit.ts';
 import { deadLetterBatch, type DeadLetter } from './dead-letters.ts';
 import type { TableCatalog } from './tables.ts';
@@ -77,26 +77,59 @@ export function decompressorFor(path: string): Transform | null {
   return null;
 }
 
-/** Lines of a (possibly compressed) file as Buffers, with the number of raw bytes read so far. */
-export async function* readLines(path: string, onBytes?: (n: number) => void): AsyncGenerator<Buffer> {
+/** A line longer than the limit: its first `head.length` bytes and its full length. */
+export interface LongLine {
+  head: Buffer;
+  bytes: number;
+}
+
+/**
+ * Lines of a (possibly compressed) file as Buffers, with the number of raw
+ * bytes read so far. A UTF-8 byte order mark at the start is skipped. A line
+ * longer than `maxLineBytes` comes as a `LongLine` (its head only): memory
+ * stays bounded and time linear, however long a line is.
+ */
+export async function* readLines(path: string, onBytes?: (n: number) => void, maxLineBytes = 64 << 20): AsyncGenerator<Buffer | LongLine> {
   const raw = fs.createReadStream(path, { highWaterMark: 1 << 20 });
   raw.on('data', (c) => onBytes?.((c as Buffer).length));
   const dec = decompressorFor(path);
   const stream = dec ? raw.pipe(dec) : raw;
   raw.on('error', (e) => stream.destroy(e));
-  let rest: Buffer | null = null;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let buf: Buffer = rest ? Buffer.concat([rest, chunk]) : chunk;
+  // The current line's pieces so far (joined once, at its end) and their length.
+  let pieces: Buffer[] = [];
+  let pending = 0;
+  let first = true;
+  const take = (piece: Buffer) => {
+    if (pending < maxLineBytes) pieces.push(Buffer.from(piece.subarray(0, maxLineBytes - pending)));
+    pending += piece.length;
+  };
+  const line = (): Buffer | LongLine => {
+    const joined = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+    const out = pending > maxLineBytes ? { head: joined, bytes: pending } : joined;
+    pieces = [];
+    pending = 0;
+    return out;
+  };
+  for await (let chunk of stream as AsyncIterable<Buffer>) {
+    if (first) {
+      first = false;
+      if (chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
+    }
     let start = 0;
     for (;;) {
-      const nl = buf.indexOf(10, start);
+      const nl = chunk.indexOf(10, start);
       if (nl < 0) break;
-      yield buf.subarray(start, nl);
+      if (pending === 0) {
+        yield chunk.subarray(start, nl);
+      } else {
+        take(chunk.subarray(start, nl));
+        yield line();
+      }
       start = nl + 1;
     }
-    rest = start < buf.length ? Buffer.from(buf.subarray(start)) : null;
+    if (start < chunk.length) take(chunk.subarray(start));
   }
-  if (rest && rest.length) yield rest;
+  if (pending > 0) yield line();
 }
 
 interface Pending {
@@ -172,17 +205,22 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
   };
 
   let line = 0;
-  for await (const buf of readLines(path, (n) => { progress.bytesRead += n; })) {
+  // Lines beyond the largest post accepted are dead letters without being parsed (their head is kept).
+  const maxLine = opts.normalise?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  for await (const got of readLines(path, (n) => { progress.bytesRead += n; }, maxLine)) {
     line++;
     progress.lines = line;
+    const long = Buffer.isBuffer(got) ? null : (got as LongLine);
+    const buf = long ? long.head : (got as Buffer);
     if (buf.length === 0 || (buf.length === 1 && buf[0] === 13)) continue;
-    const text = buf.toString('utf8');
     let obj: unknown;
-    let reason: string | null = null;
-    try {
-      obj = JSON.parse(text);
-    } catch (err) {
-      reason = `invalid JSON: ${(err as Error).message}`;
+    let reason: string | null = long ? `line of ${long.bytes} bytes exceeds the ${maxLine} bytes a post may have (its first ${long.head.length} bytes are kept)` : null;
+    if (reason === null) {
+      try {
+        obj = JSON.parse(buf.toString('utf8'));
+      } catch (err) {
+        reason = `invalid JSON: ${(err as Error).message}`;
+      }
     }
     let name: string | null = opts.table ?? null;
     if (reason === null && name === null) {

@@ -21,6 +21,7 @@
 import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import type { Action } from '../delta/actions.ts';
+import { ReddStreamError } from '../errors.ts';
 import type { PreparedAppend, PreparedFile } from '../delta/table.ts';
 import { syncDir, writeFileDurable } from '../storage/durable.ts';
 
@@ -64,14 +65,23 @@ export class Spool {
     this.maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
   }
 
-  /** Load the index of complete entries; remove leftovers of interrupted writes. */
-  async init(): Promise<void> {
+  private locked = false;
+
+  /**
+   * Load the index of complete entries. The owner (`consume`, `spool replay`)
+   * takes the spool's lock first, then removes leftovers of interrupted
+   * writes and sets unreadable entries aside; only one process may own a
+   * spool, since replaying deletes entries. `readOnly` (`spool list`) takes
+   * no lock and changes nothing on disk.
+   */
+  async init(options: { readOnly?: boolean } = {}): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
+    if (!options.readOnly) await this.lock();
     this.entries = [];
     for (const name of (await fs.readdir(this.dir)).sort()) {
       const full = nodePath.join(this.dir, name);
       if (name.endsWith('.tmp') || name.endsWith('.done')) {
-        await fs.rm(full, { recursive: true, force: true });
+        if (!options.readOnly) await fs.rm(full, { recursive: true, force: true });
         continue;
       }
       if (!/^\d{12}$/.test(name)) continue;
@@ -80,13 +90,48 @@ export class Spool {
         raw = JSON.parse(await fs.readFile(nodePath.join(full, 'entry.json'), 'utf8'));
       } catch (err) {
         // Not written by this version's protocol (or damaged): set aside, never crash; `spool list` shows it.
-        await fs.rename(full, `${full}.broken`).catch(() => undefined);
+        if (!options.readOnly) await fs.rename(full, `${full}.broken`).catch(() => undefined);
         this.broken.push({ name, error: (err as Error).message });
         continue;
       }
       this.entries.push({ seq: Number(name), createdAt: raw.createdAt, topics: raw.topics, tables: raw.parts.map((p) => p.table), bytes: raw.bytes, txns: raw.parts.flatMap((p) => p.txns), parts: raw.parts.map((p) => ({ table: p.table, txns: p.txns })) });
       this.next = Math.max(this.next, Number(name) + 1);
     }
+  }
+
+  /**
+   * Take `<dir>/LOCK` (holding our pid), or fail naming the process that
+   * holds it. A lock whose process is gone (a crash) is taken over.
+   */
+  private async lock(): Promise<void> {
+    const file = nodePath.join(this.dir, 'LOCK');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await fs.writeFile(file, String(process.pid), { flag: 'wx' });
+        this.locked = true;
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const holder = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+      if (holder === process.pid) {
+        this.locked = true;
+        return;
+      }
+      if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
+        throw new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by process ${holder} (a running consume?): stop it first, or let it replay the spool itself`);
+      }
+      // Left by a process that is gone: remove it and try again.
+      await fs.rm(file, { force: true });
+    }
+    throw new ReddStreamError('INVALID_ARGUMENT', `cannot take the lock of the spool ${this.dir}`);
+  }
+
+  /** Give the lock back (the owner, when it stops). */
+  async close(): Promise<void> {
+    if (!this.locked) return;
+    this.locked = false;
+    await fs.rm(nodePath.join(this.dir, 'LOCK'), { force: true });
   }
 
   get bytes(): number { return this.entries.reduce((s, e) => s + e.bytes, 0); }
@@ -194,5 +239,15 @@ export class Spool {
     await syncDir(this.dir);
     if (idx >= 0) this.entries.splice(idx, 1);
     await fs.rm(done, { recursive: true, force: true });
+  }
+}
+
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

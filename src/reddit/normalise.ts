@@ -43,6 +43,9 @@ export interface NormalisedBatch extends ColumnBatch {
   duplicates: number;
 }
 
+/** The largest message accepted as a post (`max_message_bytes`). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+
 class CoercionError extends Error {}
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -139,7 +142,7 @@ export class PostBatchBuilder {
 
   constructor(options: NormaliseOptions = {}) {
     this.policy = options.unknownFields ?? 'keep';
-    this.maxBytes = options.maxMessageBytes ?? 1024 * 1024;
+    this.maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.reset();
   }
 

@@ -90,11 +90,15 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   o.log.info('consuming', { topics: topics.join(','), brokers: cfg.kafkaBrokers.join(','), group: cfg.groupId, table_root: cfg.tableRoot });
   let delay = 1000;
   for (;;) {
-    if (o.signal?.aborted) return { rows: 0, deadLetters: 0, commits: 0 };
+    if (o.signal?.aborted) {
+      await spool.close();
+      return { rows: 0, deadLetters: 0, commits: 0 };
+    }
     try {
       const aborted = new Promise<'aborted'>((resolve) => o.signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
       if ((await Promise.race([source.start().then(() => 'started' as const), aborted])) === 'aborted') {
         await source.close();
+        await spool.close();
         return { rows: 0, deadLetters: 0, commits: 0 };
       }
       break;
@@ -127,6 +131,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     await source.close();
     await encoder.close?.();
     await batchEncoder.close?.();
+    await spool.close();
   }
   return { rows: pipeline.totals.rows, deadLetters: pipeline.totals.deadLetters, commits: pipeline.totals.commits, firstMessageAt: pipeline.totals.firstMessageAt, lastCommitAt: pipeline.totals.lastCommitAt, encoder: note, blocked };
 }

@@ -29,6 +29,7 @@ describe('reddit-stream spool', () => {
       assert.ok(!('kind' in prep));
       await spool.add(['reddit_tech'], [{ table: 'tech', prepared: prep as Exclude<typeof prep, { kind: 'conflict' }> }]);
     }
+    await spool.close(); // as a consume that stopped: the CLI may own the spool now
     const run = (...a: string[]) => spawnSync(process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'spool', ...a, '--spool-dir', spoolDir, '--table-root', lake, '--group-id', 'g'], { cwd: dir, encoding: 'utf8' });
     const list = run('list');
     assert.equal(list.status, 0, list.stderr);

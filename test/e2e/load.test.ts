@@ -124,6 +124,25 @@ describe('load', () => {
     assert.equal((await tableIds(table)).length, lines.split('\n').filter(Boolean).length);
   });
 
+  it('skips a byte order mark; a line beyond the largest post is a dead letter (its head kept), read in linear time', async () => {
+    const dir = tmp();
+    const posts = fs.readFileSync(POSTS, 'utf8').split('\n').filter(Boolean).slice(0, 20);
+    // One 40 MB line in the middle: the old reader joined the partial line on every 16 KiB chunk (quadratic).
+    const huge = `{"id":"huge","subreddit":"x","title":"${'a'.repeat(40 << 20)}"}`;
+    const text = '\ufeff' + [...posts.slice(0, 10), huge, ...posts.slice(10)].join('\r\n') + '\r\n';
+    const input = path.join(dir, 'bom.ndjson.gz');
+    fs.writeFileSync(input, zlib.gzipSync(Buffer.from(text)));
+    const table = path.join(dir, 'all');
+    const r = cli('load', input, '--table', table);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /21 lines, 20 posts committed, 0 skipped, 1 dead letters/);
+    assert.deepEqual((await tableIds(table)).sort(), posts.map((l) => JSON.parse(l).id).sort());
+    const dead = await readAllRows(await loadSnapshot(new LocalObjectStore(path.join(dir, '_dead_letters'))));
+    assert.equal(dead.length, 1);
+    assert.match(dead[0].error as string, /line of 4194\d{4} bytes exceeds the 1048576 bytes a post may have/);
+    assert.equal((dead[0].value as Uint8Array).length, 1048576);
+  });
+
   it('explains bad usage', () => {
     assert.match(cli('load', POSTS).stderr, /exactly one of --root/);
     assert.match(cli('load', '/nope.ndjson', '--root', tmp()).stderr, /input file not found/);

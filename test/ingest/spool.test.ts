@@ -73,7 +73,7 @@ describe('outage spool', () => {
     const b = await pipeline.flushAll();
     assert.equal(b.summaries[0].spooled, true);
     assert.equal(spool.size, 2);
-    assert.equal(fs.readdirSync(dir).length, 2);
+    assert.equal(fs.readdirSync(dir).filter((n) => n !== 'LOCK').length, 2);
     // still down: replay fails and keeps everything
     const r1 = await pipeline.replaySpool();
     assert.ok(r1.error);
@@ -85,7 +85,7 @@ describe('outage spool', () => {
     assert.equal(c.summaries[0].spooled, true);
     const r2 = await pipeline.replaySpool();
     assert.deepEqual([r2.replayed, r2.remaining, r2.error], [3, 0, undefined]);
-    assert.equal(fs.readdirSync(dir).length, 0);
+    assert.equal(fs.readdirSync(dir).filter((n) => n !== 'LOCK').length, 0);
     const got = await ids(root);
     assert.equal(got.length, 34);
     assert.equal(new Set(got).size, 34);
@@ -133,7 +133,8 @@ describe('outage spool', () => {
     const a = await spool.add(['reddit_t'], [{ table: 't', prepared }]);
     const b = await spool.add(['reddit_t'], [{ table: 't', prepared }]);
     await spool.complete(a);
-    assert.deepEqual(fs.readdirSync(dir).sort(), [String(b).padStart(12, '0')], 'a finished entry leaves nothing behind');
+    const listing = () => fs.readdirSync(dir).filter((n) => n !== 'LOCK').sort();
+    assert.deepEqual(listing(), [String(b).padStart(12, '0')], 'a finished entry leaves nothing behind');
     // What a kill -9 in the middle of deleting finished entry `a` leaves: a renamed, partly deleted directory.
     fs.mkdirSync(path.join(dir, `${String(a).padStart(12, '0')}.done`));
     fs.writeFileSync(path.join(dir, `${String(a).padStart(12, '0')}.done`, 'f0.parquet'), 'x');
@@ -143,8 +144,37 @@ describe('outage spool', () => {
     await again.init();
     assert.deepEqual(again.list().map((e) => e.seq), [b], 'only the complete entry is replayed');
     assert.deepEqual(again.broken.map((x) => x.name), ['000000000099']);
-    assert.deepEqual(fs.readdirSync(dir).sort(), [String(b).padStart(12, '0'), '000000000099.broken']);
+    assert.deepEqual(listing(), [String(b).padStart(12, '0'), '000000000099.broken']);
     assert.equal((await again.oldest())!.parts[0].prepared.files[0].bytes.length, 3);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('one process owns a spool: another is refused while it runs, a listing changes nothing, a dead owner\'s lock is taken over', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-lock-'));
+    const { spawn } = await import('node:child_process');
+    // Another process (a running consume) owns the spool.
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { Spool } = await import(${JSON.stringify(new URL('../../src/ingest/spool.ts', import.meta.url).href)});
+      await new Spool(${JSON.stringify(dir)}).init();
+      process.stdout.write('owned\\n');
+      setInterval(() => {}, 1000);
+    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => owner.stdout!.once('data', () => resolve()));
+      fs.mkdirSync(path.join(dir, '000000000007.tmp')); // an entry the owner is writing right now
+      await assert.rejects(new Spool(dir).init(), new RegExp(`in use by process ${owner.pid}`));
+      const reader = new Spool(dir);
+      await reader.init({ readOnly: true });
+      assert.ok(fs.existsSync(path.join(dir, '000000000007.tmp')), 'a listing removes nothing');
+    } finally {
+      owner.kill('SIGKILL');
+      await new Promise((r) => owner.once('exit', r));
+    }
+    const next = new Spool(dir);
+    await next.init();
+    assert.equal(fs.readFileSync(path.join(dir, 'LOCK'), 'utf8'), String(process.pid), 'the dead owner\'s lock was taken over');
+    await next.close();
+    assert.equal(fs.existsSync(path.join(dir, 'LOCK')), false);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

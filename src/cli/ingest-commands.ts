@@ -14,6 +14,7 @@ import { runDemo } from '../service/demo.ts';
 import { reachable, runKafkaDemo } from '../service/demo-kafka.ts';
 import { configFrom, s3For } from './config.ts';
 import { queryLines } from './query.ts';
+import { ident } from '../query/duckdb.ts';
 
 const out = (line: string) => process.stdout.write(line + '\n');
 
@@ -48,12 +49,12 @@ export async function demoCommand(opts: { tableRoot: string; subreddits: string;
   out('');
   out(`committed ${res.rows} posts in ${res.commits} commits (${res.deadLetters} dead letters) in ${res.seconds.toFixed(1)} s (${Math.round(res.rows / res.seconds)} posts/s; ${res.encoder ?? 'JavaScript encoder'})`);
   out('');
-  const sql = `SELECT subreddit, count(*) AS posts, round(avg(score), 1) AS avg_score, max(created_at) AS newest FROM (${subs.map((s) => `SELECT * FROM ${s}`).join(' UNION ALL ')}) GROUP BY subreddit ORDER BY posts DESC`;
+  const sql = `SELECT subreddit, count(*) AS posts, round(avg(score), 1) AS avg_score, max(created_at) AS newest FROM (${subs.map((s) => `SELECT * FROM ${ident(s)}`).join(' UNION ALL ')}) GROUP BY subreddit ORDER BY posts DESC`;
   out(`query: ${sql}`);
   for (const line of await queryLines({ root, sql, format: 'table' })) out(line);
   out('');
   out(`tables: ${subs.map((s) => nodePath.join(root, s)).join(', ')}`);
-  out(`try:    reddit-stream query --root ${opts.tableRoot} "SELECT title, score FROM ${subs[0]} ORDER BY score DESC LIMIT 5"`);
+  out(`try:    reddit-stream query --root ${opts.tableRoot} 'SELECT title, score FROM ${ident(subs[0])} ORDER BY score DESC LIMIT 5'`);
   out(`        reddit-stream history ${nodePath.join(opts.tableRoot, subs[0])}`);
   out('run the demo again to add the next posts: the tables remember each partition\'s offset (exactly-once).');
 }

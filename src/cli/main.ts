@@ -167,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const prefix = err instanceof ReddStreamError ? `error [${err.code}]` : 'error';
     process.stderr.write(`reddit-stream: ${prefix}: ${describeError(err)}\n`);
-    if (process.env.REDDIT_STREAM_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    if (/^(1|true|yes|on)$/i.test(process.env.REDDIT_STREAM_DEBUG ?? '') && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return 1;
   }
 }

@@ -21,6 +21,9 @@ describe('configuration', () => {
     const shown = JSON.stringify(describeConfig(cfg));
     for (const secret of ['sekret', 'hunter2', 'awssecret', 'AKIAEXAMPLE']) assert.ok(!shown.includes(secret), `${secret} must be masked`);
     assert.ok(Object.isFrozen(cfg));
+    // Credentials written into an endpoint URL are masked too.
+    const withUrlCreds = loadConfig({ cwd: dir, env: {}, flags: { s3_endpoint: 'http://KEYID:URLSECRET@minio:9000' } });
+    assert.equal((describeConfig(withUrlCreds) as { s3_endpoint: string }).s3_endpoint, 'http://***@minio:9000');
   });
 
   it('defaults < file < environment < flags', () => {

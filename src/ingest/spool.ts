@@ -127,6 +127,27 @@ export class Spool {
     throw new ReddStreamError('INVALID_ARGUMENT', `cannot take the lock of the spool ${this.dir}`);
   }
 
+  /**
+   * The spool for one more consumer process on this machine: `dir` if no
+   * running process owns it, else the first free of `dir-2`, `dir-3`, ...
+   * (several workers started in one directory each get their own; after a
+   * restart a worker may take over a slot a stopped one left, and replays
+   * what waits there: every entry commits exactly once wherever it is
+   * replayed, txn versions decide).
+   */
+  static async claim(dir: string, options: { maxBytes?: number } = {}): Promise<Spool> {
+    for (let n = 1; n <= 64; n++) {
+      const spool = new Spool(n === 1 ? dir : `${dir}-${n}`, options);
+      try {
+        await spool.init();
+        return spool;
+      } catch (err) {
+        if (!(err instanceof ReddStreamError && /is in use by process/.test(err.message))) throw err;
+      }
+    }
+    throw new ReddStreamError('INVALID_ARGUMENT', `the spools ${dir} to ${dir}-64 are all in use by running processes`);
+  }
+
   /** Give the lock back (the owner, when it stops). */
   async close(): Promise<void> {
     if (!this.locked) return;

@@ -3,6 +3,7 @@
  * subreddit under the table root, exactly once (see docs/DESIGN.md, Ingest).
  */
 import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import { hostname } from 'node:os';
 import type { Config } from '../config/config.ts';
 import { ReddStreamError } from '../errors.ts';
@@ -60,8 +61,8 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const encoder = native || cfg.workers === 0 ? inlineEncoder : new WorkerEncoder();
   o.log.info(`encoding posts with the ${note}`);
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log: o.log, unknownFields: cfg.unknownFields, encoder });
-  const spool = new Spool(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
-  await spool.init();
+  const spool = await Spool.claim(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
+  if (spool.dir !== nodePath.resolve(cfg.spoolDir)) o.log.info(`another process on this machine owns the spool ${cfg.spoolDir}: this one uses ${spool.dir}`);
   for (const b of spool.broken) o.log.warn('a spool entry could not be read; it was set aside (renamed .broken) and is not replayed', { entry: b.name, error: b.error });
   if (spool.size > 0) o.log.warn(`${spool.size} batch(es) from an earlier run wait in the spool at ${spool.dir}; they are committed first`);
   const pipeline = new IngestPipeline({

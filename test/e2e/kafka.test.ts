@@ -167,10 +167,11 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
         if (await cond()) return;
         await new Promise((r) => setTimeout(r, 200));
       }
-      assert.fail(`timed out waiting for ${what}\n--- a ---\n${a.stderr().slice(-2000)}`);
+      assert.fail(`timed out waiting for ${what}\n--- a ---\n${a.stderr().slice(-2000)}\n--- b ---\n${b?.stderr().slice(-2000) ?? ''}`);
     };
+    let b: ReturnType<typeof startConsume> | undefined;
     await waitFor('a to own all partitions', () => lastAssignment(a.stderr()).split(',').length === 4);
-    const b = startConsume([...baseArgs(root, 'shared', 'g-pair'), '--batch-size', '500'], root);
+    b = startConsume([...baseArgs(root, 'shared', 'g-pair'), '--batch-size', '500'], root);
     await waitFor('the group to split the partitions', () => {
       const pa = lastAssignment(a.stderr()).split(',').filter(Boolean);
       const pb = lastAssignment(b.stderr()).split(',').filter(Boolean);

@@ -95,14 +95,14 @@ describe('produce (replayed Reddit API + real Kafka)', { timeout: 300_000 }, () 
 
   it('posts left pending for a topic that does not exist yet (Kafka was down at the first send) are published at the next start', async () => {
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-produce-newtopic-'));
-    const server = await startFakeReddit({ subreddits: ['epsilon'], postsPerRequest: 3, windowLimit: 1000 });
+    const server = await startFakeReddit({ subreddits: ['zeta'], postsPerRequest: 3, windowLimit: 1000 });
     try {
-      // The state a run leaves when Kafka never answered: posts pending for reddit_epsilon, never created.
-      const pending = ['t3_pend1', 't3_pend2'].map((name) => ({ topic: 'reddit_epsilon', key: name, value: JSON.stringify({ name, subreddit: 'epsilon' }) }));
+      // The state a run leaves when Kafka never answered: posts pending for reddit_zeta, never created.
+      const pending = ['t3_pend1', 't3_pend2'].map((name) => ({ topic: 'reddit_zeta', key: name, value: JSON.stringify({ name, subreddit: 'zeta' }) }));
       fs.writeFileSync(path.join(cwd, 'state.json'), JSON.stringify({ seen: [], anchor: null, emptyPolls: 0, pending }));
-      const r = await produce(cwd, ['--max-cycles', '1'], server, 'epsilon').done;
+      const r = await produce(cwd, ['--max-cycles', '1'], server, 'zeta').done;
       assert.equal(r.status, 0, r.stderr);
-      const msgs = await readTopic(broker.bootstrap, 'reddit_epsilon');
+      const msgs = await readTopic(broker.bootstrap, 'reddit_zeta');
       assert.deepEqual(msgs.slice(0, 2).map((m) => m.key), ['t3_pend1', 't3_pend2']);
     } finally {
       await server.close();

@@ -166,6 +166,11 @@ describe('outage spool', () => {
       const reader = new Spool(dir);
       await reader.init({ readOnly: true });
       assert.ok(fs.existsSync(path.join(dir, '000000000007.tmp')), 'a listing removes nothing');
+      // A second consumer started in the same directory gets a spool of its own.
+      const second = await Spool.claim(dir);
+      assert.equal(second.dir, `${dir}-2`);
+      await second.close();
+      fs.rmSync(`${dir}-2`, { recursive: true, force: true });
     } finally {
       owner.kill('SIGKILL');
       await new Promise((r) => owner.once('exit', r));

@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { describeError, ReddStreamError } from '../errors.ts';
 import type { RowFormat } from './cat.ts';
 import { s3For } from './config.ts';
+import { ConfigError } from '../config/config.ts';
 // Each command's module is loaded when the command runs: a process carries
 // only the code it uses (the Kafka client, DuckDB, the Parquet encoders...).
 
@@ -168,7 +169,8 @@ export async function main(argv: string[]): Promise<number> {
     const prefix = err instanceof ReddStreamError ? `error [${err.code}]` : 'error';
     process.stderr.write(`reddit-stream: ${prefix}: ${describeError(err)}\n`);
     if (/^(1|true|yes|on)$/i.test(process.env.REDDIT_STREAM_DEBUG ?? '') && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return 1;
+    // Invalid configuration (files, environment or flags) is a usage error, like a flag commander refuses.
+    return err instanceof ConfigError ? 2 : 1;
   }
 }
 

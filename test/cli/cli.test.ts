@@ -115,5 +115,11 @@ describe('bad input gives one clear error naming the file', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /missing required argument 'table'/);
     assert.equal(cli('cat', 'x', '--limit', 'abc').code, 2);
+    // Invalid configuration, from flags as from files, is a usage error too: one line per problem.
+    const bad = cli('config', '--batch-size', 'abc', '--processing-interval', '-1');
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /invalid configuration:\n/);
+    assert.match(bad.stderr, /\n  - flags: batch_size must be an integer >= 1 \(got "abc"\)/);
+    assert.match(bad.stderr, /\n  - flags: processing_interval must be a number >= 0.01 \(got "-1"\)/);
   });
 });

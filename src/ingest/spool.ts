@@ -52,6 +52,9 @@ interface StoredPart {
 
 const pad = (n: number) => String(n).padStart(12, '0');
 
+/** Spool directories this process owns (locked). */
+const OWNED = new Set<string>();
+
 export class Spool {
   readonly dir: string;
   readonly maxBytes: number;
@@ -101,30 +104,55 @@ export class Spool {
 
   /**
    * Take `<dir>/LOCK` (holding our pid), or fail naming the process that
-   * holds it. A lock whose process is gone (a crash) is taken over.
+   * holds it. The lock appears with its content at once (a hard link of a
+   * file already written), so it is never seen empty. A lock whose process
+   * is gone (a crash; or our own pid, left by an earlier run of a process
+   * that is now us, as pid 1 in a container) is taken over by moving it
+   * aside first and checking it was still that one: of several processes
+   * taking over one stale lock, exactly one wins. One process owns a spool
+   * once (a second claim in the same process is refused like another's).
    */
   private async lock(): Promise<void> {
     const file = nodePath.join(this.dir, 'LOCK');
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await fs.writeFile(file, String(process.pid), { flag: 'wx' });
-        this.locked = true;
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const busy = (who: string) => new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by ${who} (a running consume?): stop it first, or let it replay the spool itself`);
+    if (OWNED.has(this.dir)) throw busy(`this process (${process.pid})`);
+    const mine = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.new`;
+    await fs.writeFile(mine, String(process.pid));
+    try {
+      for (let attempt = 0; attempt < 10; attempt++) {
+        try {
+          await fs.link(mine, file);
+          OWNED.add(this.dir);
+          this.locked = true;
+          return;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+        const text = await fs.readFile(file, 'utf8').catch(() => null);
+        if (text === null) continue; // gone meanwhile: try again
+        const holder = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+        if (Number.isNaN(holder)) {
+          // Not written by this protocol: stale only once it is old.
+          const st = await fs.stat(file).catch(() => null);
+          if (st && Date.now() - st.mtimeMs < 10_000) throw busy('another process (its lock is being written)');
+        } else if (holder !== process.pid && alive(holder)) {
+          throw busy(`process ${holder}`);
+        }
+        // Stale: move it aside, and remove it only if it is still the one we judged.
+        const aside = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.stale`;
+        try {
+          await fs.rename(file, aside);
+        } catch {
+          continue;
+        }
+        const moved = await fs.readFile(aside, 'utf8').catch(() => null);
+        if (moved !== text) await fs.link(aside, file).catch(() => undefined); // someone else's new lock: put it back
+        await fs.rm(aside, { force: true });
       }
-      const holder = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
-      if (holder === process.pid) {
-        this.locked = true;
-        return;
-      }
-      if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
-        throw new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by process ${holder} (a running consume?): stop it first, or let it replay the spool itself`);
-      }
-      // Left by a process that is gone: remove it and try again.
-      await fs.rm(file, { force: true });
+      throw new ReddStreamError('INVALID_ARGUMENT', `cannot take the lock of the spool ${this.dir}`);
+    } finally {
+      await fs.rm(mine, { force: true });
     }
-    throw new ReddStreamError('INVALID_ARGUMENT', `cannot take the lock of the spool ${this.dir}`);
   }
 
   /**
@@ -142,7 +170,7 @@ export class Spool {
         await spool.init();
         return spool;
       } catch (err) {
-        if (!(err instanceof ReddStreamError && /is in use by process/.test(err.message))) throw err;
+        if (!(err instanceof ReddStreamError && /is in use by/.test(err.message))) throw err;
       }
     }
     throw new ReddStreamError('INVALID_ARGUMENT', `the spools ${dir} to ${dir}-64 are all in use by running processes`);
@@ -152,6 +180,7 @@ export class Spool {
   async close(): Promise<void> {
     if (!this.locked) return;
     this.locked = false;
+    OWNED.delete(this.dir);
     await fs.rm(nodePath.join(this.dir, 'LOCK'), { force: true });
   }
 

@@ -140,6 +140,7 @@ describe('outage spool', () => {
     fs.writeFileSync(path.join(dir, `${String(a).padStart(12, '0')}.done`, 'f0.parquet'), 'x');
     // And a damaged entry (no entry.json), e.g. written by an older version.
     fs.mkdirSync(path.join(dir, '000000000099'));
+    await spool.close(); // the process that wrote it is gone
     const again = new Spool(dir);
     await again.init();
     assert.deepEqual(again.list().map((e) => e.seq), [b], 'only the complete entry is replayed');
@@ -183,6 +184,43 @@ describe('outage spool', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('processes starting together over a stale lock each get a spool of their own', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-race-'));
+    const { spawn } = await import('node:child_process');
+    // A lock left by a process that is gone.
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => dead.once('exit', r));
+    fs.writeFileSync(path.join(dir, 'LOCK'), String(dead.pid));
+    const spoolModule = JSON.stringify(new URL('../../src/ingest/spool.ts', import.meta.url).href);
+    // Each child loads the code, says so, and claims when told: all at once.
+    const kids = Array.from({ length: 4 }, () => spawn(process.execPath, ['--input-type=module', '-e', `
+      const { Spool } = await import(${spoolModule});
+      process.stdout.write('ready\\n');
+      process.stdin.once('data', async () => {
+        const s = await Spool.claim(${JSON.stringify(dir)});
+        process.stdout.write(s.dir + '\\n');
+      });
+      process.stdin.on('end', () => process.exit(0));
+    `], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const lines = kids.map((k) => {
+      const got: string[] = [];
+      let waiting: Array<() => void> = [];
+      k.stdout!.on('data', (d: Buffer) => { got.push(...d.toString().split('\n').filter(Boolean)); waiting.forEach((w) => w()); waiting = []; });
+      return async (n: number) => { while (got.length < n) await new Promise<void>((r) => waiting.push(r)); return got[n - 1]; };
+    });
+    try {
+      await Promise.all(lines.map((l) => l(1)));
+      for (const k of kids) k.stdin!.write('go\n');
+      const claimed = await Promise.all(lines.map((l) => l(2)));
+      assert.equal(new Set(claimed).size, 4, `distinct spools: ${claimed.join(', ')}`);
+      assert.ok(claimed.includes(dir), 'one of them took over the stale lock');
+    } finally {
+      for (const k of kids) k.stdin!.end();
+      await Promise.all(kids.map((k) => new Promise((r) => (k.exitCode === null ? k.once('exit', r) : r(null)))));
+    }
+    for (const d of [dir, `${dir}-2`, `${dir}-3`, `${dir}-4`]) fs.rmSync(d, { recursive: true, force: true });
+  });
+
   it('a crash during replay (commit landed, spool entry not yet removed) ends exactly once', async () => {
     const root = outageRoot();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-'));
@@ -199,6 +237,7 @@ describe('outage spool', () => {
     first.spool.complete = complete;
     assert.equal((await ids(root)).length, 10);
     // Restart: a new process finds the entry, sees it already committed, removes it.
+    await first.spool.close(); // the crashed process is gone
     const second = await setup(root, dir);
     assert.equal(second.spool.size, 1);
     assert.equal(await second.pipeline.assign('reddit_tech', 0), 10n, 'resumes after spooled offsets');

@@ -1,4 +1,5 @@
 /** `reddit-stream spool list | replay`: look at and act on the outage spool. */
+import * as fs from 'node:fs';
 import { s3Options } from '../config/config.ts';
 import { IngestPipeline } from '../ingest/pipeline.ts';
 import { Spool } from '../ingest/spool.ts';
@@ -9,14 +10,21 @@ import { renderTable } from './format.ts';
 
 export async function spoolListLines(f: ConfigFlags): Promise<string[]> {
   const cfg = configFrom(f);
-  const spool = new Spool(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
-  await spool.init({ readOnly: true });
-  const rows = spool.list().map((e) => [String(e.seq), new Date(e.createdAt).toISOString(), e.tables.join(','), (e.bytes / 1e6).toFixed(2), e.txns.map((t) => `${t.appId}=${t.version}`).join(' ')]);
-  return [
-    `spool ${spool.dir}: ${spool.size} batch(es), ${(spool.bytes / 1e6).toFixed(2)} MB (limit ${(spool.maxBytes / 1e6).toFixed(0)} MB)`,
-    ...(rows.length ? renderTable(['seq', 'spooled at', 'tables', 'MB', 'offsets (txn)'], rows, 100) : []),
-    ...spool.broken.map((b) => `unreadable entry ${b.name} set aside as ${b.name}.broken: ${b.error}`),
-  ];
+  // The spool, and those of other consumers started in the same directory (spool-2, ...).
+  const dirs = [cfg.spoolDir, ...Array.from({ length: 63 }, (_, i) => `${cfg.spoolDir}-${i + 2}`).filter((d) => fs.existsSync(d))];
+  const out: string[] = [];
+  for (const dir of dirs) {
+    const spool = new Spool(dir, { maxBytes: cfg.spoolMaxBytes });
+    await spool.init({ readOnly: true });
+    const rows = spool.list().map((e) => [String(e.seq), new Date(e.createdAt).toISOString(), e.tables.join(','), (e.bytes / 1e6).toFixed(2), e.txns.map((t) => `${t.appId}=${t.version}`).join(' ')]);
+    out.push(
+      `spool ${spool.dir}: ${spool.size} batch(es), ${(spool.bytes / 1e6).toFixed(2)} MB (limit ${(spool.maxBytes / 1e6).toFixed(0)} MB)`,
+      ...(rows.length ? renderTable(['seq', 'spooled at', 'tables', 'MB', 'offsets (txn)'], rows, 100) : []),
+      ...spool.broken.map((b) => `unreadable entry ${b.name} (set aside as .broken by the next replay): ${b.error}`),
+    );
+  }
+  if (dirs.length > 1) out.push(`(spool replay --spool-dir <dir> replays one of them)`);
+  return out;
 }
 
 export async function spoolReplayLines(f: ConfigFlags): Promise<string[]> {
@@ -24,13 +32,17 @@ export async function spoolReplayLines(f: ConfigFlags): Promise<string[]> {
   const log = consoleLogger(cfg.debug ? 'debug' : 'info');
   const spool = new Spool(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
   await spool.init();
-  const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log, unknownFields: cfg.unknownFields });
-  const pipeline = new IngestPipeline({ group: cfg.groupId, policy: { maxMessages: 1, maxBytes: 1, maxLatencyMs: 1 }, catalog, log, spool });
   try {
-    const r = await pipeline.replaySpool();
-    if (r.error) throw r.error;
-    return [`replayed ${r.replayed} batch(es); ${r.remaining} remain`];
+    return await replay(cfg, spool, log);
   } finally {
     await spool.close();
   }
+}
+
+async function replay(cfg: ReturnType<typeof configFrom>, spool: Spool, log: ReturnType<typeof consoleLogger>): Promise<string[]> {
+  const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log, unknownFields: cfg.unknownFields });
+  const pipeline = new IngestPipeline({ group: cfg.groupId, policy: { maxMessages: 1, maxBytes: 1, maxLatencyMs: 1 }, catalog, log, spool });
+  const r = await pipeline.replaySpool();
+  if (r.error) throw r.error;
+  return [`replayed ${r.replayed} batch(es); ${r.remaining} remain`];
 }

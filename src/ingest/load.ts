@@ -120,7 +120,8 @@ export async function* readLines(path: string, onBytes?: (n: number) => void, ma
       const nl = chunk.indexOf(10, start);
       if (nl < 0) break;
       if (pending === 0) {
-        yield chunk.subarray(start, nl);
+        // Within one chunk too, a line beyond the limit is a LongLine.
+        yield nl - start > maxLineBytes ? { head: Buffer.from(chunk.subarray(start, start + maxLineBytes)), bytes: nl - start } : chunk.subarray(start, nl);
       } else {
         take(chunk.subarray(start, nl));
         yield line();

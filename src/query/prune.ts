@@ -33,7 +33,8 @@ function constant(node: any): string | number | boolean | undefined {
     const child = node.child;
     const text = child?.class === 'CONSTANT' && child.value?.type?.id === 'VARCHAR' && !child.value.is_null && typeof child.value.value === 'string' ? child.value.value as string : undefined;
     if (text === undefined) return undefined;
-    if (target === 'TIMESTAMP' || target === 'TIMESTAMP WITH TIME ZONE') return text;
+    // DuckDB ignores a zone offset in a TIMESTAMP (no time zone) literal, which the comparator would apply.
+    if (target === 'TIMESTAMP WITH TIME ZONE' || (target === 'TIMESTAMP' && !/(z|[+-]\d{2}(:?\d{2})?)$/i.test(text.trim()))) return text;
     if (target === 'DATE' && /^\d{4}-\d{2}-\d{2}$/.test(text.trim())) return text.trim();
     return undefined;
   }
@@ -87,10 +88,18 @@ export function extractPredicates(serialized: unknown): { table: string; predica
   // only when the table is read once (no subquery reads it again) does the
   // outer WHERE speak for every read.
   const table = String(node.from_table.table_name);
-  if (baseTableReads(s.statements[0], table.toLowerCase()) !== 1) return null;
+  if (baseTableReads(s.statements[0], table.toLowerCase()) !== 1 || hasTableFunction(s.statements[0])) return null;
   const predicates: Predicate[] = [];
   collect(node.where_clause, predicates);
   return { table, predicates };
+}
+
+/** Whether the statement calls a table function anywhere (e.g. query_table('t'), which may read the table again). */
+function hasTableFunction(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(hasTableFunction);
+  if (!node || typeof node !== 'object') return false;
+  const o = node as Record<string, unknown>;
+  return o.type === 'TABLE_FUNCTION' || Object.values(o).some(hasTableFunction);
 }
 
 /** How many times the statement reads base table `name` (lower case), anywhere in it. */
@@ -127,7 +136,12 @@ function comparatorFor(t: DataType): Cmp | null {
     case 'string':
       return (a, b) => (typeof a === 'string' && typeof b === 'string' ? compareCodePoints(a, b) : null);
     case 'date':
-      return (a, b) => { try { return parseDate(String(a).slice(0, 10)) - parseDate(String(b).slice(0, 10)); } catch { return null; } };
+      // Dates only: DuckDB compares a date with a timestamp at the date's midnight, not by the timestamp's day.
+      return (a, b) => {
+        const x = String(a).trim(), y = String(b).trim();
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(x) || !/^\d{4}-\d{2}-\d{2}$/.test(y)) return null;
+        try { return parseDate(x) - parseDate(y); } catch { return null; }
+      };
     case 'timestamp': case 'timestamp_ntz':
       return (a, b) => { try { const x = parseTimestampMicros(String(a)), y = parseTimestampMicros(String(b)); return x < y ? -1 : x > y ? 1 : 0; } catch { return null; } };
     default: return null;

@@ -172,10 +172,10 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
       // Reddit down or failing for longer than the client's own retries: the
       // service waits and polls again (the next poll catches up from the last
       // post seen); only errors a person must fix end it.
-      if (!(err instanceof ReddStreamError && err.retryable)) throw err;
+      // The last of a bounded run (--max-cycles) has no next poll: it fails.
+      if (!(err instanceof ReddStreamError && err.retryable) || (o.maxCycles !== undefined && cycles >= o.maxCycles)) throw err;
       outage = Math.min(300_000, outage ? outage * 2 : 30_000);
       o.log.warn(`Reddit is not answering; polling again in ${Math.round(outage / 1000)} s (nothing is lost: the next poll catches up from the last post seen)`, { error: err.message });
-      if (o.maxCycles !== undefined && cycles >= o.maxCycles) break;
       await pause(outage, o.signal);
       continue;
     }

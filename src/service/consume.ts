@@ -61,6 +61,8 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const encoder = native || cfg.workers === 0 ? inlineEncoder : new WorkerEncoder();
   o.log.info(`encoding posts with the ${note}`);
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log: o.log, unknownFields: cfg.unknownFields, encoder });
+  // Everything that may fail on bad settings (e.g. a missing CA file) before the spool is taken.
+  const connection = kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8'));
   const spool = await Spool.claim(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
   if (spool.dir !== nodePath.resolve(cfg.spoolDir)) o.log.info(`another process on this machine owns the spool ${cfg.spoolDir}: this one uses ${spool.dir}`);
   for (const b of spool.broken) o.log.warn('a spool entry could not be read; it was set aside (renamed .broken) and is not replayed', { entry: b.name, error: b.error });
@@ -86,7 +88,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     autoOffsetReset: cfg.autoOffsetReset,
     pipeline,
     log: o.log,
-    connection: kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8')),
+    connection,
   });
   o.log.info('consuming', { topics: topics.join(','), brokers: cfg.kafkaBrokers.join(','), group: cfg.groupId, table_root: cfg.tableRoot });
   let delay = 1000;

@@ -42,6 +42,17 @@ describe('reddit-stream spool', () => {
     assert.equal((await readAllRows(snap)).length, 10);
     assert.equal(snap.txnVersion('g-reddit_tech-0'), 19);
     assert.match(run('replay').stdout, /replayed 0 batch\(es\); 0 remain/);
+    // A second consumer's spool (spool-2) is listed too.
+    const second = new Spool(`${spoolDir}-2`);
+    await second.init();
+    const b2 = new PostBatchBuilder();
+    b2.add(JSON.stringify({ id: 'p9', subreddit: 'tech', title: 'x' }));
+    const prep2 = await table.prepareAppend(b2.build(), { txns: [{ appId: 'g-reddit_tech-1', version: 3, expect: null }] });
+    await second.add(['reddit_tech'], [{ table: 'tech', prepared: prep2 as Exclude<typeof prep2, { kind: 'conflict' }> }]);
+    await second.close();
+    const both = run('list');
+    assert.match(both.stdout, /spool .*spool: 0 batch\(es\)/);
+    assert.match(both.stdout, /spool .*spool-2: 1 batch\(es\)/);
     assert.equal((await readAllRows(await loadSnapshot(new LocalObjectStore(path.join(lake, 'tech'))))).length, 10);
   });
 });

@@ -143,6 +143,16 @@ describe('load', () => {
     assert.equal((dead[0].value as Uint8Array).length, 1048576);
   });
 
+  it('reads lines across chunks and gives lines beyond the limit as LongLine wherever they lie', async () => {
+    const { readLines } = await import('../../src/ingest/load.ts');
+    const dir = tmp();
+    const file = path.join(dir, 'lines.ndjson');
+    fs.writeFileSync(file, `a\n${'B'.repeat(100)}\nc\r\nlast`);
+    const got: unknown[] = [];
+    for await (const l of readLines(file, undefined, 50)) got.push(Buffer.isBuffer(l) ? l.toString() : { head: (l as { head: Buffer }).head.length, bytes: (l as { bytes: number }).bytes });
+    assert.deepEqual(got, ['a', { head: 50, bytes: 100 }, 'c\r', 'last']);
+  });
+
   it('explains bad usage', () => {
     assert.match(cli('load', POSTS).stderr, /exactly one of --root/);
     assert.match(cli('load', '/nope.ndjson', '--root', tmp()).stderr, /input file not found/);

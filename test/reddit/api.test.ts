@@ -263,6 +263,9 @@ describe('producer while Reddit fails', () => {
     assert.deepEqual(sent.sort(), ['t3_r0', 't3_r1', 't3_r2']);
     assert.deepEqual(waits.slice(0, 2), [30_000, 60_000]);
     assert.match(warnings[0], /Reddit is not answering; polling again in 30 s/);
+    // A bounded run (--max-cycles) whose last poll fails has no next poll: it fails rather than end quietly.
+    const down = { ...flaky, async listing() { throw new ReddStreamError('STORAGE', 'Reddit answered HTTP 503 7 times', { retryable: true }); } };
+    await assert.rejects(runProducer({ subreddits: ['alpha'], postType: 'new', client: down as any, sink, statePath, log: silentLogger, print: () => {}, maxCycles: 1, sleep: async () => {} }), /HTTP 503/);
     const forbidden = { ...flaky, async listing() { throw new ReddStreamError('INVALID_ARGUMENT', 'Reddit answered HTTP 403 for /r/alpha/new'); } };
     await assert.rejects(runProducer({ subreddits: ['alpha'], postType: 'new', client: forbidden as any, sink, statePath, log: silentLogger, print: () => {}, maxCycles: 3, sleep: async () => {} }), /HTTP 403/);
   });

@@ -312,8 +312,8 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
     group_id: cfg.groupId,
     auto_offset_reset: cfg.autoOffsetReset,
     unknown_fields: cfg.unknownFields,
-    // user:password in an endpoint URL is a secret too (up to the authority's last @)
-    s3_endpoint: cfg.s3Endpoint ? cfg.s3Endpoint.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1***@') : null,
+    // user:password in an endpoint URL is a secret too: everything up to the last @ (a secret may hold / or @)
+    s3_endpoint: cfg.s3Endpoint ? cfg.s3Endpoint.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/i, '$1***@') : null,
     s3_region: cfg.s3Region,
     s3_path_style: cfg.s3PathStyle ?? Boolean(cfg.s3Endpoint),
     s3_unsafe_single_writer: cfg.s3UnsafeSingleWriter,

@@ -18,7 +18,9 @@
  * while deleting never leaves a half entry behind (leftover .tmp and .done
  * directories are removed on start).
  */
+import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import * as net from 'node:net';
 import * as nodePath from 'node:path';
 import type { Action } from '../delta/actions.ts';
 import { ReddStreamError } from '../errors.ts';
@@ -68,7 +70,10 @@ export class Spool {
     this.maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
   }
 
-  private locked = false;
+  /** The real path of the spool while this object owns it. */
+  private locked: string | null = null;
+  private socket: net.Server | null = null;
+  private readonly token = `${process.pid} ${randomUUID()}`;
 
   /**
    * Load the index of complete entries. The owner (`consume`, `spool replay`)
@@ -103,55 +108,56 @@ export class Spool {
   }
 
   /**
-   * Take `<dir>/LOCK` (holding our pid), or fail naming the process that
-   * holds it. The lock appears with its content at once (a hard link of a
-   * file already written), so it is never seen empty. A lock whose process
-   * is gone (a crash; or our own pid, left by an earlier run of a process
-   * that is now us, as pid 1 in a container) is taken over by moving it
-   * aside first and checking it was still that one: of several processes
-   * taking over one stale lock, exactly one wins. One process owns a spool
-   * once (a second claim in the same process is refused like another's).
+   * Own the spool, or fail naming the process that does. On Linux the lock
+   * is an abstract Unix socket named after the spool's real path: binding
+   * it is atomic, and the kernel releases it when its process ends, however
+   * it ends, so there is no stale lock to judge (no pids to trust, no race
+   * between processes taking over a dead owner's lock). Elsewhere it is
+   * `LOCK` created exclusively; one left by a crash must be removed by hand.
+   * `LOCK` always holds the owner's pid and a random token, for people and
+   * for messages; it is removed on close only while it is still ours. A
+   * second claim within one process is refused like another's.
    */
   private async lock(): Promise<void> {
+    const real = await fs.realpath(this.dir);
     const file = nodePath.join(this.dir, 'LOCK');
-    const busy = (who: string) => new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by ${who} (a running consume?): stop it first, or let it replay the spool itself`);
-    if (OWNED.has(this.dir)) throw busy(`this process (${process.pid})`);
-    const mine = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.new`;
-    await fs.writeFile(mine, String(process.pid));
+    const busy = async () => {
+      const holder = (await fs.readFile(file, 'utf8').catch(() => '')).split(' ')[0] || 'another process';
+      return new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by ${/^\d+$/.test(holder) ? `process ${holder}` : holder} (a running consume?): stop it first, or let it replay the spool itself`);
+    };
+    if (OWNED.has(real)) throw new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by this process (${process.pid})`);
+    OWNED.add(real);
     try {
-      for (let attempt = 0; attempt < 10; attempt++) {
+      if (process.platform === 'linux') {
+        const server = net.createServer();
+        const name = `\0reddit-stream-spool-${createHash('sha256').update(real).digest('hex').slice(0, 40)}`;
         try {
-          await fs.link(mine, file);
-          OWNED.add(this.dir);
-          this.locked = true;
-          return;
+          await new Promise<void>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(name, () => resolve());
+          });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw await busy();
+          throw err;
+        }
+        server.unref();
+        this.socket = server;
+        await fs.writeFile(file, this.token);
+      } else {
+        try {
+          await fs.writeFile(file, this.token, { flag: 'wx' });
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          const e = await busy();
+          throw new ReddStreamError('INVALID_ARGUMENT', `${e.message} (if that process is gone, delete ${file})`);
         }
-        const text = await fs.readFile(file, 'utf8').catch(() => null);
-        if (text === null) continue; // gone meanwhile: try again
-        const holder = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-        if (Number.isNaN(holder)) {
-          // Not written by this protocol: stale only once it is old.
-          const st = await fs.stat(file).catch(() => null);
-          if (st && Date.now() - st.mtimeMs < 10_000) throw busy('another process (its lock is being written)');
-        } else if (holder !== process.pid && alive(holder)) {
-          throw busy(`process ${holder}`);
-        }
-        // Stale: move it aside, and remove it only if it is still the one we judged.
-        const aside = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.stale`;
-        try {
-          await fs.rename(file, aside);
-        } catch {
-          continue;
-        }
-        const moved = await fs.readFile(aside, 'utf8').catch(() => null);
-        if (moved !== text) await fs.link(aside, file).catch(() => undefined); // someone else's new lock: put it back
-        await fs.rm(aside, { force: true });
       }
-      throw new ReddStreamError('INVALID_ARGUMENT', `cannot take the lock of the spool ${this.dir}`);
-    } finally {
-      await fs.rm(mine, { force: true });
+      this.locked = real;
+    } catch (err) {
+      OWNED.delete(real);
+      this.socket?.close();
+      this.socket = null;
+      throw err;
     }
   }
 
@@ -179,9 +185,13 @@ export class Spool {
   /** Give the lock back (the owner, when it stops). */
   async close(): Promise<void> {
     if (!this.locked) return;
-    this.locked = false;
-    OWNED.delete(this.dir);
-    await fs.rm(nodePath.join(this.dir, 'LOCK'), { force: true });
+    const real = this.locked;
+    this.locked = null;
+    const file = nodePath.join(this.dir, 'LOCK');
+    if ((await fs.readFile(file, 'utf8').catch(() => null)) === this.token) await fs.rm(file, { force: true });
+    this.socket?.close();
+    this.socket = null;
+    OWNED.delete(real);
   }
 
   get bytes(): number { return this.entries.reduce((s, e) => s + e.bytes, 0); }
@@ -289,15 +299,5 @@ export class Spool {
     await syncDir(this.dir);
     if (idx >= 0) this.entries.splice(idx, 1);
     await fs.rm(done, { recursive: true, force: true });
-  }
-}
-
-/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

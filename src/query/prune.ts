@@ -57,20 +57,24 @@ function scaled(unscaled: number, scale: number): string {
   return neg ? `-${text}` : text;
 }
 
-function column(node: any): string | undefined {
-  if (node?.class === 'COLUMN_REF' && Array.isArray(node.column_names)) return node.column_names[node.column_names.length - 1];
+/** The column a reference names: `col`, or `t.col` where t is the table or its alias (not a struct field `s.x`). */
+function column(node: any, names: ReadonlySet<string>): string | undefined {
+  if (node?.class !== 'COLUMN_REF' || !Array.isArray(node.column_names)) return undefined;
+  const parts = node.column_names as string[];
+  if (parts.length === 1) return parts[0];
+  if (parts.length === 2 && names.has(String(parts[0]).toLowerCase())) return parts[1];
   return undefined;
 }
 
-function collect(node: any, out: Predicate[]): void {
+function collect(node: any, out: Predicate[], names: ReadonlySet<string>): void {
   if (!node) return;
   if (node.class === 'CONJUNCTION' && node.type === 'CONJUNCTION_AND') {
-    for (const c of node.children ?? []) collect(c, out);
+    for (const c of node.children ?? []) collect(c, out, names);
     return;
   }
   if (node.class === 'COMPARISON' && OPS[node.type]) {
     const op = OPS[node.type];
-    const lc = column(node.left), rc = column(node.right);
+    const lc = column(node.left, names), rc = column(node.right, names);
     const lv = constant(node.left), rv = constant(node.right);
     if (lc !== undefined && rv !== undefined) out.push({ column: lc, op, value: rv });
     else if (rc !== undefined && lv !== undefined) out.push({ column: rc, op: FLIP[op], value: lv });
@@ -89,8 +93,11 @@ export function extractPredicates(serialized: unknown): { table: string; predica
   // outer WHERE speak for every read.
   const table = String(node.from_table.table_name);
   if (baseTableReads(s.statements[0], table.toLowerCase()) !== 1 || hasTableFunction(s.statements[0])) return null;
+  // Columns renamed by an alias list (`FROM t AS x(a, b)`) would be matched to the wrong stats.
+  if ((node.from_table.column_name_alias ?? []).length) return null;
+  const names = new Set([table.toLowerCase(), String(node.from_table.alias ?? '').toLowerCase()].filter(Boolean));
   const predicates: Predicate[] = [];
-  collect(node.where_clause, predicates);
+  collect(node.where_clause, predicates, names);
   return { table, predicates };
 }
 

@@ -24,8 +24,10 @@ describe('configuration', () => {
     // Credentials written into an endpoint URL are masked too.
     const withUrlCreds = loadConfig({ cwd: dir, env: {}, flags: { s3_endpoint: 'http://KEYID:URLSECRET@minio:9000' } });
     assert.equal((describeConfig(withUrlCreds) as { s3_endpoint: string }).s3_endpoint, 'http://***@minio:9000');
-    const atInPassword = loadConfig({ cwd: dir, env: {}, flags: { s3_endpoint: 'http://KEYID:p@ss@minio:9000/x@y' } });
-    assert.equal((describeConfig(atInPassword) as { s3_endpoint: string }).s3_endpoint, 'http://***@minio:9000/x@y');
+    for (const endpoint of ['http://KEYID:p@ss@minio:9000', 'http://AKIA:se/cret@minio:9000']) {
+      const shownEndpoint = (describeConfig(loadConfig({ cwd: dir, env: {}, flags: { s3_endpoint: endpoint } })) as { s3_endpoint: string }).s3_endpoint;
+      assert.equal(shownEndpoint, 'http://***@minio:9000', endpoint);
+    }
   });
 
   it('defaults < file < environment < flags', () => {

@@ -178,9 +178,14 @@ describe('outage spool', () => {
     }
     const next = new Spool(dir);
     await next.init();
-    assert.equal(fs.readFileSync(path.join(dir, 'LOCK'), 'utf8'), String(process.pid), 'the dead owner\'s lock was taken over');
+    assert.match(fs.readFileSync(path.join(dir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} `), 'the dead owner\'s lock was taken over');
+    // Within one process a spool is owned once, also when claimed twice at the same moment.
+    const twice = await Promise.allSettled([new Spool(dir).init(), new Spool(dir).init()]);
+    assert.deepEqual(twice.map((r) => r.status), ['rejected', 'rejected'], 'already owned by `next`');
     await next.close();
     assert.equal(fs.existsSync(path.join(dir, 'LOCK')), false);
+    const pair = await Promise.allSettled([new Spool(dir).init(), new Spool(dir).init()]);
+    assert.deepEqual(pair.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

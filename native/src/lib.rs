@@ -381,3 +381,61 @@ fn write_file(batch: &Batch, o: &EncodeOptions) -> std::result::Result<(Vec<u8>,
     let names: Vec<String> = cols.into_iter().map(|(n, _)| n).collect();
     Ok((bytes, stats::stats_json(n, &names, &col_stats)))
 }
+
+/// Take an exclusive advisory lock (flock) on `path` (created if missing),
+/// without waiting: the open descriptor that holds it, or -1 when another
+/// open file holds it. The kernel releases it when the descriptor is closed
+/// (`unlock_file`) or its process ends, however it ends; it follows the
+/// file, not its path or the process's namespaces. Close-on-exec.
+#[napi]
+pub fn lock_file(path: String) -> Result<i32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::io::IntoRawFd;
+        extern "C" {
+            fn flock(fd: i32, operation: i32) -> i32;
+            fn close(fd: i32) -> i32;
+        }
+        const LOCK_EX: i32 = 2;
+        const LOCK_NB: i32 = 4;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::from_reason(format!("cannot open {path}: {e}")))?;
+        let fd = file.into_raw_fd();
+        if unsafe { flock(fd, LOCK_EX | LOCK_NB) } == 0 {
+            return Ok(fd);
+        }
+        let err = std::io::Error::last_os_error();
+        unsafe { close(fd) };
+        if err.kind() == std::io::ErrorKind::WouldBlock {
+            return Ok(-1);
+        }
+        Err(Error::from_reason(format!("cannot lock {path}: {err}")))
+    }
+    #[cfg(not(unix))]
+    {
+        Err(Error::from_reason(format!("file locks are not implemented here ({path})")))
+    }
+}
+
+/// Release a lock taken by `lock_file` (closes its descriptor).
+#[napi]
+pub fn unlock_file(fd: i32) {
+    #[cfg(unix)]
+    unsafe {
+        extern "C" {
+            fn close(fd: i32) -> i32;
+        }
+        if fd >= 0 {
+            close(fd);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = fd;
+}

@@ -18,14 +18,14 @@
  * while deleting never leaves a half entry behind (leftover .tmp and .done
  * directories are removed on start).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import * as net from 'node:net';
 import * as nodePath from 'node:path';
 import type { Action } from '../delta/actions.ts';
 import { ReddStreamError } from '../errors.ts';
 import type { PreparedAppend, PreparedFile } from '../delta/table.ts';
 import { syncDir, writeFileDurable } from '../storage/durable.ts';
+import { loadNativeAddon } from './native-encoder.ts';
 
 export interface SpoolPart {
   /** Table name under the root (`_dead_letters` for dead letters). */
@@ -58,7 +58,10 @@ const pad = (n: number) => String(n).padStart(12, '0');
 const OWNED = new Set<string>();
 
 export class Spool {
-  readonly dir: string;
+  /** The spool's directory (its real path once owned). */
+  dir: string;
+  /** The directory asked for. */
+  readonly requested: string;
   readonly maxBytes: number;
   private entries: Array<{ seq: number; createdAt: number; topics: string[]; tables: string[]; bytes: number; txns: PreparedAppend['txns']; parts: Array<{ table: string; txns: PreparedAppend['txns'] }> }> = [];
   private next = 1;
@@ -67,12 +70,13 @@ export class Spool {
 
   constructor(dir: string, options: { maxBytes?: number } = {}) {
     this.dir = nodePath.resolve(dir);
+    this.requested = this.dir;
     this.maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
   }
 
   /** The real path of the spool while this object owns it. */
   private locked: string | null = null;
-  private socket: net.Server | null = null;
+  private release: (() => Promise<void>) | null = null;
   private readonly token = `${process.pid} ${randomUUID()}`;
 
   /**
@@ -85,6 +89,16 @@ export class Spool {
   async init(options: { readOnly?: boolean } = {}): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true });
     if (!options.readOnly) await this.lock();
+    try {
+      await this.load(options.readOnly ?? false);
+    } catch (err) {
+      await this.close(); // never keep a lock nobody holds a Spool for
+      throw err;
+    }
+  }
+
+  private async load(readOnly: boolean): Promise<void> {
+    const options = { readOnly };
     this.entries = [];
     for (const name of (await fs.readdir(this.dir)).sort()) {
       const full = nodePath.join(this.dir, name);
@@ -96,6 +110,9 @@ export class Spool {
       let raw: { createdAt: number; topics: string[]; parts: StoredPart[]; bytes: number };
       try {
         raw = JSON.parse(await fs.readFile(nodePath.join(full, 'entry.json'), 'utf8'));
+        if (!raw || typeof raw !== 'object' || !Array.isArray(raw.parts) || !Array.isArray(raw.topics) || raw.parts.some((p) => !p || typeof p.table !== 'string' || !Array.isArray(p.txns))) {
+          throw new Error('entry.json is not a spool entry');
+        }
       } catch (err) {
         // Not written by this version's protocol (or damaged): set aside, never crash; `spool list` shows it.
         if (!options.readOnly) await fs.rename(full, `${full}.broken`).catch(() => undefined);
@@ -108,55 +125,48 @@ export class Spool {
   }
 
   /**
-   * Own the spool, or fail naming the process that does. On Linux the lock
-   * is an abstract Unix socket named after the spool's real path: binding
-   * it is atomic, and the kernel releases it when its process ends, however
-   * it ends, so there is no stale lock to judge (no pids to trust, no race
-   * between processes taking over a dead owner's lock). Elsewhere it is
-   * `LOCK` created exclusively; one left by a crash must be removed by hand.
-   * `LOCK` always holds the owner's pid and a random token, for people and
-   * for messages; it is removed on close only while it is still ours. A
-   * second claim within one process is refused like another's.
+   * Own the spool, or fail naming the process that does. With the native
+   * addon the lock is an flock on `<dir>/LOCK`: the kernel releases it when
+   * its process ends, however it ends, and it follows the file (a bind
+   * mount, a symlink, another container's view of the same volume meet the
+   * same lock), so no stale lock is ever judged. Without the addon `LOCK` is
+   * created exclusively, and one left by a crash must be deleted by hand.
+   * `OWNER` holds the owner's pid for people and messages. After locking,
+   * all I/O uses the locked directory's real path (a symlink retargeted
+   * later does not move this owner). Within one process a spool is owned
+   * once.
    */
   private async lock(): Promise<void> {
     const real = await fs.realpath(this.dir);
-    const file = nodePath.join(this.dir, 'LOCK');
-    const busy = async () => {
-      const holder = (await fs.readFile(file, 'utf8').catch(() => '')).split(' ')[0] || 'another process';
-      return new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by ${/^\d+$/.test(holder) ? `process ${holder}` : holder} (a running consume?): stop it first, or let it replay the spool itself`);
-    };
     if (OWNED.has(real)) throw new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by this process (${process.pid})`);
     OWNED.add(real);
+    const file = nodePath.join(real, 'LOCK');
+    const busy = async (extra = '') => {
+      const holder = (await fs.readFile(nodePath.join(real, 'OWNER'), 'utf8').catch(() => '')).split(' ')[0];
+      return new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by ${/^\d+$/.test(holder) ? `process ${holder}` : 'another process'} (a running consume?): stop it first, or let it replay the spool itself${extra}`);
+    };
     try {
-      if (process.platform === 'linux') {
-        const server = net.createServer();
-        const name = `\0reddit-stream-spool-${createHash('sha256').update(real).digest('hex').slice(0, 40)}`;
-        try {
-          await new Promise<void>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(name, () => resolve());
-          });
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw await busy();
-          throw err;
-        }
-        server.unref();
-        this.socket = server;
-        await fs.writeFile(file, this.token);
+      const locks = fileLocks();
+      if (locks) {
+        const fd = locks.lockFile(file);
+        if (fd < 0) throw await busy();
+        this.release = async () => locks.unlockFile(fd);
       } else {
         try {
           await fs.writeFile(file, this.token, { flag: 'wx' });
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-          const e = await busy();
-          throw new ReddStreamError('INVALID_ARGUMENT', `${e.message} (if that process is gone, delete ${file})`);
+          throw await busy(` (if it is gone, delete ${file}: without the native addon the lock is a plain file)`);
         }
+        this.release = async () => {
+          if ((await fs.readFile(file, 'utf8').catch(() => null)) === this.token) await fs.rm(file, { force: true });
+        };
       }
+      await fs.writeFile(nodePath.join(real, 'OWNER'), this.token);
+      this.dir = real;
       this.locked = real;
     } catch (err) {
       OWNED.delete(real);
-      this.socket?.close();
-      this.socket = null;
       throw err;
     }
   }
@@ -187,10 +197,10 @@ export class Spool {
     if (!this.locked) return;
     const real = this.locked;
     this.locked = null;
-    const file = nodePath.join(this.dir, 'LOCK');
-    if ((await fs.readFile(file, 'utf8').catch(() => null)) === this.token) await fs.rm(file, { force: true });
-    this.socket?.close();
-    this.socket = null;
+    const owner = nodePath.join(real, 'OWNER');
+    if ((await fs.readFile(owner, 'utf8').catch(() => null)) === this.token) await fs.rm(owner, { force: true });
+    await this.release?.();
+    this.release = null;
     OWNED.delete(real);
   }
 
@@ -300,4 +310,12 @@ export class Spool {
     if (idx >= 0) this.entries.splice(idx, 1);
     await fs.rm(done, { recursive: true, force: true });
   }
+}
+
+/** flock through the native addon, or null without it (or with one built before it had locks). */
+function fileLocks(): { lockFile(path: string): number; unlockFile(fd: number): void } | null {
+  const loaded = loadNativeAddon();
+  if ('error' in loaded) return null;
+  const a = loaded.addon as unknown as { lockFile?: (path: string) => number; unlockFile?: (fd: number) => void };
+  return typeof a.lockFile === 'function' && typeof a.unlockFile === 'function' ? { lockFile: a.lockFile, unlockFile: a.unlockFile } : null;
 }

@@ -73,7 +73,7 @@ describe('outage spool', () => {
     const b = await pipeline.flushAll();
     assert.equal(b.summaries[0].spooled, true);
     assert.equal(spool.size, 2);
-    assert.equal(fs.readdirSync(dir).filter((n) => n !== 'LOCK').length, 2);
+    assert.equal(fs.readdirSync(dir).filter((n) => n !== 'LOCK' && n !== 'OWNER').length, 2);
     // still down: replay fails and keeps everything
     const r1 = await pipeline.replaySpool();
     assert.ok(r1.error);
@@ -85,7 +85,7 @@ describe('outage spool', () => {
     assert.equal(c.summaries[0].spooled, true);
     const r2 = await pipeline.replaySpool();
     assert.deepEqual([r2.replayed, r2.remaining, r2.error], [3, 0, undefined]);
-    assert.equal(fs.readdirSync(dir).filter((n) => n !== 'LOCK').length, 0);
+    assert.equal(fs.readdirSync(dir).filter((n) => n !== 'LOCK' && n !== 'OWNER').length, 0);
     const got = await ids(root);
     assert.equal(got.length, 34);
     assert.equal(new Set(got).size, 34);
@@ -133,7 +133,7 @@ describe('outage spool', () => {
     const a = await spool.add(['reddit_t'], [{ table: 't', prepared }]);
     const b = await spool.add(['reddit_t'], [{ table: 't', prepared }]);
     await spool.complete(a);
-    const listing = () => fs.readdirSync(dir).filter((n) => n !== 'LOCK').sort();
+    const listing = () => fs.readdirSync(dir).filter((n) => n !== 'LOCK' && n !== 'OWNER').sort();
     assert.deepEqual(listing(), [String(b).padStart(12, '0')], 'a finished entry leaves nothing behind');
     // What a kill -9 in the middle of deleting finished entry `a` leaves: a renamed, partly deleted directory.
     fs.mkdirSync(path.join(dir, `${String(a).padStart(12, '0')}.done`));
@@ -178,15 +178,36 @@ describe('outage spool', () => {
     }
     const next = new Spool(dir);
     await next.init();
-    assert.match(fs.readFileSync(path.join(dir, 'LOCK'), 'utf8'), new RegExp(`^${process.pid} `), 'the dead owner\'s lock was taken over');
+    assert.match(fs.readFileSync(path.join(dir, 'OWNER'), 'utf8'), new RegExp(`^${process.pid} `), 'the dead owner\'s lock was taken over');
     // Within one process a spool is owned once, also when claimed twice at the same moment.
     const twice = await Promise.allSettled([new Spool(dir).init(), new Spool(dir).init()]);
     assert.deepEqual(twice.map((r) => r.status), ['rejected', 'rejected'], 'already owned by `next`');
     await next.close();
-    assert.equal(fs.existsSync(path.join(dir, 'LOCK')), false);
+    assert.equal(fs.existsSync(path.join(dir, 'OWNER')), false, 'no owner named after close');
     const pair = await Promise.allSettled([new Spool(dir).init(), new Spool(dir).init()]);
     assert.deepEqual(pair.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an owner works on the real directory (a symlink retargeted later does not move it); an entry that is not one is set aside', async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-link-'));
+    fs.mkdirSync(path.join(base, 'r1'));
+    fs.mkdirSync(path.join(base, 'r2'));
+    fs.mkdirSync(path.join(base, 'r1', '000000000003'));
+    fs.writeFileSync(path.join(base, 'r1', '000000000003', 'entry.json'), '{}');
+    fs.symlinkSync(path.join(base, 'r1'), path.join(base, 'current'));
+    const a = new Spool(path.join(base, 'current'));
+    await a.init();
+    assert.equal(a.dir, fs.realpathSync(path.join(base, 'r1')));
+    assert.deepEqual(a.broken.map((b) => b.name), ['000000000003'], 'set aside, not a crash');
+    fs.unlinkSync(path.join(base, 'current'));
+    fs.symlinkSync(path.join(base, 'r2'), path.join(base, 'current'));
+    const prepared = { files: [], actions: [], txns: [{ appId: 'g-t-0', version: 1, expect: null }], rows: 0, commitInfo: {} };
+    const seq = await a.add(['reddit_t'], [{ table: 't', prepared }]);
+    assert.ok(fs.existsSync(path.join(base, 'r1', String(seq).padStart(12, '0'))), 'written where it was locked');
+    assert.deepEqual(fs.readdirSync(path.join(base, 'r2')), []);
+    await a.close();
+    fs.rmSync(base, { recursive: true, force: true });
   });
 
   it('processes starting together over a stale lock each get a spool of their own', async () => {

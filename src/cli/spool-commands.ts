@@ -11,7 +11,7 @@ import { renderTable } from './format.ts';
 export async function spoolListLines(f: ConfigFlags): Promise<string[]> {
   const cfg = configFrom(f);
   // The spool, and those of other consumers started in the same directory (spool-2, ...).
-  const dirs = [cfg.spoolDir, ...Array.from({ length: 63 }, (_, i) => `${cfg.spoolDir}-${i + 2}`).filter((d) => fs.statSync(d, { throwIfNoEntry: false })?.isDirectory())];
+  const dirs = Spool.slots(cfg.spoolDir).filter((d, i) => i === 0 || fs.statSync(d, { throwIfNoEntry: false })?.isDirectory());
   const out: string[] = [];
   for (const dir of dirs) {
     const spool = new Spool(dir, { maxBytes: cfg.spoolMaxBytes });

@@ -117,22 +117,33 @@ export function typesEqual(a: DataType, b: DataType): boolean {
 }
 
 /**
+ * The columns of `next` that `current` lacks (all nullable), or throws when
+ * one of them is not nullable or a column `current` has gets another type.
+ * Names match case-insensitively. Columns of `current` missing from `next`
+ * are allowed here (see `addedColumns`).
+ */
+export function newColumns(current: StructType, next: StructType): StructField[] {
+  const byName = new Map(current.fields.map((f) => [f.name.toLowerCase(), f]));
+  const added: StructField[] = [];
+  for (const f of next.fields) {
+    const old = byName.get(f.name.toLowerCase());
+    if (!old) {
+      if (!f.nullable) throw new ReddStreamError('SCHEMA_MISMATCH', `new column "${f.name}" must be nullable: existing rows have no value for it`);
+      added.push(f);
+    } else if (!typesEqual(old.type, f.type)) {
+      throw new ReddStreamError('SCHEMA_MISMATCH', `column "${f.name}" has type ${typeName(old.type)} in the table but ${typeName(f.type)} in the new data`);
+    }
+  }
+  return added;
+}
+
+/**
  * Schema evolution check for appends: `next` may add nullable top-level
  * columns to `current`; existing columns must keep their type. Returns the
  * names of added columns, or throws naming the incompatible column.
  */
 export function addedColumns(current: StructType, next: StructType): string[] {
-  const byName = new Map(current.fields.map((f) => [f.name.toLowerCase(), f]));
-  const added: string[] = [];
-  for (const f of next.fields) {
-    const old = byName.get(f.name.toLowerCase());
-    if (!old) {
-      if (!f.nullable) throw new ReddStreamError('SCHEMA_MISMATCH', `new column "${f.name}" must be nullable: existing rows have no value for it`);
-      added.push(f.name);
-    } else if (!typesEqual(old.type, f.type)) {
-      throw new ReddStreamError('SCHEMA_MISMATCH', `column "${f.name}" has type ${typeName(old.type)} in the table but ${typeName(f.type)} in the new data`);
-    }
-  }
+  const added = newColumns(current, next).map((f) => f.name);
   for (const f of current.fields) {
     if (!next.fields.some((n) => n.name.toLowerCase() === f.name.toLowerCase())) {
       throw new ReddStreamError('SCHEMA_MISMATCH', `column "${f.name}" is missing from the new schema (dropping columns is not supported)`);

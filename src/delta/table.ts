@@ -25,7 +25,7 @@ import { LOG_DIR } from './log-path.ts';
 import { encodeAddPath } from './partitions.ts';
 import { encodeDataFiles, type ColumnBatch, type EncodedFile } from './data-files.ts';
 import { loadSnapshot, Snapshot, updateSnapshot } from './snapshot.ts';
-import { addedColumns, parseSchemaString, schemaToString, struct, typeName, typesEqual, type DataType, type StructType } from './schema.ts';
+import { addedColumns, newColumns, parseSchemaString, schemaToString, struct, type DataType, type StructType } from './schema.ts';
 import { commit, type CommitResult } from './transaction.ts';
 import type { DeltaValue } from './values.ts';
 
@@ -101,17 +101,7 @@ export type AppendResult =
  */
 export function evolutionActions(snap: Snapshot, target: StructType | undefined): Action[] {
   if (!target) return [];
-  const have = new Map(snap.schema.fields.map((f) => [f.name.toLowerCase(), f]));
-  const added = [];
-  for (const f of target.fields) {
-    const old = have.get(f.name.toLowerCase());
-    if (!old) {
-      if (!f.nullable) throw new ReddStreamError('SCHEMA_MISMATCH', `new column "${f.name}" must be nullable: existing rows have no value for it`);
-      added.push(f);
-    } else if (!typesEqual(old.type, f.type)) {
-      throw new ReddStreamError('SCHEMA_MISMATCH', `column "${f.name}" has type ${typeName(old.type)} in the table but ${typeName(f.type)} in the new data`);
-    }
-  }
+  const added = newColumns(snap.schema, target);
   if (added.length === 0) return [];
   const schema = struct([...snap.schema.fields, ...added]);
   const actions: Action[] = [{ metaData: { ...snap.metadata, schemaString: schemaToString(schema) } }];

@@ -48,6 +48,9 @@ export interface NativeAddon {
   PostEncoder: new (fields: string[][]) => NativePostEncoder;
   /** glibc's mallopt(M_MMAP_THRESHOLD): process-wide (see native/src/lib.rs). */
   fixMmapThreshold(bytes: number): boolean;
+  /** flock without waiting: the descriptor holding it, or -1 when held elsewhere (absent from addons built before it). */
+  lockFile?(path: string): number;
+  unlockFile?(fd: number): void;
 }
 
 /** Where `scripts/build-native.sh` puts the addon: `native/` at the package root. */

@@ -154,6 +154,9 @@ export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments
   return { batch: builder.build(), dead, segmentRows };
 }
 
+/** Delta's integer types: a table's column of one of them holds booleans as 1 and 0 (see `booleansAsIntegers`). */
+export const INTEGER_TYPES: ReadonlySet<string> = new Set(['long', 'integer', 'short', 'byte']);
+
 /**
  * A table created elsewhere may have an integer column where posts give
  * booleans (the old Python pipeline's int32 `likes`, which Polars filled
@@ -161,7 +164,7 @@ export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments
  */
 export function booleansAsIntegers(schema: StructType, batch: ColumnBatch): void {
   for (const f of schema.fields) {
-    if (f.type.kind !== 'primitive' || !['long', 'integer', 'short', 'byte'].includes(f.type.name)) continue;
+    if (f.type.kind !== 'primitive' || !INTEGER_TYPES.has(f.type.name)) continue;
     const col = batch.columns[f.name] as { [i: number]: unknown; length: number } | undefined;
     if (!col) continue;
     for (let i = 0; i < col.length; i++) if (typeof col[i] === 'boolean') col[i] = col[i] ? 1 : 0;

@@ -25,7 +25,7 @@ import type { Action } from '../delta/actions.ts';
 import { ReddStreamError } from '../errors.ts';
 import type { PreparedAppend, PreparedFile } from '../delta/table.ts';
 import { syncDir, writeFileDurable } from '../storage/durable.ts';
-import { loadNativeAddon } from './native-encoder.ts';
+import { loadNativeAddon, type NativeAddon } from './native-encoder.ts';
 
 export interface SpoolPart {
   /** Table name under the root (`_dead_letters` for dead letters). */
@@ -56,6 +56,8 @@ const pad = (n: number) => String(n).padStart(12, '0');
 
 /** Spool directories this process owns (locked). */
 const OWNED = new Set<string>();
+/** Consumers on one machine sharing a spool directory setting (`dir`, `dir-2`, ...). */
+const MAX_SLOTS = 64;
 
 export class Spool {
   /** The spool's directory (its real path once owned). */
@@ -98,12 +100,11 @@ export class Spool {
   }
 
   private async load(readOnly: boolean): Promise<void> {
-    const options = { readOnly };
     this.entries = [];
     for (const name of (await fs.readdir(this.dir)).sort()) {
       const full = nodePath.join(this.dir, name);
       if (name.endsWith('.tmp') || name.endsWith('.done')) {
-        if (!options.readOnly) await fs.rm(full, { recursive: true, force: true });
+        if (!readOnly) await fs.rm(full, { recursive: true, force: true });
         continue;
       }
       if (!/^\d{12}$/.test(name)) continue;
@@ -115,7 +116,7 @@ export class Spool {
         }
       } catch (err) {
         // Not written by this version's protocol (or damaged): set aside, never crash; `spool list` shows it.
-        if (!options.readOnly) await fs.rename(full, `${full}.broken`).catch(() => undefined);
+        if (!readOnly) await fs.rename(full, `${full}.broken`).catch(() => undefined);
         this.broken.push({ name, error: (err as Error).message });
         continue;
       }
@@ -180,8 +181,8 @@ export class Spool {
    * replayed, txn versions decide).
    */
   static async claim(dir: string, options: { maxBytes?: number } = {}): Promise<Spool> {
-    for (let n = 1; n <= 64; n++) {
-      const spool = new Spool(n === 1 ? dir : `${dir}-${n}`, options);
+    for (const slot of Spool.slots(dir)) {
+      const spool = new Spool(slot, options);
       try {
         await spool.init();
         return spool;
@@ -189,7 +190,12 @@ export class Spool {
         if (!(err instanceof ReddStreamError && /is in use by/.test(err.message))) throw err;
       }
     }
-    throw new ReddStreamError('INVALID_ARGUMENT', `the spools ${dir} to ${dir}-64 are all in use by running processes`);
+    throw new ReddStreamError('INVALID_ARGUMENT', `the spools ${dir} to ${dir}-${MAX_SLOTS} are all in use by running processes`);
+  }
+
+  /** The spool directories `claim` may use for `dir`: `dir`, `dir-2`, ... `dir-64`. */
+  static slots(dir: string): string[] {
+    return Array.from({ length: MAX_SLOTS }, (_, i) => (i === 0 ? dir : `${dir}-${i + 1}`));
   }
 
   /** Give the lock back (the owner, when it stops). */
@@ -313,9 +319,9 @@ export class Spool {
 }
 
 /** flock through the native addon, or null without it (or with one built before it had locks). */
-function fileLocks(): { lockFile(path: string): number; unlockFile(fd: number): void } | null {
+function fileLocks(): Required<Pick<NativeAddon, 'lockFile' | 'unlockFile'>> | null {
   const loaded = loadNativeAddon();
   if ('error' in loaded) return null;
-  const a = loaded.addon as unknown as { lockFile?: (path: string) => number; unlockFile?: (fd: number) => void };
-  return typeof a.lockFile === 'function' && typeof a.unlockFile === 'function' ? { lockFile: a.lockFile, unlockFile: a.unlockFile } : null;
+  const { lockFile, unlockFile } = loaded.addon;
+  return lockFile && unlockFile ? { lockFile, unlockFile } : null;
 }

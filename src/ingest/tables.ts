@@ -16,6 +16,7 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import { postTableSchema, type UnknownFieldPolicy } from '../reddit/post-schema.ts';
 import { DEAD_LETTER_SCHEMA, DEAD_LETTER_TABLE } from './dead-letters.ts';
 import type { ParquetEncoder } from '../parquet/encoder.ts';
+import { INTEGER_TYPES } from './post-batch.ts';
 
 /** A place holding many tables, one per name (a directory, later an S3 prefix). */
 export interface TableRoot {
@@ -55,7 +56,7 @@ function holds(table: DataType, wanted: DataType): boolean {
   if (table.kind !== 'primitive' || wanted.kind !== 'primitive') return false;
   if (wanted.name === 'long') return ['integer', 'short', 'byte', 'double', 'float'].includes(table.name);
   if (wanted.name === 'double') return table.name === 'float';
-  if (wanted.name === 'boolean') return ['long', 'integer', 'short', 'byte'].includes(table.name);
+  if (wanted.name === 'boolean') return INTEGER_TYPES.has(table.name);
   return false;
 }
 

@@ -252,10 +252,15 @@ export class KafkaSource implements PollingSource {
     return offset;
   }
 
-  /** Leave state `st` for seeking `offset`, and pass on what was held meanwhile. */
-  private seekHeld(k: string, st: Pending, offset: bigint): void {
+  /** Seek partition `k` to `offset`: wait for the message there (see the states above). */
+  private seekTo(k: string, offset: bigint): void {
     this.states.set(k, { kind: 'seeking', offset, since: Date.now(), checking: false, windowMin: null, lastWindowMin: null });
     this.stream?.offsetsToFetch.set(k, offset);
+  }
+
+  /** Leave state `st` for seeking `offset`, and pass on what was held meanwhile. */
+  private seekHeld(k: string, st: Pending, offset: bigint): void {
+    this.seekTo(k, offset);
     for (const m of st.held) this.accept(m);
   }
 
@@ -448,8 +453,7 @@ export class KafkaSource implements PollingSource {
       }
       offset = start;
     }
-    this.states.set(k, { kind: 'seeking', offset, since: Date.now(), checking: false, windowMin: null, lastWindowMin: null });
-    this.stream?.offsetsToFetch.set(k, offset);
+    this.seekTo(k, offset);
   }
 
   exhausted(): boolean {

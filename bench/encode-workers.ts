@@ -21,23 +21,50 @@ import { postTableSchema } from '../src/reddit/post-schema.ts';
 const MB = (x: number) => Math.round(x / 1e6);
 
 if (isMainThread) {
-  const { values: a } = parseArgs({ options: { workers: { type: 'string', default: '2' }, 'job-bytes': { type: 'string', default: String(8 << 20) }, rounds: { type: 'string', default: '20' }, 'young-mb': { type: 'string' } } });
+  const { values: a } = parseArgs({
+    options: {
+      workers: { type: 'string', default: '2' },
+      'job-bytes': { type: 'string', default: String(8 << 20) },
+      rounds: { type: 'string', default: '20' },
+      'young-mb': { type: 'string' },
+    },
+  });
   const { generatedMessages } = await import('../src/reddit/generate.ts');
   const { messages: msgs, bytes } = generatedMessages(Number(a['job-bytes']));
   const baseRss = process.memoryUsage().rss;
   const t0 = performance.now();
-  const results = await Promise.all(Array.from({ length: Number(a.workers) }, () => new Promise<Record<string, number>>((resolve, reject) => {
-    const w = new Worker(new URL(import.meta.url), { workerData: { msgs, rounds: Number(a.rounds) }, ...(a['young-mb'] ? { resourceLimits: { maxYoungGenerationSizeMb: Number(a['young-mb']) } } : {}) });
-    w.once('message', resolve);
-    w.once('error', reject);
-  })));
+  const results = await Promise.all(
+    Array.from(
+      { length: Number(a.workers) },
+      () =>
+        new Promise<Record<string, number>>((resolve, reject) => {
+          const w = new Worker(new URL(import.meta.url), {
+            workerData: { msgs, rounds: Number(a.rounds) },
+            ...(a['young-mb'] ? { resourceLimits: { maxYoungGenerationSizeMb: Number(a['young-mb']) } } : {}),
+          });
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    ),
+  );
   const seconds = (performance.now() - t0) / 1000;
   const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-  console.log(JSON.stringify({
-    workers: Number(a.workers), postsPerJob: msgs.length, jobMB: MB(bytes), rounds: Number(a.rounds),
-    postsPerSec: Math.round((msgs.length * Number(a.rounds) * results.length) / seconds),
-    mainRssBeforeWorkersMB: MB(baseRss), peakRssMB: hwm ? MB(Number(hwm[1]) * 1024) : null, perWorker: results,
-  }, null, 1));
+  console.log(
+    JSON.stringify(
+      {
+        workers: Number(a.workers),
+        postsPerJob: msgs.length,
+        jobMB: MB(bytes),
+        rounds: Number(a.rounds),
+        postsPerSec: Math.round((msgs.length * Number(a.rounds) * results.length) / seconds),
+        mainRssBeforeWorkersMB: MB(baseRss),
+        peakRssMB: hwm ? MB(Number(hwm[1]) * 1024) : null,
+        perWorker: results,
+      },
+      null,
+      1,
+    ),
+  );
   process.exit(0);
 } else {
   const { encodePostBatch } = await import('../src/ingest/post-batch.ts');
@@ -47,9 +74,21 @@ if (isMainThread) {
   let heapMax = 0;
   for (let r = 0; r < rounds; r++) {
     const p = packMessages(msgs);
-    const job: PostBatchJob = { data: p.data, ends: p.ends, segments: [msgs.length], normalise: { unknownFields: 'keep' }, schema, partitionColumns: [], settings: { codec: 'snappy', numIndexedCols: 32, maxFileBytes: 128 << 20 } };
+    const job: PostBatchJob = {
+      data: p.data,
+      ends: p.ends,
+      segments: [msgs.length],
+      normalise: { unknownFields: 'keep' },
+      schema,
+      partitionColumns: [],
+      settings: { codec: 'snappy', numIndexedCols: 32, maxFileBytes: 128 << 20 },
+    };
     await encodePostBatch(job);
     heapMax = Math.max(heapMax, process.memoryUsage().heapTotal);
   }
-  parentPort!.postMessage({ heapTotalMaxMB: MB(heapMax), heapUsedMB: MB(process.memoryUsage().heapUsed), wasmMemoryMB: MB(pw.wasmMemory().buffer.byteLength) });
+  parentPort!.postMessage({
+    heapTotalMaxMB: MB(heapMax),
+    heapUsedMB: MB(process.memoryUsage().heapUsed),
+    wasmMemoryMB: MB(pw.wasmMemory().buffer.byteLength),
+  });
 }

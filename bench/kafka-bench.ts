@@ -13,14 +13,21 @@ export const NODE_FLAGS = JSON.parse(fs.readFileSync(path.join(ROOT, 'bin/node-f
 
 /** Consumers run the built code, as the command does: build it first. */
 export function buildDist(): void {
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')],
+    { stdio: 'inherit' },
+  );
 }
 
 /** A command's standard output, once it exited 0. */
 export function runOutput(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     // The thread pool size bin/reddit-stream.js sets for the command.
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { UV_THREADPOOL_SIZE: '8', ...process.env } });
+    const c = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { UV_THREADPOOL_SIZE: '8', ...process.env },
+    });
     let out = '';
     c.stdout.on('data', (d) => (out += d));
     // 'close': its output is read to the end.
@@ -41,7 +48,11 @@ export interface ConsumerFigures {
 
 /** bench/kafka-consume-child.mjs with `args`, as the command runs (Node flags, thread pool): its figures. */
 export async function runConsumer(args: string[]): Promise<ConsumerFigures> {
-  const out = await runOutput(process.execPath, [...NODE_FLAGS, path.join(ROOT, 'bench/kafka-consume-child.mjs'), ...args]);
+  const out = await runOutput(process.execPath, [
+    ...NODE_FLAGS,
+    path.join(ROOT, 'bench/kafka-consume-child.mjs'),
+    ...args,
+  ]);
   return JSON.parse(out.trim().split('\n').pop()!) as ConsumerFigures;
 }
 
@@ -49,14 +60,25 @@ export type BenchProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
 
 /** An idempotent producer for benchmark data. */
 export function benchProducer(bootstrap: string): BenchProducer {
-  return new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'bench-producer', bootstrapBrokers: [bootstrap], idempotent: true, acks: -1 } as ConstructorParameters<typeof Producer<Buffer, Buffer, Buffer, Buffer>>[0]);
+  return new Producer<Buffer, Buffer, Buffer, Buffer>({
+    clientId: 'bench-producer',
+    bootstrapBrokers: [bootstrap],
+    idempotent: true,
+    acks: -1,
+  } as ConstructorParameters<typeof Producer<Buffer, Buffer, Buffer, Buffer>>[0]);
 }
 
 /**
  * Produce `n` generated posts of r/bench into `topic`, round-robin over
  * `partitions`; their bytes. With `producer` it is used and left open.
  */
-export async function preloadPosts(bootstrap: string, topic: string, n: number, producer?: BenchProducer, partitions = 6): Promise<number> {
+export async function preloadPosts(
+  bootstrap: string,
+  topic: string,
+  n: number,
+  producer?: BenchProducer,
+  partitions = 6,
+): Promise<number> {
   const p0 = producer ?? benchProducer(bootstrap);
   const gen = new PostGenerator({ seed: 5, subreddits: ['bench'] });
   let bytes = 0;

@@ -28,16 +28,30 @@ import { benchProducer, buildDist, NODE_FLAGS, preloadPosts, runConsumer, runOut
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(here, '..');
 const SHARED = process.env.REDDIT_STREAM_SHARED ?? path.resolve(ROOT, '../shared');
-const { values: a } = parseArgs({ options: {
-  posts: { type: 'string', default: '200000' }, rate: { type: 'string', default: '200' }, 'rate-seconds': { type: 'string', default: '20' },
-  'no-python': { type: 'boolean', default: false }, 'max-batch-bytes': { type: 'string' }, workers: { type: 'string' }, 'unknown-fields': { type: 'string' }, encoder: { type: 'string' }, 'gc-every-bytes': { type: 'string' },
-} });
+const { values: a } = parseArgs({
+  options: {
+    posts: { type: 'string', default: '200000' },
+    rate: { type: 'string', default: '200' },
+    'rate-seconds': { type: 'string', default: '20' },
+    'no-python': { type: 'boolean', default: false },
+    'max-batch-bytes': { type: 'string' },
+    workers: { type: 'string' },
+    'unknown-fields': { type: 'string' },
+    encoder: { type: 'string' },
+    'gc-every-bytes': { type: 'string' },
+  },
+});
 const N = Number(a.posts);
 
 buildDist();
 const broker = await startBroker({ partitions: 6, heapMb: 1024 });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-bench-kafka-'));
-const results: Record<string, unknown> = { posts: N, node: process.version, nodeFlags: NODE_FLAGS.join(' '), cpus: os.cpus().length };
+const results: Record<string, unknown> = {
+  posts: N,
+  node: process.version,
+  nodeFlags: NODE_FLAGS.join(' '),
+  cpus: os.cpus().length,
+};
 try {
   const admin = new Admin({ clientId: 'bench', bootstrapBrokers: [broker.bootstrap] });
   await admin.createTopics({ topics: ['reddit_bench', 'reddit_steady'], partitions: 6, replicas: 1 });
@@ -46,23 +60,65 @@ try {
   // Kept open (connected, producer id set up) for the steady phase.
   const producer = benchProducer(broker.bootstrap);
   const bytes = await preloadPosts(broker.bootstrap, 'reddit_bench', N, producer);
-  results.preload = { seconds: +((performance.now() - t0) / 1000).toFixed(1), MB: +(bytes / 1e6).toFixed(1), avgPostBytes: Math.round(bytes / N) };
+  results.preload = {
+    seconds: +((performance.now() - t0) / 1000).toFixed(1),
+    MB: +(bytes / 1e6).toFixed(1),
+    avgPostBytes: Math.round(bytes / N),
+  };
 
   // 1. throughput
-  const ours = await runConsumer(['--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, 'ours'), '--group', 'bench-ours', '--idle', '3', ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []), ...(a.workers ? ['--workers', a.workers] : []), ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []), ...(a.encoder ? ['--encoder', a.encoder] : []), ...(a['gc-every-bytes'] ? ['--gc-every-bytes', a['gc-every-bytes']] : [])]);
+  const ours = await runConsumer([
+    '--bootstrap',
+    broker.bootstrap,
+    '--subreddit',
+    'bench',
+    '--root',
+    path.join(tmp, 'ours'),
+    '--group',
+    'bench-ours',
+    '--idle',
+    '3',
+    ...(a['max-batch-bytes'] ? ['--max-batch-bytes', a['max-batch-bytes']] : []),
+    ...(a.workers ? ['--workers', a.workers] : []),
+    ...(a['unknown-fields'] ? ['--unknown-fields', a['unknown-fields']] : []),
+    ...(a.encoder ? ['--encoder', a.encoder] : []),
+    ...(a['gc-every-bytes'] ? ['--gc-every-bytes', a['gc-every-bytes']] : []),
+  ]);
   ours.MBPerSec = ours.seconds ? +(bytes / 1e6 / ours.seconds).toFixed(1) : null;
   results.throughput = ours;
 
   // 2. steady rate latency (default settings: batch_size 5000, processing_interval 1 s)
-  const rate = Number(a.rate), secs = Number(a['rate-seconds']);
-  const child = runConsumer(['--bootstrap', broker.bootstrap, '--subreddit', 'steady', '--root', path.join(tmp, 'steady'), '--group', 'bench-steady', '--idle', '4']);
+  const rate = Number(a.rate),
+    secs = Number(a['rate-seconds']);
+  const child = runConsumer([
+    '--bootstrap',
+    broker.bootstrap,
+    '--subreddit',
+    'steady',
+    '--root',
+    path.join(tmp, 'steady'),
+    '--group',
+    'bench-steady',
+    '--idle',
+    '4',
+  ]);
   await new Promise((r) => setTimeout(r, 3000)); // let it join the group
   const sg = new PostGenerator({ seed: 6, subreddits: ['steady'] });
   const tick = 100;
   for (let t = 0; t < (secs * 1000) / tick; t++) {
     const start = performance.now();
     const n = Math.round((rate * tick) / 1000);
-    await producer.send({ messages: Array.from({ length: n }, (_, k) => { const p = sg.next(); return { topic: 'reddit_steady', partition: (t * n + k) % 6, key: Buffer.from(String(p.name)), value: Buffer.from(JSON.stringify(p)) }; }) });
+    await producer.send({
+      messages: Array.from({ length: n }, (_, k) => {
+        const p = sg.next();
+        return {
+          topic: 'reddit_steady',
+          partition: (t * n + k) % 6,
+          key: Buffer.from(String(p.name)),
+          value: Buffer.from(JSON.stringify(p)),
+        };
+      }),
+    });
     await new Promise((r) => setTimeout(r, Math.max(0, tick - (performance.now() - start))));
   }
   await producer.close();
@@ -71,11 +127,32 @@ try {
   // 3. the old pipeline's approach on the same topic
   if (!a['no-python']) {
     try {
-      const py = execFileSync('bash', [path.join(ROOT, 'scripts/pyenv.sh')], { encoding: 'utf8' }).trim().split('\n').pop()!;
-      execFileSync(py, ['-m', 'pip', 'install', '-q', '-r', path.join(ROOT, 'scripts/requirements-bench.txt')], { stdio: 'inherit' });
+      const py = execFileSync('bash', [path.join(ROOT, 'scripts/pyenv.sh')], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop()!;
+      execFileSync(py, ['-m', 'pip', 'install', '-q', '-r', path.join(ROOT, 'scripts/requirements-bench.txt')], {
+        stdio: 'inherit',
+      });
       const seed: Record<string, unknown> = {};
       for (const bs of [100, 5000]) {
-        const out = await runOutput(py, [path.join(SHARED, 'anchors/seed_polars_consumer.py'), '--bootstrap', broker.bootstrap, '--topic', 'reddit_bench', '--table', path.join(tmp, `seed-${bs}`), '--batch-size', String(bs), '--expect', String(N), '--idle-s', '10', '--group', `seed-${bs}`]);
+        const out = await runOutput(py, [
+          path.join(SHARED, 'anchors/seed_polars_consumer.py'),
+          '--bootstrap',
+          broker.bootstrap,
+          '--topic',
+          'reddit_bench',
+          '--table',
+          path.join(tmp, `seed-${bs}`),
+          '--batch-size',
+          String(bs),
+          '--expect',
+          String(N),
+          '--idle-s',
+          '10',
+          '--group',
+          `seed-${bs}`,
+        ]);
         seed[`batch${bs}`] = JSON.parse(out.trim().split('\n').pop()!);
       }
       results.seedPython = seed;

@@ -18,7 +18,13 @@ import { Admin } from '@platformatic/kafka';
 import { startBroker } from '../scripts/kafka-broker.ts';
 import { buildDist, preloadPosts, runConsumer } from './kafka-bench.ts';
 
-const { values: a } = parseArgs({ options: { posts: { type: 'string', default: '200000' }, runs: { type: 'string', default: '3' }, variant: { type: 'string', multiple: true, default: ['defaults'] } } });
+const { values: a } = parseArgs({
+  options: {
+    posts: { type: 'string', default: '200000' },
+    runs: { type: 'string', default: '3' },
+    variant: { type: 'string', multiple: true, default: ['defaults'] },
+  },
+});
 const N = Number(a.posts);
 /** CPU seconds of a process (Linux: utime + stime in clock ticks of 1/100 s). */
 const cpuOf = (pid: number | undefined) => {
@@ -39,9 +45,31 @@ try {
   for (let r = 0; r < Number(a.runs); r++) {
     for (const v of a.variant) {
       const b0 = cpuOf(broker.pid);
-      const res = await runConsumer(['--bootstrap', broker.bootstrap, '--subreddit', 'bench', '--root', path.join(tmp, `run${n}`), '--group', `repeat-${n++}`, '--idle', '2', ...(v === 'defaults' ? [] : v.split(/\s+/).filter(Boolean))]);
+      const res = await runConsumer([
+        '--bootstrap',
+        broker.bootstrap,
+        '--subreddit',
+        'bench',
+        '--root',
+        path.join(tmp, `run${n}`),
+        '--group',
+        `repeat-${n++}`,
+        '--idle',
+        '2',
+        ...(v === 'defaults' ? [] : v.split(/\s+/).filter(Boolean)),
+      ]);
       const brokerCpu = +(cpuOf(broker.pid) - b0).toFixed(2);
-      console.log(JSON.stringify({ variant: v, postsPerSec: res.postsPerSec, peakRssMB: res.peakRssMB, flushMsP50: res.flushMsP50, flushMsP99: res.flushMsP99, cpuSeconds: res.cpuSeconds, brokerCpu }));
+      console.log(
+        JSON.stringify({
+          variant: v,
+          postsPerSec: res.postsPerSec,
+          peakRssMB: res.peakRssMB,
+          flushMsP50: res.flushMsP50,
+          flushMsP99: res.flushMsP99,
+          cpuSeconds: res.cpuSeconds,
+          brokerCpu,
+        }),
+      );
       fs.rmSync(path.join(tmp, `run${n - 1}`), { recursive: true, force: true });
     }
   }
@@ -49,4 +77,3 @@ try {
   await broker.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
 }
-

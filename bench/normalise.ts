@@ -30,19 +30,46 @@ function measure(name: string, msgs: Uint8Array[], fn: (m: Uint8Array, i: number
   }
   const s = (performance.now() - t) / 1000;
   const n = msgs.length * rounds;
-  return { name, posts: n, avgBytes: Math.round(bytes / msgs.length), postsPerSec: Math.round(n / s), MBPerSec: +((bytes * rounds) / 1e6 / s).toFixed(1) };
+  return {
+    name,
+    posts: n,
+    avgBytes: Math.round(bytes / msgs.length),
+    postsPerSec: Math.round(n / s),
+    MBPerSec: +((bytes * rounds) / 1e6 / s).toFixed(1),
+  };
 }
 
-const real = fs.readFileSync(path.join(shared, 'fixtures/reddit/posts.ndjson'), 'utf8').split('\n').filter(Boolean).map((l) => enc.encode(l));
+const real = fs
+  .readFileSync(path.join(shared, 'fixtures/reddit/posts.ndjson'), 'utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => enc.encode(l));
 const gen = new PostGenerator({ seed: 1 });
 const synthetic = Array.from({ length: 5000 }, () => enc.encode(gen.nextJson()));
 const dec = new TextDecoder();
 const results = [];
-for (const [label, msgs] of [['real', real], ['generated', synthetic]] as const) {
-  results.push(measure(`${label}: JSON.parse only`, msgs, (m) => { JSON.parse(dec.decode(m)); }));
+for (const [label, msgs] of [
+  ['real', real],
+  ['generated', synthetic],
+] as const) {
+  results.push(
+    measure(`${label}: JSON.parse only`, msgs, (m) => {
+      JSON.parse(dec.decode(m));
+    }),
+  );
   for (const policy of ['keep', 'drop'] as const) {
     const b = new PostBatchBuilder({ unknownFields: policy });
-    results.push(measure(`${label}: normalise (unknown fields: ${policy})`, msgs, (m, i) => { b.add(m, i); if (b.size >= 5000) b.build(); }, () => b.build()));
+    results.push(
+      measure(
+        `${label}: normalise (unknown fields: ${policy})`,
+        msgs,
+        (m, i) => {
+          b.add(m, i);
+          if (b.size >= 5000) b.build();
+        },
+        () => b.build(),
+      ),
+    );
   }
 }
 console.table(results);

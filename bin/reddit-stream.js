@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
-  console.error(`reddit-stream needs Node.js 22.18 or newer (this is ${process.version}). On x86_64 Linux: export PATH="$(bash scripts/node22.sh):$PATH"`);
+  console.error(
+    `reddit-stream needs Node.js 22.18 or newer (this is ${process.version}). On x86_64 Linux: export PATH="$(bash scripts/node22.sh):$PATH"`,
+  );
   process.exit(1);
 }
 // The native encoder runs batches on libuv's thread pool, which file writes,
@@ -25,7 +27,11 @@ const missing = flags.filter((f) => !given.includes(name(f)));
 const keepAsIs = given.some((f) => /^--(inspect|debug|require|import|loader|experimental-loader)\b|^-r$/.test(f));
 if (missing.length > 0 && !keepAsIs && process.platform !== 'win32' && !process.env.REDDIT_STREAM_REEXECUTED) {
   try {
-    process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, process.argv[1], ...process.argv.slice(2)], { ...process.env, REDDIT_STREAM_REEXECUTED: '1' });
+    process.execve(
+      process.execPath,
+      [process.execPath, ...missing, ...process.execArgv, process.argv[1], ...process.argv.slice(2)],
+      { ...process.env, REDDIT_STREAM_REEXECUTED: '1' },
+    );
   } catch {
     // Not allowed or not available here: run with Node's defaults.
   }

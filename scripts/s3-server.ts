@@ -30,7 +30,13 @@ export interface S3Server {
 }
 
 export async function startS3Server(options: { port?: number; dataDir?: string } = {}): Promise<S3Server> {
-  const bin = execFileSync('bash', [path.join(ROOT, 'scripts/s3-fetch.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
+  const bin = execFileSync('bash', [path.join(ROOT, 'scripts/s3-fetch.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
   const port = options.port ?? (await freePort());
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rs-s3-'));
   const gwroot = path.join(dataDir, 'gw');
@@ -42,32 +48,72 @@ export async function startS3Server(options: { port?: number; dataDir?: string }
   let child: ChildProcess | null = null;
   const start = async () => {
     const out = fs.openSync(logFile, 'a');
-    child = spawn(bin, ['--access', accessKeyId, '--secret', secretAccessKey, '--port', `127.0.0.1:${port}`, '--iam-dir', path.join(dataDir, 'iam'), 'posix', gwroot], { stdio: ['ignore', out, out] });
+    child = spawn(
+      bin,
+      [
+        '--access',
+        accessKeyId,
+        '--secret',
+        secretAccessKey,
+        '--port',
+        `127.0.0.1:${port}`,
+        '--iam-dir',
+        path.join(dataDir, 'iam'),
+        'posix',
+        gwroot,
+      ],
+      { stdio: ['ignore', out, out] },
+    );
     fs.closeSync(out);
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`versitygw exited with ${child.exitCode}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+      if (child.exitCode !== null)
+        throw new Error(`versitygw exited with ${child.exitCode}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
       if (await canConnect(port)) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`versitygw did not listen on ${port} within 30 s; see ${logFile}`);
   };
-  const stop = () => new Promise<void>((resolve) => {
-    const c = child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    c.kill('SIGTERM');
-  });
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return resolve();
+      c.once('exit', () => resolve());
+      c.kill('SIGTERM');
+    });
   cleanUpAtExit(() => child, dataDir, options.dataDir === undefined);
   await start();
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    port, accessKeyId, secretAccessKey, dataDir,
+    port,
+    accessKeyId,
+    secretAccessKey,
+    dataDir,
     createBucket: (name) => fs.mkdirSync(path.join(gwroot, name), { recursive: true }),
     createUser: (access, secret) => {
-      execFileSync(bin, ['admin', '--access', accessKeyId, '--secret', secretAccessKey, '--endpoint-url', `http://127.0.0.1:${port}`, 'create-user', '--access', access, '--secret', secret, '--role', 'user'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync(
+        bin,
+        [
+          'admin',
+          '--access',
+          accessKeyId,
+          '--secret',
+          secretAccessKey,
+          '--endpoint-url',
+          `http://127.0.0.1:${port}`,
+          'create-user',
+          '--access',
+          access,
+          '--secret',
+          secret,
+          '--role',
+          'user',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
     },
-    stop, start,
+    stop,
+    start,
   };
 }
 
@@ -75,8 +121,13 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   const i = process.argv.indexOf('--port');
   const s = await startS3Server({ port: i > 0 ? Number(process.argv[i + 1]) : 7070 });
   s.createBucket('lake');
-  console.log(`S3 server (versitygw) at ${s.endpoint}, bucket "lake", access key ${s.accessKeyId} (data in ${s.dataDir}); Ctrl-C stops it`);
-  const stop = async () => { await s.stop(); process.exit(0); };
+  console.log(
+    `S3 server (versitygw) at ${s.endpoint}, bucket "lake", access key ${s.accessKeyId} (data in ${s.dataDir}); Ctrl-C stops it`,
+  );
+  const stop = async () => {
+    await s.stop();
+    process.exit(0);
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

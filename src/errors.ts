@@ -68,5 +68,10 @@ export function describeError(err: unknown): string {
  * data, needs a feature this code lacks, or is corrupt needs a person.
  */
 export function needsAPerson(err: unknown): err is ReddStreamError {
-  return err instanceof ReddStreamError && ['SCHEMA_MISMATCH', 'UNSUPPORTED_FEATURE', 'CORRUPT_LOG', 'CORRUPT_CHECKPOINT', 'INVALID_ARGUMENT'].includes(err.code);
+  return (
+    err instanceof ReddStreamError &&
+    ['SCHEMA_MISMATCH', 'UNSUPPORTED_FEATURE', 'CORRUPT_LOG', 'CORRUPT_CHECKPOINT', 'INVALID_ARGUMENT'].includes(
+      err.code,
+    )
+  );
 }

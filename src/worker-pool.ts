@@ -10,9 +10,18 @@
  */
 import { parentPort, Worker } from 'node:worker_threads';
 
-interface Reply { id: number; result?: unknown; error?: string }
+interface Reply {
+  id: number;
+  result?: unknown;
+  error?: string;
+}
 
-interface Entry { worker: Worker; busy: number; idleTimer?: NodeJS.Timeout; fail?: (err: Error) => void }
+interface Entry {
+  worker: Worker;
+  busy: number;
+  idleTimer?: NodeJS.Timeout;
+  fail?: (err: Error) => void;
+}
 
 export class WorkerPool<Job, Result> {
   readonly size: number;
@@ -22,7 +31,10 @@ export class WorkerPool<Job, Result> {
   private readonly jobTimeoutMs: number;
   private nextId = 1;
   /** Jobs by id, with the worker running them (a dead worker fails only its own jobs). */
-  private readonly pending = new Map<number, { resolve: (r: Result) => void; reject: (e: Error) => void; entry: Entry; timer?: NodeJS.Timeout }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: Result) => void; reject: (e: Error) => void; entry: Entry; timer?: NodeJS.Timeout }
+  >();
 
   /** `url`: the worker module (a `.ts` sibling is used when running from sources). */
   constructor(url: URL, size = 1, options: { idleMs?: number; jobTimeoutMs?: number } = {}) {
@@ -34,7 +46,9 @@ export class WorkerPool<Job, Result> {
   }
 
   /** Jobs submitted and not yet answered. */
-  get busy(): number { return this.pending.size; }
+  get busy(): number {
+    return this.pending.size;
+  }
 
   private slot(): number {
     let best = 0;
@@ -74,11 +88,18 @@ export class WorkerPool<Job, Result> {
     const fail = (err: Error) => {
       clearTimeout(entry.idleTimer);
       if (this.workers[i] === entry) this.workers[i] = null;
-      for (const [id, p] of this.pending) if (p.entry === entry) { clearTimeout(p.timer); this.pending.delete(id); p.reject(err); }
+      for (const [id, p] of this.pending)
+        if (p.entry === entry) {
+          clearTimeout(p.timer);
+          this.pending.delete(id);
+          p.reject(err);
+        }
     };
     entry.fail = fail;
     worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`worker thread ${this.url.pathname.split('/').pop()} exited with code ${code}`)));
+    worker.on('exit', (code) =>
+      fail(new Error(`worker thread ${this.url.pathname.split('/').pop()} exited with code ${code}`)),
+    );
     this.workers[i] = entry;
     return entry;
   }
@@ -90,7 +111,11 @@ export class WorkerPool<Job, Result> {
     const done = new Promise<Result>((resolve, reject) => this.pending.set(id, { resolve, reject, entry }));
     const timer = setTimeout(() => {
       if (!this.pending.has(id)) return;
-      entry.fail?.(new Error(`worker thread ${this.url.pathname.split('/').pop()} did not finish a job within ${this.jobTimeoutMs} ms; stopped it`));
+      entry.fail?.(
+        new Error(
+          `worker thread ${this.url.pathname.split('/').pop()} did not finish a job within ${this.jobTimeoutMs} ms; stopped it`,
+        ),
+      );
       void entry.worker.terminate();
     }, this.jobTimeoutMs);
     timer.unref();
@@ -125,7 +150,11 @@ export function siblingModule(base: string, name: string): URL {
 }
 
 /** Worker side: answer each job with `handle` (result and buffers to transfer). */
-export function serveJobs<Job, Result>(handle: (job: Job) => Promise<{ result: Result; transfer?: ArrayBuffer[] }> | { result: Result; transfer?: ArrayBuffer[] }): void {
+export function serveJobs<Job, Result>(
+  handle: (
+    job: Job,
+  ) => Promise<{ result: Result; transfer?: ArrayBuffer[] }> | { result: Result; transfer?: ArrayBuffer[] },
+): void {
   const port = parentPort;
   if (!port) throw new Error('serveJobs must run in a worker thread');
   port.on('message', async (m: { id: number; job: Job }) => {

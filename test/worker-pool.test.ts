@@ -8,9 +8,17 @@ describe('WorkerPool', () => {
   it('runs jobs on workers, reports job errors, and survives a worker that dies', async () => {
     const pool = new WorkerPool<{ echo?: string; fail?: string; exit?: number }, string>(url, 2);
     try {
-      assert.deepEqual(await Promise.all(['a', 'b', 'c'].map((echo) => pool.run({ echo }))), ['echo:a', 'echo:b', 'echo:c']);
+      assert.deepEqual(await Promise.all(['a', 'b', 'c'].map((echo) => pool.run({ echo }))), [
+        'echo:a',
+        'echo:b',
+        'echo:c',
+      ]);
       await assert.rejects(pool.run({ fail: 'bad input' }), /bad input/);
-      await assert.rejects(pool.run({ exit: 3 }), /exited with code 3/, 'a dead worker fails its job instead of hanging it');
+      await assert.rejects(
+        pool.run({ exit: 3 }),
+        /exited with code 3/,
+        'a dead worker fails its job instead of hanging it',
+      );
       assert.equal(pool.busy, 0);
       assert.equal(await pool.run({ echo: 'again' }), 'echo:again', 'a replacement worker takes the next job');
     } finally {
@@ -22,7 +30,13 @@ describe('WorkerPool', () => {
     const pool = new WorkerPool<{ echo?: string; crash?: boolean }, string>(url, 1);
     try {
       let next: Promise<string> | null = null;
-      await assert.rejects(pool.run({ crash: true }).catch((err) => { next = pool.run({ echo: 'after-crash' }); throw err; }), /boom/);
+      await assert.rejects(
+        pool.run({ crash: true }).catch((err) => {
+          next = pool.run({ echo: 'after-crash' });
+          throw err;
+        }),
+        /boom/,
+      );
       assert.equal(await next!, 'echo:after-crash', 'the late exit of the crashed worker does not fail it');
     } finally {
       await pool.close();
@@ -31,7 +45,9 @@ describe('WorkerPool', () => {
     try {
       await idle.run({ echo: '1' });
       // Submitted right after the idle stop, before the stopped worker's exit event.
-      const p = await new Promise<Promise<string>>((res) => setTimeout(() => res(idle.run({ echo: 'after-idle-stop' })), 30));
+      const p = await new Promise<Promise<string>>((res) =>
+        setTimeout(() => res(idle.run({ echo: 'after-idle-stop' })), 30),
+      );
       assert.equal(await p, 'echo:after-idle-stop');
     } finally {
       await idle.close();

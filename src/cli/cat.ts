@@ -28,6 +28,9 @@ export async function* catLines(uri: string, options: CatOptions = {}): AsyncGen
   } else {
     const cells: string[][] = [];
     for await (const row of rows) cells.push(fields.map((f) => displayValue(row[f.name] ?? null, f.type)));
-    yield* renderTable(fields.map((f) => f.name), cells);
+    yield* renderTable(
+      fields.map((f) => f.name),
+      cells,
+    );
   }
 }

@@ -20,7 +20,9 @@ export async function consumeCommand(f: Flags): Promise<void> {
   const onSignal = (sig: string) => {
     signals++;
     if (signals === 1) {
-      log.info(`${sig} received: stopping fetches, committing what is buffered, then exiting (send it again to exit at once; nothing is lost either way)`);
+      log.info(
+        `${sig} received: stopping fetches, committing what is buffered, then exiting (send it again to exit at once; nothing is lost either way)`,
+      );
       controller.abort();
     } else {
       log.warn(`${sig} received again: exiting now; uncommitted messages will be re-read on the next start`);
@@ -30,7 +32,10 @@ export async function consumeCommand(f: Flags): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const res = await runConsume({
-    config, log, signal: controller.signal, untilIdleSeconds: f.untilIdle,
+    config,
+    log,
+    signal: controller.signal,
+    untilIdleSeconds: f.untilIdle,
     print: (l) => process.stdout.write(l + '\n'),
   });
   log.info('stopped', { posts: res.rows, dead_letters: res.deadLetters, commits: res.commits });
@@ -39,6 +44,9 @@ export async function consumeCommand(f: Flags): Promise<void> {
   if (res.blocked?.length) {
     // Everything else was committed; these were never consumed: not a clean exit.
     const which = res.blocked.map((b) => `${b.topic}/${b.partition}`).join(', ');
-    throw new ReddStreamError(res.blocked[0].error.code, `${res.blocked.length} partition(s) were not consumed because their table needs fixing (${which}): ${res.blocked[0].error.message}`);
+    throw new ReddStreamError(
+      res.blocked[0].error.code,
+      `${res.blocked.length} partition(s) were not consumed because their table needs fixing (${which}): ${res.blocked[0].error.message}`,
+    );
   }
 }

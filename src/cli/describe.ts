@@ -3,7 +3,10 @@ import { readLastCheckpoint, loadSnapshot, numRecords } from '../delta/snapshot.
 import { typeName } from '../delta/schema.ts';
 import { openStore, type S3StoreOptions } from '../storage/index.ts';
 
-export async function describeLines(uri: string, options: { version?: number; format?: 'text' | 'json'; s3?: S3StoreOptions } = {}): Promise<string[]> {
+export async function describeLines(
+  uri: string,
+  options: { version?: number; format?: 'text' | 'json'; s3?: S3StoreOptions } = {},
+): Promise<string[]> {
   const store = openStore(uri, options.s3);
   const snap = await loadSnapshot(store, { version: options.version, skipFeatureCheck: true });
   const last = await readLastCheckpoint(store);
@@ -55,6 +58,7 @@ export async function describeLines(uri: string, options: { version?: number; fo
   );
   const conf = Object.entries(info.configuration);
   if (conf.length) out.push('properties:', ...conf.map(([k, v]) => `  ${k} = ${v}`));
-  if (info.transactions.length) out.push('application transactions:', ...info.transactions.map((t) => `  ${t.appId} = ${t.version}`));
+  if (info.transactions.length)
+    out.push('application transactions:', ...info.transactions.map((t) => `  ${t.appId} = ${t.version}`));
   return out;
 }

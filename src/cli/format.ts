@@ -12,6 +12,15 @@ export function renderTable(header: string[], rows: string[][], maxWidth = 60): 
   };
   const body = rows.map((r) => r.map(clip));
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(' | ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('-+-'), ...body.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`];
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join(' | ')
+      .trimEnd();
+  return [
+    line(header),
+    widths.map((w) => '-'.repeat(w)).join('-+-'),
+    ...body.map(line),
+    `(${rows.length} row${rows.length === 1 ? '' : 's'})`,
+  ];
 }

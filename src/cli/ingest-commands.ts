@@ -20,47 +20,89 @@ const out = (line: string) => process.stdout.write(line + '\n');
 
 function subredditList(s: string): string[] {
   try {
-    return s.split(',').map((x) => x.trim()).filter(Boolean).map(normaliseSubreddit);
+    return s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
+      .map(normaliseSubreddit);
   } catch (err) {
     throw new ReddStreamError('INVALID_ARGUMENT', (err as Error).message);
   }
 }
 
-export async function demoCommand(opts: { tableRoot: string; subreddits: string; posts: number; partitions: number; batchSize: number }): Promise<void> {
+export async function demoCommand(opts: {
+  tableRoot: string;
+  subreddits: string;
+  posts: number;
+  partitions: number;
+  batchSize: number;
+}): Promise<void> {
   const subs = subredditList(opts.subreddits);
   const root = nodePath.resolve(opts.tableRoot);
   out(`reddit-stream demo: ${opts.posts} generated posts per subreddit for ${subs.map((s) => 'r/' + s).join(', ')}`);
   // Fed by Kafka when a broker answers at the configured address, else in-process.
   const cfg = configFrom({});
-  const broker = (await Promise.all(cfg.kafkaBrokers.map(async (b) => ((await reachable(b)) ? b : null)))).find((b) => b !== null) ?? null;
+  const broker =
+    (await Promise.all(cfg.kafkaBrokers.map(async (b) => ((await reachable(b)) ? b : null)))).find((b) => b !== null) ??
+    null;
   let res: { rows: number; commits: number; deadLetters: number; seconds: number; encoder?: string };
   if (broker) {
-    out(`source: Kafka broker at ${broker} (kafka_host): publishing the generated posts to ${subs.map((s) => 'reddit_' + s).join(', ')}, then consuming them; tables under ${root}`);
+    out(
+      `source: Kafka broker at ${broker} (kafka_host): publishing the generated posts to ${subs.map((s) => 'reddit_' + s).join(', ')}, then consuming them; tables under ${root}`,
+    );
     out('');
-    res = await runKafkaDemo({ brokers: cfg.kafkaBrokers, tableRoot: root, subreddits: subs, postsPerSubreddit: opts.posts, batchSize: opts.batchSize, log: consoleLogger('warn'), print: out });
+    res = await runKafkaDemo({
+      brokers: cfg.kafkaBrokers,
+      tableRoot: root,
+      subreddits: subs,
+      postsPerSubreddit: opts.posts,
+      batchSize: opts.batchSize,
+      log: consoleLogger('warn'),
+      print: out,
+    });
   } else {
-    out(`source: in-process generator (no Kafka broker answers at ${cfg.kafkaBrokers.join(', ')}; topics ${subs.map((s) => 'reddit_' + s).join(', ')}, ${opts.partitions} partitions each); tables under ${root}`);
+    out(
+      `source: in-process generator (no Kafka broker answers at ${cfg.kafkaBrokers.join(', ')}; topics ${subs.map((s) => 'reddit_' + s).join(', ')}, ${opts.partitions} partitions each); tables under ${root}`,
+    );
     out('');
     res = await runDemo({
-      tableRoot: root, subreddits: subs, postsPerSubreddit: opts.posts, partitions: opts.partitions,
-      batchSize: opts.batchSize, group: 'reddit-stream-demo', log: consoleLogger('warn'), print: out,
+      tableRoot: root,
+      subreddits: subs,
+      postsPerSubreddit: opts.posts,
+      partitions: opts.partitions,
+      batchSize: opts.batchSize,
+      group: 'reddit-stream-demo',
+      log: consoleLogger('warn'),
+      print: out,
     });
   }
   out('');
-  out(`committed ${res.rows} posts in ${res.commits} commits (${res.deadLetters} dead letters) in ${res.seconds.toFixed(1)} s (${Math.round(res.rows / res.seconds)} posts/s; ${res.encoder ?? 'JavaScript encoder'})`);
+  out(
+    `committed ${res.rows} posts in ${res.commits} commits (${res.deadLetters} dead letters) in ${res.seconds.toFixed(1)} s (${Math.round(res.rows / res.seconds)} posts/s; ${res.encoder ?? 'JavaScript encoder'})`,
+  );
   out('');
   const sql = `SELECT subreddit, count(*) AS posts, round(avg(score), 1) AS avg_score, max(created_at) AS newest FROM (${subs.map((s) => `SELECT * FROM ${ident(s)}`).join(' UNION ALL ')}) GROUP BY subreddit ORDER BY posts DESC`;
   out(`query: ${sql}`);
   for (const line of await queryLines({ root, sql, format: 'table' })) out(line);
   out('');
   out(`tables: ${subs.map((s) => nodePath.join(root, s)).join(', ')}`);
-  out(`try:    reddit-stream query --root ${opts.tableRoot} 'SELECT title, score FROM ${ident(subs[0])} ORDER BY score DESC LIMIT 5'`);
+  out(
+    `try:    reddit-stream query --root ${opts.tableRoot} 'SELECT title, score FROM ${ident(subs[0])} ORDER BY score DESC LIMIT 5'`,
+  );
   out(`        reddit-stream history ${nodePath.join(opts.tableRoot, subs[0])}`);
-  out('run the demo again to add the next posts: the tables remember each partition\'s offset (exactly-once).');
+  out("run the demo again to add the next posts: the tables remember each partition's offset (exactly-once).");
 }
 
-export async function generateCommand(opts: { count: number; seed: number; subreddits?: string; out?: string }): Promise<void> {
-  const gen = new PostGenerator({ seed: opts.seed, subreddits: opts.subreddits ? subredditList(opts.subreddits) : undefined });
+export async function generateCommand(opts: {
+  count: number;
+  seed: number;
+  subreddits?: string;
+  out?: string;
+}): Promise<void> {
+  const gen = new PostGenerator({
+    seed: opts.seed,
+    subreddits: opts.subreddits ? subredditList(opts.subreddits) : undefined,
+  });
   const file = opts.out ? fs.createWriteStream(opts.out) : null;
   const gz = opts.out?.endsWith('.gz') ? zlib.createGzip() : null;
   if (gz && file) gz.pipe(file);
@@ -82,17 +124,32 @@ function fmtProgress(p: LoadProgress): string {
   return `${p.file}: ${p.lines} lines, ${p.posts} posts committed, ${p.skipped} skipped, ${p.deadLetters} dead letters, ${rate} lines/s, ${(p.bytesRead / 1e6).toFixed(1)}/${(p.totalBytes / 1e6).toFixed(1)} MB (${(frac * 100).toFixed(0)}%)${eta}`;
 }
 
-export async function loadCommand(files: string[], opts: { root?: string; table?: string; batchSize: number; unknownFields: 'keep' | 'drop' }): Promise<void> {
-  if (!!opts.root === !!opts.table) throw new ReddStreamError('INVALID_ARGUMENT', 'give exactly one of --root <dir> (one table per subreddit) or --table <dir> (one table)');
-  for (const f of files) if (!fs.existsSync(f)) throw new ReddStreamError('INVALID_ARGUMENT', `input file not found: ${f}`);
+export async function loadCommand(
+  files: string[],
+  opts: { root?: string; table?: string; batchSize: number; unknownFields: 'keep' | 'drop' },
+): Promise<void> {
+  if (!!opts.root === !!opts.table)
+    throw new ReddStreamError(
+      'INVALID_ARGUMENT',
+      'give exactly one of --root <dir> (one table per subreddit) or --table <dir> (one table)',
+    );
+  for (const f of files)
+    if (!fs.existsSync(f)) throw new ReddStreamError('INVALID_ARGUMENT', `input file not found: ${f}`);
   const log = consoleLogger('info');
   // --table <uri>: the table is the last path segment, its parent the root (dead letters go there too).
   const tableUri = opts.table?.replace(/\/+$/, '');
-  const rootUri = opts.root ?? (isS3Uri(tableUri!) ? tableUri!.slice(0, tableUri!.lastIndexOf('/')) : nodePath.dirname(nodePath.resolve(tableUri!)));
+  const rootUri =
+    opts.root ??
+    (isS3Uri(tableUri!)
+      ? tableUri!.slice(0, tableUri!.lastIndexOf('/'))
+      : nodePath.dirname(nodePath.resolve(tableUri!)));
   const catalog = new TableCatalog(tableRootFor(rootUri, s3For(rootUri)), { log, unknownFields: opts.unknownFields });
   for (const f of files) {
     const res = await loadFile(f, {
-      catalog, log, batchSize: opts.batchSize, normalise: { unknownFields: opts.unknownFields },
+      catalog,
+      log,
+      batchSize: opts.batchSize,
+      normalise: { unknownFields: opts.unknownFields },
       table: tableUri ? tableUri.split('/').pop() : undefined,
       onProgress: (p) => process.stderr.write(fmtProgress(p) + '\n'),
     });

@@ -83,31 +83,50 @@ export function buildProgram(): Command {
       await print(await queryLines({ ...opts, sql, s3: s3For(opts.table ?? opts.root) }));
     });
 
-  const configOptions = (cmd: Command) => cmd
-    .option('--config <file>', 'configuration file (default ./config.yaml if present)')
-    .option('--creds <file>', 'credentials file (default ./creds.json if present)')
-    .option('--subreddits <list>', 'comma-separated subreddits (overrides `subreddit`)')
-    .option('--kafka-host <hosts>', 'host, host:port, or a comma-separated list')
-    .option('--table-root <dir>', 'where the tables live')
-    .option('--group-id <id>', 'Kafka consumer group (also the txn app id prefix)')
-    .option('--batch-size <n>', 'messages per partition before a flush')
-    .option('--processing-interval <seconds>', 'flush latency limit in seconds')
-    .addOption(new Option('--auto-offset-reset <where>', 'where to start partitions the tables know nothing about').choices(['earliest', 'latest']))
-    .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// table roots (AWS when unset)')
-    .option('--spool-dir <dir>', 'where batches wait while the table store is unavailable')
-    .option('--debug', 'verbose logs');
+  const configOptions = (cmd: Command) =>
+    cmd
+      .option('--config <file>', 'configuration file (default ./config.yaml if present)')
+      .option('--creds <file>', 'credentials file (default ./creds.json if present)')
+      .option('--subreddits <list>', 'comma-separated subreddits (overrides `subreddit`)')
+      .option('--kafka-host <hosts>', 'host, host:port, or a comma-separated list')
+      .option('--table-root <dir>', 'where the tables live')
+      .option('--group-id <id>', 'Kafka consumer group (also the txn app id prefix)')
+      .option('--batch-size <n>', 'messages per partition before a flush')
+      .option('--processing-interval <seconds>', 'flush latency limit in seconds')
+      .addOption(
+        new Option('--auto-offset-reset <where>', 'where to start partitions the tables know nothing about').choices([
+          'earliest',
+          'latest',
+        ]),
+      )
+      .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// table roots (AWS when unset)')
+      .option('--spool-dir <dir>', 'where batches wait while the table store is unavailable')
+      .option('--debug', 'verbose logs');
 
   configOptions(program.command('consume'))
     .description('consume reddit_<subreddit> topics from Kafka into Delta tables, exactly once')
-    .option('--until-idle <seconds>', 'exit 0 once everything is committed and nothing arrived for this long', intArg('--until-idle'))
+    .option(
+      '--until-idle <seconds>',
+      'exit 0 once everything is committed and nothing arrived for this long',
+      intArg('--until-idle'),
+    )
     .action(async (opts) => (await import('./consume-commands.ts')).consumeCommand(opts));
 
   configOptions(program.command('produce'))
-    .description('poll Reddit for new posts of the configured subreddits and publish them to Kafka, without loss or repeats')
+    .description(
+      'poll Reddit for new posts of the configured subreddits and publish them to Kafka, without loss or repeats',
+    )
     .option('--state <file>', 'where the producer remembers what it sent', './producer-state.json')
     .option('--max-cycles <n>', 'stop after this many polls', intArg('--max-cycles'))
-    .option('--poll-seconds <n>', 'seconds between polls when posts keep coming (backs off up to 300 s when not)', intArg('--poll-seconds'))
-    .option('--user-agent <ua>', 'User-Agent sent to Reddit (default <platform>:reddit-stream:<version> (by /u/<user>))')
+    .option(
+      '--poll-seconds <n>',
+      'seconds between polls when posts keep coming (backs off up to 300 s when not)',
+      intArg('--poll-seconds'),
+    )
+    .option(
+      '--user-agent <ua>',
+      'User-Agent sent to Reddit (default <platform>:reddit-stream:<version> (by /u/<user>))',
+    )
     .addOption(new Option('--reddit-api-url <url>').hideHelp())
     .addOption(new Option('--reddit-auth-url <url>').hideHelp())
     .action(async (opts) => (await import('./produce-command.ts')).produceCommand(opts));
@@ -150,7 +169,11 @@ export function buildProgram(): Command {
     .option('--root <dir>', 'route each post to <dir>/<subreddit>')
     .option('--table <dir>', 'load every post into this one table')
     .option('--batch-size <n>', 'lines per commit', intArg('--batch-size'), 10000)
-    .addOption(new Option('--unknown-fields <policy>', 'fields the schema does not know').choices(['keep', 'drop']).default('keep'))
+    .addOption(
+      new Option('--unknown-fields <policy>', 'fields the schema does not know')
+        .choices(['keep', 'drop'])
+        .default('keep'),
+    )
     .action(async (files: string[], opts) => (await import('./ingest-commands.ts')).loadCommand(files, opts));
 
   return program;
@@ -168,7 +191,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const prefix = err instanceof ReddStreamError ? `error [${err.code}]` : 'error';
     process.stderr.write(`reddit-stream: ${prefix}: ${describeError(err)}\n`);
-    if (/^(1|true|yes|on)$/i.test(process.env.REDDIT_STREAM_DEBUG ?? '') && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    if (/^(1|true|yes|on)$/i.test(process.env.REDDIT_STREAM_DEBUG ?? '') && err instanceof Error)
+      process.stderr.write(`${err.stack}\n`);
     // Invalid configuration (files, environment or flags) is a usage error, like a flag commander refuses.
     return err instanceof ConfigError ? 2 : 1;
   }

@@ -4,7 +4,14 @@ import * as nodePath from 'node:path';
 import { ReddStreamError } from '../errors.ts';
 import { loadSnapshot } from '../delta/snapshot.ts';
 import { LOG_DIR } from '../delta/log-path.ts';
-import { DEFAULT_QUERY_CACHE, DEFAULT_QUERY_CACHE_MAX_BYTES, openSession, pruneQueryCache, registerTable, str } from '../query/duckdb.ts';
+import {
+  DEFAULT_QUERY_CACHE,
+  DEFAULT_QUERY_CACHE_MAX_BYTES,
+  openSession,
+  pruneQueryCache,
+  registerTable,
+  str,
+} from '../query/duckdb.ts';
 import { extractPredicates, fileMayMatch } from '../query/prune.ts';
 import { isS3Uri, openStore, S3ObjectStore, type S3StoreOptions } from '../storage/index.ts';
 import { csvLine, renderTable } from './format.ts';
@@ -28,7 +35,8 @@ export function discoverTables(root: string): Map<string, string> {
   if (!fs.existsSync(root)) throw new ReddStreamError('INVALID_ARGUMENT', `table root not found: ${root}`);
   const out = new Map<string, string>();
   for (const e of fs.readdirSync(root, { withFileTypes: true })) {
-    if (e.isDirectory() && fs.existsSync(nodePath.join(root, e.name, LOG_DIR))) out.set(e.name, nodePath.join(root, e.name));
+    if (e.isDirectory() && fs.existsSync(nodePath.join(root, e.name, LOG_DIR)))
+      out.set(e.name, nodePath.join(root, e.name));
   }
   return out;
 }
@@ -51,11 +59,21 @@ function cell(v: unknown): string {
 }
 
 export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
-  if (!!opts.root === !!opts.table) throw new ReddStreamError('INVALID_ARGUMENT', 'give exactly one of --root <dir> (every table under it, named by folder) or --table <dir>');
-  if (opts.version !== undefined && !opts.table) throw new ReddStreamError('INVALID_ARGUMENT', '--version needs --table (tables under a root have different versions)');
+  if (!!opts.root === !!opts.table)
+    throw new ReddStreamError(
+      'INVALID_ARGUMENT',
+      'give exactly one of --root <dir> (every table under it, named by folder) or --table <dir>',
+    );
+  if (opts.version !== undefined && !opts.table)
+    throw new ReddStreamError(
+      'INVALID_ARGUMENT',
+      '--version needs --table (tables under a root have different versions)',
+    );
   const tables = opts.table
     ? new Map([[opts.table.replace(/\/+$/, '').split('/').pop()!, opts.table]])
-    : isS3Uri(opts.root!) ? await discoverS3Tables(opts.root!, opts.s3) : discoverTables(opts.root!);
+    : isS3Uri(opts.root!)
+      ? await discoverS3Tables(opts.root!, opts.s3)
+      : discoverTables(opts.root!);
   const session = await openSession();
   try {
     let target: ReturnType<typeof extractPredicates> = null;
@@ -70,7 +88,13 @@ export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
     for (const [name, location] of tables) {
       const snap = await loadSnapshot(openStore(location, opts.s3), { version: opts.version });
       const preds = target && target.table.toLowerCase() === name.toLowerCase() ? target.predicates : [];
-      const r = await registerTable(session, name, snap, preds.length ? (a) => fileMayMatch(a, preds, snap.schema, snap.partitionColumns) : undefined, cacheDir);
+      const r = await registerTable(
+        session,
+        name,
+        snap,
+        preds.length ? (a) => fileMayMatch(a, preds, snap.schema, snap.partitionColumns) : undefined,
+        cacheDir,
+      );
       for (const p of r.paths) inUse.add(p);
       opts.onPrune?.(name, r.files, r.pruned);
     }
@@ -81,14 +105,20 @@ export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
       reader = await session.connection.runAndReadAll(opts.sql);
     } catch (err) {
       const names = [...tables.keys()];
-      throw new ReddStreamError('INVALID_ARGUMENT', `query failed: ${(err as Error).message.split('\n')[0]} (tables: ${names.length ? names.join(', ') : 'none found'})`);
+      throw new ReddStreamError(
+        'INVALID_ARGUMENT',
+        `query failed: ${(err as Error).message.split('\n')[0]} (tables: ${names.length ? names.join(', ') : 'none found'})`,
+      );
     }
     const columns = reader.columnNames();
     const rows = reader.getRowObjectsJson();
     const format = opts.format ?? 'table';
     if (format === 'ndjson') return rows.map((r) => JSON.stringify(r));
     if (format === 'csv') return [csvLine(columns), ...rows.map((r) => csvLine(columns.map((c) => cell(r[c]))))];
-    return renderTable(columns, rows.map((r) => columns.map((c) => cell(r[c]))));
+    return renderTable(
+      columns,
+      rows.map((r) => columns.map((c) => cell(r[c]))),
+    );
   } finally {
     session.close();
   }

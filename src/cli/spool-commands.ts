@@ -11,12 +11,22 @@ import { renderTable } from './format.ts';
 export async function spoolListLines(f: ConfigFlags): Promise<string[]> {
   const cfg = configFrom(f);
   // The spool, and those of other consumers started in the same directory (spool-2, ...).
-  const dirs = Spool.slots(cfg.spoolDir).filter((d, i) => i === 0 || fs.statSync(d, { throwIfNoEntry: false })?.isDirectory());
+  const dirs = Spool.slots(cfg.spoolDir).filter(
+    (d, i) => i === 0 || fs.statSync(d, { throwIfNoEntry: false })?.isDirectory(),
+  );
   const out: string[] = [];
   for (const dir of dirs) {
     const spool = new Spool(dir, { maxBytes: cfg.spoolMaxBytes });
     await spool.init({ readOnly: true });
-    const rows = spool.list().map((e) => [String(e.seq), new Date(e.createdAt).toISOString(), e.tables.join(','), (e.bytes / 1e6).toFixed(2), e.txns.map((t) => `${t.appId}=${t.version}`).join(' ')]);
+    const rows = spool
+      .list()
+      .map((e) => [
+        String(e.seq),
+        new Date(e.createdAt).toISOString(),
+        e.tables.join(','),
+        (e.bytes / 1e6).toFixed(2),
+        e.txns.map((t) => `${t.appId}=${t.version}`).join(' '),
+      ]);
     out.push(
       `spool ${spool.dir}: ${spool.size} batch(es), ${(spool.bytes / 1e6).toFixed(2)} MB (limit ${(spool.maxBytes / 1e6).toFixed(0)} MB)`,
       ...(rows.length ? renderTable(['seq', 'spooled at', 'tables', 'MB', 'offsets (txn)'], rows, 100) : []),
@@ -39,9 +49,22 @@ export async function spoolReplayLines(f: ConfigFlags): Promise<string[]> {
   }
 }
 
-async function replay(cfg: ReturnType<typeof configFrom>, spool: Spool, log: ReturnType<typeof consoleLogger>): Promise<string[]> {
-  const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log, unknownFields: cfg.unknownFields });
-  const pipeline = new IngestPipeline({ group: cfg.groupId, policy: { maxMessages: 1, maxBytes: 1, maxLatencyMs: 1 }, catalog, log, spool });
+async function replay(
+  cfg: ReturnType<typeof configFrom>,
+  spool: Spool,
+  log: ReturnType<typeof consoleLogger>,
+): Promise<string[]> {
+  const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), {
+    log,
+    unknownFields: cfg.unknownFields,
+  });
+  const pipeline = new IngestPipeline({
+    group: cfg.groupId,
+    policy: { maxMessages: 1, maxBytes: 1, maxLatencyMs: 1 },
+    catalog,
+    log,
+    spool,
+  });
   const r = await pipeline.replaySpool();
   if (r.error) throw r.error;
   return [`replayed ${r.replayed} batch(es); ${r.remaining} remain`];

@@ -118,11 +118,25 @@ const KEYS: Record<string, { env: string[]; secret?: boolean }> = {
   spool_max_bytes: { env: ['REDDIT_STREAM_SPOOL_MAX_BYTES'] },
   gc_every_bytes: { env: ['REDDIT_STREAM_GC_EVERY_BYTES'] },
 };
-const CRED_KEYS = ['client_id', 'secret_id', 'user', 'password', 'aws_client', 'aws_secret', 'kafka_user', 'kafka_password'] as const;
+const CRED_KEYS = [
+  'client_id',
+  'secret_id',
+  'user',
+  'password',
+  'aws_client',
+  'aws_secret',
+  'kafka_user',
+  'kafka_password',
+] as const;
 const CRED_ENV: Record<(typeof CRED_KEYS)[number], string> = {
-  client_id: 'REDDIT_CLIENT_ID', secret_id: 'REDDIT_SECRET_ID', user: 'REDDIT_USER', password: 'REDDIT_PASSWORD',
-  aws_client: 'AWS_ACCESS_KEY_ID', aws_secret: 'AWS_SECRET_ACCESS_KEY',
-  kafka_user: 'KAFKA_SASL_USERNAME', kafka_password: 'KAFKA_SASL_PASSWORD',
+  client_id: 'REDDIT_CLIENT_ID',
+  secret_id: 'REDDIT_SECRET_ID',
+  user: 'REDDIT_USER',
+  password: 'REDDIT_PASSWORD',
+  aws_client: 'AWS_ACCESS_KEY_ID',
+  aws_secret: 'AWS_SECRET_ACCESS_KEY',
+  kafka_user: 'KAFKA_SASL_USERNAME',
+  kafka_password: 'KAFKA_SASL_PASSWORD',
 };
 
 /** Values set in the environment, by config key (pure: pass `process.env`). */
@@ -131,7 +145,10 @@ export function fromEnv(env: Record<string, string | undefined>): { config: RawC
   for (const [k, spec] of Object.entries(KEYS)) {
     for (const name of spec.env) {
       const v = env[name];
-      if (v !== undefined && v !== '') { config[k] = v; break; }
+      if (v !== undefined && v !== '') {
+        config[k] = v;
+        break;
+      }
     }
   }
   const creds: RawConfig = {};
@@ -141,22 +158,29 @@ export function fromEnv(env: Record<string, string | undefined>): { config: RawC
 
 /** Parse `kafka_host`: "host" (port 9092), "host:port", or a comma-separated list of those. */
 export function parseKafkaHosts(v: string): string[] {
-  return v.split(',').map((s) => s.trim()).filter(Boolean).map((h) => {
-    const ipv6 = /^\[.*\](:\d+)?$/.test(h);
-    if (ipv6) return /\]:\d+$/.test(h) ? h : `${h}:9092`;
-    const m = /^([^:\s]+)(?::(\d{1,5}))?$/.exec(h);
-    if (!m) throw new Error(`"${h}" is not host or host:port`);
-    const port = m[2] ? Number(m[2]) : 9092;
-    if (port < 1 || port > 65535) throw new Error(`port ${port} out of range in "${h}"`);
-    return `${m[1]}:${port}`;
-  });
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((h) => {
+      const ipv6 = /^\[.*\](:\d+)?$/.test(h);
+      if (ipv6) return /\]:\d+$/.test(h) ? h : `${h}:9092`;
+      const m = /^([^:\s]+)(?::(\d{1,5}))?$/.exec(h);
+      if (!m) throw new Error(`"${h}" is not host or host:port`);
+      const port = m[2] ? Number(m[2]) : 9092;
+      if (port < 1 || port > 65535) throw new Error(`port ${port} out of range in "${h}"`);
+      return `${m[1]}:${port}`;
+    });
 }
 
 /**
  * Merge sources (later wins) and validate. `sources` are named for messages,
  * e.g. [['config.yaml', fileValues], ['environment', env], ['flags', flags]].
  */
-export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: Array<[string, RawConfig]>): Readonly<Config> {
+export function resolveConfig(
+  sources: Array<[string, RawConfig]>,
+  credSources: Array<[string, RawConfig]>,
+): Readonly<Config> {
   const problems: string[] = [];
   const merged: RawConfig = {};
   const origin: Record<string, string> = {};
@@ -172,24 +196,32 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
     }
   }
   const where = (k: string) => `${origin[k] ?? 'default'}: ${k}`;
-  const cfg: Config = { ...DEFAULTS, subreddits: [...DEFAULTS.subreddits], kafkaBrokers: [...DEFAULTS.kafkaBrokers], creds: {} };
+  const cfg: Config = {
+    ...DEFAULTS,
+    subreddits: [...DEFAULTS.subreddits],
+    kafkaBrokers: [...DEFAULTS.kafkaBrokers],
+    creds: {},
+  };
 
   const int = (k: string, min: number, set: (n: number) => void) => {
     if (merged[k] === undefined) return;
     const n = typeof merged[k] === 'number' ? merged[k] : Number(String(merged[k]).trim());
-    if (!Number.isInteger(n) || n < min) problems.push(`${where(k)} must be an integer >= ${min} (got ${JSON.stringify(merged[k])})`);
+    if (!Number.isInteger(n) || n < min)
+      problems.push(`${where(k)} must be an integer >= ${min} (got ${JSON.stringify(merged[k])})`);
     else set(n);
   };
   const num = (k: string, min: number, set: (n: number) => void) => {
     if (merged[k] === undefined) return;
     const n = typeof merged[k] === 'number' ? merged[k] : Number(String(merged[k]).trim());
-    if (!Number.isFinite(n) || n < min) problems.push(`${where(k)} must be a number >= ${min} (got ${JSON.stringify(merged[k])})`);
+    if (!Number.isFinite(n) || n < min)
+      problems.push(`${where(k)} must be a number >= ${min} (got ${JSON.stringify(merged[k])})`);
     else set(n);
   };
   const choice = <T extends string>(k: string, options: readonly T[], set: (v: T) => void) => {
     if (merged[k] === undefined) return;
     const v = String(merged[k]).trim().toLowerCase();
-    if (!options.includes(v as T)) problems.push(`${where(k)} must be one of ${options.join(', ')} (got ${JSON.stringify(merged[k])})`);
+    if (!options.includes(v as T))
+      problems.push(`${where(k)} must be one of ${options.join(', ')} (got ${JSON.stringify(merged[k])})`);
     else set(v as T);
   };
 
@@ -198,7 +230,10 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
     const list = Array.isArray(v) ? v.map(String) : String(v).split(',');
     const subs = list.map((s) => s.trim().replace(/^\/?r\//i, '')).filter(Boolean);
     const bad = subs.filter((s) => !isValidSubreddit(s));
-    if (bad.length) problems.push(`${where('subreddit')} has invalid subreddit names: ${bad.map((b) => JSON.stringify(b)).join(', ')} (2-21 letters, digits or underscores)`);
+    if (bad.length)
+      problems.push(
+        `${where('subreddit')} has invalid subreddit names: ${bad.map((b) => JSON.stringify(b)).join(', ')} (2-21 letters, digits or underscores)`,
+      );
     cfg.subreddits = [...new Set(subs.filter(isValidSubreddit).map((s) => s.toLowerCase()))];
   }
   if (merged.kafka_host !== undefined) {
@@ -210,7 +245,8 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
       problems.push(`${where('kafka_host')}: ${(err as Error).message}`);
     }
   }
-  if (merged.post_type !== undefined) choice('post_type', ['new', 'hot', 'rising', 'top', 'controversial'] as const, (v) => (cfg.postType = v));
+  if (merged.post_type !== undefined)
+    choice('post_type', ['new', 'hot', 'rising', 'top', 'controversial'] as const, (v) => (cfg.postType = v));
   const bool = (k: string, set: (b: boolean) => void) => {
     if (merged[k] === undefined) return;
     const v = String(merged[k]).trim().toLowerCase();
@@ -223,7 +259,10 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
   bool('s3_unsafe_single_writer', (b) => (cfg.s3UnsafeSingleWriter = b));
   if (merged.s3_endpoint !== undefined) {
     const v = String(merged.s3_endpoint).trim();
-    if (!/^https?:\/\/[^\s/]+/.test(v)) problems.push(`${where('s3_endpoint')} must be an http(s) URL such as http://127.0.0.1:7070 (got ${JSON.stringify(merged.s3_endpoint)})`);
+    if (!/^https?:\/\/[^\s/]+/.test(v))
+      problems.push(
+        `${where('s3_endpoint')} must be an http(s) URL such as http://127.0.0.1:7070 (got ${JSON.stringify(merged.s3_endpoint)})`,
+      );
     else cfg.s3Endpoint = v.replace(/\/+$/, '');
   }
   if (merged.s3_region !== undefined) cfg.s3Region = String(merged.s3_region).trim() || cfg.s3Region;
@@ -235,7 +274,10 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
   int('max_message_bytes', 1024, (n) => (cfg.maxMessageBytes = n));
   int('workers', 0, (n) => (cfg.workers = n));
   int('gc_every_bytes', 0, (n) => {
-    if (n !== 0 && n < 1024 * 1024) problems.push(`${where('gc_every_bytes')} must be 0 (no requested GCs) or at least 1 MiB (1048576): each request is a full GC (got ${n})`);
+    if (n !== 0 && n < 1024 * 1024)
+      problems.push(
+        `${where('gc_every_bytes')} must be 0 (no requested GCs) or at least 1 MiB (1048576): each request is a full GC (got ${n})`,
+      );
     else cfg.gcEveryBytes = n;
   });
   if (merged.table_root !== undefined) {
@@ -245,14 +287,24 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
   }
   if (merged.group_id !== undefined) {
     const v = String(merged.group_id).trim();
-    if (!/^[A-Za-z0-9._-]{1,200}$/.test(v)) problems.push(`${where('group_id')} must be 1-200 letters, digits, ".", "_" or "-" (got ${JSON.stringify(merged.group_id)})`);
+    if (!/^[A-Za-z0-9._-]{1,200}$/.test(v))
+      problems.push(
+        `${where('group_id')} must be 1-200 letters, digits, ".", "_" or "-" (got ${JSON.stringify(merged.group_id)})`,
+      );
     else cfg.groupId = v;
   }
   choice('auto_offset_reset', ['earliest', 'latest'] as const, (v) => (cfg.autoOffsetReset = v));
-  choice('kafka_security_protocol', ['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl'] as const, (v) => (cfg.kafkaSecurityProtocol = v));
+  choice(
+    'kafka_security_protocol',
+    ['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl'] as const,
+    (v) => (cfg.kafkaSecurityProtocol = v),
+  );
   if (merged.kafka_sasl_mechanism !== undefined) {
     const v = String(merged.kafka_sasl_mechanism).trim().toUpperCase();
-    if (v !== 'PLAIN' && v !== 'SCRAM-SHA-256' && v !== 'SCRAM-SHA-512') problems.push(`${where('kafka_sasl_mechanism')} must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (got ${JSON.stringify(merged.kafka_sasl_mechanism)})`);
+    if (v !== 'PLAIN' && v !== 'SCRAM-SHA-256' && v !== 'SCRAM-SHA-512')
+      problems.push(
+        `${where('kafka_sasl_mechanism')} must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (got ${JSON.stringify(merged.kafka_sasl_mechanism)})`,
+      );
     else cfg.kafkaSaslMechanism = v;
   }
   if (merged.kafka_ssl_ca !== undefined) {
@@ -283,9 +335,14 @@ export function resolveConfig(sources: Array<[string, RawConfig]>, credSources: 
     kafkaPassword: creds.kafka_password as string | undefined,
   };
   if (cfg.kafkaSecurityProtocol.startsWith('sasl') && (!cfg.creds.kafkaUser || !cfg.creds.kafkaPassword)) {
-    problems.push(`kafka_security_protocol ${cfg.kafkaSecurityProtocol.toUpperCase()} needs kafka_user and kafka_password (in creds.json, or KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD)`);
+    problems.push(
+      `kafka_security_protocol ${cfg.kafkaSecurityProtocol.toUpperCase()} needs kafka_user and kafka_password (in creds.json, or KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD)`,
+    );
   }
-  if (cfg.kafkaSslCa && !cfg.kafkaSecurityProtocol.endsWith('ssl')) problems.push(`kafka_ssl_ca is set but kafka_security_protocol is ${cfg.kafkaSecurityProtocol.toUpperCase()} (use SSL or SASL_SSL)`);
+  if (cfg.kafkaSslCa && !cfg.kafkaSecurityProtocol.endsWith('ssl'))
+    problems.push(
+      `kafka_ssl_ca is set but kafka_security_protocol is ${cfg.kafkaSecurityProtocol.toUpperCase()} (use SSL or SASL_SSL)`,
+    );
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(cfg);
 }
@@ -342,14 +399,22 @@ export interface KafkaConnection {
 
 export function kafkaConnection(cfg: Config, readFile: (path: string) => string): KafkaConnection {
   const out: KafkaConnection = {};
-  if (cfg.kafkaSecurityProtocol.startsWith('sasl')) out.sasl = { mechanism: cfg.kafkaSaslMechanism, username: cfg.creds.kafkaUser!, password: cfg.creds.kafkaPassword! };
+  if (cfg.kafkaSecurityProtocol.startsWith('sasl'))
+    out.sasl = {
+      mechanism: cfg.kafkaSaslMechanism,
+      username: cfg.creds.kafkaUser!,
+      password: cfg.creds.kafkaPassword!,
+    };
   if (cfg.kafkaSecurityProtocol.endsWith('ssl')) {
     let ca: string | undefined;
     if (cfg.kafkaSslCa) {
       try {
         ca = readFile(cfg.kafkaSslCa);
       } catch (err) {
-        throw new ReddStreamError('INVALID_ARGUMENT', `kafka_ssl_ca: cannot read ${cfg.kafkaSslCa}: ${(err as Error).message}`);
+        throw new ReddStreamError(
+          'INVALID_ARGUMENT',
+          `kafka_ssl_ca: cannot read ${cfg.kafkaSslCa}: ${(err as Error).message}`,
+        );
       }
     }
     out.tls = ca === undefined ? {} : { ca };
@@ -363,7 +428,10 @@ export function s3Options(cfg: Config): import('../storage/s3.ts').S3StoreOption
     endpoint: cfg.s3Endpoint,
     region: cfg.s3Region,
     forcePathStyle: cfg.s3PathStyle,
-    credentials: cfg.creds.awsClient && cfg.creds.awsSecret ? { accessKeyId: cfg.creds.awsClient, secretAccessKey: cfg.creds.awsSecret } : undefined,
+    credentials:
+      cfg.creds.awsClient && cfg.creds.awsSecret
+        ? { accessKeyId: cfg.creds.awsClient, secretAccessKey: cfg.creds.awsSecret }
+        : undefined,
     unsafeSingleWriter: cfg.s3UnsafeSingleWriter,
   };
 }

@@ -55,7 +55,14 @@ export function loadConfig(o: LoadConfigOptions): Readonly<Config> {
   if (problems.length) throw new ConfigError(problems);
   const env = fromEnv(o.env);
   return resolveConfig(
-    [[nodePath.basename(cfgPath), file], ['environment', env.config], ['flags', o.flags]],
-    [[nodePath.basename(credsPath), creds], ['environment', env.creds]],
+    [
+      [nodePath.basename(cfgPath), file],
+      ['environment', env.config],
+      ['flags', o.flags],
+    ],
+    [
+      [nodePath.basename(credsPath), creds],
+      ['environment', env.creds],
+    ],
   );
 }

@@ -92,7 +92,18 @@ export type Action =
   | { checkpointMetadata: Record<string, unknown> }
   | { sidecar: Record<string, unknown> };
 
-const KNOWN = ['protocol', 'metaData', 'add', 'remove', 'txn', 'commitInfo', 'cdc', 'domainMetadata', 'checkpointMetadata', 'sidecar'] as const;
+const KNOWN = [
+  'protocol',
+  'metaData',
+  'add',
+  'remove',
+  'txn',
+  'commitInfo',
+  'cdc',
+  'domainMetadata',
+  'checkpointMetadata',
+  'sidecar',
+] as const;
 
 function corrupt(where: string, what: string): never {
   throw new ReddStreamError('CORRUPT_LOG', `corrupt Delta log ${where}: ${what}`);
@@ -106,7 +117,8 @@ function num(v: unknown): number | undefined {
 
 function reqNum(o: Record<string, unknown>, key: string, where: string): number {
   const n = num(o[key]);
-  if (n === undefined || !Number.isFinite(n)) corrupt(where, `field "${key}" must be a number, got ${JSON.stringify(o[key] ?? null)}`);
+  if (n === undefined || !Number.isFinite(n))
+    corrupt(where, `field "${key}" must be a number, got ${JSON.stringify(o[key] ?? null)}`);
   return n;
 }
 
@@ -127,7 +139,8 @@ function strMap(v: unknown, where: string, key: string): Record<string, string |
   }
   if (typeof v !== 'object') corrupt(where, `field "${key}" must be an object`);
   const out: Record<string, string | null> = {};
-  for (const [k, val] of Object.entries(v as Record<string, unknown>)) out[k] = val === null || val === undefined ? null : String(val);
+  for (const [k, val] of Object.entries(v as Record<string, unknown>))
+    out[k] = val === null || val === undefined ? null : String(val);
   return out;
 }
 
@@ -145,7 +158,10 @@ export function normaliseAction(raw: unknown, where: string): Action | null {
   const o = body as Record<string, unknown>;
   switch (kind) {
     case 'protocol': {
-      const p: Protocol = { minReaderVersion: reqNum(o, 'minReaderVersion', where), minWriterVersion: reqNum(o, 'minWriterVersion', where) };
+      const p: Protocol = {
+        minReaderVersion: reqNum(o, 'minReaderVersion', where),
+        minWriterVersion: reqNum(o, 'minWriterVersion', where),
+      };
       if (Array.isArray(o.readerFeatures)) p.readerFeatures = o.readerFeatures.map(String);
       if (Array.isArray(o.writerFeatures)) p.writerFeatures = o.writerFeatures.map(String);
       return { protocol: p };
@@ -156,9 +172,14 @@ export function normaliseAction(raw: unknown, where: string): Action | null {
         id: reqStr(o, 'id', where),
         name: (o.name as string | null | undefined) ?? null,
         description: (o.description as string | null | undefined) ?? null,
-        format: { provider: typeof fmt.provider === 'string' ? fmt.provider : 'parquet', options: strMap(fmt.options, where, 'format.options') as Record<string, string> },
+        format: {
+          provider: typeof fmt.provider === 'string' ? fmt.provider : 'parquet',
+          options: strMap(fmt.options, where, 'format.options') as Record<string, string>,
+        },
         schemaString: reqStr(o, 'schemaString', where),
-        partitionColumns: Array.isArray(o.partitionColumns) ? o.partitionColumns.map(String) : corrupt(where, 'metaData.partitionColumns must be an array'),
+        partitionColumns: Array.isArray(o.partitionColumns)
+          ? o.partitionColumns.map(String)
+          : corrupt(where, 'metaData.partitionColumns must be an array'),
         configuration: strMap(o.configuration, where, 'configuration') as Record<string, string>,
         createdTime: num(o.createdTime) ?? null,
       };
@@ -201,7 +222,13 @@ export function normaliseAction(raw: unknown, where: string): Action | null {
     case 'cdc':
       return { cdc: o };
     case 'domainMetadata':
-      return { domainMetadata: { domain: reqStr(o, 'domain', where), configuration: String(o.configuration ?? ''), removed: o.removed === true } };
+      return {
+        domainMetadata: {
+          domain: reqStr(o, 'domain', where),
+          configuration: String(o.configuration ?? ''),
+          removed: o.removed === true,
+        },
+      };
     case 'checkpointMetadata':
       return { checkpointMetadata: o };
     case 'sidecar':
@@ -244,7 +271,10 @@ export function actionKind(a: Action): (typeof KNOWN)[number] {
  */
 export function dataFilePath(add: { path: string }, where: string): string {
   if (/^[a-z][a-z0-9+.-]*:/i.test(add.path)) {
-    throw new ReddStreamError('UNSUPPORTED_FEATURE', `cannot read ${where}: data file ${add.path} is an absolute URI (a shallow clone's, or a table that points into another); this reader reads data files under the table root only`);
+    throw new ReddStreamError(
+      'UNSUPPORTED_FEATURE',
+      `cannot read ${where}: data file ${add.path} is an absolute URI (a shallow clone's, or a table that points into another); this reader reads data files under the table root only`,
+    );
   }
   return decodeFilePath(add.path);
 }

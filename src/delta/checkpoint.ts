@@ -12,28 +12,65 @@ import type { TableState } from './replay.ts';
 import { field, struct, type DataType, type StructType } from './schema.ts';
 import type { DeltaValue } from './values.ts';
 
-const strMap: DataType = { kind: 'map', keyType: { kind: 'primitive', name: 'string' }, valueType: { kind: 'primitive', name: 'string' }, valueContainsNull: true };
+const strMap: DataType = {
+  kind: 'map',
+  keyType: { kind: 'primitive', name: 'string' },
+  valueType: { kind: 'primitive', name: 'string' },
+  valueContainsNull: true,
+};
 const strArray: DataType = { kind: 'array', elementType: { kind: 'primitive', name: 'string' }, containsNull: true };
 
 export const CHECKPOINT_SCHEMA: StructType = struct([
   field('txn', struct([field('appId', 'string'), field('version', 'long'), field('lastUpdated', 'long')])),
-  field('add', struct([
-    field('path', 'string'), field('partitionValues', strMap), field('size', 'long'), field('modificationTime', 'long'),
-    field('dataChange', 'boolean'), field('stats', 'string'), field('tags', strMap),
-  ])),
-  field('remove', struct([
-    field('path', 'string'), field('deletionTimestamp', 'long'), field('dataChange', 'boolean'),
-    field('extendedFileMetadata', 'boolean'), field('partitionValues', strMap), field('size', 'long'),
-  ])),
-  field('metaData', struct([
-    field('id', 'string'), field('name', 'string'), field('description', 'string'),
-    field('format', struct([field('provider', 'string'), field('options', strMap)])),
-    field('schemaString', 'string'), field('partitionColumns', strArray), field('configuration', strMap), field('createdTime', 'long'),
-  ])),
-  field('protocol', struct([field('minReaderVersion', 'integer'), field('minWriterVersion', 'integer'), field('readerFeatures', strArray), field('writerFeatures', strArray)])),
+  field(
+    'add',
+    struct([
+      field('path', 'string'),
+      field('partitionValues', strMap),
+      field('size', 'long'),
+      field('modificationTime', 'long'),
+      field('dataChange', 'boolean'),
+      field('stats', 'string'),
+      field('tags', strMap),
+    ]),
+  ),
+  field(
+    'remove',
+    struct([
+      field('path', 'string'),
+      field('deletionTimestamp', 'long'),
+      field('dataChange', 'boolean'),
+      field('extendedFileMetadata', 'boolean'),
+      field('partitionValues', strMap),
+      field('size', 'long'),
+    ]),
+  ),
+  field(
+    'metaData',
+    struct([
+      field('id', 'string'),
+      field('name', 'string'),
+      field('description', 'string'),
+      field('format', struct([field('provider', 'string'), field('options', strMap)])),
+      field('schemaString', 'string'),
+      field('partitionColumns', strArray),
+      field('configuration', strMap),
+      field('createdTime', 'long'),
+    ]),
+  ),
+  field(
+    'protocol',
+    struct([
+      field('minReaderVersion', 'integer'),
+      field('minWriterVersion', 'integer'),
+      field('readerFeatures', strArray),
+      field('writerFeatures', strArray),
+    ]),
+  ),
 ]);
 
-const big = (n: number | null | undefined): bigint | null => (n === null || n === undefined ? null : BigInt(Math.trunc(n)));
+const big = (n: number | null | undefined): bigint | null =>
+  n === null || n === undefined ? null : BigInt(Math.trunc(n));
 const entries = (m: Record<string, string | null> | null | undefined): DeltaValue => (m ? Object.entries(m) : null);
 
 /** Tombstone retention from `delta.deletedFileRetentionDuration` ("interval 7 days"), in ms. */
@@ -43,7 +80,14 @@ export function tombstoneRetentionMs(configuration: Record<string, string>): num
   if (!m) return 7 * 86_400_000;
   const n = Number(m[1]);
   const unit = m[2].toLowerCase();
-  const ms: Record<string, number> = { millisecond: 1, second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
+  const ms: Record<string, number> = {
+    millisecond: 1,
+    second: 1000,
+    minute: 60_000,
+    hour: 3_600_000,
+    day: 86_400_000,
+    week: 604_800_000,
+  };
   return n * (ms[unit] ?? 86_400_000);
 }
 
@@ -51,21 +95,39 @@ export function tombstoneRetentionMs(configuration: Record<string, string>): num
 export function checkpointRows(state: TableState, now = Date.now()): Record<string, DeltaValue>[] {
   const rows: Record<string, DeltaValue>[] = [];
   const p = state.protocol;
-  rows.push({ protocol: { minReaderVersion: p.minReaderVersion, minWriterVersion: p.minWriterVersion, readerFeatures: p.readerFeatures ?? null, writerFeatures: p.writerFeatures ?? null } });
+  rows.push({
+    protocol: {
+      minReaderVersion: p.minReaderVersion,
+      minWriterVersion: p.minWriterVersion,
+      readerFeatures: p.readerFeatures ?? null,
+      writerFeatures: p.writerFeatures ?? null,
+    },
+  });
   const m = state.metadata;
   rows.push({
     metaData: {
-      id: m.id, name: m.name ?? null, description: m.description ?? null,
+      id: m.id,
+      name: m.name ?? null,
+      description: m.description ?? null,
       format: { provider: m.format.provider, options: entries(m.format.options) ?? [] },
-      schemaString: m.schemaString, partitionColumns: m.partitionColumns, configuration: entries(m.configuration) ?? [], createdTime: big(m.createdTime),
+      schemaString: m.schemaString,
+      partitionColumns: m.partitionColumns,
+      configuration: entries(m.configuration) ?? [],
+      createdTime: big(m.createdTime),
     },
   });
-  for (const t of state.txns.values()) rows.push({ txn: { appId: t.appId, version: BigInt(t.version), lastUpdated: big(t.lastUpdated) } });
+  for (const t of state.txns.values())
+    rows.push({ txn: { appId: t.appId, version: BigInt(t.version), lastUpdated: big(t.lastUpdated) } });
   for (const a of state.files.values()) {
     rows.push({
       add: {
-        path: a.path, partitionValues: entries(a.partitionValues) ?? [], size: BigInt(a.size), modificationTime: BigInt(a.modificationTime),
-        dataChange: false, stats: a.stats ?? null, tags: entries(a.tags),
+        path: a.path,
+        partitionValues: entries(a.partitionValues) ?? [],
+        size: BigInt(a.size),
+        modificationTime: BigInt(a.modificationTime),
+        dataChange: false,
+        stats: a.stats ?? null,
+        tags: entries(a.tags),
       },
     });
   }
@@ -74,21 +136,33 @@ export function checkpointRows(state: TableState, now = Date.now()): Record<stri
     if ((r.deletionTimestamp ?? now) < cutoff) continue;
     rows.push({
       remove: {
-        path: r.path, deletionTimestamp: big(r.deletionTimestamp), dataChange: false,
-        extendedFileMetadata: r.extendedFileMetadata ?? null, partitionValues: entries(r.partitionValues), size: big(r.size),
+        path: r.path,
+        deletionTimestamp: big(r.deletionTimestamp),
+        dataChange: false,
+        extendedFileMetadata: r.extendedFileMetadata ?? null,
+        partitionValues: entries(r.partitionValues),
+        size: big(r.size),
       },
     });
   }
   return rows;
 }
 
-export async function writeCheckpoint(store: ObjectStore, state: TableState): Promise<{ version: number; size: number; sizeInBytes: number }> {
+export async function writeCheckpoint(
+  store: ObjectStore,
+  state: TableState,
+): Promise<{ version: number; size: number; sizeInBytes: number }> {
   const rows = checkpointRows(state);
   const columns: Record<string, DeltaValue[]> = {};
   for (const f of CHECKPOINT_SCHEMA.fields) columns[f.name] = rows.map((r) => r[f.name] ?? null);
   const bytes = await encodeColumns(CHECKPOINT_SCHEMA, columns, rows.length, { codec: 'snappy' });
   await store.put(checkpointPath(state.version), bytes);
-  const last = { version: state.version, size: rows.length, sizeInBytes: bytes.byteLength, numOfAddFiles: state.files.size };
+  const last = {
+    version: state.version,
+    size: rows.length,
+    sizeInBytes: bytes.byteLength,
+    numOfAddFiles: state.files.size,
+  };
   await store.put(LAST_CHECKPOINT, new TextEncoder().encode(JSON.stringify(last)));
   return { version: state.version, size: rows.length, sizeInBytes: bytes.byteLength };
 }

@@ -17,7 +17,6 @@ export interface ColumnBatch {
   columns: Record<string, ArrayLike<DeltaValue>>;
 }
 
-
 /** One encoded data file, not yet named or uploaded. */
 export interface EncodedFile {
   /** Partition directory ('' when unpartitioned), decoded. */
@@ -30,7 +29,12 @@ export interface EncodedFile {
   codec: Codec;
 }
 
-export type EncodeFn = (schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, options: ParquetWriteOptions) => Promise<Uint8Array> | Uint8Array;
+export type EncodeFn = (
+  schema: StructType,
+  columns: Record<string, ArrayLike<DeltaValue>>,
+  numRows: number,
+  options: ParquetWriteOptions,
+) => Promise<Uint8Array> | Uint8Array;
 
 export interface EncodeFilesOptions {
   codec: Codec;
@@ -43,7 +47,11 @@ export interface EncodeFilesOptions {
 }
 
 /** Group row indexes by partition directory (pure). */
-export function groupByPartition(schema: StructType, partitionColumns: string[], batch: ColumnBatch): Map<string, { values: Record<string, string | null>; rows: number[] }> {
+export function groupByPartition(
+  schema: StructType,
+  partitionColumns: string[],
+  batch: ColumnBatch,
+): Map<string, { values: Record<string, string | null>; rows: number[] }> {
   const groups = new Map<string, { values: Record<string, string | null>; rows: number[] }>();
   if (partitionColumns.length === 0) {
     groups.set('', { values: {}, rows: Array.from({ length: batch.numRows }, (_, i) => i) });
@@ -78,7 +86,9 @@ function approxBytes(v: DeltaValue): number {
 
 /** Split `rows` into runs whose approximate size stays under `maxBytes` (pure). */
 export function chunkRows(batch: ColumnBatch, rows: number[], schema: StructType, maxBytes: number): number[][] {
-  const cols = schema.fields.map((f) => batch.columns[f.name]).filter((c): c is ArrayLike<DeltaValue> => c !== undefined);
+  const cols = schema.fields
+    .map((f) => batch.columns[f.name])
+    .filter((c): c is ArrayLike<DeltaValue> => c !== undefined);
   const out: number[][] = [];
   let cur: number[] = [];
   let size = 0;
@@ -103,9 +113,17 @@ export function chunkRows(batch: ColumnBatch, rows: number[], schema: StructType
  * concurrently when `encode` is asynchronous; their order is the order of the
  * rows. Errors name the column and value that does not fit.
  */
-export async function encodeDataFiles(schema: StructType, partitionColumns: string[], batch: ColumnBatch, options: EncodeFilesOptions): Promise<EncodedFile[]> {
+export async function encodeDataFiles(
+  schema: StructType,
+  partitionColumns: string[],
+  batch: ColumnBatch,
+  options: EncodeFilesOptions,
+): Promise<EncodedFile[]> {
   if (batch.numRows === 0) return [];
-  const dataSchema: StructType = { kind: 'struct', fields: schema.fields.filter((f) => !partitionColumns.includes(f.name)) };
+  const dataSchema: StructType = {
+    kind: 'struct',
+    fields: schema.fields.filter((f) => !partitionColumns.includes(f.name)),
+  };
   const numIndexedCols = options.numIndexedCols >= 0 ? options.numIndexedCols : 1 << 30;
   const jobs: Array<Promise<EncodedFile>> = [];
   for (const [dir, group] of groupByPartition(schema, partitionColumns, batch)) {
@@ -121,11 +139,13 @@ export async function encodeDataFiles(schema: StructType, partitionColumns: stri
         else if (contiguous && Array.isArray(col)) columns[f.name] = col.slice(first, first + rows.length);
         else columns[f.name] = rows.map((i) => col[i] ?? null);
       }
-      jobs.push((async () => {
-        const bytes = await options.encode(dataSchema, columns, rows.length, { codec: options.codec });
-        const stats = statsToJson(computeStats(dataSchema, columns, rows.length, { numIndexedCols }));
-        return { dir, partitionValues: group.values, bytes, stats, numRows: rows.length, codec: options.codec };
-      })());
+      jobs.push(
+        (async () => {
+          const bytes = await options.encode(dataSchema, columns, rows.length, { codec: options.codec });
+          const stats = statsToJson(computeStats(dataSchema, columns, rows.length, { numIndexedCols }));
+          return { dir, partitionValues: group.values, bytes, stats, numRows: rows.length, codec: options.codec };
+        })(),
+      );
     }
   }
   return Promise.all(jobs);

@@ -42,7 +42,8 @@ export function checkReadSupported(protocol: Protocol, metadata: Metadata | unde
       if (!SUPPORTED_READER_FEATURES.has(f)) unsupported.push(f);
     }
   }
-  if (v >= 2 && metadata && columnMappingMode(metadata) !== 'none' && !unsupported.includes('columnMapping')) unsupported.push('columnMapping');
+  if (v >= 2 && metadata && columnMappingMode(metadata) !== 'none' && !unsupported.includes('columnMapping'))
+    unsupported.push('columnMapping');
   if (unsupported.length > 0) {
     throw new UnsupportedFeatureError(
       unsupported,
@@ -63,15 +64,22 @@ export function checkWriteSupported(protocol: Protocol, metadata: Metadata, sche
   }
   if (hasInvariants(schema)) unsupported.push('invariants');
   if (unsupported.length > 0) {
-    throw new UnsupportedFeatureError(unsupported, `cannot write to ${where}: it requires writer support for ${unsupported.join(', ')}, which this writer does not implement`);
+    throw new UnsupportedFeatureError(
+      unsupported,
+      `cannot write to ${where}: it requires writer support for ${unsupported.join(', ')}, which this writer does not implement`,
+    );
   }
 }
 
 function hasInvariants(t: DataType): boolean {
   switch (t.kind) {
-    case 'struct': return t.fields.some((f) => f.metadata['delta.invariants'] !== undefined || hasInvariants(f.type));
-    case 'array': return hasInvariants(t.elementType);
-    case 'map': return hasInvariants(t.keyType) || hasInvariants(t.valueType);
-    default: return false;
+    case 'struct':
+      return t.fields.some((f) => f.metadata['delta.invariants'] !== undefined || hasInvariants(f.type));
+    case 'array':
+      return hasInvariants(t.elementType);
+    case 'map':
+      return hasInvariants(t.keyType) || hasInvariants(t.valueType);
+    default:
+      return false;
   }
 }

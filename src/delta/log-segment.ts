@@ -63,7 +63,11 @@ export function classifyLog(entries: Array<{ path: string; size: number }>): Lis
     if (byPart.size !== n) continue; // incomplete multi-part checkpoint: unusable
     const ordered = Array.from({ length: n }, (_, i) => byPart.get(i + 1));
     if (ordered.some((f) => !f)) continue;
-    checkpoints.push({ version: list[0].version, paths: ordered.map((f) => f!.path), sizes: ordered.map((f) => f!.size) });
+    checkpoints.push({
+      version: list[0].version,
+      paths: ordered.map((f) => f!.path),
+      sizes: ordered.map((f) => f!.size),
+    });
     latest = Math.max(latest, list[0].version);
   }
   checkpoints.sort((a, b) => a.version - b.version);
@@ -73,19 +77,29 @@ export function classifyLog(entries: Array<{ path: string; size: number }>): Lis
 /** Choose the checkpoint and commits that rebuild `target` (default: latest). */
 export function planLogSegment(log: ListedLog, where: string, target?: number): LogSegment {
   if (log.latest < 0) {
-    throw new ReddStreamError('NOT_A_DELTA_TABLE', `no Delta table at ${where}: _delta_log/ has no commit or checkpoint files`);
+    throw new ReddStreamError(
+      'NOT_A_DELTA_TABLE',
+      `no Delta table at ${where}: _delta_log/ has no commit or checkpoint files`,
+    );
   }
   const version = target ?? log.latest;
-  if (!Number.isInteger(version) || version < 0) throw new ReddStreamError('INVALID_ARGUMENT', `invalid table version ${version}`);
+  if (!Number.isInteger(version) || version < 0)
+    throw new ReddStreamError('INVALID_ARGUMENT', `invalid table version ${version}`);
   if (version > log.latest) {
-    throw new ReddStreamError('VERSION_NOT_FOUND', `version ${version} of ${where} does not exist: the latest version is ${log.latest}`);
+    throw new ReddStreamError(
+      'VERSION_NOT_FOUND',
+      `version ${version} of ${where} does not exist: the latest version is ${log.latest}`,
+    );
   }
   let checkpoint: CheckpointRef | null = null;
   for (const c of log.checkpoints) if (c.version <= version) checkpoint = c;
   const start = checkpoint ? checkpoint.version + 1 : 0;
   if (!checkpoint && !log.commits.has(0)) {
     if (log.v2Checkpoints.some((v) => v <= version)) {
-      throw new UnsupportedFeatureError(['v2Checkpoint'], `cannot read ${where}: its log before version ${Number.isFinite(log.earliestCommit) ? log.earliestCommit : version} is only kept in a V2 checkpoint (table feature v2Checkpoint), which this reader does not support`);
+      throw new UnsupportedFeatureError(
+        ['v2Checkpoint'],
+        `cannot read ${where}: its log before version ${Number.isFinite(log.earliestCommit) ? log.earliestCommit : version} is only kept in a V2 checkpoint (table feature v2Checkpoint), which this reader does not support`,
+      );
     }
     throw new ReddStreamError(
       'VERSION_NOT_FOUND',
@@ -96,7 +110,10 @@ export function planLogSegment(log: ListedLog, where: string, target?: number): 
   for (let v = start; v <= version; v++) {
     const path = log.commits.get(v);
     if (!path) {
-      throw new ReddStreamError('CORRUPT_LOG', `the log of ${where} is missing commit file ${String(v).padStart(20, '0')}.json (needed to reach version ${version})`);
+      throw new ReddStreamError(
+        'CORRUPT_LOG',
+        `the log of ${where} is missing commit file ${String(v).padStart(20, '0')}.json (needed to reach version ${version})`,
+      );
     }
     commits.push({ version: v, path });
   }

@@ -25,10 +25,18 @@ export function escapePartitionValue(s: string): string {
 
 /** Directory (decoded, as on disk) for an ordered list of partition values. */
 export function partitionDir(columns: string[], values: Array<string | null>): string {
-  return columns.map((c, i) => `${escapePartitionValue(c)}=${values[i] === null || values[i] === '' ? NULL_PARTITION : escapePartitionValue(values[i]!)}`).join('/');
+  return columns
+    .map(
+      (c, i) =>
+        `${escapePartitionValue(c)}=${values[i] === null || values[i] === '' ? NULL_PARTITION : escapePartitionValue(values[i]!)}`,
+    )
+    .join('/');
 }
 
 /** URI-encode a relative file path for `add.path` (each segment; '=' kept readable). */
 export function encodeAddPath(decoded: string): string {
-  return decoded.split('/').map((seg) => encodeURIComponent(seg).replace(/%3D/g, '=')).join('/');
+  return decoded
+    .split('/')
+    .map((seg) => encodeURIComponent(seg).replace(/%3D/g, '='))
+    .join('/');
 }

@@ -5,7 +5,16 @@
  * Files are keyed by their decoded path, so `a%20b` and `a b` are one file.
  */
 import { ReddStreamError } from '../errors.ts';
-import { decodeFilePath, type Action, type Add, type DomainMetadata, type Metadata, type Protocol, type Remove, type Txn } from './actions.ts';
+import {
+  decodeFilePath,
+  type Action,
+  type Add,
+  type DomainMetadata,
+  type Metadata,
+  type Protocol,
+  type Remove,
+  type Txn,
+} from './actions.ts';
 
 export interface TableState {
   version: number;
@@ -73,8 +82,16 @@ export function applyActions(b: ReplayBuilder, actions: Iterable<Action>, versio
 
 /** Finish replay; `where` names the table in the error when protocol or metaData is missing. */
 export function finish(b: ReplayBuilder, where: string): TableState {
-  if (!b.protocol) throw new ReddStreamError('CORRUPT_LOG', `no protocol action found in the log of ${where} up to version ${b.version}`);
-  if (!b.metadata) throw new ReddStreamError('CORRUPT_LOG', `no metaData action found in the log of ${where} up to version ${b.version}`);
+  if (!b.protocol)
+    throw new ReddStreamError(
+      'CORRUPT_LOG',
+      `no protocol action found in the log of ${where} up to version ${b.version}`,
+    );
+  if (!b.metadata)
+    throw new ReddStreamError(
+      'CORRUPT_LOG',
+      `no metaData action found in the log of ${where} up to version ${b.version}`,
+    );
   return {
     version: b.version,
     protocol: b.protocol,

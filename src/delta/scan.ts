@@ -25,11 +25,17 @@ export interface ScanOptions {
 /** Yields rows file by file (memory bounded by the largest file). */
 export async function* scanRows(snapshot: Snapshot, options: ScanOptions = {}): AsyncGenerator<Row> {
   const schema = snapshot.schema;
-  const fields = options.columns ? options.columns.map((c) => {
-    const f = schema.fields.find((x) => x.name === c);
-    if (!f) throw new ReddStreamError('INVALID_ARGUMENT', `no column "${c}" in ${snapshot.store.url} (columns: ${schema.fields.map((x) => x.name).join(', ')})`);
-    return f;
-  }) : schema.fields;
+  const fields = options.columns
+    ? options.columns.map((c) => {
+        const f = schema.fields.find((x) => x.name === c);
+        if (!f)
+          throw new ReddStreamError(
+            'INVALID_ARGUMENT',
+            `no column "${c}" in ${snapshot.store.url} (columns: ${schema.fields.map((x) => x.name).join(', ')})`,
+          );
+        return f;
+      })
+    : schema.fields;
   const partCols = new Set(snapshot.partitionColumns);
   let emitted = 0;
   const files = snapshot.files().filter((a) => !options.fileFilter || options.fileFilter(a));
@@ -37,7 +43,10 @@ export async function* scanRows(snapshot: Snapshot, options: ScanOptions = {}): 
   for (const add of files) {
     if (options.limit !== undefined && emitted >= options.limit) return;
     if (add.deletionVector) {
-      throw new ReddStreamError('UNSUPPORTED_FEATURE', `cannot read ${add.path} in ${snapshot.store.url}: it has a deletion vector (deletionVectors is not supported)`);
+      throw new ReddStreamError(
+        'UNSUPPORTED_FEATURE',
+        `cannot read ${add.path} in ${snapshot.store.url}: it has a deletion vector (deletionVectors is not supported)`,
+      );
     }
     for (const row of await readFileRows(snapshot, add, fields, partCols)) {
       if (options.limit !== undefined && emitted >= options.limit) return;
@@ -53,7 +62,12 @@ export async function readAllRows(snapshot: Snapshot, options: ScanOptions = {})
   return rows;
 }
 
-async function readFileRows(snapshot: Snapshot, add: Add, fields: StructType['fields'], partCols: Set<string>): Promise<Row[]> {
+async function readFileRows(
+  snapshot: Snapshot,
+  add: Add,
+  fields: StructType['fields'],
+  partCols: Set<string>,
+): Promise<Row[]> {
   const path = dataFilePath(add, snapshot.store.url);
   const pq = await openParquet(snapshot.store, path, add.size > 0 ? add.size : undefined);
   // Physical column names: exact match first, then case-insensitive (Spark is case-insensitive).
@@ -74,7 +88,10 @@ async function readFileRows(snapshot: Snapshot, add: Add, fields: StructType['fi
     try {
       partValues.set(f.name, parsePartitionValue(key === undefined ? null : add.partitionValues[key], f.type));
     } catch (err) {
-      throw new ReddStreamError('CORRUPT_LOG', `bad partition value for "${f.name}" in ${add.path}: ${(err as Error).message}`);
+      throw new ReddStreamError(
+        'CORRUPT_LOG',
+        `bad partition value for "${f.name}" in ${add.path}: ${(err as Error).message}`,
+      );
     }
   }
   const out: Row[] = new Array(raw.length);
@@ -88,7 +105,10 @@ async function readFileRows(snapshot: Snapshot, add: Add, fields: StructType['fi
         try {
           row[f.name] = p === undefined ? null : coerceValue(r[p], f.type);
         } catch (err) {
-          throw new ReddStreamError('CORRUPT_DATA_FILE', `column "${f.name}" of ${snapshot.store.url}/${path} does not match the table type: ${(err as Error).message}`);
+          throw new ReddStreamError(
+            'CORRUPT_DATA_FILE',
+            `column "${f.name}" of ${snapshot.store.url}/${path} does not match the table type: ${(err as Error).message}`,
+          );
         }
       }
     }

@@ -5,14 +5,43 @@
 import { ReddStreamError } from '../errors.ts';
 
 export type PrimitiveTypeName =
-  | 'string' | 'long' | 'integer' | 'short' | 'byte' | 'float' | 'double'
-  | 'boolean' | 'binary' | 'date' | 'timestamp' | 'timestamp_ntz';
+  | 'string'
+  | 'long'
+  | 'integer'
+  | 'short'
+  | 'byte'
+  | 'float'
+  | 'double'
+  | 'boolean'
+  | 'binary'
+  | 'date'
+  | 'timestamp'
+  | 'timestamp_ntz';
 
-export interface DecimalType { kind: 'decimal'; precision: number; scale: number }
-export interface PrimitiveType { kind: 'primitive'; name: PrimitiveTypeName }
-export interface StructType { kind: 'struct'; fields: StructField[] }
-export interface ArrayType { kind: 'array'; elementType: DataType; containsNull: boolean }
-export interface MapType { kind: 'map'; keyType: DataType; valueType: DataType; valueContainsNull: boolean }
+export interface DecimalType {
+  kind: 'decimal';
+  precision: number;
+  scale: number;
+}
+export interface PrimitiveType {
+  kind: 'primitive';
+  name: PrimitiveTypeName;
+}
+export interface StructType {
+  kind: 'struct';
+  fields: StructField[];
+}
+export interface ArrayType {
+  kind: 'array';
+  elementType: DataType;
+  containsNull: boolean;
+}
+export interface MapType {
+  kind: 'map';
+  keyType: DataType;
+  valueType: DataType;
+  valueContainsNull: boolean;
+}
 export type DataType = PrimitiveType | DecimalType | StructType | ArrayType | MapType;
 
 export interface StructField {
@@ -22,11 +51,29 @@ export interface StructField {
   metadata: Record<string, unknown>;
 }
 
-const PRIMITIVES = new Set<string>(['string', 'long', 'integer', 'short', 'byte', 'float', 'double', 'boolean', 'binary', 'date', 'timestamp', 'timestamp_ntz']);
+const PRIMITIVES = new Set<string>([
+  'string',
+  'long',
+  'integer',
+  'short',
+  'byte',
+  'float',
+  'double',
+  'boolean',
+  'binary',
+  'date',
+  'timestamp',
+  'timestamp_ntz',
+]);
 
 export const primitive = (name: PrimitiveTypeName): PrimitiveType => ({ kind: 'primitive', name });
 
-export function field(name: string, type: DataType | PrimitiveTypeName, nullable = true, metadata: Record<string, unknown> = {}): StructField {
+export function field(
+  name: string,
+  type: DataType | PrimitiveTypeName,
+  nullable = true,
+  metadata: Record<string, unknown> = {},
+): StructField {
   return { name, type: typeof type === 'string' ? primitive(type) : type, nullable, metadata };
 }
 
@@ -63,7 +110,8 @@ function parseType(json: unknown, where: string): DataType {
         return {
           kind: 'struct',
           fields: o.fields.map((f: any, i: number) => {
-            if (!f || typeof f.name !== 'string') throw new ReddStreamError('CORRUPT_LOG', `field ${i} without a name at ${where}`);
+            if (!f || typeof f.name !== 'string')
+              throw new ReddStreamError('CORRUPT_LOG', `field ${i} without a name at ${where}`);
             return {
               name: f.name,
               type: parseType(f.type, `${where}.${f.name}`),
@@ -74,7 +122,11 @@ function parseType(json: unknown, where: string): DataType {
         };
       }
       case 'array':
-        return { kind: 'array', elementType: parseType(o.elementType, `${where}[]`), containsNull: o.containsNull !== false };
+        return {
+          kind: 'array',
+          elementType: parseType(o.elementType, `${where}[]`),
+          containsNull: o.containsNull !== false,
+        };
       case 'map':
         return {
           kind: 'map',
@@ -89,11 +141,29 @@ function parseType(json: unknown, where: string): DataType {
 
 export function typeToJson(t: DataType): unknown {
   switch (t.kind) {
-    case 'primitive': return t.name;
-    case 'decimal': return `decimal(${t.precision},${t.scale})`;
-    case 'struct': return { type: 'struct', fields: t.fields.map((f) => ({ name: f.name, type: typeToJson(f.type), nullable: f.nullable, metadata: f.metadata })) };
-    case 'array': return { type: 'array', elementType: typeToJson(t.elementType), containsNull: t.containsNull };
-    case 'map': return { type: 'map', keyType: typeToJson(t.keyType), valueType: typeToJson(t.valueType), valueContainsNull: t.valueContainsNull };
+    case 'primitive':
+      return t.name;
+    case 'decimal':
+      return `decimal(${t.precision},${t.scale})`;
+    case 'struct':
+      return {
+        type: 'struct',
+        fields: t.fields.map((f) => ({
+          name: f.name,
+          type: typeToJson(f.type),
+          nullable: f.nullable,
+          metadata: f.metadata,
+        })),
+      };
+    case 'array':
+      return { type: 'array', elementType: typeToJson(t.elementType), containsNull: t.containsNull };
+    case 'map':
+      return {
+        type: 'map',
+        keyType: typeToJson(t.keyType),
+        valueType: typeToJson(t.valueType),
+        valueContainsNull: t.valueContainsNull,
+      };
   }
 }
 
@@ -104,11 +174,16 @@ export function schemaToString(schema: StructType): string {
 /** Short type name for display: `long`, `decimal(5,3)`, `struct<a: long>`, ... */
 export function typeName(t: DataType): string {
   switch (t.kind) {
-    case 'primitive': return t.name;
-    case 'decimal': return `decimal(${t.precision},${t.scale})`;
-    case 'struct': return `struct<${t.fields.map((f) => `${f.name}: ${typeName(f.type)}`).join(', ')}>`;
-    case 'array': return `array<${typeName(t.elementType)}>`;
-    case 'map': return `map<${typeName(t.keyType)}, ${typeName(t.valueType)}>`;
+    case 'primitive':
+      return t.name;
+    case 'decimal':
+      return `decimal(${t.precision},${t.scale})`;
+    case 'struct':
+      return `struct<${t.fields.map((f) => `${f.name}: ${typeName(f.type)}`).join(', ')}>`;
+    case 'array':
+      return `array<${typeName(t.elementType)}>`;
+    case 'map':
+      return `map<${typeName(t.keyType)}, ${typeName(t.valueType)}>`;
   }
 }
 
@@ -128,10 +203,17 @@ export function newColumns(current: StructType, next: StructType): StructField[]
   for (const f of next.fields) {
     const old = byName.get(f.name.toLowerCase());
     if (!old) {
-      if (!f.nullable) throw new ReddStreamError('SCHEMA_MISMATCH', `new column "${f.name}" must be nullable: existing rows have no value for it`);
+      if (!f.nullable)
+        throw new ReddStreamError(
+          'SCHEMA_MISMATCH',
+          `new column "${f.name}" must be nullable: existing rows have no value for it`,
+        );
       added.push(f);
     } else if (!typesEqual(old.type, f.type)) {
-      throw new ReddStreamError('SCHEMA_MISMATCH', `column "${f.name}" has type ${typeName(old.type)} in the table but ${typeName(f.type)} in the new data`);
+      throw new ReddStreamError(
+        'SCHEMA_MISMATCH',
+        `column "${f.name}" has type ${typeName(old.type)} in the table but ${typeName(f.type)} in the new data`,
+      );
     }
   }
   return added;
@@ -146,7 +228,10 @@ export function addedColumns(current: StructType, next: StructType): string[] {
   const added = newColumns(current, next).map((f) => f.name);
   for (const f of current.fields) {
     if (!next.fields.some((n) => n.name.toLowerCase() === f.name.toLowerCase())) {
-      throw new ReddStreamError('SCHEMA_MISMATCH', `column "${f.name}" is missing from the new schema (dropping columns is not supported)`);
+      throw new ReddStreamError(
+        'SCHEMA_MISMATCH',
+        `column "${f.name}" is missing from the new schema (dropping columns is not supported)`,
+      );
     }
   }
   return added;

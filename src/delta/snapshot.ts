@@ -6,7 +6,16 @@
 import { ReddStreamError, isNotFound } from '../errors.ts';
 import { openParquet } from '../parquet/read.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { normaliseAction, parseCommit, type Action, type Add, type CommitInfo, type Metadata, type Protocol, type Txn } from './actions.ts';
+import {
+  normaliseAction,
+  parseCommit,
+  type Action,
+  type Add,
+  type CommitInfo,
+  type Metadata,
+  type Protocol,
+  type Txn,
+} from './actions.ts';
 import { checkReadSupported } from './features.ts';
 import { LAST_CHECKPOINT, LOG_DIR, padVersion } from './log-path.ts';
 import { classifyLog, planLogSegment, type CheckpointRef, type LogSegment } from './log-segment.ts';
@@ -35,16 +44,32 @@ export class Snapshot {
     this.checkpointVersion = checkpointVersion;
   }
 
-  get version(): number { return this.state.version; }
-  get metadata(): Metadata { return this.state.metadata; }
-  get protocol(): Protocol { return this.state.protocol; }
-  get partitionColumns(): string[] { return this.state.metadata.partitionColumns; }
+  get version(): number {
+    return this.state.version;
+  }
+  get metadata(): Metadata {
+    return this.state.metadata;
+  }
+  get protocol(): Protocol {
+    return this.state.protocol;
+  }
+  get partitionColumns(): string[] {
+    return this.state.metadata.partitionColumns;
+  }
   /** Live data files. */
-  files(): Add[] { return [...this.state.files.values()]; }
+  files(): Add[] {
+    return [...this.state.files.values()];
+  }
   /** Last committed version of an application transaction, or undefined. */
-  txnVersion(appId: string): number | undefined { return this.state.txns.get(appId)?.version; }
-  txns(): Txn[] { return [...this.state.txns.values()]; }
-  tableProperty(key: string): string | undefined { return this.state.metadata.configuration[key]; }
+  txnVersion(appId: string): number | undefined {
+    return this.state.txns.get(appId)?.version;
+  }
+  txns(): Txn[] {
+    return [...this.state.txns.values()];
+  }
+  tableProperty(key: string): string | undefined {
+    return this.state.metadata.configuration[key];
+  }
 }
 
 export interface LoadOptions {
@@ -87,7 +112,10 @@ export async function readCommit(store: ObjectStore, path: string): Promise<Acti
   try {
     bytes = await store.get(path);
   } catch (err) {
-    if (isNotFound(err)) throw new ReddStreamError('CORRUPT_LOG', `commit file ${store.url}/${path} disappeared while reading the log`, { cause: err });
+    if (isNotFound(err))
+      throw new ReddStreamError('CORRUPT_LOG', `commit file ${store.url}/${path} disappeared while reading the log`, {
+        cause: err,
+      });
     throw err;
   }
   return parseCommit(new TextDecoder().decode(bytes), `${store.url}/${path}`);
@@ -103,7 +131,9 @@ export async function readCheckpoint(store: ObjectStore, cp: CheckpointRef): Pro
       const pq = await openParquet(store, path, cp.sizes[i]);
       rows = await pq.readRows(['protocol', 'metaData', 'add', 'remove', 'txn', 'domainMetadata']);
     } catch (err) {
-      throw new ReddStreamError('CORRUPT_CHECKPOINT', `cannot read checkpoint ${where}: ${(err as Error).message}`, { cause: err });
+      throw new ReddStreamError('CORRUPT_CHECKPOINT', `cannot read checkpoint ${where}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     for (const row of rows) {
       const a = normaliseAction(row, `checkpoint ${where}`);
@@ -171,13 +201,19 @@ export interface HistoryEntry {
 /** Commit history, newest first, for versions whose commit files still exist. */
 export async function readHistory(store: ObjectStore, limit?: number): Promise<HistoryEntry[]> {
   const log = classifyLog(await store.list(`${LOG_DIR}/`));
-  if (log.latest < 0) throw new ReddStreamError('NOT_A_DELTA_TABLE', `no Delta table at ${store.url}: _delta_log/ has no commit or checkpoint files`);
+  if (log.latest < 0)
+    throw new ReddStreamError(
+      'NOT_A_DELTA_TABLE',
+      `no Delta table at ${store.url}: _delta_log/ has no commit or checkpoint files`,
+    );
   const versions = [...log.commits.keys()].sort((a, b) => b - a).slice(0, limit ?? Number.POSITIVE_INFINITY);
   const lists = await mapLimit(versions, 16, (v) => readCommit(store, log.commits.get(v)!));
   return versions.map((version, i) => {
     const actions = lists[i];
     let commitInfo: CommitInfo | null = null;
-    let addedFiles = 0, removedFiles = 0, addedBytes = 0;
+    let addedFiles = 0,
+      removedFiles = 0,
+      addedBytes = 0;
     let addedRows: number | null = 0;
     let removedRows: number | null = 0;
     for (const a of actions) {
@@ -219,7 +255,11 @@ export function numRecords(stats: string | null | undefined): number | null {
   }
 }
 
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

@@ -37,25 +37,46 @@ export interface StatsOptions {
 }
 
 /** Stats of one data file given its columns (partition columns excluded by the caller). */
-export function computeStats(schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, options: StatsOptions = {}): FileStats {
+export function computeStats(
+  schema: StructType,
+  columns: Record<string, ArrayLike<DeltaValue>>,
+  numRows: number,
+  options: StatsOptions = {},
+): FileStats {
   const stats: FileStats = { numRecords: numRows, minValues: {}, maxValues: {}, nullCount: {} };
   let budget = options.numIndexedCols ?? 32;
-  const visit = (type: StructType, getCol: (name: string) => ArrayLike<DeltaValue> | undefined, min: Record<string, unknown>, max: Record<string, unknown>, nulls: Record<string, unknown>) => {
+  const visit = (
+    type: StructType,
+    getCol: (name: string) => ArrayLike<DeltaValue> | undefined,
+    min: Record<string, unknown>,
+    max: Record<string, unknown>,
+    nulls: Record<string, unknown>,
+  ) => {
     for (const f of type.fields) {
       if (budget === 0) return;
       const col = getCol(f.name);
       if (f.type.kind === 'struct') {
         const st = f.type;
-        const sub = { min: {} as Record<string, unknown>, max: {} as Record<string, unknown>, nulls: {} as Record<string, unknown> };
-        visit(st, (name) => {
-          if (!col) return undefined;
-          const out = new Array<DeltaValue>(col.length);
-          for (let i = 0; i < col.length; i++) {
-            const o = col[i] as Record<string, DeltaValue> | null;
-            out[i] = o ? (o[name] ?? null) : null;
-          }
-          return out;
-        }, sub.min, sub.max, sub.nulls);
+        const sub = {
+          min: {} as Record<string, unknown>,
+          max: {} as Record<string, unknown>,
+          nulls: {} as Record<string, unknown>,
+        };
+        visit(
+          st,
+          (name) => {
+            if (!col) return undefined;
+            const out = new Array<DeltaValue>(col.length);
+            for (let i = 0; i < col.length; i++) {
+              const o = col[i] as Record<string, DeltaValue> | null;
+              out[i] = o ? (o[name] ?? null) : null;
+            }
+            return out;
+          },
+          sub.min,
+          sub.max,
+          sub.nulls,
+        );
         if (Object.keys(sub.min).length) min[f.name] = sub.min;
         if (Object.keys(sub.max).length) max[f.name] = sub.max;
         if (Object.keys(sub.nulls).length) nulls[f.name] = sub.nulls;
@@ -72,7 +93,11 @@ export function computeStats(schema: StructType, columns: Record<string, ArrayLi
   return stats;
 }
 
-interface ColumnStats { nullCount: number; min?: unknown; max?: unknown }
+interface ColumnStats {
+  nullCount: number;
+  min?: unknown;
+  max?: unknown;
+}
 
 export function columnStats(type: DataType, col: ArrayLike<DeltaValue> | undefined, numRows: number): ColumnStats {
   if (!col) return { nullCount: numRows };
@@ -83,9 +108,15 @@ export function columnStats(type: DataType, col: ArrayLike<DeltaValue> | undefin
   const cmp = comparator(type);
   for (let i = 0; i < col.length; i++) {
     const v = col[i];
-    if (v === null || v === undefined) { nullCount++; continue; }
+    if (v === null || v === undefined) {
+      nullCount++;
+      continue;
+    }
     if (!cmp || poisoned) continue;
-    if (typeof v === 'number' && Number.isNaN(v)) { poisoned = true; continue; }
+    if (typeof v === 'number' && Number.isNaN(v)) {
+      poisoned = true;
+      continue;
+    }
     if (lo === null || cmp(v, lo) < 0) lo = v;
     if (hi === null || cmp(v, hi) > 0) hi = v;
   }
@@ -96,17 +127,27 @@ export function columnStats(type: DataType, col: ArrayLike<DeltaValue> | undefin
 function comparator(type: DataType): ((a: DeltaValue, b: DeltaValue) => number) | null {
   if (type.kind === 'decimal') {
     return (a, b) => {
-      const x = unscaled(a, type.scale), y = unscaled(b, type.scale);
+      const x = unscaled(a, type.scale),
+        y = unscaled(b, type.scale);
       return x < y ? -1 : x > y ? 1 : 0;
     };
   }
   if (type.kind !== 'primitive') return null;
   switch (type.name) {
-    case 'string': return (a, b) => compareCodePoints(a as string, b as string);
-    case 'long': case 'timestamp': case 'timestamp_ntz':
-    case 'integer': case 'short': case 'byte': case 'float': case 'double': case 'date':
+    case 'string':
+      return (a, b) => compareCodePoints(a as string, b as string);
+    case 'long':
+    case 'timestamp':
+    case 'timestamp_ntz':
+    case 'integer':
+    case 'short':
+    case 'byte':
+    case 'float':
+    case 'double':
+    case 'date':
       return (a, b) => ((a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0);
-    default: return null; // boolean, binary: no min/max
+    default:
+      return null; // boolean, binary: no min/max
   }
 }
 
@@ -114,17 +155,22 @@ function encodeBound(type: DataType, v: DeltaValue, which: 'min' | 'max'): unkno
   if (type.kind === 'decimal') return new RawJson(formatDecimal(unscaled(v, type.scale), type.scale));
   if (type.kind !== 'primitive') return undefined;
   switch (type.name) {
-    case 'string': return truncateString(v as string, which);
-    case 'long': return new RawJson((v as bigint).toString());
-    case 'date': return formatDate(v as number);
-    case 'timestamp': case 'timestamp_ntz': {
+    case 'string':
+      return truncateString(v as string, which);
+    case 'long':
+      return new RawJson((v as bigint).toString());
+    case 'date':
+      return formatDate(v as number);
+    case 'timestamp':
+    case 'timestamp_ntz': {
       const micros = v as bigint;
       let ms = micros >= 0n ? micros / 1000n : -((-micros + 999n) / 1000n);
       if (which === 'max' && ms * 1000n < micros) ms += 1n;
       const s = formatTimestampMicros(ms * 1000n).slice(0, 23);
       return type.name === 'timestamp' ? `${s}Z` : s;
     }
-    default: return v;
+    default:
+      return v;
   }
 }
 
@@ -141,7 +187,9 @@ export function truncateString(s: string, which: 'min' | 'max'): string | undefi
 /** A JSON fragment emitted verbatim (exact longs and decimals). */
 export class RawJson {
   readonly text: string;
-  constructor(text: string) { this.text = text; }
+  constructor(text: string) {
+    this.text = text;
+  }
 }
 
 /** Serialise stats to the `add.stats` JSON string, keeping exact numbers. */
@@ -154,7 +202,10 @@ function toJson(v: unknown): string {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'number') return Number.isFinite(v) ? JSON.stringify(v) : 'null';
   if (typeof v === 'object') {
-    return `{${Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).map(([k, x]) => `${JSON.stringify(k)}:${toJson(x)}`).join(',')}}`;
+    return `{${Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .map(([k, x]) => `${JSON.stringify(k)}:${toJson(x)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }

@@ -25,7 +25,15 @@ import { LOG_DIR } from './log-path.ts';
 import { encodeAddPath } from './partitions.ts';
 import { encodeDataFiles, type ColumnBatch, type EncodedFile } from './data-files.ts';
 import { loadSnapshot, Snapshot, updateSnapshot } from './snapshot.ts';
-import { addedColumns, newColumns, parseSchemaString, schemaToString, struct, type DataType, type StructType } from './schema.ts';
+import {
+  addedColumns,
+  newColumns,
+  parseSchemaString,
+  schemaToString,
+  struct,
+  type DataType,
+  type StructType,
+} from './schema.ts';
 import { commit, type CommitResult } from './transaction.ts';
 import type { DeltaValue } from './values.ts';
 
@@ -74,22 +82,43 @@ export interface PreparedAppend {
 }
 
 /** The conflict result when `txns` cannot be committed on `snap` (pure). */
-export function txnConflict(snap: Snapshot, txns: PreparedAppend['txns']): Extract<AppendResult, { kind: 'conflict' }> | null {
+export function txnConflict(
+  snap: Snapshot,
+  txns: PreparedAppend['txns'],
+): Extract<AppendResult, { kind: 'conflict' }> | null {
   for (const t of txns) {
     const have = snap.txnVersion(t.appId);
     const w = snap.state.txns.get(t.appId);
     if (t.expect !== undefined && (have ?? null) !== t.expect) {
-      return { kind: 'conflict', version: snap.version, reason: `application transaction ${t.appId} is at ${have ?? 'none'}, expected ${t.expect ?? 'none'} (another writer advanced it)`, winningTxns: w ? [w] : [] };
+      return {
+        kind: 'conflict',
+        version: snap.version,
+        reason: `application transaction ${t.appId} is at ${have ?? 'none'}, expected ${t.expect ?? 'none'} (another writer advanced it)`,
+        winningTxns: w ? [w] : [],
+      };
     }
     if (have !== undefined && have >= t.version) {
-      return { kind: 'conflict', version: snap.version, reason: `application transaction ${t.appId} is already at version ${have} (>= ${t.version})`, winningTxns: w ? [w] : [] };
+      return {
+        kind: 'conflict',
+        version: snap.version,
+        reason: `application transaction ${t.appId} is already at version ${have} (>= ${t.version})`,
+        winningTxns: w ? [w] : [],
+      };
     }
   }
   return null;
 }
 
 export type AppendResult =
-  | { kind: 'committed'; version: number; attempts: number; files: Add[]; rows: number; bytes: number; checkpointError?: Error }
+  | {
+      kind: 'committed';
+      version: number;
+      attempts: number;
+      files: Add[];
+      rows: number;
+      bytes: number;
+      checkpointError?: Error;
+    }
   | { kind: 'conflict'; version: number; reason: string; winningTxns: Txn[] };
 
 /**
@@ -124,22 +153,36 @@ export function evolutionActions(snap: Snapshot, target: StructType | undefined)
 
 export function hasType(t: DataType, name: string): boolean {
   switch (t.kind) {
-    case 'primitive': return t.name === name;
-    case 'decimal': return false;
-    case 'struct': return t.fields.some((f) => hasType(f.type, name));
-    case 'array': return hasType(t.elementType, name);
-    case 'map': return hasType(t.keyType, name) || hasType(t.valueType, name);
+    case 'primitive':
+      return t.name === name;
+    case 'decimal':
+      return false;
+    case 'struct':
+      return t.fields.some((f) => hasType(f.type, name));
+    case 'array':
+      return hasType(t.elementType, name);
+    case 'map':
+      return hasType(t.keyType, name) || hasType(t.valueType, name);
   }
 }
 
 /** Protocol and metaData actions creating a table (pure). */
-export function planCreate(options: CreateOptions, now = Date.now(), id: string = randomUUID()): { protocol: Protocol; metaData: Metadata } {
+export function planCreate(
+  options: CreateOptions,
+  now = Date.now(),
+  id: string = randomUUID(),
+): { protocol: Protocol; metaData: Metadata } {
   const partitionColumns = options.partitionColumns ?? [];
   const names = new Set(options.schema.fields.map((f) => f.name));
   for (const p of partitionColumns) {
-    if (!names.has(p)) throw new ReddStreamError('INVALID_ARGUMENT', `partition column "${p}" is not in the schema (columns: ${[...names].join(', ')})`);
+    if (!names.has(p))
+      throw new ReddStreamError(
+        'INVALID_ARGUMENT',
+        `partition column "${p}" is not in the schema (columns: ${[...names].join(', ')})`,
+      );
     const t = options.schema.fields.find((f) => f.name === p)!.type;
-    if (t.kind !== 'primitive' && t.kind !== 'decimal') throw new ReddStreamError('INVALID_ARGUMENT', `partition column "${p}" must have a primitive type`);
+    if (t.kind !== 'primitive' && t.kind !== 'decimal')
+      throw new ReddStreamError('INVALID_ARGUMENT', `partition column "${p}" must have a primitive type`);
   }
   if (partitionColumns.length > 0 && partitionColumns.length === options.schema.fields.length) {
     throw new ReddStreamError('INVALID_ARGUMENT', 'at least one column must not be a partition column');
@@ -184,9 +227,15 @@ export class DeltaTable {
     this.current = snapshot;
   }
 
-  get snapshot(): Snapshot { return this.current; }
-  get version(): number { return this.current.version; }
-  get schema(): StructType { return this.current.schema; }
+  get snapshot(): Snapshot {
+    return this.current;
+  }
+  get version(): number {
+    return this.current.version;
+  }
+  get schema(): StructType {
+    return this.current.schema;
+  }
 
   static async open(store: ObjectStore, version?: number): Promise<DeltaTable> {
     return new DeltaTable(store, await loadSnapshot(store, { version }));
@@ -196,13 +245,15 @@ export class DeltaTable {
   static async create(store: ObjectStore, options: CreateOptions): Promise<DeltaTable> {
     const { protocol, metaData } = planCreate(options);
     const existing = (await store.list(`${LOG_DIR}/`)).filter((m) => /\/\d{20}\.(json|checkpoint\.)/.test(m.path));
-    if (existing.length > 0) throw new ReddStreamError('INVALID_ARGUMENT', `a Delta table already exists at ${store.url}`);
+    if (existing.length > 0)
+      throw new ReddStreamError('INVALID_ARGUMENT', `a Delta table already exists at ${store.url}`);
     const res = await commit(store, -1, [{ protocol }, { metaData }], {
       operation: 'CREATE TABLE',
       operationParameters: { partitionBy: JSON.stringify(metaData.partitionColumns) },
       engineInfo: 'reddit-stream',
     });
-    if (res.kind === 'conflict') throw new ReddStreamError('INVALID_ARGUMENT', `a Delta table already exists at ${store.url}`);
+    if (res.kind === 'conflict')
+      throw new ReddStreamError('INVALID_ARGUMENT', `a Delta table already exists at ${store.url}`);
     return DeltaTable.open(store);
   }
 
@@ -216,7 +267,8 @@ export class DeltaTable {
     try {
       return await DeltaTable.create(store, options);
     } catch (err) {
-      if (err instanceof ReddStreamError && err.code === 'INVALID_ARGUMENT' && /already exists/.test(err.message)) return DeltaTable.open(store);
+      if (err instanceof ReddStreamError && err.code === 'INVALID_ARGUMENT' && /already exists/.test(err.message))
+        return DeltaTable.open(store);
       throw err;
     }
   }
@@ -243,7 +295,10 @@ export class DeltaTable {
    * The result can be committed now (`commitPrepared`) or kept (e.g. spooled
    * during a storage outage) and committed later.
    */
-  async prepareAppend(batch: ColumnBatch, options: AppendOptions = {}): Promise<PreparedAppend | Extract<AppendResult, { kind: 'conflict' }>> {
+  async prepareAppend(
+    batch: ColumnBatch,
+    options: AppendOptions = {},
+  ): Promise<PreparedAppend | Extract<AppendResult, { kind: 'conflict' }>> {
     const plan = await this.planAppend(options);
     if ('kind' in plan) return plan;
     let encoded: EncodedFile[];
@@ -253,7 +308,11 @@ export class DeltaTable {
         encode: (schema, columns, numRows, opts) => this.encoder.encode(schema, columns, numRows, opts),
       });
     } catch (err) {
-      throw new ReddStreamError('SCHEMA_MISMATCH', `cannot write batch to ${this.store.url}: ${(err as Error).message}`, { cause: err });
+      throw new ReddStreamError(
+        'SCHEMA_MISMATCH',
+        `cannot write batch to ${this.store.url}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     return this.finishPrepare(plan, encoded, options);
   }
@@ -263,7 +322,10 @@ export class DeltaTable {
    * running `encodeDataFiles` with `encodeSettings()` under the schema it was
    * given: the table's, or `options.schema` when evolving it).
    */
-  async prepareEncodedAppend(files: EncodedFile[], options: AppendOptions = {}): Promise<PreparedAppend | Extract<AppendResult, { kind: 'conflict' }>> {
+  async prepareEncodedAppend(
+    files: EncodedFile[],
+    options: AppendOptions = {},
+  ): Promise<PreparedAppend | Extract<AppendResult, { kind: 'conflict' }>> {
     const plan = await this.planAppend(options);
     if ('kind' in plan) return plan;
     return this.finishPrepare(plan, files, options);
@@ -278,7 +340,9 @@ export class DeltaTable {
     };
   }
 
-  private async planAppend(options: AppendOptions): Promise<{ schema: StructType; actions: Action[] } | Extract<AppendResult, { kind: 'conflict' }>> {
+  private async planAppend(
+    options: AppendOptions,
+  ): Promise<{ schema: StructType; actions: Action[] } | Extract<AppendResult, { kind: 'conflict' }>> {
     // A stale snapshot is acceptable here (the store may be down): the txn
     // checks are repeated against the latest snapshot at commit time.
     await this.refresh().catch(() => undefined);
@@ -301,7 +365,14 @@ export class DeltaTable {
       return {
         path: decoded,
         bytes: f.bytes,
-        add: { path: encodeAddPath(decoded), partitionValues: f.partitionValues, size: f.bytes.byteLength, modificationTime: now, dataChange: true, stats: f.stats },
+        add: {
+          path: encodeAddPath(decoded),
+          partitionValues: f.partitionValues,
+          size: f.bytes.byteLength,
+          modificationTime: now,
+          dataChange: true,
+          stats: f.stats,
+        },
       };
     });
     const bytes = files.reduce((s, f) => s + f.add.size, 0);
@@ -314,7 +385,11 @@ export class DeltaTable {
       commitInfo: {
         operation: options.operation ?? 'WRITE',
         operationParameters: { mode: 'Append', partitionBy: JSON.stringify(this.current.partitionColumns) },
-        operationMetrics: { numFiles: String(files.length), numOutputRows: String(rows), numOutputBytes: String(bytes) },
+        operationMetrics: {
+          numFiles: String(files.length),
+          numOutputRows: String(rows),
+          numOutputBytes: String(bytes),
+        },
         isBlindAppend: plan.actions.length === 0,
         engineInfo: 'reddit-stream',
         ...options.commitInfo,
@@ -346,7 +421,10 @@ export class DeltaTable {
     const bytes = adds.reduce((s, f) => s + f.size, 0);
     let res: CommitResult;
     try {
-      res = await commit(this.store, snap.version, actions, { ...prepared.commitInfo, isBlindAppend: !actions.some((a) => 'metaData' in a || 'protocol' in a) });
+      res = await commit(this.store, snap.version, actions, {
+        ...prepared.commitInfo,
+        isBlindAppend: !actions.some((a) => 'metaData' in a || 'protocol' in a),
+      });
     } catch (err) {
       // The commit may have landed (e.g. a timeout after a successful write):
       // only a definite failure lets us delete the files; otherwise they stay
@@ -372,7 +450,15 @@ export class DeltaTable {
         checkpointError = err as Error;
       }
     }
-    return { kind: 'committed', version: res.version, attempts: res.attempts, files: adds, rows: prepared.rows, bytes, ...(checkpointError ? { checkpointError } : {}) };
+    return {
+      kind: 'committed',
+      version: res.version,
+      attempts: res.attempts,
+      files: adds,
+      rows: prepared.rows,
+      bytes,
+      ...(checkpointError ? { checkpointError } : {}),
+    };
   }
 
   private async deleteFiles(files: Add[]): Promise<void> {

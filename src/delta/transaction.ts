@@ -49,13 +49,18 @@ export function findConflict(ours: Action[], winner: Action[]): { reason: string
   }
   const winningTxns: Txn[] = [];
   for (const a of winner) {
-    if ('metaData' in a) return { reason: 'a concurrent commit changed the table metadata (schema or properties)', winningTxns };
+    if ('metaData' in a)
+      return { reason: 'a concurrent commit changed the table metadata (schema or properties)', winningTxns };
     if ('protocol' in a) return { reason: 'a concurrent commit changed the table protocol', winningTxns };
     if ('txn' in a && ourApps.has(a.txn.appId)) winningTxns.push(a.txn);
-    if ('remove' in a && ourRemoves.has(decodeFilePath(a.remove.path))) return { reason: `a concurrent commit already removed ${a.remove.path}`, winningTxns };
+    if ('remove' in a && ourRemoves.has(decodeFilePath(a.remove.path)))
+      return { reason: `a concurrent commit already removed ${a.remove.path}`, winningTxns };
   }
   if (winningTxns.length > 0) {
-    return { reason: `a concurrent commit advanced application transaction(s) ${winningTxns.map((t) => `${t.appId}=${t.version}`).join(', ')}`, winningTxns };
+    return {
+      reason: `a concurrent commit advanced application transaction(s) ${winningTxns.map((t) => `${t.appId}=${t.version}`).join(', ')}`,
+      winningTxns,
+    };
   }
   if (weChangeMetadata && winner.some((a) => 'add' in a || 'remove' in a)) {
     return { reason: 'a concurrent commit wrote data while this commit changes the metadata', winningTxns };
@@ -84,12 +89,23 @@ export async function commit(
     const bytes = serializeCommit([{ commitInfo: info }, ...actions]);
     if (await store.putIfAbsent(commitPath(version), bytes)) return { kind: 'committed', version, attempts: attempt };
     const winner = await readCommit(store, commitPath(version));
-    if (winner.some((a) => 'commitInfo' in a && a.commitInfo.txnId === txnId)) return { kind: 'committed', version, attempts: attempt };
-    if (version === 0) return { kind: 'conflict', version: 0, reason: 'the table was created concurrently by another writer', winningTxns: [] };
+    if (winner.some((a) => 'commitInfo' in a && a.commitInfo.txnId === txnId))
+      return { kind: 'committed', version, attempts: attempt };
+    if (version === 0)
+      return {
+        kind: 'conflict',
+        version: 0,
+        reason: 'the table was created concurrently by another writer',
+        winningTxns: [],
+      };
     options.onRetry?.(version, attempt);
     const conflict = findConflict(actions, winner);
     if (conflict) return { kind: 'conflict', version, ...conflict };
     version++;
   }
-  throw new ReddStreamError('COMMIT_FAILED', `gave up committing to ${store.url} after ${maxAttempts} lost races (the table is under heavy concurrent writes)`, { retryable: true });
+  throw new ReddStreamError(
+    'COMMIT_FAILED',
+    `gave up committing to ${store.url} after ${maxAttempts} lost races (the table is under heavy concurrent writes)`,
+    { retryable: true },
+  );
 }

@@ -14,8 +14,7 @@
 import type { DataType, StructType } from './schema.ts';
 
 export type DeltaValue =
-  | null | string | number | bigint | boolean | Uint8Array
-  | DeltaValue[] | { [key: string]: DeltaValue };
+  null | string | number | bigint | boolean | Uint8Array | DeltaValue[] | { [key: string]: DeltaValue };
 
 const DAY_MS = 86_400_000;
 
@@ -51,7 +50,9 @@ export function formatTimestampMicros(micros: bigint): string {
  * "...+02:00". Values without a zone are taken as UTC.
  */
 export function parseTimestampMicros(s: string): bigint {
-  const m = /^(-?\d{4,})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/.exec(s.trim());
+  const m = /^(-?\d{4,})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/.exec(
+    s.trim(),
+  );
   if (!m) throw new Error(`invalid timestamp "${s}"`);
   const ms = utcMillis(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0));
   const frac = (m[7] ?? '').padEnd(6, '0').slice(0, 6);
@@ -133,14 +134,26 @@ export function parsePartitionValue(s: string | null | undefined, type: DataType
   if (type.kind === 'decimal') return formatDecimal(parseDecimal(s, type.scale), type.scale);
   if (type.kind !== 'primitive') throw new Error(`partition column of non-primitive type`);
   switch (type.name) {
-    case 'string': return s;
-    case 'long': return BigInt(s);
-    case 'integer': case 'short': case 'byte': return Number.parseInt(s, 10);
-    case 'float': case 'double': return Number(s);
-    case 'boolean': return s.toLowerCase() === 'true';
-    case 'binary': return utf8enc.encode(s);
-    case 'date': return parseDate(s);
-    case 'timestamp': case 'timestamp_ntz': return parseTimestampMicros(s);
+    case 'string':
+      return s;
+    case 'long':
+      return BigInt(s);
+    case 'integer':
+    case 'short':
+    case 'byte':
+      return Number.parseInt(s, 10);
+    case 'float':
+    case 'double':
+      return Number(s);
+    case 'boolean':
+      return s.toLowerCase() === 'true';
+    case 'binary':
+      return utf8enc.encode(s);
+    case 'date':
+      return parseDate(s);
+    case 'timestamp':
+    case 'timestamp_ntz':
+      return parseTimestampMicros(s);
   }
 }
 
@@ -149,7 +162,8 @@ export function serializePartitionValue(v: DeltaValue, type: DataType): string |
   if (v === null || v === undefined) return null;
   // An empty string reads as null (PROTOCOL.md), so empty text and bytes are written as null, as Spark does.
   if (v === '' || (v instanceof Uint8Array && v.byteLength === 0)) return null;
-  if (type.kind === 'decimal') return typeof v === 'string' ? formatDecimal(parseDecimal(v, type.scale), type.scale) : String(v);
+  if (type.kind === 'decimal')
+    return typeof v === 'string' ? formatDecimal(parseDecimal(v, type.scale), type.scale) : String(v);
   if (type.kind !== 'primitive') throw new Error('partition column of non-primitive type');
   switch (type.name) {
     case 'binary': {
@@ -159,16 +173,21 @@ export function serializePartitionValue(v: DeltaValue, type: DataType): string |
       try {
         return utf8strict.decode(v);
       } catch {
-        throw new Error(`binary partition value ${toHex(v)} is not valid UTF-8 and cannot be stored as a partition value`);
+        throw new Error(
+          `binary partition value ${toHex(v)} is not valid UTF-8 and cannot be stored as a partition value`,
+        );
       }
     }
-    case 'date': return typeof v === 'number' ? formatDate(v) : String(v);
-    case 'timestamp': case 'timestamp_ntz': {
+    case 'date':
+      return typeof v === 'number' ? formatDate(v) : String(v);
+    case 'timestamp':
+    case 'timestamp_ntz': {
       if (typeof v !== 'bigint') return String(v);
       const s = formatTimestampMicros(v).replace('T', ' ');
       return s.endsWith('.000000') ? s.slice(0, -7) : s;
     }
-    default: return String(v);
+    default:
+      return String(v);
   }
 }
 
@@ -195,20 +214,37 @@ export function coerceValue(raw: unknown, type: DataType): DeltaValue {
       else if (Array.isArray(raw)) entries = raw.map((e: any) => [e.key, e.value]);
       else entries = Object.entries(raw as Record<string, unknown>);
       return entries.map(([k, v]) => [
-        typeof k === 'string' && !(type.keyType.kind === 'primitive' && type.keyType.name === 'string') ? parsePartitionValue(k, type.keyType) : coerceValue(k, type.keyType),
+        typeof k === 'string' && !(type.keyType.kind === 'primitive' && type.keyType.name === 'string')
+          ? parsePartitionValue(k, type.keyType)
+          : coerceValue(k, type.keyType),
         coerceValue(v, type.valueType),
       ]);
     }
     case 'primitive':
       switch (type.name) {
-        case 'string': return raw instanceof Uint8Array ? utf8.decode(raw) : String(raw);
-        case 'long': return typeof raw === 'bigint' ? raw : BigInt(raw as number);
-        case 'integer': case 'short': case 'byte': case 'float': case 'double': return Number(raw);
-        case 'boolean': return Boolean(raw);
-        case 'binary': return raw instanceof Uint8Array ? raw : utf8enc.encode(String(raw));
-        case 'date': return raw instanceof Date ? Math.floor(raw.getTime() / DAY_MS) : Number(raw);
-        case 'timestamp': case 'timestamp_ntz':
-          return typeof raw === 'bigint' ? raw : raw instanceof Date ? BigInt(raw.getTime()) * 1000n : BigInt(raw as number);
+        case 'string':
+          return raw instanceof Uint8Array ? utf8.decode(raw) : String(raw);
+        case 'long':
+          return typeof raw === 'bigint' ? raw : BigInt(raw as number);
+        case 'integer':
+        case 'short':
+        case 'byte':
+        case 'float':
+        case 'double':
+          return Number(raw);
+        case 'boolean':
+          return Boolean(raw);
+        case 'binary':
+          return raw instanceof Uint8Array ? raw : utf8enc.encode(String(raw));
+        case 'date':
+          return raw instanceof Date ? Math.floor(raw.getTime() / DAY_MS) : Number(raw);
+        case 'timestamp':
+        case 'timestamp_ntz':
+          return typeof raw === 'bigint'
+            ? raw
+            : raw instanceof Date
+              ? BigInt(raw.getTime()) * 1000n
+              : BigInt(raw as number);
       }
   }
 }
@@ -217,29 +253,40 @@ export function coerceValue(raw: unknown, type: DataType): DeltaValue {
 export function canonicalJson(v: DeltaValue, type: DataType): string {
   if (v === null) return 'null';
   switch (type.kind) {
-    case 'decimal': return JSON.stringify(v);
+    case 'decimal':
+      return JSON.stringify(v);
     case 'struct': {
       const o = v as Record<string, DeltaValue>;
       return `{${type.fields.map((f) => `${JSON.stringify(f.name)}:${canonicalJson(o[f.name] ?? null, f.type)}`).join(',')}}`;
     }
-    case 'array': return `[${(v as DeltaValue[]).map((e) => canonicalJson(e, type.elementType)).join(',')}]`;
+    case 'array':
+      return `[${(v as DeltaValue[]).map((e) => canonicalJson(e, type.elementType)).join(',')}]`;
     case 'map': {
-      const entries = (v as Array<[DeltaValue, DeltaValue]>).map(([k, val]) => [canonicalJson(k, type.keyType), canonicalJson(val, type.valueType)] as const);
-      entries.sort((a, b) => sortKey(a[0]) < sortKey(b[0]) ? -1 : sortKey(a[0]) > sortKey(b[0]) ? 1 : 0);
+      const entries = (v as Array<[DeltaValue, DeltaValue]>).map(
+        ([k, val]) => [canonicalJson(k, type.keyType), canonicalJson(val, type.valueType)] as const,
+      );
+      entries.sort((a, b) => (sortKey(a[0]) < sortKey(b[0]) ? -1 : sortKey(a[0]) > sortKey(b[0]) ? 1 : 0));
       return `[${entries.map(([k, val]) => `[${k},${val}]`).join(',')}]`;
     }
     case 'primitive':
       switch (type.name) {
-        case 'long': return (v as bigint).toString();
-        case 'float': case 'double': {
+        case 'long':
+          return (v as bigint).toString();
+        case 'float':
+        case 'double': {
           const n = v as number;
           return Number.isFinite(n) ? JSON.stringify(n) : JSON.stringify(String(n));
         }
-        case 'binary': return JSON.stringify(toHex(v as Uint8Array));
-        case 'date': return JSON.stringify(formatDate(v as number));
-        case 'timestamp': return JSON.stringify(`${formatTimestampMicros(v as bigint)}Z`);
-        case 'timestamp_ntz': return JSON.stringify(formatTimestampMicros(v as bigint));
-        default: return JSON.stringify(v);
+        case 'binary':
+          return JSON.stringify(toHex(v as Uint8Array));
+        case 'date':
+          return JSON.stringify(formatDate(v as number));
+        case 'timestamp':
+          return JSON.stringify(`${formatTimestampMicros(v as bigint)}Z`);
+        case 'timestamp_ntz':
+          return JSON.stringify(formatTimestampMicros(v as bigint));
+        default:
+          return JSON.stringify(v);
       }
   }
 }
@@ -258,12 +305,18 @@ export function displayValue(v: DeltaValue, type: DataType): string {
   if (v === null) return '';
   if (type.kind === 'primitive') {
     switch (type.name) {
-      case 'string': return v as string;
-      case 'binary': return toHex(v as Uint8Array);
-      case 'date': return formatDate(v as number);
-      case 'timestamp': return `${formatTimestampMicros(v as bigint)}Z`;
-      case 'timestamp_ntz': return formatTimestampMicros(v as bigint);
-      default: return String(v);
+      case 'string':
+        return v as string;
+      case 'binary':
+        return toHex(v as Uint8Array);
+      case 'date':
+        return formatDate(v as number);
+      case 'timestamp':
+        return `${formatTimestampMicros(v as bigint)}Z`;
+      case 'timestamp_ntz':
+        return formatTimestampMicros(v as bigint);
+      default:
+        return String(v);
     }
   }
   if (type.kind === 'decimal') return v as string;

@@ -33,7 +33,10 @@ export class GeneratedPartition {
   }
 
   private makeGen(): PostGenerator {
-    return new PostGenerator({ seed: hash(`${this.topic}/${this.partition}/${this.seed}`), subreddits: [this.subreddit] });
+    return new PostGenerator({
+      seed: hash(`${this.topic}/${this.partition}/${this.seed}`),
+      subreddits: [this.subreddit],
+    });
   }
 
   /** Position the partition so that `poll` returns `offset` next. */
@@ -48,7 +51,9 @@ export class GeneratedPartition {
     }
   }
 
-  get position(): bigint { return this.next; }
+  get position(): bigint {
+    return this.next;
+  }
 
   poll(max: number): SourceMessage[] {
     const out: SourceMessage[] = [];
@@ -56,8 +61,12 @@ export class GeneratedPartition {
     while (out.length < max && this.next < this.end) {
       const post = this.gen.next();
       out.push({
-        topic: this.topic, partition: this.partition, offset: this.next,
-        key: enc.encode(String(post.name)), value: enc.encode(JSON.stringify(post)), timestamp: Date.now(),
+        topic: this.topic,
+        partition: this.partition,
+        offset: this.next,
+        key: enc.encode(String(post.name)),
+        value: enc.encode(JSON.stringify(post)),
+        timestamp: Date.now(),
       });
       this.next++;
     }

@@ -70,7 +70,8 @@ export async function fileFingerprint(path: string): Promise<string> {
 export function decompressorFor(path: string): Transform | null {
   if (path.endsWith('.gz')) return zlib.createGunzip();
   if (path.endsWith('.zst') || path.endsWith('.zstd')) {
-    if (typeof zlib.createZstdDecompress !== 'function') throw new Error('reading .zst needs Node.js >= 22.15 (zlib zstd support)');
+    if (typeof zlib.createZstdDecompress !== 'function')
+      throw new Error('reading .zst needs Node.js >= 22.15 (zlib zstd support)');
     // Reddit dumps are compressed with --long=31: allow a 2 GiB window.
     return zlib.createZstdDecompress({ params: { [zlib.constants.ZSTD_d_windowLogMax]: 31 } });
   }
@@ -89,7 +90,11 @@ export interface LongLine {
  * longer than `maxLineBytes` comes as a `LongLine` (its head only): memory
  * stays bounded and time linear, however long a line is.
  */
-export async function* readLines(path: string, onBytes?: (n: number) => void, maxLineBytes = 64 << 20): AsyncGenerator<Buffer | LongLine> {
+export async function* readLines(
+  path: string,
+  onBytes?: (n: number) => void,
+  maxLineBytes = 64 << 20,
+): AsyncGenerator<Buffer | LongLine> {
   const raw = fs.createReadStream(path, { highWaterMark: 1 << 20 });
   raw.on('data', (c) => onBytes?.((c as Buffer).length));
   const dec = decompressorFor(path);
@@ -121,7 +126,9 @@ export async function* readLines(path: string, onBytes?: (n: number) => void, ma
       if (nl < 0) break;
       if (pending === 0) {
         // Within one chunk too, a line beyond the limit is a LongLine.
-        yield nl - start > maxLineBytes ? { head: Buffer.from(chunk.subarray(start, start + maxLineBytes)), bytes: nl - start } : chunk.subarray(start, nl);
+        yield nl - start > maxLineBytes
+          ? { head: Buffer.from(chunk.subarray(start, start + maxLineBytes)), bytes: nl - start }
+          : chunk.subarray(start, nl);
       } else {
         take(chunk.subarray(start, nl));
         yield line();
@@ -145,7 +152,16 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
   const totalBytes = (await fs.promises.stat(path)).size;
   const source = `load:${nodePath.basename(path)}`;
   const started = Date.now();
-  const progress: LoadProgress = { file: path, lines: 0, posts: 0, skipped: 0, deadLetters: 0, bytesRead: 0, totalBytes, elapsedMs: 0 };
+  const progress: LoadProgress = {
+    file: path,
+    lines: 0,
+    posts: 0,
+    skipped: 0,
+    deadLetters: 0,
+    bytesRead: 0,
+    totalBytes,
+    elapsedMs: 0,
+  };
   const tables = new Map<string, { table: DeltaTable; done: number }>();
   let commits = 0;
   let dlq: { table: DeltaTable; done: number } | null = null;
@@ -162,7 +178,8 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
       const done = table.snapshot.txnVersion(appId) ?? 0;
       t = { table, done };
       tables.set(name, t);
-      if (done > 0) log.info('resuming: lines already loaded into this table are skipped', { table: name, upToLine: done });
+      if (done > 0)
+        log.info('resuming: lines already loaded into this table are skipped', { table: name, upToLine: done });
     }
     return t;
   };
@@ -181,7 +198,10 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
       const fresh = dead.filter((x) => Number(x.offset) > d.done);
       if (fresh.length) {
         const last = Number(fresh[fresh.length - 1].offset);
-        const r = await d.table.append(deadLetterBatch(fresh), { txns: [{ appId, version: last }], operation: 'WRITE' });
+        const r = await d.table.append(deadLetterBatch(fresh), {
+          txns: [{ appId, version: last }],
+          operation: 'WRITE',
+        });
         if (r.kind === 'conflict') throw new Error(`concurrent load of the same file into _dead_letters: ${r.reason}`);
         d.done = last;
         commits++;
@@ -195,7 +215,12 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
       if (batch.numRows === 0) continue;
       const schema = catalog.appendSchema(t.table);
       booleansAsIntegers(schema ?? t.table.schema, batch);
-      const r = await t.table.append(batch, { txns: [{ appId, version: p.lastLine }], schema, operation: 'WRITE', commitInfo: { engineInfo: 'reddit-stream load' } });
+      const r = await t.table.append(batch, {
+        txns: [{ appId, version: p.lastLine }],
+        schema,
+        operation: 'WRITE',
+        commitInfo: { engineInfo: 'reddit-stream load' },
+      });
       if (r.kind === 'conflict') throw new Error(`concurrent load of the same file into ${name}: ${r.reason}`);
       t.done = p.lastLine;
       progress.posts += batch.numRows;
@@ -208,14 +233,22 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
   let line = 0;
   // Lines beyond the largest post accepted are dead letters without being parsed (their head is kept).
   const maxLine = opts.normalise?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  for await (const got of readLines(path, (n) => { progress.bytesRead += n; }, maxLine)) {
+  for await (const got of readLines(
+    path,
+    (n) => {
+      progress.bytesRead += n;
+    },
+    maxLine,
+  )) {
     line++;
     progress.lines = line;
     const long = Buffer.isBuffer(got) ? null : (got as LongLine);
     const buf = long ? long.head : (got as Buffer);
     if (buf.length === 0 || (buf.length === 1 && buf[0] === 13)) continue;
     let obj: unknown;
-    let reason: string | null = long ? `line of ${long.bytes} bytes exceeds the ${maxLine} bytes a post may have (its first ${long.head.length} bytes are kept)` : null;
+    let reason: string | null = long
+      ? `line of ${long.bytes} bytes exceeds the ${maxLine} bytes a post may have (its first ${long.head.length} bytes are kept)`
+      : null;
     if (reason === null) {
       try {
         obj = JSON.parse(buf.toString('utf8'));
@@ -225,16 +258,24 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
     }
     let name: string | null = opts.table ?? null;
     if (reason === null && name === null) {
-      const sub = obj && typeof obj === 'object' && !Array.isArray(obj) ? (obj as Record<string, unknown>).subreddit : undefined;
-      if (typeof sub !== 'string') reason = 'post has no "subreddit" to route it by (use --table to load into one table)';
+      const sub =
+        obj && typeof obj === 'object' && !Array.isArray(obj) ? (obj as Record<string, unknown>).subreddit : undefined;
+      if (typeof sub !== 'string')
+        reason = 'post has no "subreddit" to route it by (use --table to load into one table)';
       else if (!isValidSubreddit(sub)) reason = `invalid subreddit name ${JSON.stringify(sub).slice(0, 60)}`;
       else name = sub.toLowerCase();
     }
     if (reason === null && name !== null) {
       const t = await tableState(name);
-      if (line <= t.done) { progress.skipped++; continue; }
+      if (line <= t.done) {
+        progress.skipped++;
+        continue;
+      }
       let p = pending.get(name);
-      if (!p) { p = { builder: new PostBatchBuilder(opts.normalise), lastLine: line }; pending.set(name, p); }
+      if (!p) {
+        p = { builder: new PostBatchBuilder(opts.normalise), lastLine: line };
+        pending.set(name, p);
+      }
       const r = p.builder.addParsed(obj, line);
       if (r.ok) p.lastLine = line;
       else reason = r.reason;
@@ -242,7 +283,17 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
     if (reason !== null) {
       const d = await dlqState();
       if (line <= d.done) progress.skipped++;
-      else dead.push({ source, topic: null, partition: null, offset: BigInt(line), key: null, value: new Uint8Array(buf), error: reason, failedAt: Date.now() });
+      else
+        dead.push({
+          source,
+          topic: null,
+          partition: null,
+          offset: BigInt(line),
+          key: null,
+          value: new Uint8Array(buf),
+          error: reason,
+          failedAt: Date.now(),
+        });
     }
     if (++inBatch >= batchSize) await flush();
     if (opts.onProgress && Date.now() - lastReport >= (opts.progressMs ?? 2000)) {

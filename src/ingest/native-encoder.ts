@@ -24,7 +24,18 @@ import type { StructType } from '../delta/schema.ts';
 import { MAX_NESTING, PostBatchBuilder } from '../reddit/normalise.ts';
 import { POST_FIELDS, postTableSchema } from '../reddit/post-schema.ts';
 import { ReddStreamError } from '../errors.ts';
-import { DEFAULT_JOB_BYTES, defaultPostWorkers, inlinePostBatchEncoder, mergeParts, PackBuffers, splitJob, WorkerPostBatchEncoder, type PostBatchEncoder, type PostBatchJob, type PostBatchResult } from './post-batch.ts';
+import {
+  DEFAULT_JOB_BYTES,
+  defaultPostWorkers,
+  inlinePostBatchEncoder,
+  mergeParts,
+  PackBuffers,
+  splitJob,
+  WorkerPostBatchEncoder,
+  type PostBatchEncoder,
+  type PostBatchJob,
+  type PostBatchResult,
+} from './post-batch.ts';
 
 interface NativeOutput {
   unsure: string | null;
@@ -39,9 +50,20 @@ interface NativeOutput {
 }
 
 interface NativePostEncoder {
-  encode(data: Uint8Array, ends: Uint32Array, segments: Uint32Array, options: {
-    keep: boolean; maxMessageBytes: number; maxNesting: number; codec: string; numIndexedCols: number; withIds: boolean; createdBy: string;
-  }): Promise<NativeOutput>;
+  encode(
+    data: Uint8Array,
+    ends: Uint32Array,
+    segments: Uint32Array,
+    options: {
+      keep: boolean;
+      maxMessageBytes: number;
+      maxNesting: number;
+      codec: string;
+      numIndexedCols: number;
+      withIds: boolean;
+      createdBy: string;
+    },
+  ): Promise<NativeOutput>;
 }
 
 export interface NativeAddon {
@@ -61,12 +83,16 @@ export function defaultAddonPath(): string {
 
 /** The addon, or why it cannot be used (not built, or built for another platform). */
 export function loadNativeAddon(file = defaultAddonPath()): { addon: NativeAddon } | { error: string } {
-  if (!fs.existsSync(file)) return { error: `the native encoder is not built (${file} is missing; run: bash scripts/build-native.sh)` };
+  if (!fs.existsSync(file))
+    return { error: `the native encoder is not built (${file} is missing; run: bash scripts/build-native.sh)` };
   try {
     const addon = createRequire(import.meta.url)(file) as Partial<NativeAddon>;
     // Built from older sources (npm run build compiles only the TypeScript).
     const missing = (['PostEncoder', 'fixMmapThreshold'] as const).filter((k) => typeof addon[k] !== 'function');
-    if (missing.length) return { error: `the native encoder at ${file} is out of date (no ${missing.join(', ')}; rebuild it: bash scripts/build-native.sh)` };
+    if (missing.length)
+      return {
+        error: `the native encoder at ${file} is out of date (no ${missing.join(', ')}; rebuild it: bash scripts/build-native.sh)`,
+      };
     return { addon: addon as NativeAddon };
   } catch (err) {
     return { error: `the native encoder at ${file} cannot be loaded: ${(err as Error).message}` };
@@ -77,7 +103,11 @@ const CODECS = new Set(['snappy', 'zstd', 'gzip', 'uncompressed']);
 const ADDON_ERROR = 'addon error';
 
 /** Why the job must be encoded in JavaScript (null: native can take it). */
-function ineligible(job: PostBatchJob, expected: { keep: string; drop: string }, schemaText: (s: StructType) => string): string | null {
+function ineligible(
+  job: PostBatchJob,
+  expected: { keep: string; drop: string },
+  schemaText: (s: StructType) => string,
+): string | null {
   if (job.partitionColumns.length > 0) return 'partitioned table';
   if (!CODECS.has(job.settings.codec)) return `codec ${job.settings.codec}`;
   if (job.data.byteLength > job.settings.maxFileBytes) return 'more than one file of input';
@@ -109,7 +139,10 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
   private readonly encoder: NativePostEncoder;
   private readonly fallback: PostBatchEncoder;
   private readonly jobBytes: number;
-  private readonly expected = { keep: JSON.stringify(postTableSchema('keep')), drop: JSON.stringify(postTableSchema('drop')) };
+  private readonly expected = {
+    keep: JSON.stringify(postTableSchema('keep')),
+    drop: JSON.stringify(postTableSchema('drop')),
+  };
   private readonly schemaTexts = new WeakMap<StructType, string>();
   private running = 0;
   private readonly waiting: Array<() => void> = [];
@@ -122,7 +155,11 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
    * flushes over `jobBytes` are split into parts encoded in parallel;
    * `onFallback` hears the first hand-over of each kind.
    */
-  constructor(addon: NativeAddon, fallback: PostBatchEncoder, options: { parallelism?: number; jobBytes?: number; onFallback?: (reason: string) => void } = {}) {
+  constructor(
+    addon: NativeAddon,
+    fallback: PostBatchEncoder,
+    options: { parallelism?: number; jobBytes?: number; onFallback?: (reason: string) => void } = {},
+  ) {
     this.encoder = new addon.PostEncoder(POST_FIELDS.map(([name, type]) => [name, type]));
     this.fallback = fallback;
     this.onFallback = options.onFallback;
@@ -204,11 +241,28 @@ export class NativePostBatchEncoder implements PostBatchEncoder {
       dead.push({ index, reason: r.reason, value });
     }
     return {
-      files: out.parquet && out.stats ? [{ dir: '', partitionValues: {}, bytes: out.parquet, stats: out.stats, numRows: out.rows, codec: job.settings.codec }] : [],
+      files:
+        out.parquet && out.stats
+          ? [
+              {
+                dir: '',
+                partitionValues: {},
+                bytes: out.parquet,
+                stats: out.stats,
+                numRows: out.rows,
+                codec: job.settings.codec,
+              },
+            ]
+          : [],
       rows: out.rows,
       duplicates: out.duplicates,
       dead,
-      firstRows: out.firstRows.map((r) => ({ subreddit: r.subreddit ?? null, title: r.title ?? null, score: r.score ?? null, created_utc: r.createdUtc ?? null })),
+      firstRows: out.firstRows.map((r) => ({
+        subreddit: r.subreddit ?? null,
+        title: r.title ?? null,
+        score: r.score ?? null,
+        created_utc: r.createdUtc ?? null,
+      })),
       ...(job.withIds ? { ids: out.ids ?? [], segmentRows: out.segmentRows ?? [] } : {}),
     };
   }
@@ -242,7 +296,11 @@ export interface EncoderChoice {
   ownsProcess?: boolean;
 }
 
-export function choosePostBatchEncoder(choice: 'auto' | 'native' | 'js', workers: number | undefined, options: EncoderChoice = {}): { encoder: PostBatchEncoder; native: boolean; note: string } {
+export function choosePostBatchEncoder(
+  choice: 'auto' | 'native' | 'js',
+  workers: number | undefined,
+  options: EncoderChoice = {},
+): { encoder: PostBatchEncoder; native: boolean; note: string } {
   const addonFile = options.addonFile;
   const js = (): PostBatchEncoder => (workers === 0 ? inlinePostBatchEncoder : new WorkerPostBatchEncoder(workers));
   if (choice === 'js') return { encoder: js(), native: false, note: 'JavaScript encoder (encoder: js)' };
@@ -252,6 +310,11 @@ export function choosePostBatchEncoder(choice: 'auto' | 'native' | 'js', workers
     return { encoder: js(), native: false, note: `JavaScript encoder: ${loaded.error}` };
   }
   const parallelism = Math.max(1, Math.min(workers ?? defaultPostWorkers(), (options.threadPoolSize ?? 4) - 2));
-  const mmap = options.ownsProcess && loaded.addon.fixMmapThreshold(128 * 1024) ? '; large blocks unmapped when freed' : '';
-  return { encoder: new NativePostBatchEncoder(loaded.addon, js(), { parallelism, onFallback: options.onFallback }), native: true, note: `native encoder, ${parallelism} thread(s)${mmap}` };
+  const mmap =
+    options.ownsProcess && loaded.addon.fixMmapThreshold(128 * 1024) ? '; large blocks unmapped when freed' : '';
+  return {
+    encoder: new NativePostBatchEncoder(loaded.addon, js(), { parallelism, onFallback: options.onFallback }),
+    native: true,
+    note: `native encoder, ${parallelism} thread(s)${mmap}`,
+  };
 }

@@ -28,7 +28,14 @@ import { DEAD_LETTER_TABLE, deadLetterBatch, type DeadLetter } from './dead-lett
 import { msUntilDue, shouldFlush, type FlushPolicy } from './flush-policy.ts';
 import type { BatchSummary } from './summary.ts';
 import type { TableCatalog } from './tables.ts';
-import { inlinePostBatchEncoder, packedEntry, packMessages, type Packed, type PostBatchEncoder, type PostBatchResult } from './post-batch.ts';
+import {
+  inlinePostBatchEncoder,
+  packedEntry,
+  packMessages,
+  type Packed,
+  type PostBatchEncoder,
+  type PostBatchResult,
+} from './post-batch.ts';
 import { BlockAppender, BlockPool, joinAppenders } from './message-blocks.ts';
 
 export interface SourceMessage {
@@ -109,7 +116,16 @@ export interface FlushOutcome {
 const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 function deadLetter(msg: SourceMessage, error: string, failedAt: number): DeadLetter {
-  return { source: 'kafka', topic: msg.topic, partition: msg.partition, offset: msg.offset, key: msg.key, value: msg.value, error, failedAt };
+  return {
+    source: 'kafka',
+    topic: msg.topic,
+    partition: msg.partition,
+    offset: msg.offset,
+    key: msg.key,
+    value: msg.value,
+    error,
+    failedAt,
+  };
 }
 
 /** Another worker owns the partitions now: re-seek, never spool. */
@@ -142,15 +158,23 @@ export class IngestPipeline {
   private readonly valueBlocks = new BlockPool(16 << 10, 1 << 20, 32 << 20);
   private readonly keyBlocks = new BlockPool(1 << 10, 64 << 10, 1 << 20);
   /** Totals since start. */
-  readonly totals: { rows: number; deadLetters: number; skipped: number; commits: number; firstMessageAt: number | null; lastCommitAt: number | null } =
-    { rows: 0, deadLetters: 0, skipped: 0, commits: 0, firstMessageAt: null, lastCommitAt: null };
+  readonly totals: {
+    rows: number;
+    deadLetters: number;
+    skipped: number;
+    commits: number;
+    firstMessageAt: number | null;
+    lastCommitAt: number | null;
+  } = { rows: 0, deadLetters: 0, skipped: 0, commits: 0, firstMessageAt: null, lastCommitAt: null };
 
   constructor(opts: PipelineOptions) {
     this.opts = opts;
     this.clock = opts.clock ?? Date.now;
   }
 
-  get spool(): Spool | undefined { return this.opts.spool; }
+  get spool(): Spool | undefined {
+    return this.opts.spool;
+  }
 
   /** Take ownership of a partition; returns the next offset to read, or null (use auto_offset_reset). */
   async assign(topic: string, partition: number): Promise<bigint | null> {
@@ -166,7 +190,12 @@ export class IngestPipeline {
   /** Give up a partition: its buffered messages are dropped, never committed. */
   revoke(topic: string, partition: number): void {
     const st = this.parts.get(key(topic, partition));
-    if (st && st.messages > 0) this.opts.log.info('partition revoked; dropping its uncommitted buffer (the next owner re-reads it)', { topic, partition, messages: st.messages });
+    if (st && st.messages > 0)
+      this.opts.log.info('partition revoked; dropping its uncommitted buffer (the next owner re-reads it)', {
+        topic,
+        partition,
+        messages: st.messages,
+      });
     this.replace(topic, partition, null);
   }
 
@@ -189,7 +218,10 @@ export class IngestPipeline {
   push(msg: SourceMessage): boolean {
     const st = this.parts.get(key(msg.topic, msg.partition));
     if (!st || st.gated) return false;
-    if ((st.committed !== null && msg.offset <= st.committed) || (st.lastOffset !== null && msg.offset <= st.lastOffset)) {
+    if (
+      (st.committed !== null && msg.offset <= st.committed) ||
+      (st.lastOffset !== null && msg.offset <= st.lastOffset)
+    ) {
       st.skipped++;
       this.totals.skipped++;
       return false;
@@ -207,7 +239,13 @@ export class IngestPipeline {
     if (msg.value === null || msg.value.byteLength === 0) {
       // A copy of the key: the source's buffer is not held past this call.
       // (Uint8Array's slice: a Buffer's slice is a view.)
-      st.dead.push(deadLetter({ ...msg, key: msg.key && Uint8Array.prototype.slice.call(msg.key) }, 'empty message (no value)', now));
+      st.dead.push(
+        deadLetter(
+          { ...msg, key: msg.key && Uint8Array.prototype.slice.call(msg.key) },
+          'empty message (no value)',
+          now,
+        ),
+      );
     } else {
       st.values.append(msg.value);
       st.keys.append(msg.key);
@@ -300,7 +338,8 @@ export class IngestPipeline {
   /** Committed data offsets per partition (to mirror into Kafka for lag tools). */
   committedOffsets(): Array<{ topic: string; partition: number; offset: bigint }> {
     const out = [];
-    for (const st of this.parts.values()) if (st.committed !== null) out.push({ topic: st.topic, partition: st.partition, offset: st.committed });
+    for (const st of this.parts.values())
+      if (st.committed !== null) out.push({ topic: st.topic, partition: st.partition, offset: st.committed });
     return out;
   }
 
@@ -328,7 +367,10 @@ export class IngestPipeline {
       packed = {
         offsets: taken.flatMap((st) => st.offsets),
         segments,
-        values: joinAppenders(taken.map((st) => st.values), this.encoder.buffers),
+        values: joinAppenders(
+          taken.map((st) => st.values),
+          this.encoder.buffers,
+        ),
         keys: joinAppenders(taken.map((st) => st.keys)),
       };
       encoded = this.encodeTaken(topic, packed);
@@ -388,9 +430,23 @@ export class IngestPipeline {
 
   private fresh(topic: string, partition: number, committed: bigint | null): PartitionState {
     return {
-      topic, partition, committed, base: committed, epoch: ++this.epochs, gated: false,
-      values: new BlockAppender(this.valueBlocks), keys: new BlockAppender(this.keyBlocks), offsets: [], dead: [],
-      messages: 0, bytes: 0, firstAt: null, firstOffset: null, lastOffset: null, skipped: 0, timestamps: [],
+      topic,
+      partition,
+      committed,
+      base: committed,
+      epoch: ++this.epochs,
+      gated: false,
+      values: new BlockAppender(this.valueBlocks),
+      keys: new BlockAppender(this.keyBlocks),
+      offsets: [],
+      dead: [],
+      messages: 0,
+      bytes: 0,
+      firstAt: null,
+      firstOffset: null,
+      lastOffset: null,
+      skipped: 0,
+      timestamps: [],
     };
   }
 
@@ -414,21 +470,36 @@ export class IngestPipeline {
   }
 
   /** Stage 1 (parallel): normalise and encode the taken messages, under the schema the table will have. */
-  private async encodeTaken(topic: string, packed: TakenMessages): Promise<{ result: PostBatchResult; schema: StructType | undefined }> {
+  private async encodeTaken(
+    topic: string,
+    packed: TakenMessages,
+  ): Promise<{ result: PostBatchResult; schema: StructType | undefined }> {
     const { catalog } = this.opts;
     const table = await catalog.postTable(tableForTopic(topic));
     const evolved = catalog.appendSchema(table);
     const { data, ends } = packed.values;
     const result = await this.encoder.encode({
-      data, ends, segments: packed.segments, normalise: this.opts.normalise ?? {},
-      schema: evolved ?? table.schema, partitionColumns: table.snapshot.partitionColumns, settings: table.encodeSettings(),
+      data,
+      ends,
+      segments: packed.segments,
+      normalise: this.opts.normalise ?? {},
+      schema: evolved ?? table.schema,
+      partitionColumns: table.snapshot.partitionColumns,
+      settings: table.encodeSettings(),
     });
     this.encoder.buffers?.release(result.recycled);
     return { result, schema: evolved };
   }
 
   /** Stage 2 (in order per topic): dead letters, then the data commit, or the spool. */
-  private async commitStage(topic: string, taken: PartitionState[], packed: TakenMessages, encoded: ReturnType<IngestPipeline['encodeTaken']>, reason: string, started: number): Promise<FlushOutcome> {
+  private async commitStage(
+    topic: string,
+    taken: PartitionState[],
+    packed: TakenMessages,
+    encoded: ReturnType<IngestPipeline['encodeTaken']>,
+    reason: string,
+    started: number,
+  ): Promise<FlushOutcome> {
     try {
       const { result, schema } = await encoded;
       const stale = await this.dropIfStale(topic, taken);
@@ -437,7 +508,10 @@ export class IngestPipeline {
     } catch (err) {
       // Nothing of this batch is known to be committed: forget the buffers
       // and re-read from the table's committed offsets (never skip ahead).
-      this.opts.log.error('flush failed; will re-read the batch from the last committed offset', { topic, error: (err as Error).message });
+      this.opts.log.error('flush failed; will re-read the batch from the last committed offset', {
+        topic,
+        error: (err as Error).message,
+      });
       const mine = this.stillOwned(taken);
       let reseek: FlushOutcome['reseek'];
       try {
@@ -447,7 +521,11 @@ export class IngestPipeline {
           // The table cannot be read: restart after what we know is committed (earlier flushes may have advanced it).
           const committed = this.parts.get(key(st.topic, st.partition))?.committed ?? st.committed;
           this.reset(st.topic, st.partition, committed);
-          return { topic: st.topic, partition: st.partition, offset: committed === null ? st.firstOffset : committed + 1n };
+          return {
+            topic: st.topic,
+            partition: st.partition,
+            offset: committed === null ? st.firstOffset : committed + 1n,
+          };
         });
       }
       return { summaries: [], reseek, error: err as Error };
@@ -467,11 +545,24 @@ export class IngestPipeline {
     const current = this.stillOwned(taken);
     if (current.length === taken.length) return null;
     if (current.length === 0) return { summaries: [], reseek: [] };
-    this.opts.log.info('partitions changed owner or were reset during a flush; dropping the batch and re-reading', { topic });
-    return { summaries: [], reseek: await this.reload(await this.opts.catalog.postTable(tableForTopic(topic)), current) };
+    this.opts.log.info('partitions changed owner or were reset during a flush; dropping the batch and re-reading', {
+      topic,
+    });
+    return {
+      summaries: [],
+      reseek: await this.reload(await this.opts.catalog.postTable(tableForTopic(topic)), current),
+    };
   }
 
-  private async commitTaken(topic: string, taken: PartitionState[], packed: TakenMessages, result: PostBatchResult, schema: StructType | undefined, reason: string, started: number): Promise<FlushOutcome> {
+  private async commitTaken(
+    topic: string,
+    taken: PartitionState[],
+    packed: TakenMessages,
+    result: PostBatchResult,
+    schema: StructType | undefined,
+    reason: string,
+    started: number,
+  ): Promise<FlushOutcome> {
     const tableName = tableForTopic(topic);
     const { catalog, group, log, spool } = this.opts;
     const table = await catalog.postTable(tableName);
@@ -486,7 +577,10 @@ export class IngestPipeline {
     const found = new Map<PartitionState, DeadLetter[]>();
     const starts: number[] = [];
     let n = 0;
-    for (const count of packed.segments) { starts.push(n); n += count; }
+    for (const count of packed.segments) {
+      starts.push(n);
+      n += count;
+    }
     const failedAt = this.clock();
     for (const d of result.dead) {
       let j = taken.length - 1;
@@ -495,19 +589,35 @@ export class IngestPipeline {
       const k = packed.keys.nulls?.[d.index] ? null : packedEntry(packed.keys, d.index).slice();
       let list = found.get(st);
       if (!list) found.set(st, (list = []));
-      list.push(deadLetter({ topic: st.topic, partition: st.partition, offset: packed.offsets[d.index], key: k, value: d.value }, d.reason, failedAt));
+      list.push(
+        deadLetter(
+          { topic: st.topic, partition: st.partition, offset: packed.offsets[d.index], key: k, value: d.value },
+          d.reason,
+          failedAt,
+        ),
+      );
     }
     for (const st of taken) {
       const more = found.get(st);
-      if (more) st.dead = [...st.dead, ...more].sort((x, y) => (x.offset < y.offset ? -1 : x.offset > y.offset ? 1 : 0));
+      if (more)
+        st.dead = [...st.dead, ...more].sort((x, y) => (x.offset < y.offset ? -1 : x.offset > y.offset ? 1 : 0));
     }
     const dead = taken.flatMap((st) => st.dead);
     const dlqPrep = dead.length > 0 ? await this.prepareDeadLetters(taken) : null;
     // Behind spooled batches the table is not at `expect` yet: check at commit (replay) time only.
     const queued = spool?.hasPendingForTopic(topic) ?? false;
-    const prep = await table.prepareEncodedAppend(result.files, { txns, schema, operation: 'STREAMING UPDATE', commitInfo: { engineInfo: `reddit-stream ingest (group ${group})` }, prepareTxnCheck: !queued });
+    const prep = await table.prepareEncodedAppend(result.files, {
+      txns,
+      schema,
+      operation: 'STREAMING UPDATE',
+      commitInfo: { engineInfo: `reddit-stream ingest (group ${group})` },
+      prepareTxnCheck: !queued,
+    });
     if ('kind' in prep) {
-      log.warn('another worker advanced these partitions; dropping our batch and re-seeking from the table', { table: tableName, reason: prep.reason });
+      log.warn('another worker advanced these partitions; dropping our batch and re-seeking from the table', {
+        table: tableName,
+        reason: prep.reason,
+      });
       return { summaries: [], reseek: await this.reload(table, taken) };
     }
     // Dead letters first (their own txn per partition), so a crash between the
@@ -534,13 +644,22 @@ export class IngestPipeline {
             // Another worker advanced these partitions: committing our data could
             // skip dead letters it has not seen, or duplicate its range. Re-seek.
             if (isDead) throw new ConflictError(`dead-letter table conflict: ${r.reason}`);
-            log.warn('another worker advanced these partitions; dropping our batch and re-seeking from the table', { table: tableName, reason: r.reason });
+            log.warn('another worker advanced these partitions; dropping our batch and re-seeking from the table', {
+              table: tableName,
+              reason: r.reason,
+            });
             return { summaries: [], reseek: await this.reload(table, taken) };
           }
-          if (isDead) for (const d of dead) log.warn('dead letter', { topic: d.topic, partition: d.partition, offset: d.offset, error: d.error });
+          if (isDead)
+            for (const d of dead)
+              log.warn('dead letter', { topic: d.topic, partition: d.partition, offset: d.offset, error: d.error });
           else {
             version = r.version;
-            if (r.checkpointError) log.warn('checkpoint failed (the commit itself succeeded)', { table: tableName, error: r.checkpointError.message });
+            if (r.checkpointError)
+              log.warn('checkpoint failed (the commit itself succeeded)', {
+                table: tableName,
+                error: r.checkpointError.message,
+              });
           }
           done++;
         }
@@ -549,9 +668,15 @@ export class IngestPipeline {
         if (spool.full()) throw err;
         await spool.add([topic], parts.slice(done));
         spooled = true;
-        log.warn('the table store is failing: the batch is kept in the local spool and will be committed, in order, when the store answers; consumption continues', {
-          table: tableName, error: describeError(err), spooled_batches: spool.size, spooled_mb: (spool.bytes / 1e6).toFixed(1),
-        });
+        log.warn(
+          'the table store is failing: the batch is kept in the local spool and will be committed, in order, when the store answers; consumption continues',
+          {
+            table: tableName,
+            error: describeError(err),
+            spooled_batches: spool.size,
+            spooled_mb: (spool.bytes / 1e6).toFixed(1),
+          },
+        );
       }
     }
     for (const st of taken) {
@@ -568,7 +693,12 @@ export class IngestPipeline {
       deadLetters: dead.length,
       duplicates: result.duplicates,
       skipped: taken.reduce((s, st) => s + st.skipped, 0),
-      partitions: taken.map((st) => ({ topic: st.topic, partition: st.partition, from: st.firstOffset!, to: st.lastOffset! })),
+      partitions: taken.map((st) => ({
+        topic: st.topic,
+        partition: st.partition,
+        from: st.firstOffset!,
+        to: st.lastOffset!,
+      })),
       ms,
       reason,
       ages: taken.flatMap((st) => st.timestamps.map((t) => committedAt - t)),
@@ -631,19 +761,33 @@ export class IngestPipeline {
         }
         if (r.kind === 'conflict') {
           const applied = part.prepared.txns.every((x) => t.snapshot.txnVersion(x.appId) === x.version);
-          if (applied) log.info('spooled batch was already committed (before a restart); removing it from the spool', { table: part.table, seq: entry.seq });
+          if (applied)
+            log.info('spooled batch was already committed (before a restart); removing it from the spool', {
+              table: part.table,
+              seq: entry.seq,
+            });
           else {
-            log.warn('spooled batch was overtaken by another worker that re-read these offsets; dropping it', { table: part.table, seq: entry.seq, reason: r.reason });
+            log.warn('spooled batch was overtaken by another worker that re-read these offsets; dropping it', {
+              table: part.table,
+              seq: entry.seq,
+              reason: r.reason,
+            });
             if (part.table !== DEAD_LETTER_TABLE) for (const x of part.prepared.txns) dropped.add(x.appId);
           }
         } else {
-          log.info('spooled batch committed', { table: part.table, version: r.version, rows: part.prepared.rows, seq: entry.seq });
+          log.info('spooled batch committed', {
+            table: part.table,
+            version: r.version,
+            rows: part.prepared.rows,
+            seq: entry.seq,
+          });
         }
         await spool.complete(entry.seq, i + 1);
       }
       replayed++;
     }
-    if (replayed) log.info('spool replayed: the table store is answering again; back to direct commits', { batches: replayed });
+    if (replayed)
+      log.info('spool replayed: the table store is answering again; back to direct commits', { batches: replayed });
     return { replayed, remaining: spool.size, reseek: await this.reseekDropped(dropped) };
   }
 
@@ -685,7 +829,11 @@ export class IngestPipeline {
       const committed = this.position(table, st.topic, st.partition);
       this.reset(st.topic, st.partition, committed);
       // Nothing committed yet: re-read from the batch's first offset, never from the reset policy.
-      out.push({ topic: st.topic, partition: st.partition, offset: committed === null ? st.firstOffset : committed + 1n });
+      out.push({
+        topic: st.topic,
+        partition: st.partition,
+        offset: committed === null ? st.firstOffset : committed + 1n,
+      });
     }
     return out;
   }

@@ -41,7 +41,12 @@ export interface PostBatchResult {
   /** The job's `data` buffer, handed back for reuse (workers only). */
   recycled?: ArrayBuffer;
   /** The first rows, for the console summary. */
-  firstRows: Array<{ subreddit: string | null; title: string | null; score: number | bigint | null; created_utc: number | null }>;
+  firstRows: Array<{
+    subreddit: string | null;
+    title: string | null;
+    score: number | bigint | null;
+    created_utc: number | null;
+  }>;
   /** With `withIds`: the id of each row, and how many rows each segment gave. */
   ids?: string[];
   segmentRows?: number[];
@@ -73,7 +78,12 @@ export class PackBuffers {
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
       const b = this.free[i].buf;
-      if (b.byteLength >= size && b.byteLength <= 2 * size + (1 << 20) && (best < 0 || b.byteLength < this.free[best].buf.byteLength)) best = i;
+      if (
+        b.byteLength >= size &&
+        b.byteLength <= 2 * size + (1 << 20) &&
+        (best < 0 || b.byteLength < this.free[best].buf.byteLength)
+      )
+        best = i;
     }
     if (best >= 0) return new Uint8Array(this.free.splice(best, 1)[0].buf, 0, size);
     // Rounded up so buffers fit batches of similar size.
@@ -103,7 +113,10 @@ export interface Packed {
 }
 
 /** Pack byte strings into one buffer (for a job: transferable; taken from `buffers` when given). */
-export function packMessages(values: ArrayLike<Uint8Array | null>, buffers?: PackBuffers): Packed & { nulls: Uint8Array | null } {
+export function packMessages(
+  values: ArrayLike<Uint8Array | null>,
+  buffers?: PackBuffers,
+): Packed & { nulls: Uint8Array | null } {
   let total = 0;
   let nulls: Uint8Array | null = null;
   for (let i = 0; i < values.length; i++) {
@@ -135,7 +148,10 @@ export function packedEntry(p: Packed, i: number): Uint8Array {
  * `reject` are dead letters with the given reason, as if the normaliser had
  * refused them (so they never replace an earlier copy of their id).
  */
-export function normaliseJob(job: Pick<PostBatchJob, 'data' | 'ends' | 'segments' | 'normalise'>, reject?: ReadonlyMap<number, string>): { batch: NormalisedBatch; dead: PostBatchResult['dead']; segmentRows: number[] } {
+export function normaliseJob(
+  job: Pick<PostBatchJob, 'data' | 'ends' | 'segments' | 'normalise'>,
+  reject?: ReadonlyMap<number, string>,
+): { batch: NormalisedBatch; dead: PostBatchResult['dead']; segmentRows: number[] } {
   const dead: PostBatchResult['dead'] = [];
   const segmentRows: number[] = [];
   const builder = new PostBatchBuilder(job.normalise);
@@ -175,7 +191,11 @@ export function booleansAsIntegers(schema: StructType, batch: ColumnBatch): void
  * The rows of `batch` whose value in `column` does not fit the table's type
  * for it (or is missing where the table requires one), with the reason.
  */
-async function rowsNotFitting(schema: StructType, batch: NormalisedBatch, column: string): Promise<Map<number, string>> {
+async function rowsNotFitting(
+  schema: StructType,
+  batch: NormalisedBatch,
+  column: string,
+): Promise<Map<number, string>> {
   const { buildData } = await import('../parquet/arrow.ts');
   const field = schema.fields.find((f) => f.name === column);
   const col = batch.columns[column];
@@ -212,7 +232,11 @@ export async function encodePostBatch(job: PostBatchJob): Promise<PostBatchResul
     booleansAsIntegers(job.schema, batch);
     let files: EncodedFile[];
     try {
-      files = await encodeDataFiles(job.schema, job.partitionColumns, batch, { ...job.settings, encode: encodeColumns, inputBytes: job.data.byteLength });
+      files = await encodeDataFiles(job.schema, job.partitionColumns, batch, {
+        ...job.settings,
+        encode: encodeColumns,
+        inputBytes: job.data.byteLength,
+      });
     } catch (err) {
       if (!(err instanceof ValueError)) throw err;
       // Find the posts with a value that does not fit this column, refuse them, and normalise again.
@@ -252,7 +276,11 @@ export interface JobPart {
  * job's buffer). Parts ask for their rows' ids, so `mergeParts` can tell
  * whether a duplicate id fell into two parts.
  */
-export function splitJob(job: PostBatchJob, target: number, acquire: ((size: number) => Uint8Array) | null = (n) => new Uint8Array(n)): JobPart[] {
+export function splitJob(
+  job: PostBatchJob,
+  target: number,
+  acquire: ((size: number) => Uint8Array) | null = (n) => new Uint8Array(n),
+): JobPart[] {
   const n = job.ends.length;
   const total = job.data.byteLength;
   const count = Math.min(n, Math.ceil(total / Math.max(1, target)));
@@ -364,7 +392,10 @@ export class WorkerPostBatchEncoder implements PostBatchEncoder {
   private readonly jobBytes: number;
   readonly parallelism: number;
 
-  constructor(size = defaultPostWorkers(), options: { inlineBelowBytes?: number; idleMs?: number; jobBytes?: number } = {}) {
+  constructor(
+    size = defaultPostWorkers(),
+    options: { inlineBelowBytes?: number; idleMs?: number; jobBytes?: number } = {},
+  ) {
     this.pool = new WorkerPool(siblingModule(import.meta.url, 'post-batch-worker'), size, { idleMs: options.idleMs });
     this.parallelism = this.pool.size;
     this.inlineBelow = options.inlineBelowBytes ?? 1024 * 1024;
@@ -377,7 +408,8 @@ export class WorkerPostBatchEncoder implements PostBatchEncoder {
       result.recycled = job.data.buffer as ArrayBuffer;
       return result;
     }
-    const parts = job.data.byteLength > this.jobBytes ? splitJob(job, this.jobBytes, (n) => this.buffers.acquire(n)) : [];
+    const parts =
+      job.data.byteLength > this.jobBytes ? splitJob(job, this.jobBytes, (n) => this.buffers.acquire(n)) : [];
     if (parts.length <= 1) return this.run(job);
     // The parts hold copies of every message: the job's buffer can be reused at once.
     this.buffers.release(job.data.buffer as ArrayBuffer);
@@ -392,7 +424,9 @@ export class WorkerPostBatchEncoder implements PostBatchEncoder {
     // A partition's duplicate id fell into two parts: in one piece (rejoined
     // from the parts' buffers, which come back unchanged), the last one wins.
     const data = this.buffers.acquire(job.ends[job.ends.length - 1]);
-    parts.forEach((p, i) => data.set(new Uint8Array(results[i].recycled!, 0, sizes[i]), p.first === 0 ? 0 : job.ends[p.first - 1]));
+    parts.forEach((p, i) =>
+      data.set(new Uint8Array(results[i].recycled!, 0, sizes[i]), p.first === 0 ? 0 : job.ends[p.first - 1]),
+    );
     for (const r of results) this.buffers.release(r.recycled);
     return this.run({ ...job, data, ends: job.ends.slice() });
   }

@@ -65,7 +65,15 @@ export class Spool {
   /** The directory asked for. */
   readonly requested: string;
   readonly maxBytes: number;
-  private entries: Array<{ seq: number; createdAt: number; topics: string[]; tables: string[]; bytes: number; txns: PreparedAppend['txns']; parts: Array<{ table: string; txns: PreparedAppend['txns'] }> }> = [];
+  private entries: Array<{
+    seq: number;
+    createdAt: number;
+    topics: string[];
+    tables: string[];
+    bytes: number;
+    txns: PreparedAppend['txns'];
+    parts: Array<{ table: string; txns: PreparedAppend['txns'] }>;
+  }> = [];
   private next = 1;
   /** Entries that could not be read on start (kept on disk as <seq>.broken). */
   readonly broken: Array<{ name: string; error: string }> = [];
@@ -111,7 +119,13 @@ export class Spool {
       let raw: { createdAt: number; topics: string[]; parts: StoredPart[]; bytes: number };
       try {
         raw = JSON.parse(await fs.readFile(nodePath.join(full, 'entry.json'), 'utf8'));
-        if (!raw || typeof raw !== 'object' || !Array.isArray(raw.parts) || !Array.isArray(raw.topics) || raw.parts.some((p) => !p || typeof p.table !== 'string' || !Array.isArray(p.txns))) {
+        if (
+          !raw ||
+          typeof raw !== 'object' ||
+          !Array.isArray(raw.parts) ||
+          !Array.isArray(raw.topics) ||
+          raw.parts.some((p) => !p || typeof p.table !== 'string' || !Array.isArray(p.txns))
+        ) {
           throw new Error('entry.json is not a spool entry');
         }
       } catch (err) {
@@ -120,7 +134,15 @@ export class Spool {
         this.broken.push({ name, error: (err as Error).message });
         continue;
       }
-      this.entries.push({ seq: Number(name), createdAt: raw.createdAt, topics: raw.topics, tables: raw.parts.map((p) => p.table), bytes: raw.bytes, txns: raw.parts.flatMap((p) => p.txns), parts: raw.parts.map((p) => ({ table: p.table, txns: p.txns })) });
+      this.entries.push({
+        seq: Number(name),
+        createdAt: raw.createdAt,
+        topics: raw.topics,
+        tables: raw.parts.map((p) => p.table),
+        bytes: raw.bytes,
+        txns: raw.parts.flatMap((p) => p.txns),
+        parts: raw.parts.map((p) => ({ table: p.table, txns: p.txns })),
+      });
       this.next = Math.max(this.next, Number(name) + 1);
     }
   }
@@ -139,12 +161,16 @@ export class Spool {
    */
   private async lock(): Promise<void> {
     const real = await fs.realpath(this.dir);
-    if (OWNED.has(real)) throw new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by this process (${process.pid})`);
+    if (OWNED.has(real))
+      throw new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by this process (${process.pid})`);
     OWNED.add(real);
     const file = nodePath.join(real, 'LOCK');
     const busy = async (extra = '') => {
       const holder = (await fs.readFile(nodePath.join(real, 'OWNER'), 'utf8').catch(() => '')).split(' ')[0];
-      return new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by ${/^\d+$/.test(holder) ? `process ${holder}` : 'another process'} (a running consume?): stop it first, or let it replay the spool itself${extra}`);
+      return new ReddStreamError(
+        'INVALID_ARGUMENT',
+        `the spool ${this.dir} is in use by ${/^\d+$/.test(holder) ? `process ${holder}` : 'another process'} (a running consume?): stop it first, or let it replay the spool itself${extra}`,
+      );
     };
     try {
       const locks = fileLocks();
@@ -190,7 +216,10 @@ export class Spool {
         if (!(err instanceof ReddStreamError && /is in use by/.test(err.message))) throw err;
       }
     }
-    throw new ReddStreamError('INVALID_ARGUMENT', `the spools ${dir} to ${dir}-${MAX_SLOTS} are all in use by running processes`);
+    throw new ReddStreamError(
+      'INVALID_ARGUMENT',
+      `the spools ${dir} to ${dir}-${MAX_SLOTS} are all in use by running processes`,
+    );
   }
 
   /** The spool directories `claim` may use for `dir`: `dir`, `dir-2`, ... `dir-64`. */
@@ -210,11 +239,24 @@ export class Spool {
     OWNED.delete(real);
   }
 
-  get bytes(): number { return this.entries.reduce((s, e) => s + e.bytes, 0); }
-  get size(): number { return this.entries.length; }
-  full(): boolean { return this.bytes >= this.maxBytes; }
+  get bytes(): number {
+    return this.entries.reduce((s, e) => s + e.bytes, 0);
+  }
+  get size(): number {
+    return this.entries.length;
+  }
+  full(): boolean {
+    return this.bytes >= this.maxBytes;
+  }
 
-  list(): Array<{ seq: number; createdAt: number; topics: string[]; tables: string[]; bytes: number; txns: PreparedAppend['txns'] }> {
+  list(): Array<{
+    seq: number;
+    createdAt: number;
+    topics: string[];
+    tables: string[];
+    bytes: number;
+    txns: PreparedAppend['txns'];
+  }> {
     return this.entries.map(({ parts: _parts, ...e }) => ({ ...e }));
   }
 
@@ -262,13 +304,31 @@ export class Spool {
         bytes += f.bytes.byteLength;
         files.push({ file, path: f.path, add: f.add });
       }
-      stored.push({ table: p.table, files, actions: p.prepared.actions, txns: p.prepared.txns, rows: p.prepared.rows, commitInfo: p.prepared.commitInfo });
+      stored.push({
+        table: p.table,
+        files,
+        actions: p.prepared.actions,
+        txns: p.prepared.txns,
+        rows: p.prepared.rows,
+        commitInfo: p.prepared.commitInfo,
+      });
     }
     const createdAt = Date.now();
-    await writeFileDurable(nodePath.join(tmp, 'entry.json'), new TextEncoder().encode(JSON.stringify({ createdAt, topics, parts: stored, bytes })));
+    await writeFileDurable(
+      nodePath.join(tmp, 'entry.json'),
+      new TextEncoder().encode(JSON.stringify({ createdAt, topics, parts: stored, bytes })),
+    );
     await fs.rename(tmp, nodePath.join(this.dir, pad(seq)));
     await syncDir(this.dir);
-    this.entries.push({ seq, createdAt, topics, tables: parts.map((p) => p.table), bytes, txns: parts.flatMap((p) => p.prepared.txns), parts: parts.map((p) => ({ table: p.table, txns: p.prepared.txns })) });
+    this.entries.push({
+      seq,
+      createdAt,
+      topics,
+      tables: parts.map((p) => p.table),
+      bytes,
+      txns: parts.flatMap((p) => p.prepared.txns),
+      parts: parts.map((p) => ({ table: p.table, txns: p.prepared.txns })),
+    });
     return seq;
   }
 
@@ -281,12 +341,21 @@ export class Spool {
 
   async read(seq: number): Promise<SpoolEntry> {
     const dir = nodePath.join(this.dir, pad(seq));
-    const raw = JSON.parse(await fs.readFile(nodePath.join(dir, 'entry.json'), 'utf8')) as { createdAt: number; topics: string[]; parts: StoredPart[]; bytes: number };
+    const raw = JSON.parse(await fs.readFile(nodePath.join(dir, 'entry.json'), 'utf8')) as {
+      createdAt: number;
+      topics: string[];
+      parts: StoredPart[];
+      bytes: number;
+    };
     const parts: SpoolPart[] = [];
     for (const p of raw.parts) {
       const files: PreparedFile[] = [];
-      for (const f of p.files) files.push({ path: f.path, add: f.add, bytes: new Uint8Array(await fs.readFile(nodePath.join(dir, f.file))) });
-      parts.push({ table: p.table, prepared: { files, actions: p.actions, txns: p.txns, rows: p.rows, commitInfo: p.commitInfo } });
+      for (const f of p.files)
+        files.push({ path: f.path, add: f.add, bytes: new Uint8Array(await fs.readFile(nodePath.join(dir, f.file))) });
+      parts.push({
+        table: p.table,
+        prepared: { files, actions: p.actions, txns: p.txns, rows: p.rows, commitInfo: p.commitInfo },
+      });
     }
     return { seq, createdAt: raw.createdAt, topics: raw.topics, parts, bytes: raw.bytes };
   }
@@ -311,7 +380,9 @@ export class Spool {
     }
     // Atomic: after the rename the entry is gone for good, however the delete ends.
     const done = `${dir}.done`;
-    await fs.rename(dir, done).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+    await fs.rename(dir, done).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
     await syncDir(this.dir);
     if (idx >= 0) this.entries.splice(idx, 1);
     await fs.rm(done, { recursive: true, force: true });

@@ -15,7 +15,12 @@ export interface BatchSummary {
   reason: string;
   /** Per message: ms from its producer timestamp to this commit (end-to-end latency). */
   ages?: number[];
-  firstRows: Array<{ subreddit: string | null; title: string | null; score: number | bigint | null; created_utc: number | null }>;
+  firstRows: Array<{
+    subreddit: string | null;
+    title: string | null;
+    score: number | bigint | null;
+    created_utc: number | null;
+  }>;
 }
 
 function clip(s: string | null, n: number): string {
@@ -35,8 +40,15 @@ export function formatSummary(s: BatchSummary): string[] {
       ` in ${s.ms.toFixed(0)} ms (${rate} posts/s, flush: ${s.reason}) ${ranges}`,
   ];
   for (const r of s.firstRows) {
-    const ts = r.created_utc === null ? '' : formatTimestampMicros(BigInt(Math.round(r.created_utc * 1e6))).slice(0, 19).replace('T', ' ') + 'Z';
-    lines.push(`  r/${(r.subreddit ?? '?').padEnd(16)} ${String(r.score ?? '').padStart(6)}  ${ts.padEnd(20)} ${clip(r.title, 70)}`);
+    const ts =
+      r.created_utc === null
+        ? ''
+        : formatTimestampMicros(BigInt(Math.round(r.created_utc * 1e6)))
+            .slice(0, 19)
+            .replace('T', ' ') + 'Z';
+    lines.push(
+      `  r/${(r.subreddit ?? '?').padEnd(16)} ${String(r.score ?? '').padStart(6)}  ${ts.padEnd(20)} ${clip(r.title, 70)}`,
+    );
   }
   return lines;
 }

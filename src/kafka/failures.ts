@@ -17,11 +17,18 @@ export type KafkaFailure = 'authentication' | 'tls' | 'missing-topic' | 'unreach
 
 export function classifyKafkaFailure(err: unknown): { kind: KafkaFailure; detail: string } {
   const all = [...errorTree(err)];
-  const auth = all.find((e) => e.code === 'PLT_KFK_AUTHENTICATION' || /SASL authentication failed|authentication failed/i.test(e.message));
+  const auth = all.find(
+    (e) => e.code === 'PLT_KFK_AUTHENTICATION' || /SASL authentication failed|authentication failed/i.test(e.message),
+  );
   if (auth) return { kind: 'authentication', detail: auth.message };
   // Node's TLS verification codes (DEPTH_ZERO_SELF_SIGNED_CERT, CERT_HAS_EXPIRED,
   // ERR_TLS_CERT_ALTNAME_INVALID, ...) and OpenSSL handshake failures.
-  const tls = all.find((e) => (e.code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|^ERR_TLS|^ERR_SSL/.test(e.code)) || /certificate/i.test(e.message));
+  const tls = all.find(
+    (e) =>
+      (e.code !== undefined &&
+        /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|^ERR_TLS|^ERR_SSL/.test(e.code)) ||
+      /certificate/i.test(e.message),
+  );
   if (tls) return { kind: 'tls', detail: tls.message };
   const missing = all.find((e) => /unknown topic/i.test(e.message));
   if (missing) return { kind: 'missing-topic', detail: missing.message };

@@ -8,7 +8,11 @@ import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import type { Logger } from '../logger.ts';
 import type { KafkaConnection } from '../config/config.ts';
 
-export interface OutPost { topic: string; key: string; value: string }
+export interface OutPost {
+  topic: string;
+  key: string;
+  value: string;
+}
 
 export class KafkaPostSink {
   private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>;
@@ -19,13 +23,32 @@ export class KafkaPostSink {
   private readonly partitions: number;
   private readonly log: Logger;
 
-  constructor(o: { bootstrapBrokers: string[]; clientId: string; log: Logger; topicPartitions?: number; connection?: KafkaConnection }) {
+  constructor(o: {
+    bootstrapBrokers: string[];
+    clientId: string;
+    log: Logger;
+    topicPartitions?: number;
+    connection?: KafkaConnection;
+  }) {
     this.brokers = o.bootstrapBrokers;
     this.connection = o.connection ?? {};
     this.log = o.log;
     this.partitions = o.topicPartitions ?? 1;
-    this.producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: o.clientId, bootstrapBrokers: o.bootstrapBrokers, idempotent: true, acks: -1, compression: 'lz4', retries: 10, retryDelay: 500, ...this.connection } as ConstructorParameters<typeof Producer<Buffer, Buffer, Buffer, Buffer>>[0]);
-    this.admin = new Admin({ clientId: `${o.clientId}-admin`, bootstrapBrokers: o.bootstrapBrokers, ...this.connection });
+    this.producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+      clientId: o.clientId,
+      bootstrapBrokers: o.bootstrapBrokers,
+      idempotent: true,
+      acks: -1,
+      compression: 'lz4',
+      retries: 10,
+      retryDelay: 500,
+      ...this.connection,
+    } as ConstructorParameters<typeof Producer<Buffer, Buffer, Buffer, Buffer>>[0]);
+    this.admin = new Admin({
+      clientId: `${o.clientId}-admin`,
+      bootstrapBrokers: o.bootstrapBrokers,
+      ...this.connection,
+    });
   }
 
   async ensureTopics(topics: string[]): Promise<void> {
@@ -52,7 +75,14 @@ export class KafkaPostSink {
   async send(posts: OutPost[]): Promise<void> {
     if (posts.length === 0) return;
     await this.ensureTopics([...new Set(posts.map((p) => p.topic))]);
-    await this.producer.send({ messages: posts.map((p) => ({ topic: p.topic, partition: 0, key: Buffer.from(p.key), value: Buffer.from(p.value) })) });
+    await this.producer.send({
+      messages: posts.map((p) => ({
+        topic: p.topic,
+        partition: 0,
+        key: Buffer.from(p.key),
+        value: Buffer.from(p.value),
+      })),
+    });
   }
 
   /** Keys among the last `depth` messages of each topic's partition 0. */
@@ -62,7 +92,12 @@ export class KafkaPostSink {
     // A topic that does not exist yet (Kafka was down at the first send) is created here,
     // as send() would: listing its offsets would otherwise fail on every retry.
     await this.ensureTopics(topics);
-    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'reddit-stream-producer-check', groupId: `reddit-stream-producer-check-${process.pid}-${Date.now()}`, bootstrapBrokers: this.brokers, ...this.connection });
+    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+      clientId: 'reddit-stream-producer-check',
+      groupId: `reddit-stream-producer-check-${process.pid}-${Date.now()}`,
+      bootstrapBrokers: this.brokers,
+      ...this.connection,
+    });
     try {
       const ends = await consumer.listOffsets({ topics, timestamp: -1n });
       const wanted = new Map<string, bigint>();
@@ -74,9 +109,20 @@ export class KafkaPostSink {
         offsets.push({ topic: t, partition: 0, offset: end > BigInt(depth) ? end - BigInt(depth) : 0n });
       }
       if (offsets.length === 0) return keys;
-      const stream = await consumer.consume({ topics: [...wanted.keys()], mode: 'manual', offsets, autocommit: false, maxWaitTime: 200 });
+      const stream = await consumer.consume({
+        topics: [...wanted.keys()],
+        mode: 'manual',
+        offsets,
+        autocommit: false,
+        maxWaitTime: 200,
+      });
       const done = new Set<string>();
-      for await (const m of stream as AsyncIterable<{ topic: string; partition: number; offset: bigint; key: Buffer }>) {
+      for await (const m of stream as AsyncIterable<{
+        topic: string;
+        partition: number;
+        offset: bigint;
+        key: Buffer;
+      }>) {
         if (m.partition !== 0) continue;
         if (m.key) keys.add(m.key.toString());
         if (m.offset + 1n >= wanted.get(m.topic)!) done.add(m.topic);

@@ -59,7 +59,14 @@ const RETRY_MS = 1000;
 const RETRY_NEEDS_A_PERSON_MS = 60_000;
 type PartState =
   | Pending
-  | { kind: 'seeking'; offset: bigint; since: number; checking: boolean; windowMin: bigint | null; lastWindowMin: bigint | null }
+  | {
+      kind: 'seeking';
+      offset: bigint;
+      since: number;
+      checking: boolean;
+      windowMin: bigint | null;
+      lastWindowMin: bigint | null;
+    }
   | { kind: 'ready' };
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
@@ -71,7 +78,7 @@ const DEFAULT_MAX_QUEUED = 1000;
 export class KafkaSource implements PollingSource {
   private readonly o: KafkaSourceOptions;
   private consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | null = null;
-  private stream: (Awaited<ReturnType<Consumer<Buffer, Buffer, Buffer, Buffer>['consume']>>) | null = null;
+  private stream: Awaited<ReturnType<Consumer<Buffer, Buffer, Buffer, Buffer>['consume']>> | null = null;
   private queue: SourceMessage[] = [];
   private readonly states = new Map<string, PartState>();
   /** Where a partition with no position in its table started (the reset policy's offset then). */
@@ -112,14 +119,19 @@ export class KafkaSource implements PollingSource {
       ...o.connection,
     } as ConstructorParameters<typeof Consumer<Buffer, Buffer, Buffer, Buffer>>[0]);
     this.consumer.on('consumer:group:join', () => this.onJoin());
-    this.consumer.on('consumer:group:rebalance', () => o.log.info('consumer group is rebalancing', { group: o.groupId }));
+    this.consumer.on('consumer:group:rebalance', () =>
+      o.log.info('consumer group is rebalancing', { group: o.groupId }),
+    );
     // Connection health: the client reconnects by itself; say what is happening.
     const down = new Set<string>();
     this.consumer.on('client:broker:disconnect', (e: { broker?: { host: string; port: number } }) => {
       const b = e?.broker ? `${e.broker.host}:${e.broker.port}` : 'broker';
       if (this.closed || this.disconnecting || down.has(b)) return;
       down.add(b);
-      o.log.warn('lost the connection to a Kafka broker; reconnecting with backoff (consumption resumes by itself, nothing is lost)', { broker: b });
+      o.log.warn(
+        'lost the connection to a Kafka broker; reconnecting with backoff (consumption resumes by itself, nothing is lost)',
+        { broker: b },
+      );
     });
     this.consumer.on('client:broker:failed', (e: { broker?: { host: string; port: number } }) => {
       const b = e?.broker ? `${e.broker.host}:${e.broker.port}` : 'broker';
@@ -129,7 +141,13 @@ export class KafkaSource implements PollingSource {
       const b = e?.broker ? `${e.broker.host}:${e.broker.port}` : 'broker';
       if (down.delete(b)) o.log.info('reconnected to Kafka broker', { broker: b });
     });
-    this.stream = await this.consumer.consume({ topics: o.topics, mode: o.autoOffsetReset, fallbackMode: o.autoOffsetReset, autocommit: false, maxWaitTime: 250 });
+    this.stream = await this.consumer.consume({
+      topics: o.topics,
+      mode: o.autoOffsetReset,
+      fallbackMode: o.autoOffsetReset,
+      autocommit: false,
+      maxWaitTime: 250,
+    });
     this.stream.on('offsets', () => this.applySeeks());
     this.stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => this.onMessage(m));
     this.stream.on('error', (err: Error) => this.onStreamError(err));
@@ -145,7 +163,12 @@ export class KafkaSource implements PollingSource {
     const added = [...next].filter((k) => !this.assignment.has(k));
     this.assignment = next;
     if (removed.length === 0 && added.length === 0) return;
-    this.o.log.info('partition assignment changed', { group: this.o.groupId, assigned: [...next].sort().join(',') || 'none', added: added.join(',') || undefined, revoked: removed.join(',') || undefined });
+    this.o.log.info('partition assignment changed', {
+      group: this.o.groupId,
+      assigned: [...next].sort().join(',') || 'none',
+      added: added.join(',') || undefined,
+      revoked: removed.join(',') || undefined,
+    });
     for (const k of removed) {
       this.states.delete(k);
       this.starts.delete(k);
@@ -180,7 +203,9 @@ export class KafkaSource implements PollingSource {
 
   /** Run `step` again after `ms`, on the assign chain (a failed table or offset read; messages stay held). */
   private retryLater(step: () => Promise<void>, ms = RETRY_MS): void {
-    setTimeout(() => { this.assignChain = this.assignChain.then(step); }, ms).unref();
+    setTimeout(() => {
+      this.assignChain = this.assignChain.then(step);
+    }, ms).unref();
   }
 
   /**
@@ -198,14 +223,21 @@ export class KafkaSource implements PollingSource {
     } catch (err) {
       if (needsAPerson(err)) {
         // Only this partition waits; the others go on. Tried again every minute (someone may fix the table).
-        if (!st.failed) this.o.log.error(`cannot consume ${topic} partition ${p} until its table is fixed (tried again every minute; other partitions go on)`, { topic, partition: p, error: err.message });
+        if (!st.failed)
+          this.o.log.error(
+            `cannot consume ${topic} partition ${p} until its table is fixed (tried again every minute; other partitions go on)`,
+            { topic, partition: p, error: err.message },
+          );
         st.failed = err;
         st.held = [];
         this.retryLater(() => this.assignOne(k, st), RETRY_NEEDS_A_PERSON_MS);
         return;
       }
       st.failed = undefined;
-      this.o.log.error('cannot read the committed position from the table; its messages are held and the read is retried', { topic, partition: p, error: (err as Error).message });
+      this.o.log.error(
+        'cannot read the committed position from the table; its messages are held and the read is retried',
+        { topic, partition: p, error: (err as Error).message },
+      );
       this.retryLater(() => this.assignOne(k, st));
       return;
     }
@@ -233,20 +265,31 @@ export class KafkaSource implements PollingSource {
       offset ??= await this.lookupReset(k);
     } catch (err) {
       if (!this.current(k, st)) return;
-      this.o.log.warn(`cannot look up the ${this.o.autoOffsetReset} offset; its messages are held and the lookup is retried`, { topic, partition: p, error: (err as Error).message });
+      this.o.log.warn(
+        `cannot look up the ${this.o.autoOffsetReset} offset; its messages are held and the lookup is retried`,
+        { topic, partition: p, error: (err as Error).message },
+      );
       this.retryLater(() => this.startAtReset(k, st));
       return;
     }
     if (!this.current(k, st)) return;
     this.starts.set(k, offset);
-    this.o.log.info(`no committed position in the table: starting at the ${this.o.autoOffsetReset} offset`, { topic, partition: p, offset });
+    this.o.log.info(`no committed position in the table: starting at the ${this.o.autoOffsetReset} offset`, {
+      topic,
+      partition: p,
+      offset,
+    });
     this.seekHeld(k, st, offset);
   }
 
   /** The reset policy's offset of partition `k` now (ListOffsets: earliest or end). */
   private async lookupReset(k: string): Promise<bigint> {
     const [topic, p] = split(k);
-    const offsets = await this.consumer?.listOffsets({ topics: [topic], partitions: { [topic]: [p] }, timestamp: this.o.autoOffsetReset === 'earliest' ? -2n : -1n });
+    const offsets = await this.consumer?.listOffsets({
+      topics: [topic],
+      partitions: { [topic]: [p] },
+      timestamp: this.o.autoOffsetReset === 'earliest' ? -2n : -1n,
+    });
     const offset = offsets?.get(topic)?.[p];
     if (offset === undefined) throw new Error(`the broker gave no ${this.o.autoOffsetReset} offset`);
     return offset;
@@ -254,7 +297,14 @@ export class KafkaSource implements PollingSource {
 
   /** Seek partition `k` to `offset`: wait for the message there (see the states above). */
   private seekTo(k: string, offset: bigint): void {
-    this.states.set(k, { kind: 'seeking', offset, since: Date.now(), checking: false, windowMin: null, lastWindowMin: null });
+    this.states.set(k, {
+      kind: 'seeking',
+      offset,
+      since: Date.now(),
+      checking: false,
+      windowMin: null,
+      lastWindowMin: null,
+    });
     this.stream?.offsetsToFetch.set(k, offset);
   }
 
@@ -288,7 +338,11 @@ export class KafkaSource implements PollingSource {
       // read must not stop every other partition); beyond the queue limit,
       // this partition's held messages are dropped instead.
       if (this.held() >= (this.o.maxQueued ?? DEFAULT_MAX_QUEUED)) {
-        if (st.held.length > 0) this.o.log.debug('dropping messages held for a partition whose position is not known yet; they are fetched again once it is', { topic: msg.topic, partition: msg.partition, dropped: st.held.length });
+        if (st.held.length > 0)
+          this.o.log.debug(
+            'dropping messages held for a partition whose position is not known yet; they are fetched again once it is',
+            { topic: msg.topic, partition: msg.partition, dropped: st.held.length },
+          );
         st.held = [];
         return;
       }
@@ -312,7 +366,10 @@ export class KafkaSource implements PollingSource {
           // is the same: that is the first record at or after the target (the
           // target is a transaction marker or was deleted), not stale data.
           if (st.lastWindowMin !== null && st.windowMin === st.lastWindowMin) {
-            this.o.log.warn('no record at the table position (transaction marker or deleted by retention); continuing from the next record Kafka has', { topic: msg.topic, partition: msg.partition, tablePosition: st.offset, next: st.windowMin });
+            this.o.log.warn(
+              'no record at the table position (transaction marker or deleted by retention); continuing from the next record Kafka has',
+              { topic: msg.topic, partition: msg.partition, tablePosition: st.offset, next: st.windowMin },
+            );
             st.offset = st.windowMin;
             this.stream?.offsetsToFetch.set(k, st.offset);
           } else {
@@ -356,10 +413,17 @@ export class KafkaSource implements PollingSource {
     st.checking = true;
     const [topic, p] = split(k);
     try {
-      const offsets = await c.listOffsets({ topics: [topic], partitions: { [topic]: [p] }, timestamp: -2n /* earliest */ });
+      const offsets = await c.listOffsets({
+        topics: [topic],
+        partitions: { [topic]: [p] },
+        timestamp: -2n /* earliest */,
+      });
       const earliest = offsets.get(topic)?.[p];
       if (earliest !== undefined && earliest > st.offset && this.states.get(k) === st) {
-        this.o.log.warn('the table position no longer exists in Kafka (retention deleted it); continuing from the earliest offset Kafka has', { topic, partition: p, tablePosition: st.offset, earliest });
+        this.o.log.warn(
+          'the table position no longer exists in Kafka (retention deleted it); continuing from the earliest offset Kafka has',
+          { topic, partition: p, tablePosition: st.offset, earliest },
+        );
         st.offset = earliest;
         this.stream?.offsetsToFetch.set(k, earliest);
       }
@@ -492,9 +556,13 @@ export class KafkaSource implements PollingSource {
     const mine = offsets.filter((x) => this.assignment.has(key(x.topic, x.partition)));
     if (mine.length === 0) return;
     try {
-      await c.commit({ offsets: mine.map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset + 1n, leaderEpoch: -1 })) });
+      await c.commit({
+        offsets: mine.map((x) => ({ topic: x.topic, partition: x.partition, offset: x.offset + 1n, leaderEpoch: -1 })),
+      });
     } catch (err) {
-      this.o.log.debug('could not mirror offsets to Kafka (the Delta tables hold the real positions)', { error: (err as Error).message });
+      this.o.log.debug('could not mirror offsets to Kafka (the Delta tables hold the real positions)', {
+        error: (err as Error).message,
+      });
     }
   }
 
@@ -504,8 +572,16 @@ export class KafkaSource implements PollingSource {
     this.stream = null;
     this.consumer = null;
     this.disconnecting = true;
-    try { await s?.close(); } catch { /* already broken */ }
-    try { await c?.close(true); } catch { /* already broken */ }
+    try {
+      await s?.close();
+    } catch {
+      /* already broken */
+    }
+    try {
+      await c?.close(true);
+    } catch {
+      /* already broken */
+    }
     this.disconnecting = false;
   }
 

@@ -10,28 +10,49 @@ import { ValueError } from './write.ts';
 
 export function arrowType(t: DataType): arrow.DataType {
   switch (t.kind) {
-    case 'decimal': return new arrow.Decimal(t.scale, t.precision, 128);
-    case 'struct': return new arrow.Struct(t.fields.map(arrowField));
-    case 'array': return new arrow.List(new arrow.Field('element', arrowType(t.elementType), t.containsNull));
+    case 'decimal':
+      return new arrow.Decimal(t.scale, t.precision, 128);
+    case 'struct':
+      return new arrow.Struct(t.fields.map(arrowField));
+    case 'array':
+      return new arrow.List(new arrow.Field('element', arrowType(t.elementType), t.containsNull));
     case 'map':
-      return new arrow.Map_(new arrow.Field('key_value', new arrow.Struct([
-        new arrow.Field('key', arrowType(t.keyType), false),
-        new arrow.Field('value', arrowType(t.valueType), t.valueContainsNull),
-      ] as arrow.Field<any>[]), false) as any);
+      return new arrow.Map_(
+        new arrow.Field(
+          'key_value',
+          new arrow.Struct([
+            new arrow.Field('key', arrowType(t.keyType), false),
+            new arrow.Field('value', arrowType(t.valueType), t.valueContainsNull),
+          ] as arrow.Field<any>[]),
+          false,
+        ) as any,
+      );
     case 'primitive':
       switch (t.name) {
-        case 'string': return new arrow.Utf8();
-        case 'long': return new arrow.Int64();
-        case 'integer': return new arrow.Int32();
-        case 'short': return new arrow.Int16();
-        case 'byte': return new arrow.Int8();
-        case 'float': return new arrow.Float32();
-        case 'double': return new arrow.Float64();
-        case 'boolean': return new arrow.Bool();
-        case 'binary': return new arrow.Binary();
-        case 'date': return new arrow.DateDay();
-        case 'timestamp': return new arrow.TimestampMicrosecond('UTC');
-        case 'timestamp_ntz': return new arrow.TimestampMicrosecond();
+        case 'string':
+          return new arrow.Utf8();
+        case 'long':
+          return new arrow.Int64();
+        case 'integer':
+          return new arrow.Int32();
+        case 'short':
+          return new arrow.Int16();
+        case 'byte':
+          return new arrow.Int8();
+        case 'float':
+          return new arrow.Float32();
+        case 'double':
+          return new arrow.Float64();
+        case 'boolean':
+          return new arrow.Bool();
+        case 'binary':
+          return new arrow.Binary();
+        case 'date':
+          return new arrow.DateDay();
+        case 'timestamp':
+          return new arrow.TimestampMicrosecond('UTC');
+        case 'timestamp_ntz':
+          return new arrow.TimestampMicrosecond();
       }
   }
 }
@@ -51,7 +72,10 @@ function validity(values: ArrayLike<DeltaValue>, n: number): { nullBitmap: Uint8
 }
 
 function typeError(t: DataType, v: unknown, path: string): never {
-  throw new ValueError(`column ${path}: value ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v)?.slice(0, 80)} does not fit type ${JSON.stringify(t)}`, path.split(/[.[]/)[0]);
+  throw new ValueError(
+    `column ${path}: value ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v)?.slice(0, 80)} does not fit type ${JSON.stringify(t)}`,
+    path.split(/[.[]/)[0],
+  );
 }
 
 /** Build Arrow data for one column of `n` values. `path` names the column in errors. */
@@ -68,7 +92,12 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
         if (v === null || v === undefined) continue;
         let u: bigint;
         try {
-          u = typeof v === 'string' ? parseDecimal(v, t.scale) : typeof v === 'bigint' ? v * 10n ** BigInt(t.scale) : parseDecimal(String(v), t.scale);
+          u =
+            typeof v === 'string'
+              ? parseDecimal(v, t.scale)
+              : typeof v === 'bigint'
+                ? v * 10n ** BigInt(t.scale)
+                : parseDecimal(String(v), t.scale);
         } catch {
           typeError(t, v, path);
         }
@@ -104,7 +133,12 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
         }
         offsets[i + 1] = flat.length;
       }
-      return arrow.makeData({ ...common, type: type as arrow.List, valueOffsets: offsets, child: buildData(t.elementType, flat, `${path}[]`) });
+      return arrow.makeData({
+        ...common,
+        type: type as arrow.List,
+        valueOffsets: offsets,
+        child: buildData(t.elementType, flat, `${path}[]`),
+      });
     }
     case 'map': {
       const offsets = new Int32Array(n + 1);
@@ -113,7 +147,9 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
       for (let i = 0; i < n; i++) {
         const v = values[i];
         if (v !== null && v !== undefined) {
-          const entries: Array<[DeltaValue, DeltaValue]> = Array.isArray(v) ? (v as Array<[DeltaValue, DeltaValue]>) : Object.entries(v as Record<string, DeltaValue>);
+          const entries: Array<[DeltaValue, DeltaValue]> = Array.isArray(v)
+            ? (v as Array<[DeltaValue, DeltaValue]>)
+            : Object.entries(v as Record<string, DeltaValue>);
           for (const [k, val] of entries) {
             keys.push(k);
             vals.push(val);
@@ -132,17 +168,20 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
     }
     case 'primitive':
       switch (t.name) {
-        case 'string': case 'binary': {
+        case 'string':
+        case 'binary': {
           // Two passes: byte lengths (native), then one allocation written in place.
           const offsets = new Int32Array(n + 1);
           let total = 0;
           for (let i = 0; i < n; i++) {
             const v = values[i];
-            if (v === null || v === undefined) { /* null: zero-length slot */ }
-            else if (typeof v === 'string') total += Buffer.byteLength(v, 'utf8');
+            if (v === null || v === undefined) {
+              /* null: zero-length slot */
+            } else if (typeof v === 'string') total += Buffer.byteLength(v, 'utf8');
             else if (v instanceof Uint8Array) total += v.byteLength;
             else typeError(t, v, path);
-            if (total > 0x7fffffff) throw new RangeError(`column ${path}: more than 2 GiB of text in one batch; use smaller batches`);
+            if (total > 0x7fffffff)
+              throw new RangeError(`column ${path}: more than 2 GiB of text in one batch; use smaller batches`);
             offsets[i + 1] = total;
           }
           const data = Buffer.allocUnsafe(total);
@@ -151,9 +190,16 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
             if (typeof v === 'string') data.write(v, offsets[i], 'utf8');
             else if (v instanceof Uint8Array) data.set(v, offsets[i]);
           }
-          return arrow.makeData({ ...common, type: type as arrow.Utf8, valueOffsets: offsets, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+          return arrow.makeData({
+            ...common,
+            type: type as arrow.Utf8,
+            valueOffsets: offsets,
+            data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+          });
         }
-        case 'long': case 'timestamp': case 'timestamp_ntz': {
+        case 'long':
+        case 'timestamp':
+        case 'timestamp_ntz': {
           const data = new BigInt64Array(n);
           // Safe integers are written as two 32-bit words (no BigInt per value; little-endian).
           const words = new Int32Array(data.buffer);
@@ -170,8 +216,12 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
           }
           return arrow.makeData({ ...common, type: type as arrow.Int64, data });
         }
-        case 'integer': case 'short': case 'byte': case 'date': {
-          const data = t.name === 'short' ? new Int16Array(n) : t.name === 'byte' ? new Int8Array(n) : new Int32Array(n);
+        case 'integer':
+        case 'short':
+        case 'byte':
+        case 'date': {
+          const data =
+            t.name === 'short' ? new Int16Array(n) : t.name === 'byte' ? new Int8Array(n) : new Int32Array(n);
           for (let i = 0; i < n; i++) {
             const v = values[i];
             if (v === null || v === undefined) continue;
@@ -181,7 +231,8 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
           }
           return arrow.makeData({ ...common, type: type as arrow.Int32, data: data as Int32Array });
         }
-        case 'float': case 'double': {
+        case 'float':
+        case 'double': {
           const data = t.name === 'float' ? new Float32Array(n) : new Float64Array(n);
           for (let i = 0; i < n; i++) {
             const v = values[i];
@@ -206,14 +257,20 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
 }
 
 /** An Arrow table from named columns (all of the same length). */
-export function buildTable(schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number): arrow.Table {
+export function buildTable(
+  schema: StructType,
+  columns: Record<string, ArrayLike<DeltaValue>>,
+  numRows: number,
+): arrow.Table {
   const fields = schema.fields.map(arrowField);
   const children = schema.fields.map((f) => {
     const col = columns[f.name];
     if (col === undefined) return buildData(f.type, new Array(numRows).fill(null), f.name);
     if (col.length !== numRows) throw new RangeError(`column ${f.name} has ${col.length} values, expected ${numRows}`);
     if (!f.nullable) {
-      for (let i = 0; i < numRows; i++) if (col[i] === null || col[i] === undefined) throw new ValueError(`column ${f.name} is not nullable but row ${i} is null`, f.name);
+      for (let i = 0; i < numRows; i++)
+        if (col[i] === null || col[i] === undefined)
+          throw new ValueError(`column ${f.name} is not nullable but row ${i} is null`, f.name);
     }
     return buildData(f.type, col, f.name);
   });

@@ -10,7 +10,12 @@ import { siblingModule, WorkerPool } from '../worker-pool.ts';
 import { encodeColumns, mostlyDistinctColumns, type ParquetWriteOptions } from './write.ts';
 
 export interface ParquetEncoder {
-  encode(schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, options?: ParquetWriteOptions): Promise<Uint8Array>;
+  encode(
+    schema: StructType,
+    columns: Record<string, ArrayLike<DeltaValue>>,
+    numRows: number,
+    options?: ParquetWriteOptions,
+  ): Promise<Uint8Array>;
   close?(): Promise<void>;
 }
 
@@ -28,11 +33,19 @@ export class WorkerEncoder implements ParquetEncoder {
     this.pool = new WorkerPool(siblingModule(import.meta.url, 'encode-worker'), size);
   }
 
-  async encode(schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, options: ParquetWriteOptions = {}): Promise<Uint8Array> {
+  async encode(
+    schema: StructType,
+    columns: Record<string, ArrayLike<DeltaValue>>,
+    numRows: number,
+    options: ParquetWriteOptions = {},
+  ): Promise<Uint8Array> {
     // Arrow is loaded on first use (see write.ts).
     const [arrow, { buildTable }] = await Promise.all([import('apache-arrow'), import('./arrow.ts')]);
     const ipc = arrow.tableToIPC(buildTable(schema, columns, numRows), 'stream');
-    const opts: ParquetWriteOptions = { ...options, noDictionary: options.noDictionary ?? mostlyDistinctColumns(schema, columns, numRows) };
+    const opts: ParquetWriteOptions = {
+      ...options,
+      noDictionary: options.noDictionary ?? mostlyDistinctColumns(schema, columns, numRows),
+    };
     return this.pool.run({ ipc, options: opts }, [ipc.buffer as ArrayBuffer]);
   }
 

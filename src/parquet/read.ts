@@ -61,14 +61,23 @@ export async function openParquet(store: ObjectStore, path: string, size?: numbe
       file = storeBuffer(store, path, byteLength);
     }
   } catch (err) {
-    if (isNotFound(err)) throw new ReddStreamError('MISSING_DATA_FILE', `Parquet file not found: ${store.url}/${path} (the log references it but it is gone; was it vacuumed or deleted by hand?)`, { cause: err });
+    if (isNotFound(err))
+      throw new ReddStreamError(
+        'MISSING_DATA_FILE',
+        `Parquet file not found: ${store.url}/${path} (the log references it but it is gone; was it vacuumed or deleted by hand?)`,
+        { cause: err },
+      );
     throw err;
   }
   let metadata: FileMetaData;
   try {
     metadata = await parquetMetadataAsync(file);
   } catch (err) {
-    throw new ReddStreamError('CORRUPT_DATA_FILE', `not a readable Parquet file: ${store.url}/${path} (${(err as Error).message})`, { cause: err });
+    throw new ReddStreamError(
+      'CORRUPT_DATA_FILE',
+      `not a readable Parquet file: ${store.url}/${path} (${(err as Error).message})`,
+      { cause: err },
+    );
   }
   metadata = stripDecimalAnnotations(metadata);
   const columns: string[] = [];
@@ -96,9 +105,20 @@ export async function openParquet(store: ObjectStore, path: string, size?: numbe
       const cols = wanted?.filter((c) => columns.includes(c));
       if (wanted && cols && cols.length === 0) return Array.from({ length: Number(metadata.num_rows) }, () => ({}));
       try {
-        return (await parquetReadObjects({ file, metadata, columns: cols, compressors, utf8: false, parsers: PARSERS })) as Record<string, unknown>[];
+        return (await parquetReadObjects({
+          file,
+          metadata,
+          columns: cols,
+          compressors,
+          utf8: false,
+          parsers: PARSERS,
+        })) as Record<string, unknown>[];
       } catch (err) {
-        throw new ReddStreamError('CORRUPT_DATA_FILE', `failed to decode Parquet file ${store.url}/${path}: ${(err as Error).message}`, { cause: err });
+        throw new ReddStreamError(
+          'CORRUPT_DATA_FILE',
+          `failed to decode Parquet file ${store.url}/${path}: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     },
   };
@@ -109,7 +129,9 @@ function stripDecimalAnnotations(md: FileMetaData): FileMetaData {
   return {
     ...md,
     schema: md.schema.map((e) =>
-      e.converted_type === 'DECIMAL' || e.logical_type?.type === 'DECIMAL' ? { ...e, converted_type: undefined, logical_type: undefined } : e,
+      e.converted_type === 'DECIMAL' || e.logical_type?.type === 'DECIMAL'
+        ? { ...e, converted_type: undefined, logical_type: undefined }
+        : e,
     ),
   };
 }

@@ -19,7 +19,14 @@ import { DEFAULT_CODEC, mostlyDistinctColumns, type ParquetWriteOptions } from '
 /** Writer properties for parquet-wasm (shared with the encoder worker). */
 export function writerProperties(options: ParquetWriteOptions): pw.WriterProperties {
   const codec = options.codec ?? DEFAULT_CODEC;
-  const c = codec === 'zstd' ? pw.Compression.ZSTD : codec === 'snappy' ? pw.Compression.SNAPPY : codec === 'gzip' ? pw.Compression.GZIP : pw.Compression.UNCOMPRESSED;
+  const c =
+    codec === 'zstd'
+      ? pw.Compression.ZSTD
+      : codec === 'snappy'
+        ? pw.Compression.SNAPPY
+        : codec === 'gzip'
+          ? pw.Compression.GZIP
+          : pw.Compression.UNCOMPRESSED;
   let b = new pw.WriterPropertiesBuilder()
     .setCompression(c)
     .setMaxRowGroupSize(options.rowGroupSize ?? 131072)
@@ -39,12 +46,21 @@ export function encodeIpc(ipc: Uint8Array, options: ParquetWriteOptions = {}): U
   try {
     return pw.writeParquet(wasmTable, writerProperties(options));
   } finally {
-    try { wasmTable.free(); } catch { /* consumed by writeParquet */ }
+    try {
+      wasmTable.free();
+    } catch {
+      /* consumed by writeParquet */
+    }
   }
 }
 
 /** Encode named columns of Delta values under `schema` as a Parquet file (in this thread, now). */
-export function encodeColumnsNow(schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, options: ParquetWriteOptions = {}): Uint8Array {
+export function encodeColumnsNow(
+  schema: StructType,
+  columns: Record<string, ArrayLike<DeltaValue>>,
+  numRows: number,
+  options: ParquetWriteOptions = {},
+): Uint8Array {
   const noDictionary = options.noDictionary ?? mostlyDistinctColumns(schema, columns, numRows);
   return encodeArrow(buildTable(schema, columns, numRows), { ...options, noDictionary });
 }

@@ -33,7 +33,11 @@ export interface ParquetWriteOptions {
  * Top-level string/binary columns whose first values are mostly distinct
  * (more than half of a sample of up to 256 non-null values).
  */
-export function mostlyDistinctColumns(schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number): string[] {
+export function mostlyDistinctColumns(
+  schema: StructType,
+  columns: Record<string, ArrayLike<DeltaValue>>,
+  numRows: number,
+): string[] {
   const out: string[] = [];
   for (const f of schema.fields) {
     if (f.type.kind !== 'primitive' || (f.type.name !== 'string' && f.type.name !== 'binary')) continue;
@@ -53,7 +57,12 @@ export function mostlyDistinctColumns(schema: StructType, columns: Record<string
 }
 
 /** Encode named columns of Delta values under `schema` as a Parquet file. */
-export async function encodeColumns(schema: StructType, columns: Record<string, ArrayLike<DeltaValue>>, numRows: number, options: ParquetWriteOptions = {}): Promise<Uint8Array> {
+export async function encodeColumns(
+  schema: StructType,
+  columns: Record<string, ArrayLike<DeltaValue>>,
+  numRows: number,
+  options: ParquetWriteOptions = {},
+): Promise<Uint8Array> {
   const { encodeColumnsNow } = await import('./wasm-writer.ts');
   return encodeColumnsNow(schema, columns, numRows, options);
 }

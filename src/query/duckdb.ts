@@ -20,14 +20,28 @@ import { LocalObjectStore } from '../storage/local.ts';
 
 export function duckType(t: DataType): string {
   switch (t.kind) {
-    case 'decimal': return `DECIMAL(${Math.min(t.precision, 38)},${t.scale})`;
-    case 'struct': return `STRUCT(${t.fields.map((f) => `${ident(f.name)} ${duckType(f.type)}`).join(', ')})`;
-    case 'array': return `${duckType(t.elementType)}[]`;
-    case 'map': return `MAP(${duckType(t.keyType)}, ${duckType(t.valueType)})`;
+    case 'decimal':
+      return `DECIMAL(${Math.min(t.precision, 38)},${t.scale})`;
+    case 'struct':
+      return `STRUCT(${t.fields.map((f) => `${ident(f.name)} ${duckType(f.type)}`).join(', ')})`;
+    case 'array':
+      return `${duckType(t.elementType)}[]`;
+    case 'map':
+      return `MAP(${duckType(t.keyType)}, ${duckType(t.valueType)})`;
     case 'primitive':
       return {
-        string: 'VARCHAR', long: 'BIGINT', integer: 'INTEGER', short: 'SMALLINT', byte: 'TINYINT', float: 'FLOAT', double: 'DOUBLE',
-        boolean: 'BOOLEAN', binary: 'BLOB', date: 'DATE', timestamp: 'TIMESTAMPTZ', timestamp_ntz: 'TIMESTAMP',
+        string: 'VARCHAR',
+        long: 'BIGINT',
+        integer: 'INTEGER',
+        short: 'SMALLINT',
+        byte: 'TINYINT',
+        float: 'FLOAT',
+        double: 'DOUBLE',
+        boolean: 'BOOLEAN',
+        binary: 'BLOB',
+        date: 'DATE',
+        timestamp: 'TIMESTAMPTZ',
+        timestamp_ntz: 'TIMESTAMP',
       }[t.name];
   }
 }
@@ -46,14 +60,25 @@ export function literal(v: DeltaValue, t: DataType): string {
   if (t.kind === 'decimal') return `CAST(${str(String(v))} AS ${duckType(t)})`;
   if (t.kind !== 'primitive') throw new Error('non-primitive literal');
   switch (t.name) {
-    case 'string': return str(v as string);
-    case 'boolean': return v ? 'TRUE' : 'FALSE';
-    case 'binary': return `unhex(${str(toHex(v as Uint8Array))})`;
-    case 'date': return `DATE ${str(formatDate(v as number))}`;
-    case 'timestamp': return `TIMESTAMPTZ ${str(formatTimestampMicros(v as bigint) + 'Z')}`;
-    case 'timestamp_ntz': return `TIMESTAMP ${str(formatTimestampMicros(v as bigint))}`;
-    case 'float': case 'double': return Number.isFinite(v as number) ? `CAST(${String(v)} AS ${duckType(t)})` : `CAST(${str(String(v))} AS ${duckType(t)})`;
-    default: return `CAST(${String(v)} AS ${duckType(t)})`;
+    case 'string':
+      return str(v as string);
+    case 'boolean':
+      return v ? 'TRUE' : 'FALSE';
+    case 'binary':
+      return `unhex(${str(toHex(v as Uint8Array))})`;
+    case 'date':
+      return `DATE ${str(formatDate(v as number))}`;
+    case 'timestamp':
+      return `TIMESTAMPTZ ${str(formatTimestampMicros(v as bigint) + 'Z')}`;
+    case 'timestamp_ntz':
+      return `TIMESTAMP ${str(formatTimestampMicros(v as bigint))}`;
+    case 'float':
+    case 'double':
+      return Number.isFinite(v as number)
+        ? `CAST(${String(v)} AS ${duckType(t)})`
+        : `CAST(${str(String(v))} AS ${duckType(t)})`;
+    default:
+      return `CAST(${String(v)} AS ${duckType(t)})`;
   }
 }
 
@@ -63,7 +88,10 @@ export interface QuerySession {
 }
 
 export async function openSession(): Promise<QuerySession> {
-  const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+  const instance = await DuckDBInstance.create(':memory:', {
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+  });
   const connection = await instance.connect();
   await connection.run("SET TimeZone = 'UTC'");
   return {
@@ -110,7 +138,12 @@ export const DEFAULT_QUERY_CACHE_MAX_BYTES = 2 * 1024 ** 3;
  * nor one used in the last `minIdleMs` (another query may be about to read
  * it). Returns the bytes deleted.
  */
-export async function pruneQueryCache(cacheDir: string, maxBytes: number, inUse: ReadonlySet<string> = new Set(), minIdleMs = 10 * 60_000): Promise<number> {
+export async function pruneQueryCache(
+  cacheDir: string,
+  maxBytes: number,
+  inUse: ReadonlySet<string> = new Set(),
+  minIdleMs = 10 * 60_000,
+): Promise<number> {
   const names = await fs.readdir(cacheDir).catch(() => [] as string[]);
   const files: Array<{ path: string; size: number; used: number }> = [];
   for (const name of names) {
@@ -124,7 +157,12 @@ export async function pruneQueryCache(cacheDir: string, maxBytes: number, inUse:
   for (const f of files.sort((a, b) => a.used - b.used)) {
     if (total <= maxBytes) break;
     if (inUse.has(f.path) || Date.now() - f.used < minIdleMs) continue;
-    if (await fs.rm(f.path).then(() => true, () => false)) {
+    if (
+      await fs.rm(f.path).then(
+        () => true,
+        () => false,
+      )
+    ) {
       total -= f.size;
       deleted += f.size;
     }
@@ -133,7 +171,13 @@ export async function pruneQueryCache(cacheDir: string, maxBytes: number, inUse:
 }
 
 /** Create a view `name` over the snapshot's live files (after pruning with `keep`). */
-export async function registerTable(session: QuerySession, name: string, snapshot: Snapshot, keep: (add: Add) => boolean = () => true, cacheDir = DEFAULT_QUERY_CACHE): Promise<{ files: number; pruned: number; paths: string[] }> {
+export async function registerTable(
+  session: QuerySession,
+  name: string,
+  snapshot: Snapshot,
+  keep: (add: Add) => boolean = () => true,
+  cacheDir = DEFAULT_QUERY_CACHE,
+): Promise<{ files: number; pruned: number; paths: string[] }> {
   const schema: StructType = snapshot.schema;
   const partCols = new Set(snapshot.partitionColumns);
   const all = snapshot.files();
@@ -146,12 +190,14 @@ export async function registerTable(session: QuerySession, name: string, snapsho
   // Local paths of the files (remote ones fetched, 8 at a time).
   const local = new Array<string>(files.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(8, files.length) }, async () => {
-    while (next < files.length) {
-      const i = next++;
-      local[i] = await filePath(snapshot, files[i], cacheDir);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(8, files.length) }, async () => {
+      while (next < files.length) {
+        const i = next++;
+        local[i] = await filePath(snapshot, files[i], cacheDir);
+      }
+    }),
+  );
   // Group by partition values: one read_parquet per group.
   const groups = new Map<string, { values: Record<string, string | null>; paths: string[] }>();
   files.forEach((add, i) => {
@@ -165,11 +211,16 @@ export async function registerTable(session: QuerySession, name: string, snapsho
     const list = `[${g.paths.map(str).join(', ')}]`;
     const source = `read_parquet(${list}, union_by_name = true)`;
     const desc = await session.connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`);
-    const present = new Map(desc.getRowObjectsJson().map((r) => [String(r.column_name).toLowerCase(), String(r.column_name)]));
+    const present = new Map(
+      desc.getRowObjectsJson().map((r) => [String(r.column_name).toLowerCase(), String(r.column_name)]),
+    );
     const cols = schema.fields.map((f) => {
-      if (partCols.has(f.name)) return `${literal(parsePartitionValue(g.values[f.name] ?? null, f.type), f.type)} AS ${ident(f.name)}`;
+      if (partCols.has(f.name))
+        return `${literal(parsePartitionValue(g.values[f.name] ?? null, f.type), f.type)} AS ${ident(f.name)}`;
       const phys = present.get(f.name.toLowerCase());
-      return phys === undefined ? `CAST(NULL AS ${duckType(f.type)}) AS ${ident(f.name)}` : `CAST(${ident(phys)} AS ${duckType(f.type)}) AS ${ident(f.name)}`;
+      return phys === undefined
+        ? `CAST(NULL AS ${duckType(f.type)}) AS ${ident(f.name)}`
+        : `CAST(${ident(phys)} AS ${duckType(f.type)}) AS ${ident(f.name)}`;
     });
     selects.push(`SELECT ${cols.join(', ')} FROM ${source}`);
   }

@@ -11,11 +11,18 @@ import { compareCodePoints } from '../storage/object-store.ts';
 import { parseDate, parseTimestampMicros } from '../delta/values.ts';
 
 export type Op = '=' | '<' | '<=' | '>' | '>=';
-export interface Predicate { column: string; op: Op; value: string | number | boolean }
+export interface Predicate {
+  column: string;
+  op: Op;
+  value: string | number | boolean;
+}
 
 const OPS: Record<string, Op> = {
-  COMPARE_EQUAL: '=', COMPARE_LESSTHAN: '<', COMPARE_LESSTHANOREQUALTO: '<=',
-  COMPARE_GREATERTHAN: '>', COMPARE_GREATERTHANOREQUALTO: '>=',
+  COMPARE_EQUAL: '=',
+  COMPARE_LESSTHAN: '<',
+  COMPARE_LESSTHANOREQUALTO: '<=',
+  COMPARE_GREATERTHAN: '>',
+  COMPARE_GREATERTHANOREQUALTO: '>=',
 };
 const FLIP: Record<Op, Op> = { '=': '=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
 
@@ -31,10 +38,20 @@ function constant(node: any): string | number | boolean | undefined {
   if (node.class === 'CAST' && !node.try_cast) {
     const target = node.cast_type?.id;
     const child = node.child;
-    const text = child?.class === 'CONSTANT' && child.value?.type?.id === 'VARCHAR' && !child.value.is_null && typeof child.value.value === 'string' ? child.value.value as string : undefined;
+    const text =
+      child?.class === 'CONSTANT' &&
+      child.value?.type?.id === 'VARCHAR' &&
+      !child.value.is_null &&
+      typeof child.value.value === 'string'
+        ? (child.value.value as string)
+        : undefined;
     if (text === undefined) return undefined;
     // DuckDB ignores a zone offset in a TIMESTAMP (no time zone) literal, which the comparator would apply.
-    if (target === 'TIMESTAMP WITH TIME ZONE' || (target === 'TIMESTAMP' && !/(z|[+-]\d{2}(:?\d{2})?)$/i.test(text.trim()))) return text;
+    if (
+      target === 'TIMESTAMP WITH TIME ZONE' ||
+      (target === 'TIMESTAMP' && !/(z|[+-]\d{2}(:?\d{2})?)$/i.test(text.trim()))
+    )
+      return text;
     if (target === 'DATE' && /^\d{4}-\d{2}-\d{2}$/.test(text.trim())) return text.trim();
     return undefined;
   }
@@ -74,8 +91,10 @@ function collect(node: any, out: Predicate[], names: ReadonlySet<string>): void 
   }
   if (node.class === 'COMPARISON' && OPS[node.type]) {
     const op = OPS[node.type];
-    const lc = column(node.left, names), rc = column(node.right, names);
-    const lv = constant(node.left), rv = constant(node.right);
+    const lc = column(node.left, names),
+      rc = column(node.right, names);
+    const lv = constant(node.left),
+      rv = constant(node.right);
     if (lc !== undefined && rv !== undefined) out.push({ column: lc, op, value: rv });
     else if (rc !== undefined && lv !== undefined) out.push({ column: rc, op: FLIP[op], value: lv });
   }
@@ -127,7 +146,8 @@ function comparatorFor(t: DataType): Cmp | null {
   // round beyond 2^53 or 15-17 digits: values too close to tell apart after
   // rounding compare as unknown (the file is kept), never as ordered.
   const exact: Cmp = (a, b) => {
-    const x = num(a), y = num(b);
+    const x = num(a),
+      y = num(b);
     if (Number.isNaN(x) || Number.isNaN(y)) return null;
     const d = x - y;
     if (Math.abs(d) > (Math.abs(x) + Math.abs(y)) * 2 ** -50) return d;
@@ -136,22 +156,45 @@ function comparatorFor(t: DataType): Cmp | null {
   if (t.kind === 'decimal') return exact;
   if (t.kind !== 'primitive') return null;
   switch (t.name) {
-    case 'long': case 'integer': case 'short': case 'byte':
+    case 'long':
+    case 'integer':
+    case 'short':
+    case 'byte':
       return exact;
-    case 'float': case 'double':
-      return (a, b) => { const x = num(a), y = num(b); return Number.isNaN(x) || Number.isNaN(y) ? null : x - y; };
+    case 'float':
+    case 'double':
+      return (a, b) => {
+        const x = num(a),
+          y = num(b);
+        return Number.isNaN(x) || Number.isNaN(y) ? null : x - y;
+      };
     case 'string':
       return (a, b) => (typeof a === 'string' && typeof b === 'string' ? compareCodePoints(a, b) : null);
     case 'date':
       // Dates only: DuckDB compares a date with a timestamp at the date's midnight, not by the timestamp's day.
       return (a, b) => {
-        const x = String(a).trim(), y = String(b).trim();
+        const x = String(a).trim(),
+          y = String(b).trim();
         if (!/^\d{4}-\d{2}-\d{2}$/.test(x) || !/^\d{4}-\d{2}-\d{2}$/.test(y)) return null;
-        try { return parseDate(x) - parseDate(y); } catch { return null; }
+        try {
+          return parseDate(x) - parseDate(y);
+        } catch {
+          return null;
+        }
       };
-    case 'timestamp': case 'timestamp_ntz':
-      return (a, b) => { try { const x = parseTimestampMicros(String(a)), y = parseTimestampMicros(String(b)); return x < y ? -1 : x > y ? 1 : 0; } catch { return null; } };
-    default: return null;
+    case 'timestamp':
+    case 'timestamp_ntz':
+      return (a, b) => {
+        try {
+          const x = parseTimestampMicros(String(a)),
+            y = parseTimestampMicros(String(b));
+          return x < y ? -1 : x > y ? 1 : 0;
+        } catch {
+          return null;
+        }
+      };
+    default:
+      return null;
   }
 }
 
@@ -164,7 +207,12 @@ function lookup(obj: unknown, column: string): unknown {
 }
 
 /** False only when the file provably holds no row matching all predicates. */
-export function fileMayMatch(add: Add, predicates: Predicate[], schema: StructType, partitionColumns: string[]): boolean {
+export function fileMayMatch(
+  add: Add,
+  predicates: Predicate[],
+  schema: StructType,
+  partitionColumns: string[],
+): boolean {
   let stats: any = null;
   for (const p of predicates) {
     const f = schema.fields.find((x) => x.name.toLowerCase() === p.column.toLowerCase());
@@ -181,23 +229,42 @@ export function fileMayMatch(add: Add, predicates: Predicate[], schema: StructTy
       continue;
     }
     if (stats === null) {
-      try { stats = add.stats ? JSON.parse(add.stats) : {}; } catch { stats = {}; }
+      try {
+        stats = add.stats ? JSON.parse(add.stats) : {};
+      } catch {
+        stats = {};
+      }
     }
     const min = lookup(stats.minValues, f.name);
     let max = lookup(stats.maxValues, f.name);
     if (isTs && typeof max === 'string') {
       // Other writers truncate timestamp max to milliseconds: widen by 1 ms.
-      try { max = formatWidened(parseTimestampMicros(max) + 1000n); } catch { max = undefined; }
+      try {
+        max = formatWidened(parseTimestampMicros(max) + 1000n);
+      } catch {
+        max = undefined;
+      }
     }
     if (min === undefined || max === undefined || min === null || max === null) continue;
-    const cMin = cmp(min, p.value), cMax = cmp(max, p.value);
+    const cMin = cmp(min, p.value),
+      cMax = cmp(max, p.value);
     if (cMin === null || cMax === null) continue;
     switch (p.op) {
-      case '=': if (cMin > 0 || cMax < 0) return false; break;
-      case '<': if (cMin >= 0) return false; break;
-      case '<=': if (cMin > 0) return false; break;
-      case '>': if (cMax <= 0) return false; break;
-      case '>=': if (cMax < 0) return false; break;
+      case '=':
+        if (cMin > 0 || cMax < 0) return false;
+        break;
+      case '<':
+        if (cMin >= 0) return false;
+        break;
+      case '<=':
+        if (cMin > 0) return false;
+        break;
+      case '>':
+        if (cMax <= 0) return false;
+        break;
+      case '>=':
+        if (cMax < 0) return false;
+        break;
     }
   }
   return true;
@@ -205,11 +272,16 @@ export function fileMayMatch(add: Add, predicates: Predicate[], schema: StructTy
 
 function test(c: number, op: Op): boolean {
   switch (op) {
-    case '=': return c === 0;
-    case '<': return c < 0;
-    case '<=': return c <= 0;
-    case '>': return c > 0;
-    case '>=': return c >= 0;
+    case '=':
+      return c === 0;
+    case '<':
+      return c < 0;
+    case '<=':
+      return c <= 0;
+    case '>':
+      return c > 0;
+    case '>=':
+      return c >= 0;
   }
 }
 

@@ -17,8 +17,18 @@ export interface GenerateOptions {
 }
 
 export const DEFAULT_SUBREDDITS = [
-  'technology', 'programming', 'dataengineering', 'python', 'rust', 'typescript',
-  'worldnews', 'science', 'askreddit', 'pics', 'datascience', 'apachekafka',
+  'technology',
+  'programming',
+  'dataengineering',
+  'python',
+  'rust',
+  'typescript',
+  'worldnews',
+  'science',
+  'askreddit',
+  'pics',
+  'datascience',
+  'apachekafka',
 ];
 
 const WORDS = (
@@ -57,9 +67,15 @@ export class PostGenerator {
     this.interval = options.intervalSeconds ?? 7;
   }
 
-  private pick<T>(xs: readonly T[]): T { return xs[Math.floor(this.rnd() * xs.length)]; }
-  private chance(p: number): boolean { return this.rnd() < p; }
-  private int(lo: number, hi: number): number { return lo + Math.floor(this.rnd() * (hi - lo + 1)); }
+  private pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.rnd() * xs.length)];
+  }
+  private chance(p: number): boolean {
+    return this.rnd() < p;
+  }
+  private int(lo: number, hi: number): number {
+    return lo + Math.floor(this.rnd() * (hi - lo + 1));
+  }
   private words(n: number): string {
     const out: string[] = new Array(n);
     for (let i = 0; i < n; i++) out[i] = this.pick(WORDS);
@@ -85,43 +101,156 @@ export class PostGenerator {
     const hasVideo = !isSelf && this.chance(0.08);
     const hasImage = !isSelf && !hasVideo && this.chance(0.4);
     const media = hasVideo
-      ? { reddit_video: { bitrate_kbps: 2400, fallback_url: `https://v.redd.it/${id}/DASH_720.mp4?source=fallback`, height: 720, width: 1280, scrubber_media_url: `https://v.redd.it/${id}/DASH_96.mp4`, dash_url: `https://v.redd.it/${id}/DASHPlaylist.mpd`, duration: this.int(3, 600), hls_url: `https://v.redd.it/${id}/HLSPlaylist.m3u8`, is_gif: false, transcoding_status: 'completed' } }
+      ? {
+          reddit_video: {
+            bitrate_kbps: 2400,
+            fallback_url: `https://v.redd.it/${id}/DASH_720.mp4?source=fallback`,
+            height: 720,
+            width: 1280,
+            scrubber_media_url: `https://v.redd.it/${id}/DASH_96.mp4`,
+            dash_url: `https://v.redd.it/${id}/DASHPlaylist.mpd`,
+            duration: this.int(3, 600),
+            hls_url: `https://v.redd.it/${id}/HLSPlaylist.m3u8`,
+            is_gif: false,
+            transcoding_status: 'completed',
+          },
+        }
       : null;
-    const url = isSelf ? `https://www.reddit.com/r/${sub}/comments/${id}/` : hasVideo ? `https://v.redd.it/${id}` : hasImage ? `https://i.redd.it/${id}.jpg` : `https://example.com/${this.words(3).replace(/ /g, '-')}`;
+    const url = isSelf
+      ? `https://www.reddit.com/r/${sub}/comments/${id}/`
+      : hasVideo
+        ? `https://v.redd.it/${id}`
+        : hasImage
+          ? `https://i.redd.it/${id}.jpg`
+          : `https://example.com/${this.words(3).replace(/ /g, '-')}`;
     const edited = this.chance(0.08) ? created + this.int(60, 86_400) + 0.0 : false;
     const flair = this.chance(0.4) ? this.pick(['Discussion', 'News', 'Question', 'Help', 'Meta', 'Showcase']) : null;
     const post: Record<string, unknown> = {
-      approved_at_utc: null, subreddit: sub, selftext, author_fullname: author === '[deleted]' ? undefined : `t2_${this.int(1, 1e9).toString(36)}`,
-      saved: false, mod_reason_title: null, gilded: this.chance(0.01) ? 1 : 0, clicked: false, title,
-      link_flair_richtext: flair ? [{ e: 'text', t: flair }] : [], subreddit_name_prefixed: `r/${sub}`, hidden: false,
-      pwls: 6, link_flair_css_class: flair ? flair.toLowerCase() : null, downs: 0,
-      thumbnail_height: hasImage || hasVideo ? 140 : null, top_awarded_type: null, hide_score: this.chance(0.1),
-      name: `t3_${id}`, quarantine: false, link_flair_text_color: 'dark',
+      approved_at_utc: null,
+      subreddit: sub,
+      selftext,
+      author_fullname: author === '[deleted]' ? undefined : `t2_${this.int(1, 1e9).toString(36)}`,
+      saved: false,
+      mod_reason_title: null,
+      gilded: this.chance(0.01) ? 1 : 0,
+      clicked: false,
+      title,
+      link_flair_richtext: flair ? [{ e: 'text', t: flair }] : [],
+      subreddit_name_prefixed: `r/${sub}`,
+      hidden: false,
+      pwls: 6,
+      link_flair_css_class: flair ? flair.toLowerCase() : null,
+      downs: 0,
+      thumbnail_height: hasImage || hasVideo ? 140 : null,
+      top_awarded_type: null,
+      hide_score: this.chance(0.1),
+      name: `t3_${id}`,
+      quarantine: false,
+      link_flair_text_color: 'dark',
       upvote_ratio: this.chance(0.05) ? 1 : Math.round((0.5 + this.rnd() / 2) * 100) / 100,
-      author_flair_background_color: null, subreddit_type: 'public', ups, total_awards_received: 0,
-      media_embed: {}, thumbnail_width: hasImage || hasVideo ? 140 : null, author_flair_template_id: null,
-      is_original_content: this.chance(0.03), user_reports: [], secure_media: media, is_reddit_media_domain: hasImage || hasVideo,
-      is_meta: false, category: null, secure_media_embed: {}, link_flair_text: flair, can_mod_post: false, score: ups,
-      approved_by: null, is_created_from_ads_ui: false, author_premium: this.chance(0.1),
+      author_flair_background_color: null,
+      subreddit_type: 'public',
+      ups,
+      total_awards_received: 0,
+      media_embed: {},
+      thumbnail_width: hasImage || hasVideo ? 140 : null,
+      author_flair_template_id: null,
+      is_original_content: this.chance(0.03),
+      user_reports: [],
+      secure_media: media,
+      is_reddit_media_domain: hasImage || hasVideo,
+      is_meta: false,
+      category: null,
+      secure_media_embed: {},
+      link_flair_text: flair,
+      can_mod_post: false,
+      score: ups,
+      approved_by: null,
+      is_created_from_ads_ui: false,
+      author_premium: this.chance(0.1),
       thumbnail: isSelf ? 'self' : hasImage || hasVideo ? `https://b.thumbs.redditmedia.com/${id}.jpg` : 'default',
-      edited, author_flair_css_class: null, author_flair_richtext: [], gildings: {},
+      edited,
+      author_flair_css_class: null,
+      author_flair_richtext: [],
+      gildings: {},
       post_hint: hasImage ? 'image' : hasVideo ? 'hosted:video' : undefined,
-      content_categories: this.chance(0.05) ? ['photography'] : null, is_self: isSelf, mod_note: null, created,
-      link_flair_type: flair ? 'richtext' : 'text', wls: 6, removed_by_category: this.chance(0.02) ? 'moderator' : null,
-      banned_by: null, author_flair_type: 'text', domain: isSelf ? `self.${sub}` : new URL(url).hostname,
-      allow_live_comments: false, selftext_html: selftext ? `<!-- SC_OFF --><div class="md"><p>${selftext}</p>\n</div><!-- SC_ON -->` : null,
-      likes: null, suggested_sort: null, banned_at_utc: null, url_overridden_by_dest: isSelf ? undefined : url, view_count: null,
-      archived: false, no_follow: this.chance(0.6), is_crosspostable: true, pinned: false, over_18: this.chance(0.04),
-      preview: hasImage ? { images: [{ source: { url: `https://preview.redd.it/${id}.jpg?auto=webp`, width: 1080, height: 1350 }, resolutions: [108, 216, 320, 640].map((w) => ({ url: `https://preview.redd.it/${id}.jpg?width=${w}`, width: w, height: Math.round(w * 1.25) })), variants: {}, id: `img${id}` }], enabled: true } : undefined,
-      all_awardings: [], awarders: [], media_only: false, can_gild: false, spoiler: this.chance(0.01), locked: this.chance(0.01),
-      author_flair_text: null, treatment_tags: [], visited: false, removed_by: null, num_reports: null, distinguished: null,
-      subreddit_id: `t5_${(2_000_000 + (k % this.subs.length)).toString(36)}`, author_is_blocked: false, mod_reason_by: null,
-      removal_reason: null, link_flair_background_color: '', id, is_robot_indexable: true, report_reasons: null, author,
-      discussion_type: null, num_comments: Math.floor(ups / this.int(3, 30)), send_replies: true, contest_mode: false,
-      author_patreon_flair: false, author_flair_text_color: null, permalink: `/r/${sub}/comments/${id}/${title.toLowerCase().split(' ').slice(0, 6).join('_')}/`,
-      stickied: false, url, subreddit_subscribers: 100_000 + (k % this.subs.length) * 250_000, created_utc: created,
-      num_crossposts: this.chance(0.05) ? this.int(1, 5) : 0, media, is_video: hasVideo,
-      whitelist_status: 'all_ads', parent_whitelist_status: 'all_ads', mod_reports: [],
+      content_categories: this.chance(0.05) ? ['photography'] : null,
+      is_self: isSelf,
+      mod_note: null,
+      created,
+      link_flair_type: flair ? 'richtext' : 'text',
+      wls: 6,
+      removed_by_category: this.chance(0.02) ? 'moderator' : null,
+      banned_by: null,
+      author_flair_type: 'text',
+      domain: isSelf ? `self.${sub}` : new URL(url).hostname,
+      allow_live_comments: false,
+      selftext_html: selftext ? `<!-- SC_OFF --><div class="md"><p>${selftext}</p>\n</div><!-- SC_ON -->` : null,
+      likes: null,
+      suggested_sort: null,
+      banned_at_utc: null,
+      url_overridden_by_dest: isSelf ? undefined : url,
+      view_count: null,
+      archived: false,
+      no_follow: this.chance(0.6),
+      is_crosspostable: true,
+      pinned: false,
+      over_18: this.chance(0.04),
+      preview: hasImage
+        ? {
+            images: [
+              {
+                source: { url: `https://preview.redd.it/${id}.jpg?auto=webp`, width: 1080, height: 1350 },
+                resolutions: [108, 216, 320, 640].map((w) => ({
+                  url: `https://preview.redd.it/${id}.jpg?width=${w}`,
+                  width: w,
+                  height: Math.round(w * 1.25),
+                })),
+                variants: {},
+                id: `img${id}`,
+              },
+            ],
+            enabled: true,
+          }
+        : undefined,
+      all_awardings: [],
+      awarders: [],
+      media_only: false,
+      can_gild: false,
+      spoiler: this.chance(0.01),
+      locked: this.chance(0.01),
+      author_flair_text: null,
+      treatment_tags: [],
+      visited: false,
+      removed_by: null,
+      num_reports: null,
+      distinguished: null,
+      subreddit_id: `t5_${(2_000_000 + (k % this.subs.length)).toString(36)}`,
+      author_is_blocked: false,
+      mod_reason_by: null,
+      removal_reason: null,
+      link_flair_background_color: '',
+      id,
+      is_robot_indexable: true,
+      report_reasons: null,
+      author,
+      discussion_type: null,
+      num_comments: Math.floor(ups / this.int(3, 30)),
+      send_replies: true,
+      contest_mode: false,
+      author_patreon_flair: false,
+      author_flair_text_color: null,
+      permalink: `/r/${sub}/comments/${id}/${title.toLowerCase().split(' ').slice(0, 6).join('_')}/`,
+      stickied: false,
+      url,
+      subreddit_subscribers: 100_000 + (k % this.subs.length) * 250_000,
+      created_utc: created,
+      num_crossposts: this.chance(0.05) ? this.int(1, 5) : 0,
+      media,
+      is_video: hasVideo,
+      whitelist_status: 'all_ads',
+      parent_whitelist_status: 'all_ads',
+      mod_reports: [],
     };
     for (const key of Object.keys(post)) if (post[key] === undefined) delete post[key];
     return post;

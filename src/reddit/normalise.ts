@@ -31,8 +31,7 @@ export interface NormaliseOptions {
 }
 
 export type AddResult =
-  | { ok: true; id: string; subreddit: string | null; duplicate: boolean }
-  | { ok: false; reason: string };
+  { ok: true; id: string; subreddit: string | null; duplicate: boolean } | { ok: false; reason: string };
 
 export interface NormalisedBatch extends ColumnBatch {
   ids: string[];
@@ -146,7 +145,9 @@ export class PostBatchBuilder {
     this.reset();
   }
 
-  get size(): number { return this.ids.length; }
+  get size(): number {
+    return this.ids.length;
+  }
 
   private reset(): void {
     this.columns = {};
@@ -183,10 +184,18 @@ export class PostBatchBuilder {
 
   /** Add an already parsed post object. */
   addParsed(obj: unknown, ref = 0): AddResult {
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return { ok: false, reason: `not a JSON object (got ${describe(obj)})` };
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+      return { ok: false, reason: `not a JSON object (got ${describe(obj)})` };
     const post = obj as Record<string, unknown>;
     const id = Object.hasOwn(post, 'id') ? post.id : undefined;
-    if (typeof id !== 'string' || id === '') return { ok: false, reason: id === undefined || id === null ? 'post has no "id"' : `post "id" must be a non-empty string, got ${describe(id)}` };
+    if (typeof id !== 'string' || id === '')
+      return {
+        ok: false,
+        reason:
+          id === undefined || id === null
+            ? 'post has no "id"'
+            : `post "id" must be a non-empty string, got ${describe(id)}`,
+      };
     // Coerce into a scratch row first so a bad field rejects the whole
     // message. One pass over the post's own keys (JSON.parse makes every key
     // an own data property, "__proto__" included).
@@ -209,7 +218,8 @@ export class PostBatchBuilder {
           continue;
         }
         if (i === EDITED && typeof raw === 'number') {
-          if (!Number.isFinite(raw)) throw new CoercionError(`field "edited": expected false or an epoch number, got ${raw}`);
+          if (!Number.isFinite(raw))
+            throw new CoercionError(`field "edited": expected false or an epoch number, got ${raw}`);
           values[i] = true;
           editedAt = epochMicros('edited', raw);
           continue;

@@ -62,7 +62,9 @@ async function readState(path: string): Promise<ProducerState | null> {
     return checkedState(JSON.parse(await fs.readFile(path, 'utf8')));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`cannot read producer state ${path}: ${(err as Error).message} (delete it to start over; posts may then be sent again)`);
+    throw new Error(
+      `cannot read producer state ${path}: ${(err as Error).message} (delete it to start over; posts may then be sent again)`,
+    );
   }
 }
 
@@ -72,13 +74,30 @@ function checkedState(raw: unknown): ProducerState {
   const o = raw as Record<string, unknown>;
   const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
   if (o.seen !== undefined && !strings(o.seen)) throw new Error('"seen" is not a list of post names');
-  if (o.anchor !== undefined && o.anchor !== null && typeof o.anchor !== 'string') throw new Error('"anchor" is not a post name');
-  if (o.emptyPolls !== undefined && !(Number.isInteger(o.emptyPolls) && (o.emptyPolls as number) >= 0)) throw new Error('"emptyPolls" is not a count');
+  if (o.anchor !== undefined && o.anchor !== null && typeof o.anchor !== 'string')
+    throw new Error('"anchor" is not a post name');
+  if (o.emptyPolls !== undefined && !(Number.isInteger(o.emptyPolls) && (o.emptyPolls as number) >= 0))
+    throw new Error('"emptyPolls" is not a count');
   const pending = o.pending ?? [];
-  if (!Array.isArray(pending) || !pending.every((p) => p && typeof p === 'object' && typeof p.topic === 'string' && typeof p.key === 'string' && typeof p.value === 'string')) {
+  if (
+    !Array.isArray(pending) ||
+    !pending.every(
+      (p) =>
+        p &&
+        typeof p === 'object' &&
+        typeof p.topic === 'string' &&
+        typeof p.key === 'string' &&
+        typeof p.value === 'string',
+    )
+  ) {
     throw new Error('"pending" is not a list of {topic, key, value}');
   }
-  return { seen: (o.seen as string[] | undefined) ?? [], anchor: (o.anchor as string | null | undefined) ?? null, emptyPolls: (o.emptyPolls as number | undefined) ?? 0, pending: pending as ProducerState['pending'] };
+  return {
+    seen: (o.seen as string[] | undefined) ?? [],
+    anchor: (o.anchor as string | null | undefined) ?? null,
+    emptyPolls: (o.emptyPolls as number | undefined) ?? 0,
+    pending: pending as ProducerState['pending'],
+  };
 }
 
 async function writeState(path: string, state: ProducerState): Promise<void> {
@@ -96,7 +115,12 @@ async function writeState(path: string, state: ProducerState): Promise<void> {
  * pending from an earlier run), only the posts missing from the topics' tails
  * are sent.
  */
-async function sendAll(o: ProducerOptions, posts: ProducerState['pending'], pause: NonNullable<ProducerOptions['sleep']>, checkFirst = false): Promise<number | null> {
+async function sendAll(
+  o: ProducerOptions,
+  posts: ProducerState['pending'],
+  pause: NonNullable<ProducerOptions['sleep']>,
+  checkFirst = false,
+): Promise<number | null> {
   let todo = posts;
   /** Posts Kafka had before this call (sent by an earlier run). */
   let before: number | null = checkFirst ? null : 0;
@@ -109,16 +133,24 @@ async function sendAll(o: ProducerOptions, posts: ProducerState['pending'], paus
         before ??= posts.length - todo.length;
       }
       await o.sink.send(todo);
-      if (attempt > 1) o.log.info('Kafka is answering again; pending posts published', { posts: todo.length, attempts: attempt });
+      if (attempt > 1)
+        o.log.info('Kafka is answering again; pending posts published', { posts: todo.length, attempts: attempt });
       return posts.length - (before ?? 0);
     } catch (err) {
       if (o.signal?.aborted) return null;
       const f = classifyKafkaFailure(err);
-      const why = f.kind === 'authentication' ? 'Kafka refused the credentials (check kafka_user / kafka_password and kafka_sasl_mechanism)'
-        : f.kind === 'tls' ? "Kafka's TLS certificate was not accepted (set kafka_ssl_ca to the CA that signed it)"
-          : f.kind === 'missing-topic' ? 'a topic is missing and could not be created'
-            : 'cannot reach Kafka';
-      o.log.warn(`${why}; retrying in ${delay} ms (the posts stay pending in the state file: nothing is lost or sent twice)`, { posts: todo.length, error: f.detail.slice(0, 300) });
+      const why =
+        f.kind === 'authentication'
+          ? 'Kafka refused the credentials (check kafka_user / kafka_password and kafka_sasl_mechanism)'
+          : f.kind === 'tls'
+            ? "Kafka's TLS certificate was not accepted (set kafka_ssl_ca to the CA that signed it)"
+            : f.kind === 'missing-topic'
+              ? 'a topic is missing and could not be created'
+              : 'cannot reach Kafka';
+      o.log.warn(
+        `${why}; retrying in ${delay} ms (the posts stay pending in the state file: nothing is lost or sent twice)`,
+        { posts: todo.length, error: f.detail.slice(0, 300) },
+      );
       await pause(delay, o.signal);
       if (o.signal?.aborted) return null;
       delay = Math.min(o.maxRetryDelayMs ?? 60_000, delay * 2);
@@ -127,13 +159,18 @@ async function sendAll(o: ProducerOptions, posts: ProducerState['pending'], paus
 }
 
 function stopped(o: ProducerOptions, cycles: number, sent: number): { cycles: number; sent: number } {
-  o.log.warn('stopped while Kafka was failing: the unsent posts stay pending in the state file; the next start sends exactly the ones Kafka does not have', { state: o.statePath });
+  o.log.warn(
+    'stopped while Kafka was failing: the unsent posts stay pending in the state file; the next start sends exactly the ones Kafka does not have',
+    { state: o.statePath },
+  );
   return { cycles, sent };
 }
 
 export async function runProducer(o: ProducerOptions): Promise<{ cycles: number; sent: number }> {
   const valid = o.subreddits.filter((s) => isValidSubreddit(s));
-  for (const s of o.subreddits) if (!isValidSubreddit(s)) o.log.warn('ignoring an invalid subreddit name (Reddit would drop it silently)', { subreddit: s });
+  for (const s of o.subreddits)
+    if (!isValidSubreddit(s))
+      o.log.warn('ignoring an invalid subreddit name (Reddit would drop it silently)', { subreddit: s });
   if (valid.length === 0) throw new Error('no valid subreddit to poll');
   const subs = new Set(valid.map((s) => s.toLowerCase()));
   const pause = o.sleep ?? sleep;
@@ -143,7 +180,9 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
 
   // Finish what a previous run had in flight, without repeating anything.
   if (saved?.pending.length) {
-    o.log.info('resuming: posts in flight at the last stop; sending the ones Kafka does not have', { pending: saved.pending.length });
+    o.log.info('resuming: posts in flight at the last stop; sending the ones Kafka does not have', {
+      pending: saved.pending.length,
+    });
     const n = await sendAll(o, saved.pending, pause, true);
     if (n === null) return stopped(o, 0, sent);
     sent += n;
@@ -162,7 +201,11 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
       children = listing.children;
       // Re-reading the head (no anchor, e.g. after the anchor post was deleted):
       // page back until a post we have seen, so nothing newer is skipped.
-      for (let pages = 1; params.before === undefined && tracker.seenCount > 0 && listing.after && pages < (o.maxCatchUpPages ?? 10); pages++) {
+      for (
+        let pages = 1;
+        params.before === undefined && tracker.seenCount > 0 && listing.after && pages < (o.maxCatchUpPages ?? 10);
+        pages++
+      ) {
         if (children.some((c) => typeof c.data?.name === 'string' && tracker.hasSeen(c.data.name))) break;
         listing = await o.client.listing(listingPath, { limit: '100', after: listing.after });
         children = children.concat(listing.children);
@@ -173,9 +216,13 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
       // service waits and polls again (the next poll catches up from the last
       // post seen); only errors a person must fix end it.
       // The last of a bounded run (--max-cycles) has no next poll: it fails.
-      if (!(err instanceof ReddStreamError && err.retryable) || (o.maxCycles !== undefined && cycles >= o.maxCycles)) throw err;
+      if (!(err instanceof ReddStreamError && err.retryable) || (o.maxCycles !== undefined && cycles >= o.maxCycles))
+        throw err;
       outage = Math.min(300_000, outage ? outage * 2 : 30_000);
-      o.log.warn(`Reddit is not answering; polling again in ${Math.round(outage / 1000)} s (nothing is lost: the next poll catches up from the last post seen)`, { error: err.message });
+      o.log.warn(
+        `Reddit is not answering; polling again in ${Math.round(outage / 1000)} s (nothing is lost: the next poll catches up from the last post seen)`,
+        { error: err.message },
+      );
       await pause(outage, o.signal);
       continue;
     }
@@ -196,8 +243,11 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
     await writeState(o.statePath, { ...tracker.state(), pending: [] });
     const wait = tracker.nextPollSeconds(o.pollSeconds ?? 10, o.maxPollSeconds ?? 300);
     const bySub = new Map<string, number>();
-    for (const p of out) bySub.set(p.topic.slice('reddit_'.length), (bySub.get(p.topic.slice('reddit_'.length)) ?? 0) + 1);
-    o.print(`cycle ${cycles}: ${out.length} new post(s)${out.length ? ` (${[...bySub].map(([s, n]) => `r/${s} ${n}`).join(', ')})` : ''}; rate limit remaining ${o.client.rate.remaining ?? '?'}; next poll in ${wait.toFixed(0)} s`);
+    for (const p of out)
+      bySub.set(p.topic.slice('reddit_'.length), (bySub.get(p.topic.slice('reddit_'.length)) ?? 0) + 1);
+    o.print(
+      `cycle ${cycles}: ${out.length} new post(s)${out.length ? ` (${[...bySub].map(([s, n]) => `r/${s} ${n}`).join(', ')})` : ''}; rate limit remaining ${o.client.rate.remaining ?? '?'}; next poll in ${wait.toFixed(0)} s`,
+    );
     if (o.maxCycles !== undefined && cycles >= o.maxCycles) break;
     await pause(wait * 1000, o.signal);
   }

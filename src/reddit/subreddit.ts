@@ -12,7 +12,9 @@ export function isValidSubreddit(name: string): boolean {
 export function normaliseSubreddit(name: string): string {
   const trimmed = name.trim().replace(/^\/?r\//i, '');
   if (!isValidSubreddit(trimmed)) {
-    throw new Error(`invalid subreddit name ${JSON.stringify(name)}: expected 2-21 letters, digits or underscores, not starting with "_"`);
+    throw new Error(
+      `invalid subreddit name ${JSON.stringify(name)}: expected 2-21 letters, digits or underscores, not starting with "_"`,
+    );
   }
   return trimmed.toLowerCase();
 }

@@ -33,7 +33,11 @@ export interface ConsumeOptions {
 }
 
 export interface ConsumeResult {
-  rows: number; deadLetters: number; commits: number; firstMessageAt?: number | null; lastCommitAt?: number | null;
+  rows: number;
+  deadLetters: number;
+  commits: number;
+  firstMessageAt?: number | null;
+  lastCommitAt?: number | null;
   /** Which post encoder ran. */
   encoder?: string;
   /** Partitions left unconsumed because their table needs a person (e.g. it cannot hold posts), with why. */
@@ -43,34 +47,64 @@ export interface ConsumeResult {
 export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const cfg = o.config;
   if (cfg.subreddits.length === 0) {
-    throw new ReddStreamError('INVALID_ARGUMENT', 'no subreddits configured: list them under `subreddit:` in config.yaml, set the `subreddit` environment variable, or pass --subreddits a,b');
+    throw new ReddStreamError(
+      'INVALID_ARGUMENT',
+      'no subreddits configured: list them under `subreddit:` in config.yaml, set the `subreddit` environment variable, or pass --subreddits a,b',
+    );
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(cfg.tableRoot) && !/^(file|s3a?):\/\//i.test(cfg.tableRoot)) {
-    throw new ReddStreamError('INVALID_ARGUMENT', `table_root ${cfg.tableRoot}: use a local directory, file:// or s3://bucket/prefix`);
+    throw new ReddStreamError(
+      'INVALID_ARGUMENT',
+      `table_root ${cfg.tableRoot}: use a local directory, file:// or s3://bucket/prefix`,
+    );
   }
   const topics = cfg.subreddits.map(topicFor);
   // Post batches are encoded by the native addon on libuv threads when it is
   // built, else on a pool of JavaScript workers; `workers: 0` encodes in this
   // thread. Other tables (dead letters) are encoded on a worker too, or here
   // when workers are not used.
-  const { encoder: batchEncoder, native, note } = choosePostBatchEncoder(cfg.encoder, cfg.workers, {
+  const {
+    encoder: batchEncoder,
+    native,
+    note,
+  } = choosePostBatchEncoder(cfg.encoder, cfg.workers, {
     threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
     ownsProcess: true,
-    onFallback: (reason) => (reason.startsWith('addon error') ? o.log.warn : o.log.info).call(o.log, `a batch went to the JavaScript encoder (${reason}); the files are the same, only slower (said once per reason)`),
+    onFallback: (reason) =>
+      (reason.startsWith('addon error') ? o.log.warn : o.log.info).call(
+        o.log,
+        `a batch went to the JavaScript encoder (${reason}); the files are the same, only slower (said once per reason)`,
+      ),
   });
   const encoder = native || cfg.workers === 0 ? inlineEncoder : new WorkerEncoder();
   o.log.info(`encoding posts with the ${note}`);
-  const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), { log: o.log, unknownFields: cfg.unknownFields, encoder });
+  const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), {
+    log: o.log,
+    unknownFields: cfg.unknownFields,
+    encoder,
+  });
   // Everything that may fail on bad settings (e.g. a missing CA file) before the spool is taken.
   const connection = kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8'));
   const spool = await Spool.claim(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
-  if (spool.requested !== nodePath.resolve(cfg.spoolDir)) o.log.info(`another process on this machine owns the spool ${cfg.spoolDir}: this one uses ${spool.dir}`);
-  for (const b of spool.broken) o.log.warn('a spool entry could not be read; it was set aside (renamed .broken) and is not replayed', { entry: b.name, error: b.error });
-  if (spool.size > 0) o.log.warn(`${spool.size} batch(es) from an earlier run wait in the spool at ${spool.dir}; they are committed first`);
+  if (spool.requested !== nodePath.resolve(cfg.spoolDir))
+    o.log.info(`another process on this machine owns the spool ${cfg.spoolDir}: this one uses ${spool.dir}`);
+  for (const b of spool.broken)
+    o.log.warn('a spool entry could not be read; it was set aside (renamed .broken) and is not replayed', {
+      entry: b.name,
+      error: b.error,
+    });
+  if (spool.size > 0)
+    o.log.warn(
+      `${spool.size} batch(es) from an earlier run wait in the spool at ${spool.dir}; they are committed first`,
+    );
   const pipeline = new IngestPipeline({
     spool,
     group: cfg.groupId,
-    policy: { maxMessages: cfg.batchSize, maxBytes: cfg.maxBatchBytes, maxLatencyMs: Math.round(cfg.processingInterval * 1000) },
+    policy: {
+      maxMessages: cfg.batchSize,
+      maxBytes: cfg.maxBatchBytes,
+      maxLatencyMs: Math.round(cfg.processingInterval * 1000),
+    },
     catalog,
     normalise: { unknownFields: cfg.unknownFields, maxMessageBytes: cfg.maxMessageBytes },
     log: o.log,
@@ -90,7 +124,12 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     log: o.log,
     connection,
   });
-  o.log.info('consuming', { topics: topics.join(','), brokers: cfg.kafkaBrokers.join(','), group: cfg.groupId, table_root: cfg.tableRoot });
+  o.log.info('consuming', {
+    topics: topics.join(','),
+    brokers: cfg.kafkaBrokers.join(','),
+    group: cfg.groupId,
+    table_root: cfg.tableRoot,
+  });
   let delay = 1000;
   for (;;) {
     if (o.signal?.aborted) {
@@ -98,7 +137,9 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
       return { rows: 0, deadLetters: 0, commits: 0 };
     }
     try {
-      const aborted = new Promise<'aborted'>((resolve) => o.signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
+      const aborted = new Promise<'aborted'>((resolve) =>
+        o.signal?.addEventListener('abort', () => resolve('aborted'), { once: true }),
+      );
       if ((await Promise.race([source.start().then(() => 'started' as const), aborted])) === 'aborted') {
         await source.close();
         await spool.close();
@@ -112,9 +153,9 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
           ? `Kafka refused the credentials (${cfg.kafkaSaslMechanism} as user "${cfg.creds.kafkaUser ?? ''}"; check kafka_user / kafka_password and kafka_sasl_mechanism); retrying in ${delay} ms`
           : f.kind === 'tls'
             ? `Kafka's TLS certificate was not accepted (${f.detail}): set kafka_ssl_ca to the PEM file of the CA that signed the brokers' certificates, and check that kafka_host names a host the certificate covers; retrying in ${delay} ms`
-          : f.kind === 'missing-topic'
-            ? `a topic does not exist yet (create it, or start the producer first); retrying in ${delay} ms`
-            : `cannot reach Kafka at ${cfg.kafkaBrokers.join(',')} (is the broker running? is kafka_host right? does kafka_security_protocol match the listener?); retrying in ${delay} ms`,
+            : f.kind === 'missing-topic'
+              ? `a topic does not exist yet (create it, or start the producer first); retrying in ${delay} ms`
+              : `cannot reach Kafka at ${cfg.kafkaBrokers.join(',')} (is the broker running? is kafka_host right? does kafka_security_protocol match the listener?); retrying in ${delay} ms`,
         { topics: topics.join(','), error: f.detail.slice(0, 300) },
       );
       await source.disconnect().catch(() => undefined);
@@ -125,8 +166,13 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   let blocked: ConsumeResult['blocked'];
   try {
     await runLoop({
-      pipeline, source, log: o.log, signal: o.signal, untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000,
-      maxBufferedBytes: (batchEncoder.parallelism + 2) * cfg.maxBatchBytes, collectGarbage: garbageCollection(cfg.gcEveryBytes),
+      pipeline,
+      source,
+      log: o.log,
+      signal: o.signal,
+      untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000,
+      maxBufferedBytes: (batchEncoder.parallelism + 2) * cfg.maxBatchBytes,
+      collectGarbage: garbageCollection(cfg.gcEveryBytes),
     });
     blocked = source.blocked();
   } finally {
@@ -136,5 +182,13 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     await batchEncoder.close?.();
     await spool.close();
   }
-  return { rows: pipeline.totals.rows, deadLetters: pipeline.totals.deadLetters, commits: pipeline.totals.commits, firstMessageAt: pipeline.totals.firstMessageAt, lastCommitAt: pipeline.totals.lastCommitAt, encoder: note, blocked };
+  return {
+    rows: pipeline.totals.rows,
+    deadLetters: pipeline.totals.deadLetters,
+    commits: pipeline.totals.commits,
+    firstMessageAt: pipeline.totals.firstMessageAt,
+    lastCommitAt: pipeline.totals.lastCommitAt,
+    encoder: note,
+    blocked,
+  };
 }

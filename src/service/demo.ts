@@ -37,7 +37,10 @@ export interface DemoResult {
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const catalog = new TableCatalog(localTableRoot(o.tableRoot), { log: o.log });
   // The same encoder choice as `consume` (native when built).
-  const { encoder, note } = choosePostBatchEncoder('auto', undefined, { threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4, ownsProcess: true });
+  const { encoder, note } = choosePostBatchEncoder('auto', undefined, {
+    threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
+    ownsProcess: true,
+  });
   o.log.info(`encoding posts with the ${note}`);
   const pipeline = new IngestPipeline({
     group: o.group,

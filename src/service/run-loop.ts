@@ -113,7 +113,9 @@ export async function runLoop(opts: RunOptions): Promise<void> {
   let lastMessageAt = Date.now();
   // A re-seek (after a failed or conflicting flush) means messages are to be
   // read again: idle time starts over, so --until-idle waits for them.
-  const rereading = () => { lastMessageAt = Date.now(); };
+  const rereading = () => {
+    lastMessageAt = Date.now();
+  };
   let polledBytes = 0;
   let backoff = 0;
   let backoffUntil = 0;
@@ -142,13 +144,18 @@ export async function runLoop(opts: RunOptions): Promise<void> {
         replayBackoff = Math.min(10_000, replayBackoff ? replayBackoff * 2 : 1000);
         replayAt = Date.now() + replayBackoff;
         const waiting = `${r.remaining} batch(es) (${(spool.bytes / 1e6).toFixed(1)} MB) wait in the spool; next replay attempt in ${replayBackoff} ms${spool.full() ? ' (spool full: consumption paused)' : ''}`;
-        if (needsAPerson(r.error)) log.error(`a spooled batch cannot be committed until its table is fixed; ${waiting}`, { error: r.error.message });
+        if (needsAPerson(r.error))
+          log.error(`a spooled batch cannot be committed until its table is fixed; ${waiting}`, {
+            error: r.error.message,
+          });
         else log.warn(`the table store is still unavailable; ${waiting}`, { error: r.error.message });
       } else {
         replayBackoff = 0;
         if (r.replayed) await source.committed?.(pipeline.committedOffsets());
       }
-    })().finally(() => { replaying = null; });
+    })().finally(() => {
+      replaying = null;
+    });
   };
 
   const handle = async (out: FlushOutcome) => {
@@ -172,8 +179,18 @@ export async function runLoop(opts: RunOptions): Promise<void> {
     perTopic.set(topic, n + 1);
     // The slot is free as soon as the commit is done (mirroring offsets into Kafka need not hold it).
     const release = () => perTopic.set(topic, (perTopic.get(topic) ?? 1) - 1);
-    const p: Promise<void> = pipeline.flushTopic(topic, reason)
-      .then((out) => { release(); return handle(out); }, (err) => { release(); return handle({ summaries: [], reseek: [], error: err as Error }); })
+    const p: Promise<void> = pipeline
+      .flushTopic(topic, reason)
+      .then(
+        (out) => {
+          release();
+          return handle(out);
+        },
+        (err) => {
+          release();
+          return handle({ summaries: [], reseek: [], error: err as Error });
+        },
+      )
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
   };
@@ -200,15 +217,23 @@ export async function runLoop(opts: RunOptions): Promise<void> {
       opts.collectGarbage.collect();
     }
     for (const [topic, reason] of pipeline.dueReasons()) start(topic, reason);
-    if (inFlight.size > 0 && pipeline.bufferedBytes() + pipeline.inFlightBytes > (opts.maxBufferedBytes ?? 64 * 1024 * 1024)) {
+    if (
+      inFlight.size > 0 &&
+      pipeline.bufferedBytes() + pipeline.inFlightBytes > (opts.maxBufferedBytes ?? 64 * 1024 * 1024)
+    ) {
       await Promise.race(inFlight.values());
       continue;
     }
     if (msgs.length === 0) {
-      if (Date.now() - lastMessageAt >= quietFlushMs(pipeline.policy)) for (const t of pipeline.topicsHolding(QUIET_FLUSH_MIN_BYTES)) start(t, 'caught up');
+      if (Date.now() - lastMessageAt >= quietFlushMs(pipeline.policy))
+        for (const t of pipeline.topicsHolding(QUIET_FLUSH_MIN_BYTES)) start(t, 'caught up');
       if (pipeline.buffered() === 0 && inFlight.size === 0 && (!spool || spool.size === 0)) {
         const idleFor = Date.now() - lastMessageAt;
-        if (source.exhausted() || (opts.untilIdleMs !== undefined && idleFor >= opts.untilIdleMs && !source.positioning?.())) break;
+        if (
+          source.exhausted() ||
+          (opts.untilIdleMs !== undefined && idleFor >= opts.untilIdleMs && !source.positioning?.())
+        )
+          break;
       }
       if (source.exhausted() && pipeline.buffered() > 0) {
         for (const t of new Set(pipeline.assigned().map((a) => a.topic))) start(t, 'end of input');
@@ -224,9 +249,13 @@ export async function runLoop(opts: RunOptions): Promise<void> {
   if (replaying) await replaying;
   const r = await pipeline.flushAll('shutdown');
   if (r.summaries.length) await source.committed?.(pipeline.committedOffsets());
-  if (r.error) log.error('final flush failed; uncommitted messages will be re-read on the next start', { error: r.error.message });
+  if (r.error)
+    log.error('final flush failed; uncommitted messages will be re-read on the next start', { error: r.error.message });
   if (spool && spool.size > 0) {
     const rr = await pipeline.replaySpool();
-    if (rr.remaining > 0) log.warn(`${rr.remaining} batch(es) stay in the spool at ${spool.dir}; they are replayed on the next start (or run: reddit-stream spool replay)`);
+    if (rr.remaining > 0)
+      log.warn(
+        `${rr.remaining} batch(es) stay in the spool at ${spool.dir}; they are replayed on the next start (or run: reddit-stream spool replay)`,
+      );
   }
 }

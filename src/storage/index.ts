@@ -19,7 +19,10 @@ export function openStore(uri: string, s3?: S3StoreOptions): ObjectStore {
   if (isS3Uri(uri)) return new S3ObjectStore(uri, s3);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1];
   if (scheme) {
-    throw new ReddStreamError('INVALID_ARGUMENT', `unsupported table URI scheme "${scheme}://" in ${uri}: use a local path, file:// or s3://`);
+    throw new ReddStreamError(
+      'INVALID_ARGUMENT',
+      `unsupported table URI scheme "${scheme}://" in ${uri}: use a local path, file:// or s3://`,
+    );
   }
   return new LocalObjectStore(uri);
 }

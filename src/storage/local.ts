@@ -13,7 +13,13 @@ import * as nodePath from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError, ReddStreamError } from '../errors.ts';
 import { syncDir } from './durable.ts';
-import { comparePaths, validateRelativePath, type ListOptions, type ObjectMeta, type ObjectStore } from './object-store.ts';
+import {
+  comparePaths,
+  validateRelativePath,
+  type ListOptions,
+  type ObjectMeta,
+  type ObjectStore,
+} from './object-store.ts';
 
 export interface LocalStoreOptions {
   /** fsync files before publishing them (default true). */
@@ -70,7 +76,8 @@ export class LocalObjectStore implements ObjectStore {
       if (!st.isFile()) return null;
       return { path, size: st.size, lastModified: st.mtime };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+        return null;
       throw this.mapError(err, path);
     }
   }
@@ -93,7 +100,8 @@ export class LocalObjectStore implements ObjectStore {
       for (const e of entries) {
         const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
         if (e.isDirectory()) {
-          if (prefix.startsWith(childRel + '/') || childRel.startsWith(prefix) || (childRel + '/').startsWith(prefix)) await walk(childRel);
+          if (prefix.startsWith(childRel + '/') || childRel.startsWith(prefix) || (childRel + '/').startsWith(prefix))
+            await walk(childRel);
         } else if (e.isFile() && childRel.startsWith(prefix) && !e.name.startsWith('.tmp-')) {
           if (options?.startAfter !== undefined && comparePaths(childRel, options.startAfter) <= 0) continue;
           const st = await fs.stat(nodePath.join(abs, e.name)).catch(() => null);
@@ -140,7 +148,6 @@ export class LocalObjectStore implements ObjectStore {
     if (this.fsync) await syncDir(dir);
   }
 
-
   async delete(path: string): Promise<void> {
     await fs.rm(this.abs(path), { force: true });
   }
@@ -171,11 +178,16 @@ export class LocalObjectStore implements ObjectStore {
 
   private mapError(err: unknown, path: string): Error {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return new NotFoundError(nodePath.join(this.root, path), { cause: err });
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')
+      return new NotFoundError(nodePath.join(this.root, path), { cause: err });
     if (err instanceof ReddStreamError) return err;
-    return new ReddStreamError('STORAGE', `local storage error on ${nodePath.join(this.root, path)}: ${(err as Error).message}`, {
-      cause: err,
-      retryable: code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE',
-    });
+    return new ReddStreamError(
+      'STORAGE',
+      `local storage error on ${nodePath.join(this.root, path)}: ${(err as Error).message}`,
+      {
+        cause: err,
+        retryable: code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE',
+      },
+    );
   }
 }

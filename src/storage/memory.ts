@@ -1,6 +1,12 @@
 /** In-memory ObjectStore, for unit tests. Same contract as the real stores. */
 import { NotFoundError } from '../errors.ts';
-import { comparePaths, validateRelativePath, type ListOptions, type ObjectMeta, type ObjectStore } from './object-store.ts';
+import {
+  comparePaths,
+  validateRelativePath,
+  type ListOptions,
+  type ObjectMeta,
+  type ObjectStore,
+} from './object-store.ts';
 
 export class MemoryObjectStore implements ObjectStore {
   readonly url: string;

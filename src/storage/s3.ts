@@ -47,10 +47,13 @@ let sdk: Sdk | undefined;
 let sdkLoading: Promise<Sdk> | undefined;
 
 function loadSdk(): Promise<Sdk> {
-  return (sdkLoading ??= import('@aws-sdk/client-s3').then((m) => (sdk = m), (err) => {
-    sdkLoading = undefined; // try again next time
-    throw err;
-  }));
+  return (sdkLoading ??= import('@aws-sdk/client-s3').then(
+    (m) => (sdk = m),
+    (err) => {
+      sdkLoading = undefined; // try again next time
+      throw err;
+    },
+  ));
 }
 
 function isServiceError(err: unknown): err is S3ServiceException {
@@ -67,16 +70,20 @@ export class S3Connection {
   }
 
   get(): Promise<{ client: S3Client; sdk: Sdk }> {
-    return (this.client ??= loadSdk().then((m) => ({ client: makeS3Client(m, this.o), sdk: m }), (err) => {
-      this.client = undefined;
-      throw err;
-    }));
+    return (this.client ??= loadSdk().then(
+      (m) => ({ client: makeS3Client(m, this.o), sdk: m }),
+      (err) => {
+        this.client = undefined;
+        throw err;
+      },
+    ));
   }
 }
 
 export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
   const m = /^s3a?:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!m || !m[1]) throw new ReddStreamError('INVALID_ARGUMENT', `invalid S3 URI ${JSON.stringify(uri)}: expected s3://bucket/prefix`);
+  if (!m || !m[1])
+    throw new ReddStreamError('INVALID_ARGUMENT', `invalid S3 URI ${JSON.stringify(uri)}: expected s3://bucket/prefix`);
   return { bucket: m[1], prefix: m[2].replace(/\/+$/, '') };
 }
 
@@ -131,7 +138,9 @@ export class S3ObjectStore implements ObjectStore {
     if (end <= start) return new Uint8Array(0);
     try {
       const { client, sdk: m } = await this.connection.get();
-      const r = await client.send(new m.GetObjectCommand({ Bucket: this.bucket, Key: this.key(path), Range: `bytes=${start}-${end - 1}` }));
+      const r = await client.send(
+        new m.GetObjectCommand({ Bucket: this.bucket, Key: this.key(path), Range: `bytes=${start}-${end - 1}` }),
+      );
       return await r.Body!.transformToByteArray();
     } catch (err) {
       if (isServiceError(err) && err.$metadata.httpStatusCode === 416) return new Uint8Array(0);
@@ -145,7 +154,13 @@ export class S3ObjectStore implements ObjectStore {
       const r = await client.send(new m.HeadObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
       return { path, size: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0) };
     } catch (err) {
-      if (isServiceError(err) && (err.name === 'NotFound' || err.name === 'NoSuchKey' || (err.$metadata.httpStatusCode === 404 && !/User|Bucket/.test(err.name)))) return null;
+      if (
+        isServiceError(err) &&
+        (err.name === 'NotFound' ||
+          err.name === 'NoSuchKey' ||
+          (err.$metadata.httpStatusCode === 404 && !/User|Bucket/.test(err.name)))
+      )
+        return null;
       throw this.mapError(err, path, 'read');
     }
   }
@@ -157,12 +172,15 @@ export class S3ObjectStore implements ObjectStore {
     try {
       const { client, sdk: m } = await this.connection.get();
       do {
-        const r = await client.send(new m.ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: base + prefix,
-          ContinuationToken: token,
-          StartAfter: token === undefined && options?.startAfter !== undefined ? base + options.startAfter : undefined,
-        }));
+        const r = await client.send(
+          new m.ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: base + prefix,
+            ContinuationToken: token,
+            StartAfter:
+              token === undefined && options?.startAfter !== undefined ? base + options.startAfter : undefined,
+          }),
+        );
         for (const o of r.Contents ?? []) {
           if (!o.Key || !o.Key.startsWith(base)) continue;
           const rel = o.Key.slice(base.length);
@@ -198,7 +216,9 @@ export class S3ObjectStore implements ObjectStore {
     for (let attempt = 1; ; attempt++) {
       try {
         const { client, sdk: m } = await this.connection.get();
-        await client.send(new m.PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: data, IfNoneMatch: '*' }));
+        await client.send(
+          new m.PutObjectCommand({ Bucket: this.bucket, Key: this.key(path), Body: data, IfNoneMatch: '*' }),
+        );
         return true;
       } catch (err) {
         const status = isServiceError(err) ? err.$metadata.httpStatusCode : undefined;
@@ -208,7 +228,11 @@ export class S3ObjectStore implements ObjectStore {
           continue;
         }
         if (status === 501 || (isServiceError(err) && err.name === 'NotImplemented')) {
-          throw new ReddStreamError('UNSUPPORTED_FEATURE', `${this.url}: the S3 server does not support conditional writes (If-None-Match), which Delta commits need to be safe with concurrent writers; use a server that does, or set s3_unsafe_single_writer: true if exactly one process ever writes these tables`, { cause: err });
+          throw new ReddStreamError(
+            'UNSUPPORTED_FEATURE',
+            `${this.url}: the S3 server does not support conditional writes (If-None-Match), which Delta commits need to be safe with concurrent writers; use a server that does, or set s3_unsafe_single_writer: true if exactly one process ever writes these tables`,
+            { cause: err },
+          );
         }
         throw this.mapError(err, path, 'write');
       }
@@ -237,12 +261,30 @@ export class S3ObjectStore implements ObjectStore {
       const partSize = 16 * 1024 * 1024;
       const parts = [];
       for (let off = 0, n = 1; off < data.byteLength; off += partSize, n++) {
-        const r = await client.send(new m.UploadPartCommand({ Bucket: this.bucket, Key, UploadId: uploadId, PartNumber: n, Body: data.subarray(off, off + partSize) }));
+        const r = await client.send(
+          new m.UploadPartCommand({
+            Bucket: this.bucket,
+            Key,
+            UploadId: uploadId,
+            PartNumber: n,
+            Body: data.subarray(off, off + partSize),
+          }),
+        );
         parts.push({ ETag: r.ETag, PartNumber: n });
       }
-      await client.send(new m.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+      await client.send(
+        new m.CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
     } catch (err) {
-      if (uploadId && conn) await conn.client.send(new conn.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => undefined);
+      if (uploadId && conn)
+        await conn.client
+          .send(new conn.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId }))
+          .catch(() => undefined);
       throw this.mapError(err, path, 'write');
     }
   }
@@ -252,28 +294,65 @@ export class S3ObjectStore implements ObjectStore {
     if (isServiceError(err)) {
       const status = err.$metadata.httpStatusCode;
       switch (err.name) {
-        case 'NoSuchKey': case 'NotFound':
+        case 'NoSuchKey':
+        case 'NotFound':
           return new NotFoundError(where, { cause: err });
         case 'NoSuchBucket':
-          return new ReddStreamError('STORAGE', `bucket "${this.bucket}" does not exist (${op} ${where}): create it or fix the table URI`, { cause: err });
-        case 'InvalidAccessKeyId': case 'XAdminUserNotFound': case 'InvalidClientTokenId':
-          return new ReddStreamError('STORAGE', `S3 rejected the access key for ${where}: check aws_client in creds.json or AWS_ACCESS_KEY_ID`, { cause: err });
+          return new ReddStreamError(
+            'STORAGE',
+            `bucket "${this.bucket}" does not exist (${op} ${where}): create it or fix the table URI`,
+            { cause: err },
+          );
+        case 'InvalidAccessKeyId':
+        case 'XAdminUserNotFound':
+        case 'InvalidClientTokenId':
+          return new ReddStreamError(
+            'STORAGE',
+            `S3 rejected the access key for ${where}: check aws_client in creds.json or AWS_ACCESS_KEY_ID`,
+            { cause: err },
+          );
         case 'SignatureDoesNotMatch':
-          return new ReddStreamError('STORAGE', `S3 rejected the request signature for ${where}: the secret key is wrong (aws_secret in creds.json or AWS_SECRET_ACCESS_KEY)`, { cause: err });
+          return new ReddStreamError(
+            'STORAGE',
+            `S3 rejected the request signature for ${where}: the secret key is wrong (aws_secret in creds.json or AWS_SECRET_ACCESS_KEY)`,
+            { cause: err },
+          );
         case 'AccessDenied':
-          return new ReddStreamError('STORAGE', `access denied to ${op} ${where}: grant s3:GetObject, s3:PutObject, s3:ListBucket and s3:DeleteObject on the bucket to these credentials`, { cause: err });
+          return new ReddStreamError(
+            'STORAGE',
+            `access denied to ${op} ${where}: grant s3:GetObject, s3:PutObject, s3:ListBucket and s3:DeleteObject on the bucket to these credentials`,
+            { cause: err },
+          );
       }
       const retryable = status === undefined || status >= 500 || status === 429;
-      return new ReddStreamError('STORAGE', `S3 ${op} of ${where} failed: ${err.name}${status ? ` (HTTP ${status})` : ''}`, { cause: err, retryable });
+      return new ReddStreamError(
+        'STORAGE',
+        `S3 ${op} of ${where} failed: ${err.name}${status ? ` (HTTP ${status})` : ''}`,
+        { cause: err, retryable },
+      );
     }
     const code = (err as NodeJS.ErrnoException)?.code;
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNRESET' || code === 'ETIMEDOUT') {
-      return new ReddStreamError('STORAGE', `cannot reach the S3 endpoint ${this.o.endpoint ?? '(AWS)'} to ${op} ${where} (${code}): check s3_endpoint and that the server is running`, { cause: err, retryable: true });
+    if (
+      code === 'ECONNREFUSED' ||
+      code === 'ENOTFOUND' ||
+      code === 'EAI_AGAIN' ||
+      code === 'ECONNRESET' ||
+      code === 'ETIMEDOUT'
+    ) {
+      return new ReddStreamError(
+        'STORAGE',
+        `cannot reach the S3 endpoint ${this.o.endpoint ?? '(AWS)'} to ${op} ${where} (${code}): check s3_endpoint and that the server is running`,
+        { cause: err, retryable: true },
+      );
     }
     if (err instanceof ReddStreamError) return err;
     const msg = (err as Error)?.message ?? String(err);
     if (/credential/i.test(msg)) {
-      return new ReddStreamError('STORAGE', `no AWS credentials for ${where}: set aws_client/aws_secret in creds.json, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an AWS profile`, { cause: err });
+      return new ReddStreamError(
+        'STORAGE',
+        `no AWS credentials for ${where}: set aws_client/aws_secret in creds.json, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an AWS profile`,
+        { cause: err },
+      );
     }
     return new ReddStreamError('STORAGE', `S3 ${op} of ${where} failed: ${msg}`, { cause: err, retryable: true });
   }

@@ -18,17 +18,28 @@ function probeBin(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-bin-'));
   fs.mkdirSync(path.join(dir, 'bin'));
   fs.mkdirSync(path.join(dir, 'dist', 'cli'), { recursive: true });
-  for (const f of ['reddit-stream.js', 'node-flags.json']) fs.copyFileSync(path.join(REPO_ROOT, 'bin', f), path.join(dir, 'bin', f));
-  fs.writeFileSync(path.join(dir, 'dist', 'cli', 'main.js'), `
+  for (const f of ['reddit-stream.js', 'node-flags.json'])
+    fs.copyFileSync(path.join(REPO_ROOT, 'bin', f), path.join(dir, 'bin', f));
+  fs.writeFileSync(
+    path.join(dir, 'dist', 'cli', 'main.js'),
+    `
     process.stdout.write(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, args: process.argv.slice(2), marker: process.env.REDDIT_STREAM_REEXECUTED ?? null }));
     process.exitCode = Number(process.argv[2] === 'exit' ? process.argv[3] : 0);
-  `);
+  `,
+  );
   return path.join(dir, 'bin', 'reddit-stream.js');
 }
 
 function run(bin: string, args: string[], opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}) {
-  const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), bin, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', ...opts.env } });
-  return { status: r.status, out: r.stdout ? (JSON.parse(r.stdout) as { execArgv: string[]; args: string[]; marker: string | null }) : null, stderr: r.stderr };
+  const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '', ...opts.env },
+  });
+  return {
+    status: r.status,
+    out: r.stdout ? (JSON.parse(r.stdout) as { execArgv: string[]; args: string[]; marker: string | null }) : null,
+    stderr: r.stderr,
+  };
 }
 
 describe('bin/reddit-stream.js', () => {

@@ -37,7 +37,10 @@ describe('reddit-stream cat/history/describe', () => {
     const t = fixtureTable('dat-basic_append');
     const v0 = cli('cat', t, '--version', '0', '--format', 'ndjson');
     assert.equal(v0.code, 0, v0.stderr);
-    assert.deepEqual(v0.stdout.trim().split('\n').sort(), fs.readFileSync(path.join(t, '../../_expected/dat-basic_append/v0.ndjson'), 'utf8').trim().split('\n').sort());
+    assert.deepEqual(
+      v0.stdout.trim().split('\n').sort(),
+      fs.readFileSync(path.join(t, '../../_expected/dat-basic_append/v0.ndjson'), 'utf8').trim().split('\n').sort(),
+    );
     const csv = cli('cat', t, '--format', 'csv');
     assert.equal(csv.stdout.split('\n')[0], 'letter,number,a_float');
     assert.equal(csv.stdout.trim().split('\n').length, 6);
@@ -49,8 +52,14 @@ describe('reddit-stream cat/history/describe', () => {
   it('history lists versions newest first with operations and counts', () => {
     const r = cli('history', fixtureTable('delta-golden-basic-with-inserts-deletes-checkpoint'), '--format', 'ndjson');
     assert.equal(r.code, 0, r.stderr);
-    const entries = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(entries.map((e) => e.version), Array.from({ length: 14 }, (_, i) => 13 - i));
+    const entries = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      entries.map((e) => e.version),
+      Array.from({ length: 14 }, (_, i) => 13 - i),
+    );
     assert.ok(entries.some((e) => e.operation === 'DELETE' && e.removedFiles > 0));
   });
 
@@ -74,7 +83,10 @@ describe('reddit-stream cat/history/describe', () => {
 describe('bad input gives one clear error naming the file', () => {
   it('corrupt commit JSON', () => {
     const t = copyFixture('dat-basic_append');
-    fs.writeFileSync(path.join(t, '_delta_log/00000000000000000001.json'), '{"add": {"path": "x.parquet", "size": 1}}\n{not json');
+    fs.writeFileSync(
+      path.join(t, '_delta_log/00000000000000000001.json'),
+      '{"add": {"path": "x.parquet", "size": 1}}\n{not json',
+    );
     assertCleanError(cli('cat', t), /CORRUPT_LOG.*00000000000000000001\.json line 2.*invalid JSON/);
     fs.writeFileSync(path.join(t, '_delta_log/00000000000000000001.json'), '{"add": {"path": 42}}\n');
     assertCleanError(cli('cat', t), /00000000000000000001\.json line 1: field "path" must be a string/);
@@ -103,11 +115,17 @@ describe('bad input gives one clear error naming the file', () => {
   });
 
   it('time travel to a version that does not exist', () => {
-    assertCleanError(cli('cat', fixtureTable('dat-basic_append'), '--version', '9'), /VERSION_NOT_FOUND.*latest version is 1/);
+    assertCleanError(
+      cli('cat', fixtureTable('dat-basic_append'), '--version', '9'),
+      /VERSION_NOT_FOUND.*latest version is 1/,
+    );
   });
 
   it('unsupported features are refused by name', () => {
-    assertCleanError(cli('cat', fixtureTable('delta-rs-table_with_column_mapping')), /UNSUPPORTED_FEATURE.*columnMapping/);
+    assertCleanError(
+      cli('cat', fixtureTable('delta-rs-table_with_column_mapping')),
+      /UNSUPPORTED_FEATURE.*columnMapping/,
+    );
   });
 
   it('usage errors exit 2', () => {

@@ -19,18 +19,42 @@ describe('reddit-stream spool', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-cli-'));
     const lake = path.join(dir, 'lake');
     const spoolDir = path.join(dir, 'spool');
-    const table = await DeltaTable.create(new LocalObjectStore(path.join(lake, 'tech')), { schema: postTableSchema('keep'), name: 'tech' });
+    const table = await DeltaTable.create(new LocalObjectStore(path.join(lake, 'tech')), {
+      schema: postTableSchema('keep'),
+      name: 'tech',
+    });
     const spool = new Spool(spoolDir);
     await spool.init();
     for (let b = 0; b < 2; b++) {
       const builder = new PostBatchBuilder();
       for (let i = 0; i < 5; i++) builder.add(JSON.stringify({ id: `p${b}-${i}`, subreddit: 'tech', title: 'x' }));
-      const prep = await table.prepareAppend(builder.build(), { txns: [{ appId: 'g-reddit_tech-0', version: b * 10 + 9, expect: b === 0 ? null : 9 }], prepareTxnCheck: b === 0 });
+      const prep = await table.prepareAppend(builder.build(), {
+        txns: [{ appId: 'g-reddit_tech-0', version: b * 10 + 9, expect: b === 0 ? null : 9 }],
+        prepareTxnCheck: b === 0,
+      });
       assert.ok(!('kind' in prep));
-      await spool.add(['reddit_tech'], [{ table: 'tech', prepared: prep as Exclude<typeof prep, { kind: 'conflict' }> }]);
+      await spool.add(
+        ['reddit_tech'],
+        [{ table: 'tech', prepared: prep as Exclude<typeof prep, { kind: 'conflict' }> }],
+      );
     }
     await spool.close(); // as a consume that stopped: the CLI may own the spool now
-    const run = (...a: string[]) => spawnSync(process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'spool', ...a, '--spool-dir', spoolDir, '--table-root', lake, '--group-id', 'g'], { cwd: dir, encoding: 'utf8' });
+    const run = (...a: string[]) =>
+      spawnSync(
+        process.execPath,
+        [
+          path.join(REPO_ROOT, 'src/cli/main.ts'),
+          'spool',
+          ...a,
+          '--spool-dir',
+          spoolDir,
+          '--table-root',
+          lake,
+          '--group-id',
+          'g',
+        ],
+        { cwd: dir, encoding: 'utf8' },
+      );
     const list = run('list');
     assert.equal(list.status, 0, list.stderr);
     assert.match(list.stdout, /: 2 batch\(es\)/);
@@ -47,8 +71,13 @@ describe('reddit-stream spool', () => {
     await second.init();
     const b2 = new PostBatchBuilder();
     b2.add(JSON.stringify({ id: 'p9', subreddit: 'tech', title: 'x' }));
-    const prep2 = await table.prepareAppend(b2.build(), { txns: [{ appId: 'g-reddit_tech-1', version: 3, expect: null }] });
-    await second.add(['reddit_tech'], [{ table: 'tech', prepared: prep2 as Exclude<typeof prep2, { kind: 'conflict' }> }]);
+    const prep2 = await table.prepareAppend(b2.build(), {
+      txns: [{ appId: 'g-reddit_tech-1', version: 3, expect: null }],
+    });
+    await second.add(
+      ['reddit_tech'],
+      [{ table: 'tech', prepared: prep2 as Exclude<typeof prep2, { kind: 'conflict' }> }],
+    );
     await second.close();
     const both = run('list');
     assert.match(both.stdout, /spool .*spool: 0 batch\(es\)/);

@@ -50,7 +50,9 @@ lines.on('close', () => {
 function nextLine(): Promise<string | null> {
   if (queue.length > 0) return Promise.resolve(queue.shift()!);
   if (closed) return Promise.resolve(null);
-  return new Promise((resolve) => { waiter = resolve; });
+  return new Promise((resolve) => {
+    waiter = resolve;
+  });
 }
 
 try {
@@ -68,12 +70,26 @@ try {
     const res = await table.appendRows(rows, { txns: [{ appId, version: k }] });
     if (res.kind === 'committed') {
       send({
-        event: 'result', worker, round: k, kind: 'committed', version: res.version, attempts: res.attempts,
-        files: res.files.map((f) => f.path), rows: res.rows,
+        event: 'result',
+        worker,
+        round: k,
+        kind: 'committed',
+        version: res.version,
+        attempts: res.attempts,
+        files: res.files.map((f) => f.path),
+        rows: res.rows,
         checkpointError: res.checkpointError ? String(res.checkpointError.stack ?? res.checkpointError) : null,
       });
     } else {
-      send({ event: 'result', worker, round: k, kind: 'conflict', version: res.version, reason: res.reason, winningTxns: res.winningTxns });
+      send({
+        event: 'result',
+        worker,
+        round: k,
+        kind: 'conflict',
+        version: res.version,
+        reason: res.reason,
+        winningTxns: res.winningTxns,
+      });
     }
   }
   lines.close();

@@ -34,9 +34,16 @@ describe('conformance with real Delta tables', () => {
 
   for (const c of cases) {
     it(`${c.table} v${c.version}`, async () => {
-      const expected = fs.readFileSync(c.file, 'utf8').split('\n').filter((l) => l !== '');
+      const expected = fs
+        .readFileSync(c.file, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '');
       const actual = await collect(fixtureTable(c.table), c.version);
-      const sortBytes = (xs: string[]) => xs.map((x) => Buffer.from(x)).sort(Buffer.compare).map((b) => b.toString());
+      const sortBytes = (xs: string[]) =>
+        xs
+          .map((x) => Buffer.from(x))
+          .sort(Buffer.compare)
+          .map((b) => b.toString());
       assert.deepEqual(sortBytes(actual), sortBytes(expected));
     });
   }
@@ -45,7 +52,10 @@ describe('conformance with real Delta tables', () => {
     ['delta-rs-table-with-dv-small', ['deletionVectors']],
     ['delta-rs-table_with_column_mapping', ['columnMapping']],
     ['delta-rs-checkpoint-v2-table', ['v2Checkpoint']],
-    ['delta-rs-simple_table_features', ['readerVersion5', 'blahabl', 'deletionVectors', 'columnMapping', 'v2Checkpoint']],
+    [
+      'delta-rs-simple_table_features',
+      ['readerVersion5', 'blahabl', 'deletionVectors', 'columnMapping', 'v2Checkpoint'],
+    ],
   ];
   for (const [table, features] of refusals) {
     it(`refuses ${table} naming ${features.join(', ')}`, async () => {

@@ -3,7 +3,15 @@ import { describe, it } from 'node:test';
 import { encodeAddPath, escapePartitionValue, partitionDir } from '../../src/delta/partitions.ts';
 import { field, struct } from '../../src/delta/schema.ts';
 import { computeStats, statsToJson, truncateString } from '../../src/delta/stats.ts';
-import { formatDecimal, formatTimestampMicros, parseDecimal, parsePartitionValue, parseTimestampMicros, serializePartitionValue, unscaledFromRaw } from '../../src/delta/values.ts';
+import {
+  formatDecimal,
+  formatTimestampMicros,
+  parseDecimal,
+  parsePartitionValue,
+  parseTimestampMicros,
+  serializePartitionValue,
+  unscaledFromRaw,
+} from '../../src/delta/values.ts';
 
 describe('decimals', () => {
   it('format and parse exactly', () => {
@@ -44,11 +52,15 @@ describe('partition values and paths', () => {
     assert.equal(parsePartitionValue('2022-01-08', { kind: 'primitive', name: 'date' }), 19000);
     assert.equal(parsePartitionValue(null, ts), null);
     // "An empty string for any type translates to a null partition value."
-    for (const name of ['string', 'long', 'integer', 'boolean', 'date', 'timestamp', 'double', 'binary'] as const) assert.equal(parsePartitionValue('', { kind: 'primitive', name }), null, name);
+    for (const name of ['string', 'long', 'integer', 'boolean', 'date', 'timestamp', 'double', 'binary'] as const)
+      assert.equal(parsePartitionValue('', { kind: 'primitive', name }), null, name);
     assert.equal(parsePartitionValue('', { kind: 'decimal', precision: 10, scale: 2 }), null);
     assert.equal(serializePartitionValue('', { kind: 'primitive', name: 'string' }), null);
     assert.equal(serializePartitionValue(new Uint8Array(0), { kind: 'primitive', name: 'binary' }), null);
-    assert.equal(parsePartitionValue('200.000000000000000000', { kind: 'decimal', precision: 38, scale: 18 }), '200.000000000000000000');
+    assert.equal(
+      parsePartitionValue('200.000000000000000000', { kind: 'decimal', precision: 38, scale: 18 }),
+      '200.000000000000000000',
+    );
   });
   it('escape directory names like Hive/Spark and URI-encode add paths', () => {
     assert.equal(escapePartitionValue('a/b c%d=e:f'), 'a%2Fb%20c%25d%3De%3Af');
@@ -72,13 +84,27 @@ describe('stats', () => {
 
   it('compute numRecords, nullCount, min and max per leaf column', () => {
     const schema = struct([
-      field('id', 'long'), field('s', 'string'), field('f', 'double'), field('b', 'boolean'),
-      field('ts', 'timestamp'), field('st', struct([field('x', 'integer')])), field('dec', { kind: 'decimal', precision: 10, scale: 2 }),
+      field('id', 'long'),
+      field('s', 'string'),
+      field('f', 'double'),
+      field('b', 'boolean'),
+      field('ts', 'timestamp'),
+      field('st', struct([field('x', 'integer')])),
+      field('dec', { kind: 'decimal', precision: 10, scale: 2 }),
     ]);
-    const stats = computeStats(schema, {
-      id: [3n, 9007199254740993n, null], s: ['b', '😀', '\uFFFD'], f: [1.5, NaN, 2], b: [true, false, null],
-      ts: [1_000_500n, 2_000_001n, null], st: [{ x: 5 }, null, { x: -1 }], dec: ['1.50', '-2.25', null],
-    }, 3);
+    const stats = computeStats(
+      schema,
+      {
+        id: [3n, 9007199254740993n, null],
+        s: ['b', '😀', '\uFFFD'],
+        f: [1.5, NaN, 2],
+        b: [true, false, null],
+        ts: [1_000_500n, 2_000_001n, null],
+        st: [{ x: 5 }, null, { x: -1 }],
+        dec: ['1.50', '-2.25', null],
+      },
+      3,
+    );
     assert.equal(stats.numRecords, 3);
     assert.deepEqual(stats.nullCount, { id: 1, s: 0, f: 0, b: 1, ts: 1, st: { x: 1 }, dec: 1 });
     assert.equal(stats.minValues.s, 'b');

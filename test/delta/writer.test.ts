@@ -14,18 +14,45 @@ import { canonicalJson } from '../../src/delta/values.ts';
 import { MemoryObjectStore } from '../../src/storage/memory.ts';
 
 const schema = struct([
-  field('id', 'long', false), field('sub', 'string'), field('day', 'date'), field('score', 'integer'),
-  field('ratio', 'double'), field('created', 'timestamp'), field('price', { kind: 'decimal', precision: 12, scale: 2 }),
-  field('flag', 'boolean'), field('raw', 'binary'),
-  field('meta', struct([field('k', 'string'), field('tags', { kind: 'array', elementType: { kind: 'primitive', name: 'string' }, containsNull: true })])),
-  field('counts', { kind: 'map', keyType: { kind: 'primitive', name: 'string' }, valueType: { kind: 'primitive', name: 'long' }, valueContainsNull: true }),
+  field('id', 'long', false),
+  field('sub', 'string'),
+  field('day', 'date'),
+  field('score', 'integer'),
+  field('ratio', 'double'),
+  field('created', 'timestamp'),
+  field('price', { kind: 'decimal', precision: 12, scale: 2 }),
+  field('flag', 'boolean'),
+  field('raw', 'binary'),
+  field(
+    'meta',
+    struct([
+      field('k', 'string'),
+      field('tags', { kind: 'array', elementType: { kind: 'primitive', name: 'string' }, containsNull: true }),
+    ]),
+  ),
+  field('counts', {
+    kind: 'map',
+    keyType: { kind: 'primitive', name: 'string' },
+    valueType: { kind: 'primitive', name: 'long' },
+    valueContainsNull: true,
+  }),
 ]);
 
 const row = (i: number) => ({
-  id: BigInt(i), sub: i % 3 === 0 ? null : `sub/${i % 3} é😀`, day: i % 2 === 0 ? 19000 : null, score: i * 7 - 50,
-  ratio: i / 3, created: 1_700_000_000_000_000n + BigInt(i), price: `${i}.25`, flag: i % 2 === 0,
-  raw: new Uint8Array([i & 255, 0]), meta: i % 4 === 0 ? null : { k: `k${i}`, tags: ['a', null, `t${i}`] },
-  counts: [['x', BigInt(i)], ['y', null]] as [string, bigint | null][],
+  id: BigInt(i),
+  sub: i % 3 === 0 ? null : `sub/${i % 3} é😀`,
+  day: i % 2 === 0 ? 19000 : null,
+  score: i * 7 - 50,
+  ratio: i / 3,
+  created: 1_700_000_000_000_000n + BigInt(i),
+  price: `${i}.25`,
+  flag: i % 2 === 0,
+  raw: new Uint8Array([i & 255, 0]),
+  meta: i % 4 === 0 ? null : { k: `k${i}`, tags: ['a', null, `t${i}`] },
+  counts: [
+    ['x', BigInt(i)],
+    ['y', null],
+  ] as [string, bigint | null][],
 });
 
 describe('DeltaTable writer', () => {
@@ -40,7 +67,12 @@ describe('DeltaTable writer', () => {
     // 3 sub values x 2 day values = 6 partition directories
     assert.equal(snap.files().length, 6);
     for (const f of snap.files()) {
-      assert.ok(decodeURIComponent(f.path).startsWith(`sub=${f.partitionValues.sub === null ? '__HIVE_DEFAULT_PARTITION__' : 'sub%2F'}`), f.path);
+      assert.ok(
+        decodeURIComponent(f.path).startsWith(
+          `sub=${f.partitionValues.sub === null ? '__HIVE_DEFAULT_PARTITION__' : 'sub%2F'}`,
+        ),
+        f.path,
+      );
       const stats = JSON.parse(f.stats!);
       assert.equal(typeof stats.numRecords, 'number');
       // partition columns are not stored in data files
@@ -56,7 +88,17 @@ describe('DeltaTable writer', () => {
   it('records txn versions atomically and refuses a stale txn as a conflict value', async () => {
     const store = new MemoryObjectStore();
     const t = await DeltaTable.create(store, { schema });
-    assert.equal((await t.appendRows([row(1)], { txns: [{ appId: 'g-t-0', version: 10 }, { appId: 'g-t-1', version: 4 }] })).kind, 'committed');
+    assert.equal(
+      (
+        await t.appendRows([row(1)], {
+          txns: [
+            { appId: 'g-t-0', version: 10 },
+            { appId: 'g-t-1', version: 4 },
+          ],
+        })
+      ).kind,
+      'committed',
+    );
     const snap = await loadSnapshot(store);
     assert.equal(snap.txnVersion('g-t-0'), 10);
     assert.equal(snap.txnVersion('g-t-1'), 4);
@@ -69,7 +111,10 @@ describe('DeltaTable writer', () => {
 
   it('writes a checkpoint every delta.checkpointInterval commits and reads from it', async () => {
     const store = new MemoryObjectStore();
-    const t = await DeltaTable.create(store, { schema: struct([field('n', 'long')]), configuration: { 'delta.checkpointInterval': '5' } });
+    const t = await DeltaTable.create(store, {
+      schema: struct([field('n', 'long')]),
+      configuration: { 'delta.checkpointInterval': '5' },
+    });
     for (let i = 0; i < 12; i++) await t.appendRows([{ n: BigInt(i) }], { txns: [{ appId: 'app', version: i }] });
     assert.ok(await store.head('_delta_log/00000000000000000005.checkpoint.parquet'));
     assert.ok(await store.head('_delta_log/00000000000000000010.checkpoint.parquet'));
@@ -80,7 +125,10 @@ describe('DeltaTable writer', () => {
     assert.equal(snap.checkpointVersion, 10);
     assert.equal(snap.version, 12);
     assert.equal(snap.txnVersion('app'), 11);
-    assert.deepEqual((await readAllRows(snap)).map((r) => r.n).sort((a: any, b: any) => Number(a - b)), Array.from({ length: 12 }, (_, i) => BigInt(i)));
+    assert.deepEqual(
+      (await readAllRows(snap)).map((r) => r.n).sort((a: any, b: any) => Number(a - b)),
+      Array.from({ length: 12 }, (_, i) => BigInt(i)),
+    );
   });
 
   it('evolves the schema by adding nullable columns; old files read as null', async () => {
@@ -92,17 +140,34 @@ describe('DeltaTable writer', () => {
     const res = await t.appendRows([{ id: 2n, title: 'hello' }], { schema: v2 });
     assert.equal(res.kind, 'committed');
     const snap = await loadSnapshot(store);
-    assert.deepEqual(snap.schema.fields.map((f) => f.name), ['id', 'title']);
+    assert.deepEqual(
+      snap.schema.fields.map((f) => f.name),
+      ['id', 'title'],
+    );
     const rows = (await readAllRows(snap)).sort((a: any, b: any) => Number(a.id - b.id));
-    assert.deepEqual(rows, [{ id: 1n, title: null }, { id: 2n, title: 'hello' }]);
+    assert.deepEqual(rows, [
+      { id: 1n, title: null },
+      { id: 2n, title: 'hello' },
+    ]);
     // v1 still has the old schema
-    assert.deepEqual((await loadSnapshot(store, { version: 1 })).schema.fields.map((f) => f.name), ['id']);
-    await assert.rejects(t.appendRows([{ id: 3n }], { schema: struct([field('id', 'string')]) }), /has type long in the table but string/);
-    await assert.rejects(t.appendRows([{ id: 3n }], { schema: struct([field('id', 'long'), field('x', 'long', false)]) }), /must be nullable/);
+    assert.deepEqual(
+      (await loadSnapshot(store, { version: 1 })).schema.fields.map((f) => f.name),
+      ['id'],
+    );
+    await assert.rejects(
+      t.appendRows([{ id: 3n }], { schema: struct([field('id', 'string')]) }),
+      /has type long in the table but string/,
+    );
+    await assert.rejects(
+      t.appendRows([{ id: 3n }], { schema: struct([field('id', 'long'), field('x', 'long', false)]) }),
+      /must be nullable/,
+    );
   });
 
   it('rejects values that do not fit the schema with a clear error', async () => {
-    const t = await DeltaTable.create(new MemoryObjectStore(), { schema: struct([field('id', 'long', false), field('n', 'integer')]) });
+    const t = await DeltaTable.create(new MemoryObjectStore(), {
+      schema: struct([field('id', 'long', false), field('n', 'integer')]),
+    });
     await assert.rejects(t.appendRows([{ id: null }]), /not nullable/);
     await assert.rejects(t.appendRows([{ id: 1n, n: 1.5 }]), /column n: value 1.5 does not fit/);
     await assert.rejects(t.appendRows([{ id: 1n, n: 2 ** 40 }]), /column n/);
@@ -112,7 +177,10 @@ describe('DeltaTable writer', () => {
     const store = new MemoryObjectStore();
     await DeltaTable.create(store, { schema });
     await assert.rejects(DeltaTable.create(store, { schema }), /already exists/);
-    await assert.rejects(DeltaTable.create(new MemoryObjectStore(), { schema, partitionColumns: ['nope'] }), /partition column "nope" is not in the schema/);
+    await assert.rejects(
+      DeltaTable.create(new MemoryObjectStore(), { schema, partitionColumns: ['nope'] }),
+      /partition column "nope" is not in the schema/,
+    );
     const opened = await DeltaTable.openOrCreate(store, { schema });
     assert.equal(opened.version, 0);
   });
@@ -137,7 +205,11 @@ describe('commit conflicts', () => {
     await commit(store, 0, [{ txn: { appId: 'grp-topic-0', version: 7 } }], {});
     const res = await commit(store, 0, [{ txn: { appId: 'grp-topic-0', version: 5 } }], {});
     assert.equal(res.kind, 'conflict');
-    if (res.kind === 'conflict') assert.deepEqual(res.winningTxns.map((t) => t.version), [7]);
+    if (res.kind === 'conflict')
+      assert.deepEqual(
+        res.winningTxns.map((t) => t.version),
+        [7],
+      );
     assert.equal(await store.head(commitPath(2)), null);
   });
 
@@ -163,7 +235,10 @@ describe('commit conflicts', () => {
       if (res.kind === 'committed') assert.equal(res.version, 1);
       assert.equal(await store.head(commitPath(2)), null, 'not committed a second time');
       const snap = await loadSnapshot(store);
-      assert.deepEqual((await readAllRows(snap)).map((r) => r.n), [1n]);
+      assert.deepEqual(
+        (await readAllRows(snap)).map((r) => r.n),
+        [1n],
+      );
       if (txns) assert.equal(snap.txnVersion('grp-topic-0'), 41);
     }
   });
@@ -171,7 +246,23 @@ describe('commit conflicts', () => {
   it('findConflict: metadata and protocol changes and double removes conflict; disjoint appends do not', () => {
     const add = { add: { path: 'a', partitionValues: {}, size: 1, modificationTime: 0, dataChange: true } };
     assert.equal(findConflict([add], [add]), null);
-    assert.match(findConflict([add], [{ metaData: { id: 'x', format: { provider: 'parquet', options: {} }, schemaString: '{}', partitionColumns: [], configuration: {} } }])!.reason, /metadata/);
+    assert.match(
+      findConflict(
+        [add],
+        [
+          {
+            metaData: {
+              id: 'x',
+              format: { provider: 'parquet', options: {} },
+              schemaString: '{}',
+              partitionColumns: [],
+              configuration: {},
+            },
+          },
+        ],
+      )!.reason,
+      /metadata/,
+    );
     assert.match(findConflict([add], [{ protocol: { minReaderVersion: 1, minWriterVersion: 2 } }])!.reason, /protocol/);
     const rm = { remove: { path: 'f%201', dataChange: true } };
     assert.match(findConflict([rm], [{ remove: { path: 'f 1', dataChange: true } }])!.reason, /already removed/);
@@ -181,8 +272,14 @@ describe('commit conflicts', () => {
 describe('binary partition values', () => {
   it('round-trip UTF-8 bytes and refuse bytes that are not valid UTF-8', async () => {
     const store = new MemoryObjectStore();
-    const t = await DeltaTable.create(store, { schema: struct([field('id', 'long'), field('bin', 'binary')]), partitionColumns: ['bin'] });
-    await t.appendRows([{ id: 1n, bin: new TextEncoder().encode('😈') }, { id: 2n, bin: null }]);
+    const t = await DeltaTable.create(store, {
+      schema: struct([field('id', 'long'), field('bin', 'binary')]),
+      partitionColumns: ['bin'],
+    });
+    await t.appendRows([
+      { id: 1n, bin: new TextEncoder().encode('😈') },
+      { id: 2n, bin: null },
+    ]);
     const rows = (await readAllRows(await loadSnapshot(store))).sort((a: any, b: any) => Number(a.id - b.id));
     assert.deepEqual(rows[0].bin, new TextEncoder().encode('😈'));
     assert.equal(rows[1].bin, null);
@@ -201,7 +298,10 @@ describe('file sizing', () => {
     if (res.kind === 'committed') {
       assert.ok(res.files.length >= 7 && res.files.length <= 9, `${res.files.length} files`);
       assert.equal(res.version, 1);
-      assert.equal(res.files.reduce((s, f) => s + JSON.parse(f.stats!).numRecords, 0), 1000);
+      assert.equal(
+        res.files.reduce((s, f) => s + JSON.parse(f.stats!).numRecords, 0),
+        1000,
+      );
     }
     assert.equal((await readAllRows(await loadSnapshot(store))).length, 1000);
   });
@@ -214,19 +314,44 @@ describe('appends prepared earlier (spooled, or encoded while the table moved on
     await DeltaTable.create(store, { schema: s0 });
     const mine = await DeltaTable.open(store);
     const other = await DeltaTable.open(store);
-    const prep = await mine.prepareAppend({ numRows: 1, columns: { id: [1n], a: ['a1'], x: ['x1'] } }, { schema: struct([...s0.fields, field('x', 'string')]) });
+    const prep = await mine.prepareAppend(
+      { numRows: 1, columns: { id: [1n], a: ['a1'], x: ['x1'] } },
+      { schema: struct([...s0.fields, field('x', 'string')]) },
+    );
     assert.ok(!('kind' in prep));
     // Meanwhile: another writer adds column y, and a property is set.
-    assert.equal((await other.appendRows([{ id: 2n, a: 'a2', y: 'y2' }], { schema: struct([...s0.fields, field('y', 'string')]) })).kind, 'committed');
+    assert.equal(
+      (await other.appendRows([{ id: 2n, a: 'a2', y: 'y2' }], { schema: struct([...s0.fields, field('y', 'string')]) }))
+        .kind,
+      'committed',
+    );
     const snap = await other.refresh();
-    await commit(store, snap.version, [{ metaData: { ...snap.metadata, configuration: { ...snap.metadata.configuration, 'delta.logRetentionDuration': 'interval 90 days' } } }], { operation: 'SET TBLPROPERTIES' });
+    await commit(
+      store,
+      snap.version,
+      [
+        {
+          metaData: {
+            ...snap.metadata,
+            configuration: { ...snap.metadata.configuration, 'delta.logRetentionDuration': 'interval 90 days' },
+          },
+        },
+      ],
+      { operation: 'SET TBLPROPERTIES' },
+    );
     const res = await mine.commitPrepared(prep);
     assert.equal(res.kind, 'committed');
     const fin = await loadSnapshot(store);
-    assert.deepEqual(fin.schema.fields.map((f) => f.name), ['id', 'a', 'y', 'x']);
+    assert.deepEqual(
+      fin.schema.fields.map((f) => f.name),
+      ['id', 'a', 'y', 'x'],
+    );
     assert.equal(fin.metadata.configuration['delta.logRetentionDuration'], 'interval 90 days');
     const rows = (await readAllRows(fin)).sort((p, q) => Number((p.id as bigint) - (q.id as bigint)));
-    assert.deepEqual(rows, [{ id: 1n, a: 'a1', y: null, x: 'x1' }, { id: 2n, a: 'a2', y: 'y2', x: null }]);
+    assert.deepEqual(rows, [
+      { id: 1n, a: 'a1', y: null, x: 'x1' },
+      { id: 2n, a: 'a2', y: 'y2', x: null },
+    ]);
   });
 
   it('are refused when the table now needs writer features this writer lacks', async () => {
@@ -237,7 +362,20 @@ describe('appends prepared earlier (spooled, or encoded while the table moved on
     assert.ok(!('kind' in prep));
     // Another writer adds a CHECK constraint (writer version 3) the prepared row violates.
     const snap = await (await DeltaTable.open(store)).refresh();
-    await commit(store, snap.version, [{ protocol: { minReaderVersion: 1, minWriterVersion: 3 } }, { metaData: { ...snap.metadata, configuration: { ...snap.metadata.configuration, 'delta.constraints.positive': 'id > 0' } } }], { operation: 'ADD CONSTRAINT' });
+    await commit(
+      store,
+      snap.version,
+      [
+        { protocol: { minReaderVersion: 1, minWriterVersion: 3 } },
+        {
+          metaData: {
+            ...snap.metadata,
+            configuration: { ...snap.metadata.configuration, 'delta.constraints.positive': 'id > 0' },
+          },
+        },
+      ],
+      { operation: 'ADD CONSTRAINT' },
+    );
     await assert.rejects(t.commitPrepared(prep), /writerVersion3/);
     assert.equal((await loadSnapshot(store)).version, 1, 'nothing committed');
   });
@@ -247,12 +385,32 @@ describe('review regressions', () => {
   it('refuses data files given as absolute URIs (shallow clones) with a clear error', async () => {
     const store = new MemoryObjectStore();
     await DeltaTable.create(store, { schema: struct([field('id', 'long')]) });
-    await commit(store, 0, [{ add: { path: 's3://elsewhere/t/part-0.parquet', partitionValues: {}, size: 10, modificationTime: 0, dataChange: true } }], { operation: 'WRITE' });
-    await assert.rejects(readAllRows(await loadSnapshot(store)), (e: Error & { code?: string }) => e.code === 'UNSUPPORTED_FEATURE' && /absolute URI/.test(e.message));
+    await commit(
+      store,
+      0,
+      [
+        {
+          add: {
+            path: 's3://elsewhere/t/part-0.parquet',
+            partitionValues: {},
+            size: 10,
+            modificationTime: 0,
+            dataChange: true,
+          },
+        },
+      ],
+      { operation: 'WRITE' },
+    );
+    await assert.rejects(
+      readAllRows(await loadSnapshot(store)),
+      (e: Error & { code?: string }) => e.code === 'UNSUPPORTED_FEATURE' && /absolute URI/.test(e.message),
+    );
   });
 
   it('refuses decimals that exceed their precision', async () => {
-    const t = await DeltaTable.create(new MemoryObjectStore(), { schema: struct([field('d', { kind: 'decimal', precision: 5, scale: 2 })]) });
+    const t = await DeltaTable.create(new MemoryObjectStore(), {
+      schema: struct([field('d', { kind: 'decimal', precision: 5, scale: 2 })]),
+    });
     await assert.rejects(t.appendRows([{ d: '123456789.12' }]), /does not fit/);
     assert.equal((await t.appendRows([{ d: '999.99' }, { d: '-0.5' }])).kind, 'committed');
     const stats = JSON.parse(t.snapshot.files()[0].stats!);
@@ -261,7 +419,10 @@ describe('review regressions', () => {
 
   it('reads and writes years 0001-0099 correctly', async () => {
     const store = new MemoryObjectStore();
-    const t = await DeltaTable.create(store, { schema: struct([field('id', 'long'), field('d', 'date')]), partitionColumns: ['d'] });
+    const t = await DeltaTable.create(store, {
+      schema: struct([field('id', 'long'), field('d', 'date')]),
+      partitionColumns: ['d'],
+    });
     await t.appendRows([{ id: 1n, d: -719162 }]); // 0001-01-01
     const rows = await readAllRows(await loadSnapshot(store));
     assert.equal(canonicalJson(rows[0], t.schema), '{"id":1,"d":"0001-01-01"}');
@@ -272,7 +433,10 @@ describe('review regressions', () => {
     const t = await DeltaTable.create(store, { schema: struct([field('id', 'long')]) });
     await t.appendRows([{ id: 1n, ts: 5n }], { schema: struct([field('id', 'long'), field('ts', 'timestamp_ntz')]) });
     const p = (await loadSnapshot(store)).protocol;
-    assert.deepEqual([p.minReaderVersion, p.minWriterVersion, p.readerFeatures, p.writerFeatures], [3, 7, ['timestampNtz'], ['appendOnly', 'invariants', 'timestampNtz']]);
+    assert.deepEqual(
+      [p.minReaderVersion, p.minWriterVersion, p.readerFeatures, p.writerFeatures],
+      [3, 7, ['timestampNtz'], ['appendOnly', 'invariants', 'timestampNtz']],
+    );
   });
 
   it('refuses to create a table over a log whose early commits were cleaned up', async () => {
@@ -289,17 +453,34 @@ describe('files encoded elsewhere', () => {
     const store = new MemoryObjectStore();
     const t = await DeltaTable.create(store, { schema, partitionColumns: ['sub'] });
     const rows = Array.from({ length: 12 }, (_, i) => row(i));
-    const batch = { numRows: rows.length, columns: Object.fromEntries(schema.fields.map((f) => [f.name, rows.map((r) => (r as Record<string, unknown>)[f.name] ?? null)])) } as any;
-    const files = await encodeDataFiles(t.schema, t.snapshot.partitionColumns, batch, { ...t.encodeSettings(), encode: encodeColumns });
-    assert.deepEqual(files.map((f) => f.dir).sort(), ['sub=__HIVE_DEFAULT_PARTITION__', 'sub=sub%2F1%20%C3%A9%F0%9F%98%80', 'sub=sub%2F2%20%C3%A9%F0%9F%98%80'].sort());
-    assert.equal(files.reduce((n, f) => n + f.numRows, 0), 12);
+    const batch = {
+      numRows: rows.length,
+      columns: Object.fromEntries(
+        schema.fields.map((f) => [f.name, rows.map((r) => (r as Record<string, unknown>)[f.name] ?? null)]),
+      ),
+    } as any;
+    const files = await encodeDataFiles(t.schema, t.snapshot.partitionColumns, batch, {
+      ...t.encodeSettings(),
+      encode: encodeColumns,
+    });
+    assert.deepEqual(
+      files.map((f) => f.dir).sort(),
+      ['sub=__HIVE_DEFAULT_PARTITION__', 'sub=sub%2F1%20%C3%A9%F0%9F%98%80', 'sub=sub%2F2%20%C3%A9%F0%9F%98%80'].sort(),
+    );
+    assert.equal(
+      files.reduce((n, f) => n + f.numRows, 0),
+      12,
+    );
     const prep = await t.prepareEncodedAppend(files, { txns: [{ appId: 'app', version: 3, expect: null }] });
     assert.ok(!('kind' in prep));
     const res = await t.commitPrepared(prep);
     assert.equal(res.kind, 'committed');
     const snap = await loadSnapshot(store);
     assert.equal(snap.txnVersion('app'), 3);
-    assert.deepEqual((await readAllRows(snap)).map((r) => r.id).sort((a, b) => Number(a) - Number(b)), rows.map((r) => r.id));
+    assert.deepEqual(
+      (await readAllRows(snap)).map((r) => r.id).sort((a, b) => Number(a) - Number(b)),
+      rows.map((r) => r.id),
+    );
     assert.ok(snap.files().every((f) => JSON.parse(f.stats!).numRecords > 0));
     // a stale expectation is a conflict value, before anything is written
     const again = await t.prepareEncodedAppend(files, { txns: [{ appId: 'app', version: 4, expect: 1 }] });

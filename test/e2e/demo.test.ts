@@ -13,7 +13,11 @@ import { REPO_ROOT } from '../helpers/fixtures.ts';
 import { PY_PRELUDE, runPython } from '../helpers/python.ts';
 
 function demo(cwd: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'demo', ...args], { cwd, encoding: 'utf8', env: { ...process.env, KAFKA_HOST: '127.0.0.1:1' } });
+  const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'demo', ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, KAFKA_HOST: '127.0.0.1:1' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -33,7 +37,9 @@ describe('demo', () => {
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /^technology +\| 500 +\|/m);
     const lake = path.join(cwd, 'lake');
-    const counts = runPython(PY_PRELUDE + `
+    const counts = runPython(
+      PY_PRELUDE +
+        `
 from deltalake import DeltaTable
 import polars as pl
 out = {}
@@ -41,8 +47,11 @@ for t in ['technology', 'programming', 'dataengineering', 'python']:
     df = pl.read_delta(sys.argv[1] + '/' + t)
     out[t] = [df.height, df['id'].n_unique(), DeltaTable(sys.argv[1] + '/' + t).transaction_version('reddit-stream-demo-reddit_' + t + '-0')]
 emit(out)
-`, [lake]);
-    for (const t of ['technology', 'programming', 'dataengineering', 'python']) assert.deepEqual(counts[t], [500, 500, 249], t);
+`,
+      [lake],
+    );
+    for (const t of ['technology', 'programming', 'dataengineering', 'python'])
+      assert.deepEqual(counts[t], [500, 500, 249], t);
   });
 });
 
@@ -54,8 +63,13 @@ describe('demo with a reachable Kafka broker', { timeout: 180_000 }, () => {
       const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-demo-kafka-'));
       const { spawn } = await import('node:child_process');
       const res = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const c = spawn(process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'demo', '--posts', '200', '--subreddits', 'alpha,beta'], { cwd, env: { ...process.env, KAFKA_HOST: broker.bootstrap }, stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '', stderr = '';
+        const c = spawn(
+          process.execPath,
+          [path.join(REPO_ROOT, 'src/cli/main.ts'), 'demo', '--posts', '200', '--subreddits', 'alpha,beta'],
+          { cwd, env: { ...process.env, KAFKA_HOST: broker.bootstrap }, stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let stdout = '',
+          stderr = '';
         c.stdout.on('data', (d) => (stdout += d));
         c.stderr.on('data', (d) => (stderr += d));
         c.on('exit', (code) => resolve({ code, stdout, stderr }));

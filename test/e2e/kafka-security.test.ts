@@ -28,9 +28,24 @@ const SECRET = 'alice-Secret-9f3';
  * `env`, and check the table holds exactly those ids and no output shows the
  * password.
  */
-async function roundTrip(b: Broker, o: { subreddit: string; seed: number; config: Record<string, unknown>; creds: Record<string, string>; env: Record<string, string> }): Promise<void> {
+async function roundTrip(
+  b: Broker,
+  o: {
+    subreddit: string;
+    seed: number;
+    config: Record<string, unknown>;
+    creds: Record<string, string>;
+    env: Record<string, string>;
+  },
+): Promise<void> {
   const cfg = resolveConfig([['test', { kafka_host: b.bootstrap, ...o.config }]], [['creds.json', o.creds]]);
-  const sink = new KafkaPostSink({ bootstrapBrokers: cfg.kafkaBrokers, clientId: `${o.subreddit}-test`, log: silentLogger, connection: kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8')), topicPartitions: 2 });
+  const sink = new KafkaPostSink({
+    bootstrapBrokers: cfg.kafkaBrokers,
+    clientId: `${o.subreddit}-test`,
+    log: silentLogger,
+    connection: kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8')),
+    topicPartitions: 2,
+  });
   const msgs = generatedMessages(`reddit_${o.subreddit}`, 300, 1, o.seed);
   try {
     await sink.send(msgs.map((m) => ({ topic: m.topic, key: m.key, value: String(m.value) })));
@@ -38,10 +53,29 @@ async function roundTrip(b: Broker, o: { subreddit: string; seed: number; config
     await sink.close();
   }
   const root = tmp();
-  const run = startConsume(['--kafka-host', b.bootstrap, '--subreddits', o.subreddit, '--table-root', root, '--group-id', `g-${o.subreddit}`, '--processing-interval', '0.5', '--until-idle', '3'], root, o.env);
+  const run = startConsume(
+    [
+      '--kafka-host',
+      b.bootstrap,
+      '--subreddits',
+      o.subreddit,
+      '--table-root',
+      root,
+      '--group-id',
+      `g-${o.subreddit}`,
+      '--processing-interval',
+      '0.5',
+      '--until-idle',
+      '3',
+    ],
+    root,
+    o.env,
+  );
   const res = await run.done;
   assert.equal(res.code, 0, res.stderr);
-  const got = (await readAllRows(await loadSnapshot(new LocalObjectStore(path.join(root, o.subreddit))), { columns: ['id'] })).map((r) => r.id as string);
+  const got = (
+    await readAllRows(await loadSnapshot(new LocalObjectStore(path.join(root, o.subreddit))), { columns: ['id'] })
+  ).map((r) => r.id as string);
   assert.deepEqual(got.sort(), msgs.map((m) => JSON.parse(String(m.value)).id).sort());
   assert.ok(!res.stderr.includes(SECRET) && !res.stdout.includes(SECRET), 'the password never appears in output');
 }
@@ -56,15 +90,30 @@ describe('Kafka with SASL/PLAIN (real broker)', { timeout: 300_000 }, () => {
 
   it('produces and consumes with credentials from the configuration, exactly', async () => {
     await roundTrip(broker, {
-      subreddit: 'secure', seed: 11, config: { kafka_security_protocol: 'SASL_PLAINTEXT' }, creds: { kafka_user: 'alice', kafka_password: SECRET },
-      env: { REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_plaintext', KAFKA_SASL_USERNAME: 'alice', KAFKA_SASL_PASSWORD: SECRET },
+      subreddit: 'secure',
+      seed: 11,
+      config: { kafka_security_protocol: 'SASL_PLAINTEXT' },
+      creds: { kafka_user: 'alice', kafka_password: SECRET },
+      env: {
+        REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_plaintext',
+        KAFKA_SASL_USERNAME: 'alice',
+        KAFKA_SASL_PASSWORD: SECRET,
+      },
     });
   });
 
   it('wrong credentials: a clear message naming the problem, retries, no secret in the output', async () => {
     const root = tmp();
-    const env = { REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_plaintext', KAFKA_SASL_USERNAME: 'alice', KAFKA_SASL_PASSWORD: 'wrong-Pass-123' };
-    const run = startConsume(['--kafka-host', broker.bootstrap, '--subreddits', 'secure', '--table-root', root, '--group-id', 'g-sasl-bad'], root, env);
+    const env = {
+      REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_plaintext',
+      KAFKA_SASL_USERNAME: 'alice',
+      KAFKA_SASL_PASSWORD: 'wrong-Pass-123',
+    };
+    const run = startConsume(
+      ['--kafka-host', broker.bootstrap, '--subreddits', 'secure', '--table-root', root, '--group-id', 'g-sasl-bad'],
+      root,
+      env,
+    );
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && !/authenticat/i.test(run.stderr())) await new Promise((r) => setTimeout(r, 200));
     run.child.kill('SIGTERM');
@@ -76,16 +125,28 @@ describe('Kafka with SASL/PLAIN (real broker)', { timeout: 300_000 }, () => {
   });
 
   it('config: SASL without credentials is one clear problem', () => {
-    assert.throws(() => resolveConfig([['test', { kafka_security_protocol: 'sasl_ssl' }]], []), /SASL_SSL needs kafka_user and kafka_password/);
-    assert.throws(() => resolveConfig([['test', { kafka_security_protocol: 'kerberos' }]], []), /kafka_security_protocol must be one of plaintext, ssl, sasl_plaintext, sasl_ssl/);
-    assert.throws(() => resolveConfig([['test', { kafka_ssl_ca: '/x.pem' }]], []), /kafka_ssl_ca is set but kafka_security_protocol is PLAINTEXT/);
+    assert.throws(
+      () => resolveConfig([['test', { kafka_security_protocol: 'sasl_ssl' }]], []),
+      /SASL_SSL needs kafka_user and kafka_password/,
+    );
+    assert.throws(
+      () => resolveConfig([['test', { kafka_security_protocol: 'kerberos' }]], []),
+      /kafka_security_protocol must be one of plaintext, ssl, sasl_plaintext, sasl_ssl/,
+    );
+    assert.throws(
+      () => resolveConfig([['test', { kafka_ssl_ca: '/x.pem' }]], []),
+      /kafka_ssl_ca is set but kafka_security_protocol is PLAINTEXT/,
+    );
   });
 });
 
 describe('Kafka with SASL/SCRAM-SHA-512 over TLS (real broker)', { timeout: 300_000 }, () => {
   let secure: Broker;
   before(async () => {
-    secure = await startBroker({ partitions: 2, security: { sasl: { mechanism: 'SCRAM-SHA-512', users: { bob: SECRET } }, tls: true } });
+    secure = await startBroker({
+      partitions: 2,
+      security: { sasl: { mechanism: 'SCRAM-SHA-512', users: { bob: SECRET } }, tls: true },
+    });
   });
   after(async () => {
     await secure?.stop();
@@ -94,16 +155,43 @@ describe('Kafka with SASL/SCRAM-SHA-512 over TLS (real broker)', { timeout: 300_
   it('produces and consumes over TLS with SCRAM credentials, trusting the configured CA, exactly', async () => {
     const caFile = secure.caFile!;
     await roundTrip(secure, {
-      subreddit: 'vault', seed: 12, config: { kafka_security_protocol: 'SASL_SSL', kafka_sasl_mechanism: 'SCRAM-SHA-512', kafka_ssl_ca: caFile }, creds: { kafka_user: 'bob', kafka_password: SECRET },
-      env: { REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', REDDIT_STREAM_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', REDDIT_STREAM_KAFKA_SSL_CA: caFile, KAFKA_SASL_USERNAME: 'bob', KAFKA_SASL_PASSWORD: SECRET },
+      subreddit: 'vault',
+      seed: 12,
+      config: { kafka_security_protocol: 'SASL_SSL', kafka_sasl_mechanism: 'SCRAM-SHA-512', kafka_ssl_ca: caFile },
+      creds: { kafka_user: 'bob', kafka_password: SECRET },
+      env: {
+        REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl',
+        REDDIT_STREAM_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+        REDDIT_STREAM_KAFKA_SSL_CA: caFile,
+        KAFKA_SASL_USERNAME: 'bob',
+        KAFKA_SASL_PASSWORD: SECRET,
+      },
     });
   });
 
   it('a broker certificate the client does not trust: a clear message naming the certificate problem, retries', async () => {
     const root = tmp();
     // No kafka_ssl_ca: the system's CAs do not know the broker's self-signed certificate.
-    const env = { REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', REDDIT_STREAM_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: 'bob', KAFKA_SASL_PASSWORD: SECRET };
-    const run = startConsume(['--kafka-host', secure.bootstrap, '--subreddits', 'vault', '--table-root', root, '--group-id', 'g-scram-untrusted'], root, env);
+    const env = {
+      REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl',
+      REDDIT_STREAM_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: 'bob',
+      KAFKA_SASL_PASSWORD: SECRET,
+    };
+    const run = startConsume(
+      [
+        '--kafka-host',
+        secure.bootstrap,
+        '--subreddits',
+        'vault',
+        '--table-root',
+        root,
+        '--group-id',
+        'g-scram-untrusted',
+      ],
+      root,
+      env,
+    );
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && !/retrying/.test(run.stderr())) await new Promise((r) => setTimeout(r, 200));
     run.child.kill('SIGTERM');
@@ -116,8 +204,18 @@ describe('Kafka with SASL/SCRAM-SHA-512 over TLS (real broker)', { timeout: 300_
 
   it('SCRAM with a wrong password is refused as an authentication problem', async () => {
     const root = tmp();
-    const env = { REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', REDDIT_STREAM_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', REDDIT_STREAM_KAFKA_SSL_CA: secure.caFile!, KAFKA_SASL_USERNAME: 'bob', KAFKA_SASL_PASSWORD: 'not-Bobs-9' };
-    const run = startConsume(['--kafka-host', secure.bootstrap, '--subreddits', 'vault', '--table-root', root, '--group-id', 'g-scram-bad'], root, env);
+    const env = {
+      REDDIT_STREAM_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl',
+      REDDIT_STREAM_KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      REDDIT_STREAM_KAFKA_SSL_CA: secure.caFile!,
+      KAFKA_SASL_USERNAME: 'bob',
+      KAFKA_SASL_PASSWORD: 'not-Bobs-9',
+    };
+    const run = startConsume(
+      ['--kafka-host', secure.bootstrap, '--subreddits', 'vault', '--table-root', root, '--group-id', 'g-scram-bad'],
+      root,
+      env,
+    );
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && !/retrying/.test(run.stderr())) await new Promise((r) => setTimeout(r, 200));
     run.child.kill('SIGTERM');

@@ -26,7 +26,9 @@ function cli(...args: string[]) {
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rs-load-'));
 
 async function tableIds(dir: string): Promise<string[]> {
-  return (await readAllRows(await loadSnapshot(new LocalObjectStore(dir)), { columns: ['id'] })).map((r) => r.id as string);
+  return (await readAllRows(await loadSnapshot(new LocalObjectStore(dir)), { columns: ['id'] })).map(
+    (r) => r.id as string,
+  );
 }
 
 async function rootIds(root: string): Promise<Map<string, string[]>> {
@@ -51,7 +53,10 @@ describe('load', () => {
     let invalid = 0;
     for (const l of lines.slice(0, 800)) {
       const p = JSON.parse(l);
-      if (typeof p.subreddit !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_]{1,20}$/.test(p.subreddit)) { invalid++; continue; }
+      if (typeof p.subreddit !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_]{1,20}$/.test(p.subreddit)) {
+        invalid++;
+        continue;
+      }
       const k = p.subreddit.toLowerCase();
       if (!expected.has(k)) expected.set(k, new Set());
       expected.get(k)!.add(p.id);
@@ -71,17 +76,25 @@ describe('load', () => {
     assert.match(again.stdout, / 0 posts committed/);
     const after = await rootIds(root);
     for (const [k, ids] of after) assert.equal(ids.length, expected.get(k)!.size, k);
-    assert.equal((await readAllRows(await loadSnapshot(new LocalObjectStore(path.join(root, '_dead_letters'))))).length, invalid + 1);
+    assert.equal(
+      (await readAllRows(await loadSnapshot(new LocalObjectStore(path.join(root, '_dead_letters'))))).length,
+      invalid + 1,
+    );
   });
 
   it('resumes after kill -9 without loss or duplicates', async () => {
     const dir = tmp();
     const input = path.join(dir, 'gen.ndjson.gz');
-    assert.equal(cli('generate', '--count', '30000', '--seed', '3', '--subreddits', 'alpha,beta,gamma', '--out', input).code, 0);
+    assert.equal(
+      cli('generate', '--count', '30000', '--seed', '3', '--subreddits', 'alpha,beta,gamma', '--out', input).code,
+      0,
+    );
     const root = path.join(dir, 'lake');
     let kills = 0;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const child = spawn(process.execPath, [CLI, 'load', input, '--root', root, '--batch-size', '1000'], { stdio: 'ignore' });
+      const child = spawn(process.execPath, [CLI, 'load', input, '--root', root, '--batch-size', '1000'], {
+        stdio: 'ignore',
+      });
       // Kill once at least one more commit has landed than before.
       const before = countCommits(root);
       const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -90,7 +103,11 @@ describe('load', () => {
       while (Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
         if (child.exitCode !== null) break;
-        if (countCommits(root) >= before + 2 + attempt) { child.kill('SIGKILL'); killed = true; break; }
+        if (countCommits(root) >= before + 2 + attempt) {
+          child.kill('SIGKILL');
+          killed = true;
+          break;
+        }
       }
       await exited;
       if (killed) kills++;
@@ -108,7 +125,9 @@ describe('load', () => {
     const lines = fs.readFileSync(POSTS, 'utf8');
     // windowLog 28 > zstd's default decoder limit (27): needs windowLogMax
     // Streaming compression (no pledged size) keeps the 2^28 window in the frame header.
-    const c = zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_windowLog]: 28, [zlib.constants.ZSTD_c_enableLongDistanceMatching]: 1 } });
+    const c = zlib.createZstdCompress({
+      params: { [zlib.constants.ZSTD_c_windowLog]: 28, [zlib.constants.ZSTD_c_enableLongDistanceMatching]: 1 },
+    });
     const chunks: Buffer[] = [];
     c.on('data', (d: Buffer) => chunks.push(d));
     const ended = new Promise((r) => c.on('end', r));
@@ -117,7 +136,11 @@ describe('load', () => {
     const zst = Buffer.concat(chunks);
     const input = path.join(dir, 'RS_2026-01.zst');
     fs.writeFileSync(input, zst);
-    assert.throws(() => zlib.zstdDecompressSync(zst), /too much memory|window/i, 'a default decoder must refuse this frame');
+    assert.throws(
+      () => zlib.zstdDecompressSync(zst),
+      /too much memory|window/i,
+      'a default decoder must refuse this frame',
+    );
     const table = path.join(dir, 'all_posts');
     const r = cli('load', input, '--table', table);
     assert.equal(r.code, 0, r.stderr);
@@ -149,7 +172,12 @@ describe('load', () => {
     const file = path.join(dir, 'lines.ndjson');
     fs.writeFileSync(file, `a\n${'B'.repeat(100)}\nc\r\nlast`);
     const got: unknown[] = [];
-    for await (const l of readLines(file, undefined, 50)) got.push(Buffer.isBuffer(l) ? l.toString() : { head: (l as { head: Buffer }).head.length, bytes: (l as { bytes: number }).bytes });
+    for await (const l of readLines(file, undefined, 50))
+      got.push(
+        Buffer.isBuffer(l)
+          ? l.toString()
+          : { head: (l as { head: Buffer }).head.length, bytes: (l as { bytes: number }).bytes },
+      );
     assert.deepEqual(got, ['a', { head: 50, bytes: 100 }, 'c\r', 'last']);
   });
 

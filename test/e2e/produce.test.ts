@@ -21,18 +21,56 @@ let broker: Broker;
 let reddit: FakeReddit;
 
 // The fake Reddit server runs in this process: the child must be spawned asynchronously.
-function produce(cwd: string, args: string[], server = reddit, subs = 'alpha,beta'): { child: ChildProcess; done: Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
-  return runChild(process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'produce', '--kafka-host', broker.bootstrap, '--subreddits', subs, '--state', path.join(cwd, 'state.json'), '--poll-seconds', '0', '--reddit-api-url', server.url, '--reddit-auth-url', server.url, ...args], {
-    cwd, env: { ...process.env, REDDIT_CLIENT_ID: 'cid', REDDIT_SECRET_ID: 'secret', REDDIT_USER: 'bot', REDDIT_PASSWORD: 'pw' },
-  });
+function produce(
+  cwd: string,
+  args: string[],
+  server = reddit,
+  subs = 'alpha,beta',
+): {
+  child: ChildProcess;
+  done: Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+} {
+  return runChild(
+    process.execPath,
+    [
+      path.join(REPO_ROOT, 'src/cli/main.ts'),
+      'produce',
+      '--kafka-host',
+      broker.bootstrap,
+      '--subreddits',
+      subs,
+      '--state',
+      path.join(cwd, 'state.json'),
+      '--poll-seconds',
+      '0',
+      '--reddit-api-url',
+      server.url,
+      '--reddit-auth-url',
+      server.url,
+      ...args,
+    ],
+    {
+      cwd,
+      env: {
+        ...process.env,
+        REDDIT_CLIENT_ID: 'cid',
+        REDDIT_SECRET_ID: 'secret',
+        REDDIT_USER: 'bot',
+        REDDIT_PASSWORD: 'pw',
+      },
+    },
+  );
 }
 
 function runChild(cmd: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv }) {
   const child = spawn(cmd, args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '', stderr = '';
+  let stdout = '',
+    stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
-  const done = new Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => child.on('exit', (status, signal) => resolve({ status, signal, stdout, stderr })));
+  const done = new Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
+    (resolve) => child.on('exit', (status, signal) => resolve({ status, signal, stdout, stderr })),
+  );
   return { child, done };
 }
 
@@ -50,7 +88,10 @@ describe('produce (replayed Reddit API + real Kafka)', { timeout: 300_000 }, () 
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-produce-'));
     const first = await produce(cwd, ['--max-cycles', '8']).done;
     assert.equal(first.status, 0, first.stderr);
-    assert.match(first.stdout, /^cycle 1: \d+ new post\(s\) \(r\/alpha \d+, r\/beta \d+\); rate limit remaining [\d.]+; next poll in \d+ s$/m);
+    assert.match(
+      first.stdout,
+      /^cycle 1: \d+ new post\(s\) \(r\/alpha \d+, r\/beta \d+\); rate limit remaining [\d.]+; next poll in \d+ s$/m,
+    );
     assert.match(first.stderr, /rate limit hit \(429\): waiting 1 s/);
     assert.match(first.stderr, /token rejected; renewing it and retrying once/);
     const second = await produce(cwd, ['--max-cycles', '60']).done;
@@ -75,11 +116,29 @@ describe('produce (replayed Reddit API + real Kafka)', { timeout: 300_000 }, () 
     const statePath = path.join(cwd, 'state.json');
     const sent: string[] = [];
     const sink = {
-      send: async (posts: Array<{ topic: string; key: string; value: string }>) => { for (const p of posts) sent.push(p.key); },
+      send: async (posts: Array<{ topic: string; key: string; value: string }>) => {
+        for (const p of posts) sent.push(p.key);
+      },
       recentKeys: async () => new Set(sent.slice(0, 3)),
     };
-    const client = new RedditClient({ credentials: { clientId: 'c', secret: 's' }, userAgent: 'ua', apiBaseUrl: reddit.url, authBaseUrl: reddit.url, log: silentLogger });
-    await runProducer({ subreddits: ['alpha', 'beta', 'bad name'], postType: 'new', client, sink, statePath, log: silentLogger, print: () => {}, maxCycles: 1, sleep: async () => {} });
+    const client = new RedditClient({
+      credentials: { clientId: 'c', secret: 's' },
+      userAgent: 'ua',
+      apiBaseUrl: reddit.url,
+      authBaseUrl: reddit.url,
+      log: silentLogger,
+    });
+    await runProducer({
+      subreddits: ['alpha', 'beta', 'bad name'],
+      postType: 'new',
+      client,
+      sink,
+      statePath,
+      log: silentLogger,
+      print: () => {},
+      maxCycles: 1,
+      sleep: async () => {},
+    });
     // Simulate a crash after sending 3 of them: the state still lists them as pending.
     const state = JSON.parse(fs.readFileSync(statePath, 'utf8'));
     const inFlight = sent.slice(0, 5);
@@ -87,7 +146,17 @@ describe('produce (replayed Reddit API + real Kafka)', { timeout: 300_000 }, () 
     fs.writeFileSync(statePath, JSON.stringify(state));
     sent.length = 0;
     sent.push(...inFlight.slice(0, 3));
-    await runProducer({ subreddits: ['alpha', 'beta'], postType: 'new', client, sink, statePath, log: silentLogger, print: () => {}, maxCycles: 1, sleep: async () => {} });
+    await runProducer({
+      subreddits: ['alpha', 'beta'],
+      postType: 'new',
+      client,
+      sink,
+      statePath,
+      log: silentLogger,
+      print: () => {},
+      maxCycles: 1,
+      sleep: async () => {},
+    });
     assert.deepEqual(sent.slice(0, 5), inFlight, 'only the 2 missing pending posts were sent again');
     assert.equal(new Set(sent).size, sent.length);
     assert.deepEqual(JSON.parse(fs.readFileSync(statePath, 'utf8')).pending, []);
@@ -98,12 +167,22 @@ describe('produce (replayed Reddit API + real Kafka)', { timeout: 300_000 }, () 
     const server = await startFakeReddit({ subreddits: ['zeta'], postsPerRequest: 3, windowLimit: 1000 });
     try {
       // The state a run leaves when Kafka never answered: posts pending for reddit_zeta, never created.
-      const pending = ['t3_pend1', 't3_pend2'].map((name) => ({ topic: 'reddit_zeta', key: name, value: JSON.stringify({ name, subreddit: 'zeta' }) }));
-      fs.writeFileSync(path.join(cwd, 'state.json'), JSON.stringify({ seen: [], anchor: null, emptyPolls: 0, pending }));
+      const pending = ['t3_pend1', 't3_pend2'].map((name) => ({
+        topic: 'reddit_zeta',
+        key: name,
+        value: JSON.stringify({ name, subreddit: 'zeta' }),
+      }));
+      fs.writeFileSync(
+        path.join(cwd, 'state.json'),
+        JSON.stringify({ seen: [], anchor: null, emptyPolls: 0, pending }),
+      );
       const r = await produce(cwd, ['--max-cycles', '1'], server, 'zeta').done;
       assert.equal(r.status, 0, r.stderr);
       const msgs = await readTopic(broker.bootstrap, 'reddit_zeta');
-      assert.deepEqual(msgs.slice(0, 2).map((m) => m.key), ['t3_pend1', 't3_pend2']);
+      assert.deepEqual(
+        msgs.slice(0, 2).map((m) => m.key),
+        ['t3_pend1', 't3_pend2'],
+      );
     } finally {
       await server.close();
     }
@@ -130,7 +209,11 @@ describe('produce (replayed Reddit API + real Kafka)', { timeout: 300_000 }, () 
         const got = (await readTopic(broker.bootstrap, `reddit_${sub}`)).map((m) => m.key);
         const want = revealed.filter((p) => p.subreddit === sub).map((p) => p.name as string);
         assert.equal(new Set(got).size, got.length, `${sub}: no duplicates (kills after ${delays.join(', ')} ms)`);
-        assert.deepEqual(got, want, `${sub}: exactly the revealed posts, oldest first (kills after ${delays.join(', ')} ms)`);
+        assert.deepEqual(
+          got,
+          want,
+          `${sub}: exactly the revealed posts, oldest first (kills after ${delays.join(', ')} ms)`,
+        );
       }
     } finally {
       await server.close();
@@ -161,7 +244,10 @@ describe('produce (replayed Reddit API + real Kafka)', { timeout: 300_000 }, () 
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /Kafka is answering again; pending posts published/);
       const got = (await readTopic(broker.bootstrap, 'reddit_epsilon')).map((m) => m.key);
-      const want = server.timeline.slice(0, server.revealed()).filter((p) => p.subreddit === 'epsilon').map((p) => p.name as string);
+      const want = server.timeline
+        .slice(0, server.revealed())
+        .filter((p) => p.subreddit === 'epsilon')
+        .map((p) => p.name as string);
       assert.equal(new Set(got).size, got.length, 'no duplicates');
       assert.deepEqual(got, want, 'exactly the revealed posts, oldest first');
     } finally {

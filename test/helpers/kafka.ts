@@ -18,14 +18,31 @@ export async function createTopics(bootstrap: string, topics: string[], partitio
   }
 }
 
-export interface OutMessage { topic: string; partition: number; key: string; value: string | Buffer }
+export interface OutMessage {
+  topic: string;
+  partition: number;
+  key: string;
+  value: string | Buffer;
+}
 
 export async function produce(bootstrap: string, messages: OutMessage[], batch = 500): Promise<void> {
-  const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'test-producer', bootstrapBrokers: [bootstrap], idempotent: true, acks: -1 } as any);
+  const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+    clientId: 'test-producer',
+    bootstrapBrokers: [bootstrap],
+    idempotent: true,
+    acks: -1,
+  } as any);
   try {
     for (let i = 0; i < messages.length; i += batch) {
       await producer.send({
-        messages: messages.slice(i, i + batch).map((m) => ({ topic: m.topic, partition: m.partition, key: Buffer.from(m.key), value: typeof m.value === 'string' ? Buffer.from(m.value) : m.value })),
+        messages: messages
+          .slice(i, i + batch)
+          .map((m) => ({
+            topic: m.topic,
+            partition: m.partition,
+            key: Buffer.from(m.key),
+            value: typeof m.value === 'string' ? Buffer.from(m.value) : m.value,
+          })),
       });
     }
   } finally {
@@ -33,32 +50,52 @@ export async function produce(bootstrap: string, messages: OutMessage[], batch =
   }
 }
 
-export interface ConsumeRun { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>; stderr(): string }
+export interface ConsumeRun {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+  stderr(): string;
+}
 
 /** Start `reddit-stream consume` as a child process. */
 // Children still running when a test file ends (e.g. an assertion failed before
 // the test stopped them) are killed, so a failure never hangs the suite.
 const running = new Set<ChildProcess>();
-after(() => { for (const c of running) c.kill('SIGKILL'); });
+after(() => {
+  for (const c of running) c.kill('SIGKILL');
+});
 
 export function startConsume(args: string[], cwd: string, env: Record<string, string> = {}): ConsumeRun {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'consume', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'consume', ...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   running.add(child);
   child.on('exit', () => running.delete(child));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
+    (resolve) => {
+      child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    },
+  );
   return { child, done, stderr: () => stderr };
 }
 
 /** Every message of a topic (all partitions), in offset order per partition. */
-export async function readTopic(bootstrap: string, topic: string, expectAtLeast = 0): Promise<Array<{ partition: number; offset: bigint; key: string; value: string }>> {
+export async function readTopic(
+  bootstrap: string,
+  topic: string,
+  expectAtLeast = 0,
+): Promise<Array<{ partition: number; offset: bigint; key: string; value: string }>> {
   const { Consumer } = await import('@platformatic/kafka');
-  const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'test-reader', groupId: `test-reader-${Date.now()}-${Math.random()}`, bootstrapBrokers: [bootstrap] });
+  const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+    clientId: 'test-reader',
+    groupId: `test-reader-${Date.now()}-${Math.random()}`,
+    bootstrapBrokers: [bootstrap],
+  });
   const out: Array<{ partition: number; offset: bigint; key: string; value: string }> = [];
   try {
     const ends = await consumer.listOffsets({ topics: [topic], timestamp: -1n });

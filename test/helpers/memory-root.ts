@@ -8,10 +8,22 @@ export class FlakyStore extends MemoryObjectStore {
   private check(): void {
     if (this.failing) throw new Error('simulated storage outage');
   }
-  override async put(path: string, data: Uint8Array) { this.check(); return super.put(path, data); }
-  override async putIfAbsent(path: string, data: Uint8Array) { this.check(); return super.putIfAbsent(path, data); }
-  override async get(path: string) { this.check(); return super.get(path); }
-  override async list(prefix: string, o?: { startAfter?: string }) { this.check(); return super.list(prefix, o); }
+  override async put(path: string, data: Uint8Array) {
+    this.check();
+    return super.put(path, data);
+  }
+  override async putIfAbsent(path: string, data: Uint8Array) {
+    this.check();
+    return super.putIfAbsent(path, data);
+  }
+  override async get(path: string) {
+    this.check();
+    return super.get(path);
+  }
+  override async list(prefix: string, o?: { startAfter?: string }) {
+    this.check();
+    return super.list(prefix, o);
+  }
 }
 
 export function memoryRoot(): TableRoot & { stores: Map<string, FlakyStore>; setFailing(v: boolean): void } {

@@ -52,7 +52,9 @@ export function runPython(script: string, args: string[] = []): any {
   });
   if (res.error) throw new Error(`cannot run ${python}: ${res.error.message}\n${res.stderr ?? ''}`);
   if (res.status !== 0) {
-    throw new Error(`python exited with ${res.status ?? res.signal}:\n${res.stderr}\n--- stdout ---\n${res.stdout.slice(0, 4000)}`);
+    throw new Error(
+      `python exited with ${res.status ?? res.signal}:\n${res.stderr}\n--- stdout ---\n${res.stdout.slice(0, 4000)}`,
+    );
   }
   const stdout = res.stdout.trim();
   try {

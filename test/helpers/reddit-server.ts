@@ -15,18 +15,37 @@ export interface FakeReddit {
   url: string;
   timeline: Array<Record<string, unknown>>;
   revealed(): number;
-  stats: { requests: number; tokenGrants: number; violations: number; served429: number; served401: number; anchorDeleted: string | null };
+  stats: {
+    requests: number;
+    tokenGrants: number;
+    violations: number;
+    served429: number;
+    served401: number;
+    anchorDeleted: string | null;
+  };
   close(): Promise<void>;
 }
 
-export async function startFakeReddit(o: { subreddits: string[]; postsPerRequest?: number; windowSeconds?: number; windowLimit?: number; deleteAnchorAt?: number }): Promise<FakeReddit> {
+export async function startFakeReddit(o: {
+  subreddits: string[];
+  postsPerRequest?: number;
+  windowSeconds?: number;
+  windowLimit?: number;
+  deleteAnchorAt?: number;
+}): Promise<FakeReddit> {
   const dir = path.join(SHARED, 'fixtures/reddit/listings');
   const posts: Array<Record<string, unknown>> = [];
   for (const f of fs.readdirSync(dir).sort()) {
     for (const c of JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')).data.children) posts.push(c.data);
   }
   // A timeline of real post objects spread over the requested subreddits, oldest first.
-  const timeline = posts.map((p, i) => ({ ...p, subreddit: o.subreddits[i % o.subreddits.length], name: `t3_fake${i.toString(36)}`, id: `fake${i.toString(36)}`, created_utc: 1_700_000_000 + i }));
+  const timeline = posts.map((p, i) => ({
+    ...p,
+    subreddit: o.subreddits[i % o.subreddits.length],
+    name: `t3_fake${i.toString(36)}`,
+    id: `fake${i.toString(36)}`,
+    created_utc: 1_700_000_000 + i,
+  }));
   let revealed = 20;
   const perRequest = o.postsPerRequest ?? 7;
   const windowMs = (o.windowSeconds ?? 4) * 1000;
@@ -34,7 +53,14 @@ export async function startFakeReddit(o: { subreddits: string[]; postsPerRequest
   let windowStart = Date.now();
   let used = 0;
   const deleted = new Set<string>();
-  const stats = { requests: 0, tokenGrants: 0, violations: 0, served429: 0, served401: 0, anchorDeleted: null as string | null };
+  const stats = {
+    requests: 0,
+    tokenGrants: 0,
+    violations: 0,
+    served429: 0,
+    served401: 0,
+    anchorDeleted: null as string | null,
+  };
   const validTokens = new Set<string>();
   const server = http.createServer((req, res) => {
     let body = '';
@@ -51,19 +77,46 @@ export async function startFakeReddit(o: { subreddits: string[]; postsPerRequest
       }
       stats.requests++;
       const now = Date.now();
-      if (now - windowStart >= windowMs) { windowStart = now; used = 0; }
+      if (now - windowStart >= windowMs) {
+        windowStart = now;
+        used = 0;
+      }
       used++;
       if (used > limit) stats.violations++;
-      const headers = { 'content-type': 'application/json', 'x-ratelimit-used': String(used), 'x-ratelimit-remaining': (Math.max(0, limit - used)).toFixed(1), 'x-ratelimit-reset': String(Math.ceil((windowStart + windowMs - now) / 1000)) };
+      const headers = {
+        'content-type': 'application/json',
+        'x-ratelimit-used': String(used),
+        'x-ratelimit-remaining': Math.max(0, limit - used).toFixed(1),
+        'x-ratelimit-reset': String(Math.ceil((windowStart + windowMs - now) / 1000)),
+      };
       const token = (req.headers.authorization ?? '').replace(/^bearer /i, '');
-      if (stats.requests === 4) { stats.served429++; res.writeHead(429, { ...headers, 'retry-after': '1' }); res.end('{}'); return; }
-      if (stats.requests === 6 && stats.served401 === 0) { stats.served401++; validTokens.delete(token); }
-      if (!validTokens.has(token)) { res.writeHead(401, { ...headers, 'www-authenticate': 'Bearer realm="reddit", error="invalid_token"' }); res.end('{"message": "Unauthorized", "error": 401}'); return; }
+      if (stats.requests === 4) {
+        stats.served429++;
+        res.writeHead(429, { ...headers, 'retry-after': '1' });
+        res.end('{}');
+        return;
+      }
+      if (stats.requests === 6 && stats.served401 === 0) {
+        stats.served401++;
+        validTokens.delete(token);
+      }
+      if (!validTokens.has(token)) {
+        res.writeHead(401, { ...headers, 'www-authenticate': 'Bearer realm="reddit", error="invalid_token"' });
+        res.end('{"message": "Unauthorized", "error": 401}');
+        return;
+      }
       const m = /^\/r\/([^/]+)\/new$/.exec(url.pathname);
-      if (!m) { res.writeHead(404, headers); res.end('{}'); return; }
+      if (!m) {
+        res.writeHead(404, headers);
+        res.end('{}');
+        return;
+      }
       const subs = new Set(m[1].split('+').map((s) => s.toLowerCase()));
       revealed = Math.min(timeline.length, revealed + perRequest);
-      let visible = timeline.slice(0, revealed).filter((p) => subs.has(String(p.subreddit).toLowerCase()) && !deleted.has(p.name as string)).reverse();
+      let visible = timeline
+        .slice(0, revealed)
+        .filter((p) => subs.has(String(p.subreddit).toLowerCase()) && !deleted.has(p.name as string))
+        .reverse();
       const before = url.searchParams.get('before');
       if (before) {
         const i = visible.findIndex((p) => p.name === before);
@@ -75,7 +128,12 @@ export async function startFakeReddit(o: { subreddits: string[]; postsPerRequest
         stats.anchorDeleted = before;
       }
       res.writeHead(200, headers);
-      res.end(JSON.stringify({ kind: 'Listing', data: { children: visible.map((d) => ({ kind: 't3', data: d })), after: null, before: null } }));
+      res.end(
+        JSON.stringify({
+          kind: 'Listing',
+          data: { children: visible.map((d) => ({ kind: 't3', data: d })), after: null, before: null },
+        }),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

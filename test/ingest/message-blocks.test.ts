@@ -6,7 +6,8 @@ import { PackBuffers, packedEntry, packMessages } from '../../src/ingest/post-ba
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const entries = (p: { data: Uint8Array; ends: Uint32Array }) => Array.from(p.ends, (_, i) => dec.decode(packedEntry(p, i)));
+const entries = (p: { data: Uint8Array; ends: Uint32Array }) =>
+  Array.from(p.ends, (_, i) => dec.decode(packedEntry(p, i)));
 
 describe('BlockAppender and joinAppenders', () => {
   it('join the entries of several appenders in order, as packMessages would, across block boundaries', () => {

@@ -12,25 +12,56 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { choosePostBatchEncoder, loadNativeAddon, NativePostBatchEncoder, type NativeAddon } from '../../src/ingest/native-encoder.ts';
-import { encodePostBatch, inlinePostBatchEncoder, packMessages, WorkerPostBatchEncoder, type PostBatchJob, type PostBatchResult } from '../../src/ingest/post-batch.ts';
+import {
+  choosePostBatchEncoder,
+  loadNativeAddon,
+  NativePostBatchEncoder,
+  type NativeAddon,
+} from '../../src/ingest/native-encoder.ts';
+import {
+  encodePostBatch,
+  inlinePostBatchEncoder,
+  packMessages,
+  WorkerPostBatchEncoder,
+  type PostBatchJob,
+  type PostBatchResult,
+} from '../../src/ingest/post-batch.ts';
 import { PostGenerator } from '../../src/reddit/generate.ts';
 import type { UnknownFieldPolicy } from '../../src/reddit/post-schema.ts';
 import { postTableSchema } from '../../src/reddit/post-schema.ts';
 import { SHARED } from '../helpers/fixtures.ts';
 
 const loaded = loadNativeAddon();
-if ('error' in loaded) throw new Error(`${loaded.error}. The tests need the native encoder: npm test builds it (scripts/test.sh).`);
+if ('error' in loaded)
+  throw new Error(`${loaded.error}. The tests need the native encoder: npm test builds it (scripts/test.sh).`);
 const addon = loaded.addon;
 const enc = new TextEncoder();
 
-function job(values: Array<Uint8Array | string>, segments?: number[], options: { policy?: UnknownFieldPolicy; numIndexedCols?: number; withIds?: boolean; codec?: 'snappy' | 'zstd' | 'gzip' | 'uncompressed'; maxMessageBytes?: number } = {}): PostBatchJob {
+function job(
+  values: Array<Uint8Array | string>,
+  segments?: number[],
+  options: {
+    policy?: UnknownFieldPolicy;
+    numIndexedCols?: number;
+    withIds?: boolean;
+    codec?: 'snappy' | 'zstd' | 'gzip' | 'uncompressed';
+    maxMessageBytes?: number;
+  } = {},
+): PostBatchJob {
   const { data, ends } = packMessages(values.map((v) => (typeof v === 'string' ? enc.encode(v) : v)));
   const policy = options.policy ?? 'keep';
   return {
-    data, ends, segments: segments ?? [values.length], normalise: { unknownFields: policy, maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024 },
-    schema: postTableSchema(policy), partitionColumns: [],
-    settings: { codec: options.codec ?? 'snappy', numIndexedCols: options.numIndexedCols ?? 32, maxFileBytes: 32 << 20 },
+    data,
+    ends,
+    segments: segments ?? [values.length],
+    normalise: { unknownFields: policy, maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024 },
+    schema: postTableSchema(policy),
+    partitionColumns: [],
+    settings: {
+      codec: options.codec ?? 'snappy',
+      numIndexedCols: options.numIndexedCols ?? 32,
+      maxFileBytes: 32 << 20,
+    },
     withIds: options.withIds,
   };
 }
@@ -64,7 +95,11 @@ async function assertSame(native: PostBatchResult, js: PostBatchResult, split = 
 }
 
 /** Encode with both; `path` says which path the native encoder must have taken. */
-async function compare(j: () => PostBatchJob, path: 'native' | RegExp = 'native', jobBytes = Infinity): Promise<PostBatchResult> {
+async function compare(
+  j: () => PostBatchJob,
+  path: 'native' | RegExp = 'native',
+  jobBytes = Infinity,
+): Promise<PostBatchResult> {
   const native = new NativePostBatchEncoder(addon, inlinePostBatchEncoder, { jobBytes });
   const got = await native.encode(j());
   if (path === 'native') {
@@ -72,7 +107,10 @@ async function compare(j: () => PostBatchJob, path: 'native' | RegExp = 'native'
     assert.ok(native.stats.native >= 1);
   } else {
     assert.equal(native.stats.native, 0);
-    assert.ok(Object.keys(native.stats.fallback).some((r) => path.test(r)), `fallback for ${path}, got ${JSON.stringify(native.stats.fallback)}`);
+    assert.ok(
+      Object.keys(native.stats.fallback).some((r) => path.test(r)),
+      `fallback for ${path}, got ${JSON.stringify(native.stats.fallback)}`,
+    );
   }
   const want = await encodePostBatch(j());
   await assertSame(got, want, got.files.length > 1 && jobBytes < j().data.byteLength);
@@ -84,7 +122,10 @@ const post = (extra: Record<string, unknown>, id = 'e1') => JSON.stringify({ ...
 
 describe('native encoder matches the JavaScript encoder', () => {
   it('on the real fixture posts, in 3 segments with duplicates, both unknown-field policies', async () => {
-    const lines = fs.readFileSync(path.join(SHARED, 'fixtures/reddit/posts.ndjson'), 'utf8').split('\n').filter(Boolean);
+    const lines = fs
+      .readFileSync(path.join(SHARED, 'fixtures/reddit/posts.ndjson'), 'utf8')
+      .split('\n')
+      .filter(Boolean);
     assert.ok(lines.length >= 1000);
     const values = [...lines, ...lines.slice(0, 50)]; // the repeats fall into the last segment
     const third = Math.floor(values.length / 3);
@@ -117,17 +158,47 @@ describe('native encoder matches the JavaScript encoder', () => {
 
   it('on coercions and text JavaScript writes in its own way', async () => {
     const cases = [
-      post({ banned_by: true, link_flair_text: 12, approved_by: 1.5, removed_by: 1e21, mod_note: 1e-7, category: -0, removal_reason: 123456789012345678901234 }),
-      post({ media: { a: [1, 2.5, -0, 1e300, 5e-324, null, true, 'x'], b: { c: '' } }, secure_media: [], report_reasons: {} }),
-      post({ selftext: 'quote " backslash \\ slash / tab \t nl \n cr \r bs \b ff \f nul \u0000 unit \u001f del \u007f ls \u2028 emoji 😀 é' }),
+      post({
+        banned_by: true,
+        link_flair_text: 12,
+        approved_by: 1.5,
+        removed_by: 1e21,
+        mod_note: 1e-7,
+        category: -0,
+        removal_reason: 123456789012345678901234,
+      }),
+      post({
+        media: { a: [1, 2.5, -0, 1e300, 5e-324, null, true, 'x'], b: { c: '' } },
+        secure_media: [],
+        report_reasons: {},
+      }),
+      post({
+        selftext:
+          'quote " backslash \\ slash / tab \t nl \n cr \r bs \b ff \f nul \u0000 unit \u001f del \u007f ls \u2028 emoji 😀 é',
+      }),
       // Escapes in nested JSON, in extra fields and in stats bounds (short strings are not cut).
-      post({ media: { ctl: '\b\f\n\r\t\u0000\u0001\u001f\u007f"\\/' }, ['x\by']: '\u0002', title: '\b\u0003"\\', author: '\u001f' }, 'c1'),
-      post({ score: 5.0, ups: -9007199254740991, downs: 9007199254740991, gilded: '-123', pwls: '000000000000042', num_comments: 1e3 }),
+      post(
+        {
+          media: { ctl: '\b\f\n\r\t\u0000\u0001\u001f\u007f"\\/' },
+          ['x\by']: '\u0002',
+          title: '\b\u0003"\\',
+          author: '\u001f',
+        },
+        'c1',
+      ),
+      post({
+        score: 5.0,
+        ups: -9007199254740991,
+        downs: 9007199254740991,
+        gilded: '-123',
+        pwls: '000000000000042',
+        num_comments: 1e3,
+      }),
       post({ upvote_ratio: 1, created: 0, approved_at_utc: -0, banned_at_utc: 1.7976931348623157e308 }),
       post({ edited: 1_700_000_123.25, likes: null, saved: false }),
       post({ created_utc: -62135596800 }, 'e2'),
       post({ created_utc: 253402300799.9 }, 'e3'),
-      post({ __proto__x: 1, constructor: { prototype: { x: 1 } }, 'weird "key"': ['\n'], '': 0, 'a1': 'v' }, 'e4'),
+      post({ __proto__x: 1, constructor: { prototype: { x: 1 } }, 'weird "key"': ['\n'], '': 0, a1: 'v' }, 'e4'),
       '{"id":"e5","__proto__":{"polluted":true},"title":"proto"}',
       post({ title: 'x'.repeat(31) + '😀'.repeat(5), subreddit: '\u{10FFFF}'.repeat(40) }, 'e6'),
       post({ title: 'a'.repeat(32) + '\u{10FFFF}' + 'b', subreddit: 'é'.repeat(33) }, 'e7'),
@@ -140,19 +211,45 @@ describe('native encoder matches the JavaScript encoder', () => {
       post({ selftext: 'a "-0" in text, -0 in text', mod_note: '\\"-0' }, 'e12'),
     ];
     // Odd table settings: JavaScript indexes every column for anything but a whole number >= 0.
-    for (const numIndexedCols of [32, -1, 0, 1, 1.5, NaN, 2 ** 32 + 1]) await compare(() => job(cases, [cases.length], { numIndexedCols }));
+    for (const numIndexedCols of [32, -1, 0, 1, 1.5, NaN, 2 ** 32 + 1])
+      await compare(() => job(cases, [cases.length], { numIndexedCols }));
     await compare(() => job(cases, [cases.length], { policy: 'drop' }));
   });
 
   it('on rejected messages, with the reasons of the JavaScript normaliser', async () => {
     const bad: Array<string | Uint8Array> = [
-      '{"id": "x",', '[1,2,3]', '"hello"', 'null', '{"title": "x"}', '{"id": ""}', '{"id": 42}',
-      post({ score: 1.5 }), post({ score: true }), post({ over_18: { x: 1 } }), post({ ups: 99999999999999999999 }),
-      post({ gilded: '1234567890123456' }), post({ gilded: '+5' }), post({ upvote_ratio: true }), post({ likes: 'yes' }),
-      post({ edited: 'yes' }), post({ created_utc: 1e13 }), post({ edited: 253402300800 }), post({ created_utc: [] }),
-      new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d]), post({ selftext: 'x'.repeat(70 * 1024) }),
-      '{"id":"raw\ttab"}', '{"id":"a"} trailing', '{"id":"a",}', "{'id':'a'}", '{"id":"a","n":NaN}', '{"id":"a","n":01}',
-      '{"id":"a","n":1.}', '{"id":"a","n":.5}', '{"id":"a","n":+1}', '{"id":"a","s":"\\x41"}', '',
+      '{"id": "x",',
+      '[1,2,3]',
+      '"hello"',
+      'null',
+      '{"title": "x"}',
+      '{"id": ""}',
+      '{"id": 42}',
+      post({ score: 1.5 }),
+      post({ score: true }),
+      post({ over_18: { x: 1 } }),
+      post({ ups: 99999999999999999999 }),
+      post({ gilded: '1234567890123456' }),
+      post({ gilded: '+5' }),
+      post({ upvote_ratio: true }),
+      post({ likes: 'yes' }),
+      post({ edited: 'yes' }),
+      post({ created_utc: 1e13 }),
+      post({ edited: 253402300800 }),
+      post({ created_utc: [] }),
+      new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d]),
+      post({ selftext: 'x'.repeat(70 * 1024) }),
+      '{"id":"raw\ttab"}',
+      '{"id":"a"} trailing',
+      '{"id":"a",}',
+      "{'id':'a'}",
+      '{"id":"a","n":NaN}',
+      '{"id":"a","n":01}',
+      '{"id":"a","n":1.}',
+      '{"id":"a","n":.5}',
+      '{"id":"a","n":+1}',
+      '{"id":"a","s":"\\x41"}',
+      '',
       post({ created_utc: 253402300799.9995 }), // its max stat would round up into year 10000
       // Deeper than 64 levels: rejected before parsing (50,000 levels overflowed the addon's stack).
       post({ media: JSON.parse('['.repeat(64) + ']'.repeat(64)) }),
@@ -188,15 +285,24 @@ describe('native encoder matches the JavaScript encoder', () => {
   it('hands partitioned tables and evolved schemas to the fallback encoder', async () => {
     const native = new NativePostBatchEncoder(addon, inlinePostBatchEncoder);
     const j = job([post({})]);
-    const schema = { ...j.schema, fields: [...j.schema.fields, { name: 'more', type: { kind: 'primitive' as const, name: 'string' as const }, nullable: true, metadata: {} }] };
+    const schema = {
+      ...j.schema,
+      fields: [
+        ...j.schema.fields,
+        { name: 'more', type: { kind: 'primitive' as const, name: 'string' as const }, nullable: true, metadata: {} },
+      ],
+    };
     await native.encode({ ...j, schema });
     await native.encode({ ...job([post({})]), partitionColumns: ['subreddit'] });
-    assert.deepEqual(native.stats, { native: 0, fallback: { 'table schema is not the post schema': 1, 'partitioned table': 1 } });
+    assert.deepEqual(native.stats, {
+      native: 0,
+      fallback: { 'table schema is not the post schema': 1, 'partitioned table': 1 },
+    });
   });
 
   it('numbers: the same doubles and texts as JavaScript for many random values', async () => {
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const texts: string[] = [];
     for (let i = 0; i < 3000; i++) {
       const digits = String(Math.floor(rand() * 1e9)) + String(Math.floor(rand() * 1e9));
@@ -221,14 +327,20 @@ describe('choosing the post encoder', () => {
     const missing = choosePostBatchEncoder('auto', 0, { addonFile: '/nonexistent/reddit-stream-native.node' });
     assert.equal(missing.native, false);
     assert.equal(missing.encoder, inlinePostBatchEncoder);
-    assert.match(missing.note, /JavaScript encoder: the native encoder is not built \(\/nonexistent\/reddit-stream-native.node is missing; run: bash scripts\/build-native.sh\)/);
-    assert.throws(() => choosePostBatchEncoder('native', 2, { addonFile: '/nonexistent/reddit-stream-native.node' }), /encoder: native, but the native encoder is not built/);
+    assert.match(
+      missing.note,
+      /JavaScript encoder: the native encoder is not built \(\/nonexistent\/reddit-stream-native.node is missing; run: bash scripts\/build-native.sh\)/,
+    );
+    assert.throws(
+      () => choosePostBatchEncoder('native', 2, { addonFile: '/nonexistent/reddit-stream-native.node' }),
+      /encoder: native, but the native encoder is not built/,
+    );
     const js = choosePostBatchEncoder('js', 1);
     assert.ok(js.encoder instanceof WorkerPostBatchEncoder);
     await js.encoder.close?.();
   });
 
-  it('leaves two threads of libuv\'s pool to file writes and DNS', async () => {
+  it("leaves two threads of libuv's pool to file writes and DNS", async () => {
     const small = choosePostBatchEncoder('auto', 8, { threadPoolSize: 4 });
     assert.equal(small.encoder.parallelism, 2);
     const big = choosePostBatchEncoder('auto', 8, { threadPoolSize: 16 });
@@ -240,13 +352,24 @@ describe('choosing the post encoder', () => {
   it('says once per reason when a job goes to JavaScript, and what ran', async () => {
     const told: string[] = [];
     const native = new NativePostBatchEncoder(addon, inlinePostBatchEncoder, { onFallback: (r) => told.push(r) });
-    for (const v of ['{"id":"z","upvote_ratio":-0}', '{"id":"y","score":-0}', '{"id":"x","media":{"1":2}}', post({})]) await native.encode(job([v]));
+    for (const v of ['{"id":"z","upvote_ratio":-0}', '{"id":"y","score":-0}', '{"id":"x","media":{"1":2}}', post({})])
+      await native.encode(job([v]));
     assert.deepEqual(told, ['a negative zero', 'an object key that looks like an array index']);
-    assert.equal(native.describe(), 'native encoder: 1 job(s) encoded natively, 3 by JavaScript (a negative zero: 2; an object key that looks like an array index: 1)');
+    assert.equal(
+      native.describe(),
+      'native encoder: 1 job(s) encoded natively, 3 by JavaScript (a negative zero: 2; an object key that looks like an array index: 1)',
+    );
   });
 
   it('hands a job to JavaScript when the addon itself fails (no flush that fails on every retry)', async () => {
-    const broken: NativeAddon = { PostEncoder: class { async encode(): Promise<never> { throw new Error('boom'); } } as unknown as NativeAddon['PostEncoder'], fixMmapThreshold: () => false };
+    const broken: NativeAddon = {
+      PostEncoder: class {
+        async encode(): Promise<never> {
+          throw new Error('boom');
+        }
+      } as unknown as NativeAddon['PostEncoder'],
+      fixMmapThreshold: () => false,
+    };
     const told: string[] = [];
     const native = new NativePostBatchEncoder(broken, inlinePostBatchEncoder, { onFallback: (r) => told.push(r) });
     const r = await native.encode(job([post({}, 'a'), post({}, 'b')]));

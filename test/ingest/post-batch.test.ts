@@ -2,15 +2,35 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
-import { encodePostBatch, mergeParts, normaliseJob, packedEntry, PackBuffers, packMessages, splitJob, WorkerPostBatchEncoder, type PostBatchJob, type PostBatchResult } from '../../src/ingest/post-batch.ts';
+import {
+  encodePostBatch,
+  mergeParts,
+  normaliseJob,
+  packedEntry,
+  PackBuffers,
+  packMessages,
+  splitJob,
+  WorkerPostBatchEncoder,
+  type PostBatchJob,
+  type PostBatchResult,
+} from '../../src/ingest/post-batch.ts';
 import { postTableSchema } from '../../src/reddit/post-schema.ts';
 
 const enc = new TextEncoder();
-const post = (id: string, title = `t-${id}`) => enc.encode(JSON.stringify({ id, subreddit: 'x', title, score: 7, created_utc: 1_700_000_000 }));
+const post = (id: string, title = `t-${id}`) =>
+  enc.encode(JSON.stringify({ id, subreddit: 'x', title, score: 7, created_utc: 1_700_000_000 }));
 
 function job(values: Uint8Array[], segments: number[], buffers?: PackBuffers): PostBatchJob {
   const { data, ends } = packMessages(values, buffers);
-  return { data, ends, segments, normalise: {}, schema: postTableSchema('keep'), partitionColumns: [], settings: { codec: 'snappy', numIndexedCols: 32, maxFileBytes: 32 << 20 } };
+  return {
+    data,
+    ends,
+    segments,
+    normalise: {},
+    schema: postTableSchema('keep'),
+    partitionColumns: [],
+    settings: { codec: 'snappy', numIndexedCols: 32, maxFileBytes: 32 << 20 },
+  };
 }
 
 async function rowsOf(bytes: Uint8Array): Promise<Array<Record<string, unknown>>> {
@@ -56,19 +76,38 @@ describe('encodePostBatch: rows the table cannot take', () => {
   // A table whose `score` column is a 32-bit integer (e.g. created by another
   // tool): a score beyond it used to fail the whole flush on every retry.
   const narrow = postTableSchema('keep');
-  const schema = { ...narrow, fields: narrow.fields.map((f) => (f.name === 'score' ? { ...f, type: { kind: 'primitive' as const, name: 'integer' as const } } : f)) };
-  const scored = (id: string, score: number) => enc.encode(JSON.stringify({ id, subreddit: 'x', title: `t-${id}`, score, created_utc: 1_700_000_000 }));
+  const schema = {
+    ...narrow,
+    fields: narrow.fields.map((f) =>
+      f.name === 'score' ? { ...f, type: { kind: 'primitive' as const, name: 'integer' as const } } : f,
+    ),
+  };
+  const scored = (id: string, score: number) =>
+    enc.encode(JSON.stringify({ id, subreddit: 'x', title: `t-${id}`, score, created_utc: 1_700_000_000 }));
 
   it('become dead letters with the error; the other rows are written, per-segment counts follow', async () => {
-    const values = [scored('a', 1), scored('b', 3e9), post('c'), enc.encode('{oops'), scored('d', -3e9), scored('e', 5)];
+    const values = [
+      scored('a', 1),
+      scored('b', 3e9),
+      post('c'),
+      enc.encode('{oops'),
+      scored('d', -3e9),
+      scored('e', 5),
+    ];
     const r = await encodePostBatch({ ...job(values, [3, 3]), schema, withIds: true });
     assert.equal(r.rows, 3);
-    assert.deepEqual(r.dead.map((d) => d.index), [1, 3, 4]);
+    assert.deepEqual(
+      r.dead.map((d) => d.index),
+      [1, 3, 4],
+    );
     assert.match(r.dead[0].reason, /^cannot be written to the table: column score: value 3000000000 does not fit type/);
     assert.equal(new TextDecoder().decode(r.dead[2].value), new TextDecoder().decode(values[4]));
     assert.deepEqual(r.ids, ['a', 'c', 'e']);
     assert.deepEqual(r.segmentRows, [2, 1]);
-    assert.deepEqual((await rowsOf(r.files[0].bytes)).map((x) => x.id), ['a', 'c', 'e']);
+    assert.deepEqual(
+      (await rowsOf(r.files[0].bytes)).map((x) => x.id),
+      ['a', 'c', 'e'],
+    );
   });
 
   it('a post refused this way never replaces an earlier copy of its id, split into parts or not', async () => {
@@ -78,10 +117,16 @@ describe('encodePostBatch: rows the table cannot take', () => {
     try {
       const split = await pool.encode({ ...job(values, [4]), schema });
       for (const r of [whole, split]) {
-        assert.deepEqual(r.dead.map((d) => d.index), [2]);
+        assert.deepEqual(
+          r.dead.map((d) => d.index),
+          [2],
+        );
         assert.equal(r.duplicates, 0);
         const written = (await Promise.all(r.files.map((f) => rowsOf(f.bytes)))).flat();
-        assert.deepEqual(written.map((x) => `${x.id}:${x.title}`), ['a:t-a', 'b:t-b', 'c:t-c']);
+        assert.deepEqual(
+          written.map((x) => `${x.id}:${x.title}`),
+          ['a:t-a', 'b:t-b', 'c:t-c'],
+        );
       }
     } finally {
       await pool.close();
@@ -89,10 +134,16 @@ describe('encodePostBatch: rows the table cannot take', () => {
   });
 
   it('a required column the post leaves empty makes a dead letter with a reason naming it', async () => {
-    const required = { ...narrow, fields: narrow.fields.map((f) => (f.name === 'title' ? { ...f, nullable: false } : f)) };
+    const required = {
+      ...narrow,
+      fields: narrow.fields.map((f) => (f.name === 'title' ? { ...f, nullable: false } : f)),
+    };
     const r = await encodePostBatch({ ...job([post('a'), enc.encode('{"id": "untitled"}')], [2]), schema: required });
     assert.equal(r.rows, 1);
-    assert.deepEqual(r.dead.map((d) => [d.index, d.reason]), [[1, 'cannot be written to the table: column title is required by the table but the post has no value']]);
+    assert.deepEqual(
+      r.dead.map((d) => [d.index, d.reason]),
+      [[1, 'cannot be written to the table: column title is required by the table but the post has no value']],
+    );
   });
 
   it('a batch of only such rows commits no file', async () => {
@@ -105,13 +156,26 @@ describe('encodePostBatch: rows the table cannot take', () => {
 
 describe('normaliseJob', () => {
   it('resolves duplicate ids within a segment (last wins) but not across segments, and reports dead letters by index', () => {
-    const values = [post('a', 'first'), post('b'), post('a', 'second'), enc.encode('{oops'), post('a', 'other partition'), enc.encode('[]')];
+    const values = [
+      post('a', 'first'),
+      post('b'),
+      post('a', 'second'),
+      enc.encode('{oops'),
+      post('a', 'other partition'),
+      enc.encode('[]'),
+    ];
     const { batch, dead } = normaliseJob(job(values, [4, 2]));
     assert.equal(batch.numRows, 3);
     assert.deepEqual(batch.columns.title, ['second', 't-b', 'other partition']);
     assert.equal(batch.duplicates, 1);
     assert.deepEqual(batch.refs, [2, 1, 4]);
-    assert.deepEqual(dead.map((d) => [d.index, new TextDecoder().decode(d.value)]), [[3, '{oops'], [5, '[]']]);
+    assert.deepEqual(
+      dead.map((d) => [d.index, new TextDecoder().decode(d.value)]),
+      [
+        [3, '{oops'],
+        [5, '[]'],
+      ],
+    );
     assert.match(dead[0].reason, /invalid JSON/);
     assert.match(dead[1].reason, /not a JSON object/);
   });
@@ -130,8 +194,18 @@ describe('encodePostBatch', () => {
     assert.equal(f.codec, 'snappy');
     assert.equal(JSON.parse(f.stats).numRecords, 4);
     assert.equal(JSON.parse(f.stats).minValues.title, 't-p1', 'stats of the first 32 columns');
-    assert.deepEqual((await rowsOf(f.bytes)).map((x) => x.id), ['p1', 'p2', 'p3', 'p4']);
-    assert.deepEqual(r.firstRows.map((x) => [x.title, x.score]), [['t-p1', 7], ['t-p2', 7], ['t-p3', 7]]);
+    assert.deepEqual(
+      (await rowsOf(f.bytes)).map((x) => x.id),
+      ['p1', 'p2', 'p3', 'p4'],
+    );
+    assert.deepEqual(
+      r.firstRows.map((x) => [x.title, x.score]),
+      [
+        ['t-p1', 7],
+        ['t-p2', 7],
+        ['t-p3', 7],
+      ],
+    );
   });
 
   it('gives the same rows on a worker thread, and hands the job buffer back', async () => {
@@ -144,7 +218,10 @@ describe('encodePostBatch', () => {
     assert.equal(j.data.byteLength, 0, 'the job buffer was transferred, not copied');
     assert.equal(r.recycled?.byteLength, size);
     assert.equal(r.rows, 299);
-    assert.deepEqual(r.dead.map((d) => d.index), [17]);
+    assert.deepEqual(
+      r.dead.map((d) => d.index),
+      [17],
+    );
     assert.deepEqual(await rowsOf(r.files[0].bytes), await rowsOf(inline.files[0].bytes));
     assert.equal(parquetMetadata(r.files[0].bytes.slice().buffer).num_rows, 299n);
   });
@@ -172,11 +249,21 @@ describe('split jobs', () => {
     const whole = job(values, [5, 3, 4]);
     const parts = splitJob(whole, Math.ceil(whole.data.byteLength / 3));
     assert.equal(parts.length, 3);
-    assert.deepEqual(parts.flatMap((p) => entries(p.job)), entries(whole), 'every message once, in order');
-    assert.deepEqual(parts.map((p) => p.first), [0, parts[0].job.ends.length, parts[0].job.ends.length + parts[1].job.ends.length]);
+    assert.deepEqual(
+      parts.flatMap((p) => entries(p.job)),
+      entries(whole),
+      'every message once, in order',
+    );
+    assert.deepEqual(
+      parts.map((p) => p.first),
+      [0, parts[0].job.ends.length, parts[0].job.ends.length + parts[1].job.ends.length],
+    );
     for (const p of parts) {
       assert.equal(p.job.withIds, true);
-      assert.equal(p.job.segments.reduce((a, b) => a + b, 0), p.job.ends.length);
+      assert.equal(
+        p.job.segments.reduce((a, b) => a + b, 0),
+        p.job.ends.length,
+      );
       assert.notEqual(p.job.data.buffer, whole.data.buffer, 'each part has its own buffer');
     }
     // Segment k of the whole job is spread over the parts that cover its messages.
@@ -189,20 +276,40 @@ describe('split jobs', () => {
 
   it('merging: dead-letter indexes refer to the whole job; a duplicate id across parts of one segment asks for a whole re-encode', () => {
     const part = (rows: string[], segmentRows: number[], dead: number[] = []): PostBatchResult => ({
-      files: [], rows: rows.length, duplicates: 0, dead: dead.map((index) => ({ index, reason: 'bad', value: new Uint8Array() })), firstRows: [], ids: rows, segmentRows,
+      files: [],
+      rows: rows.length,
+      duplicates: 0,
+      dead: dead.map((index) => ({ index, reason: 'bad', value: new Uint8Array() })),
+      firstRows: [],
+      ids: rows,
+      segmentRows,
     });
-    const parts = [{ job: {} as PostBatchJob, first: 0, segmentOf: [0] }, { job: {} as PostBatchJob, first: 4, segmentOf: [0, 1] }];
+    const parts = [
+      { job: {} as PostBatchJob, first: 0, segmentOf: [0] },
+      { job: {} as PostBatchJob, first: 4, segmentOf: [0, 1] },
+    ];
     const ok = mergeParts(parts, [part(['a', 'b', 'c'], [3], [1]), part(['d', 'a'], [1, 1], [0])]);
     assert.ok(ok, "'a' twice, but in different segments (partitions)");
     assert.equal(ok.rows, 5);
-    assert.deepEqual(ok.dead.map((d) => d.index), [1, 4]);
-    assert.equal(mergeParts(parts, [part(['a', 'b', 'c'], [3]), part(['b', 'x'], [1, 1])]), null, "'b' twice in segment 0");
+    assert.deepEqual(
+      ok.dead.map((d) => d.index),
+      [1, 4],
+    );
+    assert.equal(
+      mergeParts(parts, [part(['a', 'b', 'c'], [3]), part(['b', 'x'], [1, 1])]),
+      null,
+      "'b' twice in segment 0",
+    );
   });
 
-  it('the one-piece fallback re-encodes this job\'s own bytes, whatever buffer the pool hands it (review repro)', async () => {
+  it("the one-piece fallback re-encodes this job's own bytes, whatever buffer the pool hands it (review repro)", async () => {
     const split = new WorkerPostBatchEncoder(2, { inlineBelowBytes: 0, jobBytes: 2048 });
     try {
-      const ids = async (res: PostBatchResult) => (await Promise.all(res.files.map((f) => rowsOf(f.bytes)))).flat().map((x) => x.id as string).sort();
+      const ids = async (res: PostBatchResult) =>
+        (await Promise.all(res.files.map((f) => rowsOf(f.bytes))))
+          .flat()
+          .map((x) => x.id as string)
+          .sort();
       // The pool holds buffers full of other bytes (earlier flushes); this job's
       // own buffer is larger, so the fallback is handed one of those.
       for (let i = 0; i < 4; i++) split.buffers.release(new Uint8Array(1 << 20).fill(0x78).buffer);
@@ -231,8 +338,15 @@ describe('split jobs', () => {
       const r = await split.encode(job(values, [120, 80]));
       assert.ok(r.files.length > 1, `encoded in parts (${r.files.length} files)`);
       assert.equal(r.rows, whole.rows);
-      assert.deepEqual(r.dead.map((d) => d.index), [3, 150]);
-      const ids = async (res: PostBatchResult) => (await Promise.all(res.files.map((f) => rowsOf(f.bytes)))).flat().map((x) => x.id).sort();
+      assert.deepEqual(
+        r.dead.map((d) => d.index),
+        [3, 150],
+      );
+      const ids = async (res: PostBatchResult) =>
+        (await Promise.all(res.files.map((f) => rowsOf(f.bytes))))
+          .flat()
+          .map((x) => x.id)
+          .sort();
       assert.deepEqual(await ids(r), await ids(whole));
       assert.equal(r.ids, undefined, 'ids are internal to the split');
       // The same id early and late in one partition: the last one wins, as in one piece.
@@ -241,7 +355,11 @@ describe('split jobs', () => {
       const d = await split.encode(job(dup, [120, 80]));
       const dw = await encodePostBatch(job(dup, [120, 80]));
       assert.equal(d.rows, dw.rows);
-      const titles = async (res: PostBatchResult) => (await Promise.all(res.files.map((f) => rowsOf(f.bytes)))).flat().filter((x) => x.id === 's5').map((x) => x.title);
+      const titles = async (res: PostBatchResult) =>
+        (await Promise.all(res.files.map((f) => rowsOf(f.bytes))))
+          .flat()
+          .filter((x) => x.id === 's5')
+          .map((x) => x.title);
       assert.deepEqual(await titles(d), ['t-s5', 'the later s5'], 'different partitions: both kept');
       dup[100] = post('s5', 'latest s5 in partition 0');
       const d2 = await split.encode(job(dup, [120, 80]));

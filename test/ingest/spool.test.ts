@@ -19,15 +19,36 @@ import { FlakyStore, memoryRoot } from '../helpers/memory-root.ts';
 
 const enc = new TextEncoder();
 const msg = (offset: number, value?: string): SourceMessage => ({
-  topic: 'reddit_tech', partition: 0, offset: BigInt(offset), key: null,
-  value: enc.encode(value ?? JSON.stringify({ id: `p${offset}`, subreddit: 'tech', title: `t${offset}`, score: offset, created_utc: 1_700_000_000 + offset })),
+  topic: 'reddit_tech',
+  partition: 0,
+  offset: BigInt(offset),
+  key: null,
+  value: enc.encode(
+    value ??
+      JSON.stringify({
+        id: `p${offset}`,
+        subreddit: 'tech',
+        title: `t${offset}`,
+        score: offset,
+        created_utc: 1_700_000_000 + offset,
+      }),
+  ),
 });
 
 // Failing like a real store: coded STORAGE errors.
 class OutageStore extends FlakyStore {
-  override async put(p: string, d: Uint8Array) { if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true }); return super.put(p, d); }
-  override async putIfAbsent(p: string, d: Uint8Array) { if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true }); return super.putIfAbsent(p, d); }
-  override async get(p: string) { if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true }); return super.get(p); }
+  override async put(p: string, d: Uint8Array) {
+    if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true });
+    return super.put(p, d);
+  }
+  override async putIfAbsent(p: string, d: Uint8Array) {
+    if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true });
+    return super.putIfAbsent(p, d);
+  }
+  override async get(p: string) {
+    if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true });
+    return super.get(p);
+  }
 }
 
 function outageRoot() {
@@ -41,18 +62,27 @@ function outageRoot() {
       if (!s) stores.set(name, (s = new OutageStore(name)));
       return s;
     },
-    setFailing(v: boolean) { for (const s of stores.values()) s.failing = v; },
+    setFailing(v: boolean) {
+      for (const s of stores.values()) s.failing = v;
+    },
   };
 }
 
 async function setup(root: ReturnType<typeof outageRoot>, spoolDir: string) {
   const spool = new Spool(spoolDir);
   await spool.init();
-  const pipeline = new IngestPipeline({ group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger, spool });
+  const pipeline = new IngestPipeline({
+    group: 'g',
+    policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 },
+    catalog: new TableCatalog(root, { log: silentLogger }),
+    log: silentLogger,
+    spool,
+  });
   return { spool, pipeline };
 }
 
-const ids = async (root: ReturnType<typeof outageRoot>) => (await readAllRows(await loadSnapshot(root.store('tech')))).map((r) => r.id as string).sort();
+const ids = async (root: ReturnType<typeof outageRoot>) =>
+  (await readAllRows(await loadSnapshot(root.store('tech')))).map((r) => r.id as string).sort();
 
 describe('outage spool', () => {
   it('keeps batches while the store fails, keeps consuming, then replays them in order exactly once', async () => {
@@ -67,7 +97,11 @@ describe('outage spool', () => {
     pipeline.push(msg(20, '{broken'));
     const a = await pipeline.flushAll();
     assert.equal(a.error, undefined, String(a.error));
-    assert.equal(a.summaries.length, 1, JSON.stringify(a.reseek, (k, v) => typeof v === 'bigint' ? String(v) : v));
+    assert.equal(
+      a.summaries.length,
+      1,
+      JSON.stringify(a.reseek, (k, v) => (typeof v === 'bigint' ? String(v) : v)),
+    );
     assert.equal(a.summaries[0].spooled, true);
     for (let o = 21; o < 30; o++) pipeline.push(msg(o));
     const b = await pipeline.flushAll();
@@ -92,7 +126,10 @@ describe('outage spool', () => {
     const snap = await loadSnapshot(root.store('tech'));
     assert.equal(snap.txnVersion('g-reddit_tech-0'), 34);
     const dead = await readAllRows(await loadSnapshot(root.store('_dead_letters')));
-    assert.deepEqual(dead.map((d) => d.offset), [20n]);
+    assert.deepEqual(
+      dead.map((d) => d.offset),
+      [20n],
+    );
     // back to direct commits
     for (let o = 35; o < 40; o++) pipeline.push(msg(o));
     const d = await pipeline.flushAll();
@@ -119,8 +156,13 @@ describe('outage spool', () => {
     root.setFailing(false);
     const r = await pipeline.replaySpool();
     assert.equal(r.remaining, 0);
-    assert.deepEqual(await ids(root), ['p0', ...Array.from({ length: 13 }, (_, i) => `p${i + 2}`).filter((x) => x !== 'p11')].sort());
-    const dead = (await readAllRows(await loadSnapshot(root.store('_dead_letters')))).map((x) => x.offset as bigint).sort((a, b) => Number(a - b));
+    assert.deepEqual(
+      await ids(root),
+      ['p0', ...Array.from({ length: 13 }, (_, i) => `p${i + 2}`).filter((x) => x !== 'p11')].sort(),
+    );
+    const dead = (await readAllRows(await loadSnapshot(root.store('_dead_letters'))))
+      .map((x) => x.offset as bigint)
+      .sort((a, b) => Number(a - b));
     assert.deepEqual(dead, [1n, 11n]);
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -129,11 +171,27 @@ describe('outage spool', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-'));
     const spool = new Spool(dir);
     await spool.init();
-    const prepared = { files: [{ path: 'part-0.parquet', bytes: new Uint8Array([1, 2, 3]), add: { path: 'part-0.parquet', partitionValues: {}, size: 3, modificationTime: 0, dataChange: true } }], actions: [], txns: [{ appId: 'g-t-0', version: 5, expect: null }], rows: 1, commitInfo: {} };
+    const prepared = {
+      files: [
+        {
+          path: 'part-0.parquet',
+          bytes: new Uint8Array([1, 2, 3]),
+          add: { path: 'part-0.parquet', partitionValues: {}, size: 3, modificationTime: 0, dataChange: true },
+        },
+      ],
+      actions: [],
+      txns: [{ appId: 'g-t-0', version: 5, expect: null }],
+      rows: 1,
+      commitInfo: {},
+    };
     const a = await spool.add(['reddit_t'], [{ table: 't', prepared }]);
     const b = await spool.add(['reddit_t'], [{ table: 't', prepared }]);
     await spool.complete(a);
-    const listing = () => fs.readdirSync(dir).filter((n) => n !== 'LOCK' && n !== 'OWNER').sort();
+    const listing = () =>
+      fs
+        .readdirSync(dir)
+        .filter((n) => n !== 'LOCK' && n !== 'OWNER')
+        .sort();
     assert.deepEqual(listing(), [String(b).padStart(12, '0')], 'a finished entry leaves nothing behind');
     // What a kill -9 in the middle of deleting finished entry `a` leaves: a renamed, partly deleted directory.
     fs.mkdirSync(path.join(dir, `${String(a).padStart(12, '0')}.done`));
@@ -143,23 +201,38 @@ describe('outage spool', () => {
     await spool.close(); // the process that wrote it is gone
     const again = new Spool(dir);
     await again.init();
-    assert.deepEqual(again.list().map((e) => e.seq), [b], 'only the complete entry is replayed');
-    assert.deepEqual(again.broken.map((x) => x.name), ['000000000099']);
+    assert.deepEqual(
+      again.list().map((e) => e.seq),
+      [b],
+      'only the complete entry is replayed',
+    );
+    assert.deepEqual(
+      again.broken.map((x) => x.name),
+      ['000000000099'],
+    );
     assert.deepEqual(listing(), [String(b).padStart(12, '0'), '000000000099.broken']);
     assert.equal((await again.oldest())!.parts[0].prepared.files[0].bytes.length, 3);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('one process owns a spool: another is refused while it runs, a listing changes nothing, a dead owner\'s lock is taken over', async () => {
+  it("one process owns a spool: another is refused while it runs, a listing changes nothing, a dead owner's lock is taken over", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-lock-'));
     const { spawn } = await import('node:child_process');
     // Another process (a running consume) owns the spool.
-    const owner = spawn(process.execPath, ['--input-type=module', '-e', `
+    const owner = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       const { Spool } = await import(${JSON.stringify(new URL('../../src/ingest/spool.ts', import.meta.url).href)});
       await new Spool(${JSON.stringify(dir)}).init();
       process.stdout.write('owned\\n');
       setInterval(() => {}, 1000);
-    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    `,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise<void>((resolve) => owner.stdout!.once('data', () => resolve()));
       fs.mkdirSync(path.join(dir, '000000000007.tmp')); // an entry the owner is writing right now
@@ -178,10 +251,18 @@ describe('outage spool', () => {
     }
     const next = new Spool(dir);
     await next.init();
-    assert.match(fs.readFileSync(path.join(dir, 'OWNER'), 'utf8'), new RegExp(`^${process.pid} `), 'the dead owner\'s lock was taken over');
+    assert.match(
+      fs.readFileSync(path.join(dir, 'OWNER'), 'utf8'),
+      new RegExp(`^${process.pid} `),
+      "the dead owner's lock was taken over",
+    );
     // Within one process a spool is owned once, also when claimed twice at the same moment.
     const twice = await Promise.allSettled([new Spool(dir).init(), new Spool(dir).init()]);
-    assert.deepEqual(twice.map((r) => r.status), ['rejected', 'rejected'], 'already owned by `next`');
+    assert.deepEqual(
+      twice.map((r) => r.status),
+      ['rejected', 'rejected'],
+      'already owned by `next`',
+    );
     await next.close();
     assert.equal(fs.existsSync(path.join(dir, 'OWNER')), false, 'no owner named after close');
     const pair = await Promise.allSettled([new Spool(dir).init(), new Spool(dir).init()]);
@@ -199,10 +280,20 @@ describe('outage spool', () => {
     const a = new Spool(path.join(base, 'current'));
     await a.init();
     assert.equal(a.dir, fs.realpathSync(path.join(base, 'r1')));
-    assert.deepEqual(a.broken.map((b) => b.name), ['000000000003'], 'set aside, not a crash');
+    assert.deepEqual(
+      a.broken.map((b) => b.name),
+      ['000000000003'],
+      'set aside, not a crash',
+    );
     fs.unlinkSync(path.join(base, 'current'));
     fs.symlinkSync(path.join(base, 'r2'), path.join(base, 'current'));
-    const prepared = { files: [], actions: [], txns: [{ appId: 'g-t-0', version: 1, expect: null }], rows: 0, commitInfo: {} };
+    const prepared = {
+      files: [],
+      actions: [],
+      txns: [{ appId: 'g-t-0', version: 1, expect: null }],
+      rows: 0,
+      commitInfo: {},
+    };
     const seq = await a.add(['reddit_t'], [{ table: 't', prepared }]);
     assert.ok(fs.existsSync(path.join(base, 'r1', String(seq).padStart(12, '0'))), 'written where it was locked');
     assert.deepEqual(fs.readdirSync(path.join(base, 'r2')), []);
@@ -219,7 +310,13 @@ describe('outage spool', () => {
     fs.writeFileSync(path.join(dir, 'LOCK'), String(dead.pid));
     const spoolModule = JSON.stringify(new URL('../../src/ingest/spool.ts', import.meta.url).href);
     // Each child loads the code, says so, and claims when told: all at once.
-    const kids = Array.from({ length: 4 }, () => spawn(process.execPath, ['--input-type=module', '-e', `
+    const kids = Array.from({ length: 4 }, () =>
+      spawn(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `
       const { Spool } = await import(${spoolModule});
       process.stdout.write('ready\\n');
       process.stdin.once('data', async () => {
@@ -227,12 +324,23 @@ describe('outage spool', () => {
         process.stdout.write(s.dir + '\\n');
       });
       process.stdin.on('end', () => process.exit(0));
-    `], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    `,
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      ),
+    );
     const lines = kids.map((k) => {
       const got: string[] = [];
       let waiting: Array<() => void> = [];
-      k.stdout!.on('data', (d: Buffer) => { got.push(...d.toString().split('\n').filter(Boolean)); waiting.forEach((w) => w()); waiting = []; });
-      return async (n: number) => { while (got.length < n) await new Promise<void>((r) => waiting.push(r)); return got[n - 1]; };
+      k.stdout!.on('data', (d: Buffer) => {
+        got.push(...d.toString().split('\n').filter(Boolean));
+        waiting.forEach((w) => w());
+        waiting = [];
+      });
+      return async (n: number) => {
+        while (got.length < n) await new Promise<void>((r) => waiting.push(r));
+        return got[n - 1];
+      };
     });
     try {
       await Promise.all(lines.map((l) => l(1)));
@@ -258,7 +366,9 @@ describe('outage spool', () => {
     root.setFailing(false);
     // Simulate the crash: commit the entry but keep it in the spool.
     const complete = first.spool.complete.bind(first.spool);
-    first.spool.complete = async () => { throw new Error('killed'); };
+    first.spool.complete = async () => {
+      throw new Error('killed');
+    };
     await assert.rejects(first.pipeline.replaySpool(), /killed/);
     first.spool.complete = complete;
     assert.equal((await ids(root)).length, 10);
@@ -282,7 +392,12 @@ describe('outage spool', () => {
     await a.pipeline.flushAll();
     root.setFailing(false);
     // Another worker (no spool) owns the partition now and commits 0..14 from Kafka.
-    const b = new IngestPipeline({ group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger });
+    const b = new IngestPipeline({
+      group: 'g',
+      policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 },
+      catalog: new TableCatalog(root, { log: silentLogger }),
+      log: silentLogger,
+    });
     await b.assign('reddit_tech', 0);
     for (let o = 0; o < 15; o++) b.push(msg(o));
     await b.flushAll();

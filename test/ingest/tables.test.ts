@@ -11,7 +11,12 @@ import { memoryRoot } from '../helpers/memory-root.ts';
 const posts = postTableSchema('keep');
 /** The post schema with some columns retyped (a table written by another tool). */
 function retyped(types: Record<string, string>): StructType {
-  return { ...posts, fields: posts.fields.map((f) => (types[f.name] ? { ...f, type: { kind: 'primitive' as const, name: types[f.name] as 'string' } } : f)) };
+  return {
+    ...posts,
+    fields: posts.fields.map((f) =>
+      types[f.name] ? { ...f, type: { kind: 'primitive' as const, name: types[f.name] as 'string' } } : f,
+    ),
+  };
 }
 
 describe('post tables created elsewhere', () => {
@@ -20,7 +25,11 @@ describe('post tables created elsewhere', () => {
     const old = retyped({ score: 'integer', num_comments: 'integer', created_utc: 'float', likes: 'integer' });
     assert.deepEqual(incompatibleColumns(old, posts), []);
     const wrong = retyped({ title: 'long', likes: 'string', score: 'boolean' });
-    assert.deepEqual(incompatibleColumns(wrong, posts), ['title is long in the table, posts give string', 'score is boolean in the table, posts give long', 'likes is string in the table, posts give boolean']);
+    assert.deepEqual(incompatibleColumns(wrong, posts), [
+      'title is long in the table, posts give string',
+      'score is boolean in the table, posts give long',
+      'likes is string in the table, posts give boolean',
+    ]);
     assert.deepEqual(incompatibleColumns(posts, posts), []);
   });
 
@@ -34,6 +43,9 @@ describe('post tables created elsewhere', () => {
       assert.match(err.message, /cannot hold Reddit posts: score is string in the table, posts give long/);
       return true;
     });
-    assert.equal((await catalog.postTable('narrow')).schema.fields.find((f) => f.name === 'score')?.type.kind, 'primitive');
+    assert.equal(
+      (await catalog.postTable('narrow')).schema.fields.find((f) => f.name === 'score')?.type.kind,
+      'primitive',
+    );
   });
 });

@@ -56,19 +56,35 @@ function normalizeDelta(v: DeltaValue | undefined, t: DataType): unknown {
     case 'array':
       return (v as DeltaValue[]).map((e) => normalizeDelta(e, t.elementType));
     case 'map':
-      return { __map__: (v as Array<[DeltaValue, DeltaValue]>).map(([k, x]) => [normalizeDelta(k, t.keyType), normalizeDelta(x, t.valueType)]) };
+      return {
+        __map__: (v as Array<[DeltaValue, DeltaValue]>).map(([k, x]) => [
+          normalizeDelta(k, t.keyType),
+          normalizeDelta(x, t.valueType),
+        ]),
+      };
     case 'primitive':
       switch (t.name) {
-        case 'string': case 'boolean': return v;
-        case 'long': case 'integer': case 'short': case 'byte': return String(v);
-        case 'float': case 'double': {
+        case 'string':
+        case 'boolean':
+          return v;
+        case 'long':
+        case 'integer':
+        case 'short':
+        case 'byte':
+          return String(v);
+        case 'float':
+        case 'double': {
           const n = v as number;
           return Number.isFinite(n) ? n : String(n); // NaN, Infinity, -Infinity
         }
-        case 'binary': return toHex(v as Uint8Array);
-        case 'date': return formatDate(v as number);
-        case 'timestamp': return `${formatTimestampMicros(v as bigint)}Z`;
-        case 'timestamp_ntz': return formatTimestampMicros(v as bigint);
+        case 'binary':
+          return toHex(v as Uint8Array);
+        case 'date':
+          return formatDate(v as number);
+        case 'timestamp':
+          return `${formatTimestampMicros(v as bigint)}Z`;
+        case 'timestamp_ntz':
+          return formatTimestampMicros(v as bigint);
       }
   }
 }
@@ -82,7 +98,10 @@ function canon(x: unknown): string {
     const entries = (o.__map__ as unknown[][]).map((e) => `[${canon(e[0])},${canon(e[1])}]`).sort();
     return `{"__map__":[${entries.join(',')}]}`;
   }
-  return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canon(o[k])}`).join(',')}}`;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canon(o[k])}`)
+    .join(',')}}`;
 }
 
 function sortedCanon(rows: unknown[]): string[] {
@@ -98,7 +117,9 @@ function assertSameRows(actual: string[], expected: string[], what: string): voi
   if (actual.length === expected.length && actual.every((r, i) => r === expected[i])) return;
   const missing = expected.filter((r) => !actual.includes(r)).slice(0, 3);
   const extra = actual.filter((r) => !expected.includes(r)).slice(0, 3);
-  assert.fail(`${what}: ${actual.length} rows, expected ${expected.length}\n  missing (first 3): ${missing.join('\n    ')}\n  unexpected (first 3): ${extra.join('\n    ')}`);
+  assert.fail(
+    `${what}: ${actual.length} rows, expected ${expected.length}\n  missing (first 3): ${missing.join('\n    ')}\n  unexpected (first 3): ${extra.join('\n    ')}`,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -166,18 +187,32 @@ function assertAddsMatch(py: PyRead, files: Add[], totalRows: number): void {
   const ours = ourNumRecords(files);
   assert.equal(py.adds.length, ours.size, 'delta-rs sees as many live files as we wrote');
   for (const a of py.adds) {
-    assert.ok(ours.has(a.path), `delta-rs add path ${a.path} is one of ours (${[...ours.keys()].slice(0, 3).join(', ')}...)`);
+    assert.ok(
+      ours.has(a.path),
+      `delta-rs add path ${a.path} is one of ours (${[...ours.keys()].slice(0, 3).join(', ')}...)`,
+    );
     assert.equal(a.numRecords, ours.get(a.path), `numRecords of ${a.path}`);
     assert.equal(a.size, files.find((f) => f.path === a.path)!.size, `size of ${a.path}`);
   }
-  assert.equal(py.adds.reduce((s, a) => s + (a.numRecords ?? 0), 0), totalRows, 'sum of delta-rs numRecords');
+  assert.equal(
+    py.adds.reduce((s, a) => s + (a.numRecords ?? 0), 0),
+    totalRows,
+    'sum of delta-rs numRecords',
+  );
   assert.equal(py.count, totalRows, 'delta-rs DeltaTable.count()');
 }
 
 const dec = (precision: number, scale: number): DataType => ({ kind: 'decimal', precision, scale });
 const arr = (elementType: DataType, containsNull = true): DataType => ({ kind: 'array', elementType, containsNull });
-const map = (keyType: DataType, valueType: DataType, valueContainsNull = true): DataType => ({ kind: 'map', keyType, valueType, valueContainsNull });
-const p = (name: 'string' | 'long' | 'integer' | 'double' | 'date' | 'timestamp' | 'timestamp_ntz' | 'boolean'): DataType => ({ kind: 'primitive', name });
+const map = (keyType: DataType, valueType: DataType, valueContainsNull = true): DataType => ({
+  kind: 'map',
+  keyType,
+  valueType,
+  valueContainsNull,
+});
+const p = (
+  name: 'string' | 'long' | 'integer' | 'double' | 'date' | 'timestamp' | 'timestamp_ntz' | 'boolean',
+): DataType => ({ kind: 'primitive', name });
 
 before(() => {
   // Provision (or find) the virtualenv up front, so a broken Python setup fails loudly here.
@@ -217,7 +252,14 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
       field('ts', 'timestamp'),
       field('dec', dec(10, 3)),
       field('bin', 'binary'),
-      field('st', struct([field('x', 'long'), field('y', 'string'), field('inner', struct([field('z', 'double'), field('w', 'date')]))])),
+      field(
+        'st',
+        struct([
+          field('x', 'long'),
+          field('y', 'string'),
+          field('inner', struct([field('z', 'double'), field('w', 'date')])),
+        ]),
+      ),
       field('arr', arr(p('integer'))),
       field('sarr', arr(p('string'))),
       field('nested', arr(arr(p('long')))),
@@ -227,37 +269,147 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
     ]);
     const edge: Array<Record<string, DeltaValue>> = [
       {
-        id: 1n, l: 9223372036854775807n, i: 2147483647, sh: 32767, by: 127, f: 0.5, d: 1.5, s: 'héllo wörld 😀🎉',
-        b: true, dt: 0, ts: 0n, dec: '9999999.999', bin: new Uint8Array([0, 1, 2, 254, 255]),
-        st: { x: 9n, y: 'z', inner: { z: 2.5, w: 19000 } }, arr: [1, null, 3], sarr: ['a', null, '日本語'], nested: [[1n, 2n], [], [3n]],
-        structs: [{ a: 1n, b: 'x' }, { a: null, b: null }], m: [['a', 1n], ['b', null], ['😀', -5n]], mstruct: [[1, { q: 'one' }], [2, null]],
+        id: 1n,
+        l: 9223372036854775807n,
+        i: 2147483647,
+        sh: 32767,
+        by: 127,
+        f: 0.5,
+        d: 1.5,
+        s: 'héllo wörld 😀🎉',
+        b: true,
+        dt: 0,
+        ts: 0n,
+        dec: '9999999.999',
+        bin: new Uint8Array([0, 1, 2, 254, 255]),
+        st: { x: 9n, y: 'z', inner: { z: 2.5, w: 19000 } },
+        arr: [1, null, 3],
+        sarr: ['a', null, '日本語'],
+        nested: [[1n, 2n], [], [3n]],
+        structs: [
+          { a: 1n, b: 'x' },
+          { a: null, b: null },
+        ],
+        m: [
+          ['a', 1n],
+          ['b', null],
+          ['😀', -5n],
+        ],
+        mstruct: [
+          [1, { q: 'one' }],
+          [2, null],
+        ],
       },
       {
-        id: 2n, l: -9223372036854775808n, i: -2147483648, sh: -32768, by: -128, f: -2.25, d: -0.0, s: '',
-        b: false, dt: -1, ts: -1n, dec: '-9999999.999', bin: new Uint8Array([]),
-        st: { x: null, y: null, inner: null }, arr: [], sarr: [], nested: [], structs: [], m: [], mstruct: [],
+        id: 2n,
+        l: -9223372036854775808n,
+        i: -2147483648,
+        sh: -32768,
+        by: -128,
+        f: -2.25,
+        d: -0.0,
+        s: '',
+        b: false,
+        dt: -1,
+        ts: -1n,
+        dec: '-9999999.999',
+        bin: new Uint8Array([]),
+        st: { x: null, y: null, inner: null },
+        arr: [],
+        sarr: [],
+        nested: [],
+        structs: [],
+        m: [],
+        mstruct: [],
       },
       // all nullable columns null
       {
-        id: 3n, l: null, i: null, sh: null, by: null, f: null, d: null, s: null, b: null, dt: null, ts: null, dec: null, bin: null,
-        st: null, arr: null, sarr: null, nested: null, structs: null, m: null, mstruct: null,
+        id: 3n,
+        l: null,
+        i: null,
+        sh: null,
+        by: null,
+        f: null,
+        d: null,
+        s: null,
+        b: null,
+        dt: null,
+        ts: null,
+        dec: null,
+        bin: null,
+        st: null,
+        arr: null,
+        sarr: null,
+        nested: null,
+        structs: null,
+        m: null,
+        mstruct: null,
       },
       {
-        id: 4n, l: 9007199254740993n, i: 0, sh: 0, by: 0, f: Number.POSITIVE_INFINITY, d: Number.NaN, s: 'tab\t"quote"\nnewline\\ 🙂',
-        b: null, dt: -719162 /* 0001-01-01 */, ts: -62135596800000000n /* 0001-01-01T00:00:00Z */, dec: '1.5', bin: new Uint8Array([0x7f, 0x80]),
-        st: { x: 1n, y: 'Ünïcödé', inner: { z: null, w: null } }, arr: [null], sarr: [''], nested: [null, [null, 4n]], structs: [null],
-        m: [['', 0n]], mstruct: [[-7, { q: null }]],
+        id: 4n,
+        l: 9007199254740993n,
+        i: 0,
+        sh: 0,
+        by: 0,
+        f: Number.POSITIVE_INFINITY,
+        d: Number.NaN,
+        s: 'tab\t"quote"\nnewline\\ 🙂',
+        b: null,
+        dt: -719162 /* 0001-01-01 */,
+        ts: -62135596800000000n /* 0001-01-01T00:00:00Z */,
+        dec: '1.5',
+        bin: new Uint8Array([0x7f, 0x80]),
+        st: { x: 1n, y: 'Ünïcödé', inner: { z: null, w: null } },
+        arr: [null],
+        sarr: [''],
+        nested: [null, [null, 4n]],
+        structs: [null],
+        m: [['', 0n]],
+        mstruct: [[-7, { q: null }]],
       },
       {
-        id: 5n, l: 0n, i: 1, sh: 1, by: 1, f: Number.NEGATIVE_INFINITY, d: Number.POSITIVE_INFINITY, s: 'ascii only',
-        b: true, dt: 2932896 /* 9999-12-31 */, ts: 253402300799999999n /* 9999-12-31T23:59:59.999999Z */, dec: '0.001', bin: new Uint8Array([0x20]),
-        st: { x: -1n, y: '', inner: { z: -0.5, w: 1 } }, arr: [-1, 0, 1], sarr: ['x'], nested: [[0n]], structs: [{ a: 0n, b: '' }],
-        m: [['k', null]], mstruct: [[0, { q: '' }]],
+        id: 5n,
+        l: 0n,
+        i: 1,
+        sh: 1,
+        by: 1,
+        f: Number.NEGATIVE_INFINITY,
+        d: Number.POSITIVE_INFINITY,
+        s: 'ascii only',
+        b: true,
+        dt: 2932896 /* 9999-12-31 */,
+        ts: 253402300799999999n /* 9999-12-31T23:59:59.999999Z */,
+        dec: '0.001',
+        bin: new Uint8Array([0x20]),
+        st: { x: -1n, y: '', inner: { z: -0.5, w: 1 } },
+        arr: [-1, 0, 1],
+        sarr: ['x'],
+        nested: [[0n]],
+        structs: [{ a: 0n, b: '' }],
+        m: [['k', null]],
+        mstruct: [[0, { q: '' }]],
       },
       {
-        id: 6n, l: -1n, i: -1, sh: -1, by: -1, f: 1, d: Number.NEGATIVE_INFINITY, s: '𝔘𝔫𝔦𝔠𝔬𝔡𝔢 and 中文 and עברית',
-        b: false, dt: 19723, ts: 1700000000123456n, dec: '-0.001', bin: null,
-        st: null, arr: null, sarr: null, nested: null, structs: null, m: null, mstruct: null,
+        id: 6n,
+        l: -1n,
+        i: -1,
+        sh: -1,
+        by: -1,
+        f: 1,
+        d: Number.NEGATIVE_INFINITY,
+        s: '𝔘𝔫𝔦𝔠𝔬𝔡𝔢 and 中文 and עברית',
+        b: false,
+        dt: 19723,
+        ts: 1700000000123456n,
+        dec: '-0.001',
+        bin: null,
+        st: null,
+        arr: null,
+        sarr: null,
+        nested: null,
+        structs: null,
+        m: null,
+        mstruct: null,
       },
     ];
     const generated: Array<Record<string, DeltaValue>> = [];
@@ -281,14 +433,29 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
         sarr: k % 5 === 1 ? null : Array.from({ length: k % 3 }, (_, j) => `s${j}`),
         nested: k % 4 === 2 ? null : [[BigInt(k)], Array.from({ length: k % 3 }, (_, j) => BigInt(j))],
         structs: k % 6 === 3 ? null : [{ a: BigInt(k), b: `b${k}` }],
-        m: k % 7 === 3 ? null : Array.from({ length: k % 4 }, (_, j) => [`key${j}`, j === 2 ? null : BigInt(j * k)] as [DeltaValue, DeltaValue]),
+        m:
+          k % 7 === 3
+            ? null
+            : Array.from(
+                { length: k % 4 },
+                (_, j) => [`key${j}`, j === 2 ? null : BigInt(j * k)] as [DeltaValue, DeltaValue],
+              ),
         mstruct: k % 5 === 4 ? null : [[k, { q: `q${k}` }]],
       });
     }
-    const table = await DeltaTable.create(new LocalObjectStore(dir), { schema, name: 'types', description: 'many types' });
+    const table = await DeltaTable.create(new LocalObjectStore(dir), {
+      schema,
+      name: 'types',
+      description: 'many types',
+    });
     const batches = [edge, generated.slice(0, 30), generated.slice(30)];
     for (let v = 0; v < batches.length; v++) {
-      const res = await table.appendRows(batches[v], { txns: [{ appId: 'interop-a', version: v }, { appId: 'other-app', version: 100 + v * 10 }] });
+      const res = await table.appendRows(batches[v], {
+        txns: [
+          { appId: 'interop-a', version: v },
+          { appId: 'other-app', version: 100 + v * 10 },
+        ],
+      });
       assert.equal(res.kind, 'committed', JSON.stringify(res));
       assert.equal(res.kind === 'committed' && res.version, v + 1);
     }
@@ -297,11 +464,18 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
 
     // our own reader agrees with what we wrote
     const reopened = await DeltaTable.open(new LocalObjectStore(dir));
-    assertSameRows(sortedCanon((await readAllRows(reopened.snapshot)).map((r) => normalizeDelta(r, schema))), expected, 'our reader');
+    assertSameRows(
+      sortedCanon((await readAllRows(reopened.snapshot)).map((r) => normalizeDelta(r, schema))),
+      expected,
+      'our reader',
+    );
 
     const py = pyRead(dir, { appIds: ['interop-a', 'other-app', 'never-written'] });
     assert.equal(py.version, 3);
-    assert.deepEqual(py.columns, schema.fields.map((f) => f.name));
+    assert.deepEqual(
+      py.columns,
+      schema.fields.map((f) => f.name),
+    );
     assertSameRows(sortedCanon(py.rs), expected, 'delta-rs rows');
     assertSameRows(sortedCanon(py.pl!), expected, 'Polars rows');
     assert.deepEqual(py.txns, { 'interop-a': 2, 'other-app': 120, 'never-written': null });
@@ -310,7 +484,12 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
 
   it('(a2) timestamp_ntz table (reader 3 / writer 7 with the timestampNtz feature)', async () => {
     const dir = tempTable('ntz');
-    const schema = struct([field('id', 'long'), field('ntz', 'timestamp_ntz'), field('ts', 'timestamp'), field('tags', arr(p('timestamp_ntz')))]);
+    const schema = struct([
+      field('id', 'long'),
+      field('ntz', 'timestamp_ntz'),
+      field('ts', 'timestamp'),
+      field('tags', arr(p('timestamp_ntz'))),
+    ]);
     const rows: Array<Record<string, DeltaValue>> = [
       { id: 1n, ntz: 1700000000123456n, ts: 1700000000123456n, tags: [0n, null] },
       { id: 2n, ntz: null, ts: null, tags: null },
@@ -331,9 +510,33 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
 
   it('(b) partitioned by a string and a date column with special characters and nulls', async () => {
     const dir = tempTable('partitioned');
-    const schema = struct([field('id', 'long'), field('p', 'string'), field('d', 'date'), field('v', 'string'), field('n', 'double')]);
+    const schema = struct([
+      field('id', 'long'),
+      field('p', 'string'),
+      field('d', 'date'),
+      field('v', 'string'),
+      field('n', 'double'),
+    ]);
     const pvalues: Array<string | null> = [
-      'a/b', 'c d', '%', '=', ':', '😀', null, 'x%20y', 'a=b/c:d%e', 'é#?', `q'"`, '[x]{y}^\\', 'plain', '..', 'tab\there', '  lead', 'emoji 🎉/x=1', '%2F', 'ñ',
+      'a/b',
+      'c d',
+      '%',
+      '=',
+      ':',
+      '😀',
+      null,
+      'x%20y',
+      'a=b/c:d%e',
+      'é#?',
+      `q'"`,
+      '[x]{y}^\\',
+      'plain',
+      '..',
+      'tab\there',
+      '  lead',
+      'emoji 🎉/x=1',
+      '%2F',
+      'ñ',
     ];
     const rows: Array<Record<string, DeltaValue>> = [];
     let id = 0;
@@ -342,7 +545,11 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
         rows.push({ id: BigInt(id++), p: pv, d, v: id % 3 === 0 ? null : `v${id}`, n: id / 8 });
       }
     });
-    const table = await DeltaTable.create(new LocalObjectStore(dir), { schema, partitionColumns: ['p', 'd'], configuration: { 'delta.checkpointInterval': '2' } });
+    const table = await DeltaTable.create(new LocalObjectStore(dir), {
+      schema,
+      partitionColumns: ['p', 'd'],
+      configuration: { 'delta.checkpointInterval': '2' },
+    });
     // two commits so some partitions get two files (and a checkpoint at version 2)
     const r1 = await table.appendRows(rows.slice(0, 40), { txns: [{ appId: 'part', version: 0 }] });
     const r2 = await table.appendRows(rows.slice(40), { txns: [{ appId: 'part', version: 1 }] });
@@ -350,14 +557,21 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
     assert.equal(r2.kind, 'committed');
 
     // partition directories are on disk as Hive-escaped names
-    const top = fs.readdirSync(dir).filter((n) => n !== '_delta_log').sort();
+    const top = fs
+      .readdirSync(dir)
+      .filter((n) => n !== '_delta_log')
+      .sort();
     assert.ok(top.includes('p=a%2Fb'), `dirs: ${top.join(' | ')}`);
     assert.ok(top.includes('p=__HIVE_DEFAULT_PARTITION__'), `dirs: ${top.join(' | ')}`);
     assert.ok(top.every((n) => !n.includes('/')));
 
     const expected = expectedRows(schema, rows);
     const reopened = await DeltaTable.open(new LocalObjectStore(dir));
-    assertSameRows(sortedCanon((await readAllRows(reopened.snapshot)).map((r) => normalizeDelta(r, schema))), expected, 'our reader');
+    assertSameRows(
+      sortedCanon((await readAllRows(reopened.snapshot)).map((r) => normalizeDelta(r, schema))),
+      expected,
+      'our reader',
+    );
 
     const py = pyRead(dir, { appIds: ['part'] });
     assert.equal(py.version, 2);
@@ -380,7 +594,10 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
 
     // Our checkpoint of a partitioned table (partition values with special characters and
     // nulls in its partitionValues maps): delta-rs and Polars read it without the JSON log.
-    assert.ok(fs.existsSync(path.join(dir, '_delta_log', `${String(2).padStart(20, '0')}.checkpoint.parquet`)), 'checkpoint at version 2 (delta.checkpointInterval=2)');
+    assert.ok(
+      fs.existsSync(path.join(dir, '_delta_log', `${String(2).padStart(20, '0')}.checkpoint.parquet`)),
+      'checkpoint at version 2 (delta.checkpointInterval=2)',
+    );
     const copy = tempTable('partitioned-checkpoint');
     fs.cpSync(dir, copy, { recursive: true });
     for (const v of [0, 1, 2]) fs.rmSync(path.join(copy, '_delta_log', `${String(v).padStart(20, '0')}.json`));
@@ -392,7 +609,11 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
     assertAddsMatch(fromCp, files, rows.length);
     for (const a of fromCp.adds) {
       const ours = files.find((f) => f.path === a.path)!;
-      assert.deepEqual(a.partition, { p: ours.partitionValues.p ?? null, d: ours.partitionValues.d ?? null }, `partition values of ${a.path} (checkpoint)`);
+      assert.deepEqual(
+        a.partition,
+        { p: ours.partitionValues.p ?? null, d: ours.partitionValues.d ?? null },
+        `partition values of ${a.path} (checkpoint)`,
+      );
     }
   });
 
@@ -402,22 +623,53 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
     // (delta-rs 1.6.6 turns "-1.250" into "-1.-250" and fails): both are reader-side limits.
     const dir = tempTable('typed-partitions');
     const schema = struct([
-      field('id', 'long'), field('ts', 'timestamp'), field('i', 'integer'), field('l', 'long'), field('b', 'boolean'),
-      field('dec', dec(10, 3)), field('dbl', 'double'), field('v', 'string'),
+      field('id', 'long'),
+      field('ts', 'timestamp'),
+      field('i', 'integer'),
+      field('l', 'long'),
+      field('b', 'boolean'),
+      field('dec', dec(10, 3)),
+      field('dbl', 'double'),
+      field('v', 'string'),
     ]);
     const rows: Array<Record<string, DeltaValue>> = [
       { id: 1n, ts: 1700000000123456n, i: -5, l: 9007199254740993n, b: true, dec: '1.250', dbl: 1.5, v: 'a' },
       { id: 2n, ts: 0n, i: 0, l: -1n, b: false, dec: '0.000', dbl: -0.25, v: 'b' },
       { id: 3n, ts: -1_000_000n, i: null, l: null, b: null, dec: null, dbl: null, v: 'c' },
-      { id: 4n, ts: 1700000000000000n, i: 2147483647, l: -9223372036854775808n, b: true, dec: '9999999.999', dbl: 1e21, v: 'd' },
-      { id: 5n, ts: 1700000000000001n, i: -2147483648, l: 9223372036854775807n, b: false, dec: '0.001', dbl: 0.1 + 0.2, v: 'e' },
+      {
+        id: 4n,
+        ts: 1700000000000000n,
+        i: 2147483647,
+        l: -9223372036854775808n,
+        b: true,
+        dec: '9999999.999',
+        dbl: 1e21,
+        v: 'd',
+      },
+      {
+        id: 5n,
+        ts: 1700000000000001n,
+        i: -2147483648,
+        l: 9223372036854775807n,
+        b: false,
+        dec: '0.001',
+        dbl: 0.1 + 0.2,
+        v: 'e',
+      },
       { id: 6n, ts: null, i: 1, l: 1n, b: true, dec: '5.5', dbl: -1e-7, v: null },
     ];
-    const table = await DeltaTable.create(new LocalObjectStore(dir), { schema, partitionColumns: ['ts', 'i', 'l', 'b', 'dec', 'dbl'] });
+    const table = await DeltaTable.create(new LocalObjectStore(dir), {
+      schema,
+      partitionColumns: ['ts', 'i', 'l', 'b', 'dec', 'dbl'],
+    });
     assert.equal((await table.appendRows(rows, { txns: [{ appId: 'typed', version: 0 }] })).kind, 'committed');
     const expected = expectedRows(schema, rows);
     const reopened = await DeltaTable.open(new LocalObjectStore(dir));
-    assertSameRows(sortedCanon((await readAllRows(reopened.snapshot)).map((r) => normalizeDelta(r, schema))), expected, 'our reader');
+    assertSameRows(
+      sortedCanon((await readAllRows(reopened.snapshot)).map((r) => normalizeDelta(r, schema))),
+      expected,
+      'our reader',
+    );
     const py = pyRead(dir, { appIds: ['typed'] });
     assert.equal(py.version, 1);
     assertSameRows(sortedCanon(py.rs), expected, 'delta-rs rows');
@@ -434,7 +686,11 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
     const commits = 26;
     const all: Array<Record<string, DeltaValue>> = [];
     for (let c = 0; c < commits; c++) {
-      const rows = Array.from({ length: perCommit }, (_, j) => ({ id: BigInt(c * perCommit + j), commit: c, s: `c${c}-r${j}` }));
+      const rows = Array.from({ length: perCommit }, (_, j) => ({
+        id: BigInt(c * perCommit + j),
+        commit: c,
+        s: `c${c}-r${j}`,
+      }));
       const res = await table.appendRows(rows, { txns: [{ appId: 'cp-app', version: c }] });
       assert.equal(res.kind, 'committed', JSON.stringify(res));
       assert.equal(res.kind === 'committed' ? res.checkpointError : undefined, undefined, 'no checkpoint error');
@@ -442,7 +698,11 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
     }
     assert.equal(table.version, commits);
     const log = path.join(dir, '_delta_log');
-    for (const v of [10, 20]) assert.ok(fs.existsSync(path.join(log, `${String(v).padStart(20, '0')}.checkpoint.parquet`)), `checkpoint ${v} exists`);
+    for (const v of [10, 20])
+      assert.ok(
+        fs.existsSync(path.join(log, `${String(v).padStart(20, '0')}.checkpoint.parquet`)),
+        `checkpoint ${v} exists`,
+      );
     assert.ok(!fs.existsSync(path.join(log, `${String(5).padStart(20, '0')}.checkpoint.parquet`)));
     const last = JSON.parse(fs.readFileSync(path.join(log, '_last_checkpoint'), 'utf8'));
     assert.equal(last.version, 20);
@@ -461,7 +721,11 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
       assert.equal(at.version, v);
       assert.equal(at.rs.length, v * perCommit, `delta-rs rows at version ${v}`);
       assert.equal(at.pl!.length, v * perCommit, `Polars rows at version ${v}`);
-      assertSameRows(sortedCanon(at.rs), expectedRows(schema, all.slice(0, v * perCommit)), `delta-rs rows at version ${v}`);
+      assertSameRows(
+        sortedCanon(at.rs),
+        expectedRows(schema, all.slice(0, v * perCommit)),
+        `delta-rs rows at version ${v}`,
+      );
       assert.equal(at.txns['cp-app'], v === 0 ? null : v - 1, `txn at version ${v}`);
     }
 
@@ -490,9 +754,18 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
   it('(d) schema evolution: appended nullable columns read as null for older rows', async () => {
     const dir = tempTable('evolution');
     const v1 = struct([field('id', 'long', false), field('name', 'string')]);
-    const v2 = struct([...v1.fields, field('score', 'double'), field('tags', arr(p('string'))), field('meta', struct([field('k', 'string')]))]);
+    const v2 = struct([
+      ...v1.fields,
+      field('score', 'double'),
+      field('tags', arr(p('string'))),
+      field('meta', struct([field('k', 'string')])),
+    ]);
     const table = await DeltaTable.create(new LocalObjectStore(dir), { schema: v1 });
-    const old = [{ id: 1n, name: 'one' }, { id: 2n, name: null }, { id: 3n, name: 'three 😀' }];
+    const old = [
+      { id: 1n, name: 'one' },
+      { id: 2n, name: null },
+      { id: 3n, name: 'three 😀' },
+    ];
     assert.equal((await table.appendRows(old, { txns: [{ appId: 'evo', version: 0 }] })).kind, 'committed');
     const newer = [
       { id: 4n, name: 'four', score: 4.5, tags: ['a', 'b'], meta: { k: 'x' } },
@@ -500,7 +773,10 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
     ];
     const res = await table.appendRows(newer, { schema: v2, txns: [{ appId: 'evo', version: 1 }] });
     assert.equal(res.kind, 'committed', JSON.stringify(res));
-    assert.deepEqual(table.schema.fields.map((f) => f.name), ['id', 'name', 'score', 'tags', 'meta']);
+    assert.deepEqual(
+      table.schema.fields.map((f) => f.name),
+      ['id', 'name', 'score', 'tags', 'meta'],
+    );
     // a plain append after the evolution uses the new schema
     const latest = [{ id: 6n, name: 'six', score: -1, tags: [], meta: { k: null } }];
     assert.equal((await table.appendRows(latest, { txns: [{ appId: 'evo', version: 2 }] })).kind, 'committed');
@@ -519,7 +795,11 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
     assertSameRows(sortedCanon(at1.rs), expectedRows(v1, old), 'delta-rs rows at version 1');
     // our reader
     const ours = await DeltaTable.open(new LocalObjectStore(dir));
-    assertSameRows(sortedCanon((await readAllRows(ours.snapshot)).map((r) => normalizeDelta(r, v2))), expected, 'our reader');
+    assertSameRows(
+      sortedCanon((await readAllRows(ours.snapshot)).map((r) => normalizeDelta(r, v2))),
+      expected,
+      'our reader',
+    );
   });
 });
 
@@ -527,7 +807,12 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
 // wrote; a bound that is too tight would silently drop matching rows.
 
 type Cmp = '=' | '<' | '<=' | '>' | '>=';
-interface FilterSpec { col: string; op: Cmp; kind: 'long' | 'string' | 'timestamp' | 'date' | 'decimal' | 'double'; value: string | number }
+interface FilterSpec {
+  col: string;
+  op: Cmp;
+  kind: 'long' | 'string' | 'timestamp' | 'date' | 'decimal' | 'double';
+  value: string | number;
+}
 
 const FILTER_SCRIPT = `${PY_PRELUDE}
 import operator
@@ -581,28 +866,39 @@ function matches(row: Record<string, DeltaValue>, f: FilterSpec): boolean {
   if (v === null || v === undefined) return false;
   let c: number;
   switch (f.kind) {
-    case 'long': case 'timestamp': {
-      const x = v as bigint, y = BigInt(f.value);
+    case 'long':
+    case 'timestamp': {
+      const x = v as bigint,
+        y = BigInt(f.value);
       c = x < y ? -1 : x > y ? 1 : 0;
       break;
     }
     case 'decimal': {
-      const x = decimalUnscaled(v as string, 3), y = decimalUnscaled(String(f.value), 3);
+      const x = decimalUnscaled(v as string, 3),
+        y = decimalUnscaled(String(f.value), 3);
       c = x < y ? -1 : x > y ? 1 : 0;
       break;
     }
-    case 'string': c = cmpStrings(v as string, String(f.value)); break;
+    case 'string':
+      c = cmpStrings(v as string, String(f.value));
+      break;
     default: {
-      const x = v as number, y = Number(f.value);
+      const x = v as number,
+        y = Number(f.value);
       c = x < y ? -1 : x > y ? 1 : 0;
     }
   }
   switch (f.op) {
-    case '=': return c === 0;
-    case '<': return c < 0;
-    case '<=': return c <= 0;
-    case '>': return c > 0;
-    case '>=': return c >= 0;
+    case '=':
+      return c === 0;
+    case '<':
+      return c < 0;
+    case '<=':
+      return c <= 0;
+    case '>':
+      return c > 0;
+    case '>=':
+      return c >= 0;
   }
 }
 
@@ -610,16 +906,61 @@ describe('delta-rs and Polars data skipping with our file statistics', () => {
   it('(f) filtered reads return every matching row (stats bounds are valid)', async () => {
     const dir = tempTable('skipping');
     const schema = struct([
-      field('id', 'long'), field('s', 'string'), field('ts', 'timestamp'), field('l', 'long'), field('dec', dec(10, 3)),
-      field('dt', 'date'), field('d', 'double'), field('st', struct([field('n', 'long'), field('t', 'string')])),
+      field('id', 'long'),
+      field('s', 'string'),
+      field('ts', 'timestamp'),
+      field('l', 'long'),
+      field('dec', dec(10, 3)),
+      field('dt', 'date'),
+      field('d', 'double'),
+      field('st', struct([field('n', 'long'), field('t', 'string')])),
     ]);
     const long32 = 'a'.repeat(32);
     const strings = [
-      '', 'a', 'b', long32, `${long32}a`, `${long32}z`, `${long32}😀`, `${long32}\uFFFF`, 'a'.repeat(40),
-      '\uFFFF', '\uFF5A', '😀', '😀a', 'é', 'z', `${'😀'.repeat(32)}x`, `${'\u{10FFFF}'.repeat(33)}`, 'Z',
+      '',
+      'a',
+      'b',
+      long32,
+      `${long32}a`,
+      `${long32}z`,
+      `${long32}😀`,
+      `${long32}\uFFFF`,
+      'a'.repeat(40),
+      '\uFFFF',
+      '\uFF5A',
+      '😀',
+      '😀a',
+      'é',
+      'z',
+      `${'😀'.repeat(32)}x`,
+      `${'\u{10FFFF}'.repeat(33)}`,
+      'Z',
     ];
-    const stamps = [0n, 1n, 999n, 1000n, 1001n, -1n, -999n, -1000n, -1001n, 1700000000123456n, 1700000000123999n, 1700000000124000n, 1700000000124001n];
-    const longs = [0n, 1n, -1n, 9007199254740993n, 9007199254740992n, -9223372036854775808n, 9223372036854775807n, 9223372036854775806n];
+    const stamps = [
+      0n,
+      1n,
+      999n,
+      1000n,
+      1001n,
+      -1n,
+      -999n,
+      -1000n,
+      -1001n,
+      1700000000123456n,
+      1700000000123999n,
+      1700000000124000n,
+      1700000000124001n,
+    ];
+    const longs = [
+      0n,
+      1n,
+      -1n,
+      9007199254740993n,
+      9007199254740992n,
+      -9223372036854775808n,
+      9223372036854775807n,
+      9223372036854775806n,
+    ];
     const decs = ['0.000', '0.001', '-0.001', '9999999.999', '-9999999.999', '1.500', '1.499'];
     const dates = [0, -1, 1, 19000, -719162, 2932896];
     const doubles = [0, -0.5, 0.5, 1e-300, -1e300, 2 ** 53 + 2, 0.1 + 0.2];
@@ -657,10 +998,15 @@ describe('delta-rs and Polars data skipping with our file statistics', () => {
     const res = runPython(FILTER_SCRIPT, [dir, JSON.stringify(specs)]) as { rs: number[][]; pl: number[][] };
     const failures: string[] = [];
     specs.forEach((f, i) => {
-      const want = rows.filter((r) => matches(r, f)).map((r) => Number(r.id)).sort((a, b) => a - b);
+      const want = rows
+        .filter((r) => matches(r, f))
+        .map((r) => Number(r.id))
+        .sort((a, b) => a - b);
       const show = (x: FilterSpec) => `${x.col} ${x.op} ${JSON.stringify(x.value)}`;
-      if (JSON.stringify(res.rs[i]) !== JSON.stringify(want)) failures.push(`delta-rs ${show(f)}: got ids ${JSON.stringify(res.rs[i])}, want ${JSON.stringify(want)}`);
-      if (JSON.stringify(res.pl[i]) !== JSON.stringify(want)) failures.push(`Polars ${show(f)}: got ids ${JSON.stringify(res.pl[i])}, want ${JSON.stringify(want)}`);
+      if (JSON.stringify(res.rs[i]) !== JSON.stringify(want))
+        failures.push(`delta-rs ${show(f)}: got ids ${JSON.stringify(res.rs[i])}, want ${JSON.stringify(want)}`);
+      if (JSON.stringify(res.pl[i]) !== JSON.stringify(want))
+        failures.push(`Polars ${show(f)}: got ids ${JSON.stringify(res.pl[i])}, want ${JSON.stringify(want)}`);
     });
     assert.deepEqual(failures, [], `${failures.length} filtered reads differ:\n${failures.slice(0, 20).join('\n')}`);
 
@@ -670,7 +1016,10 @@ describe('delta-rs and Polars data skipping with our file statistics', () => {
     const copy = tempTable('skipping-control');
     fs.cpSync(dir, copy, { recursive: true });
     const commitFile = path.join(copy, '_delta_log', `${String(1).padStart(20, '0')}.json`);
-    const lines = fs.readFileSync(commitFile, 'utf8').split('\n').filter((l) => l !== '');
+    const lines = fs
+      .readFileSync(commitFile, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     const tampered = lines.map((l) => {
       const a = JSON.parse(l);
       if (!a.add) return l;
@@ -685,7 +1034,13 @@ describe('delta-rs and Polars data skipping with our file statistics', () => {
     for (const f of fs.readdirSync(path.join(copy, '_delta_log'))) {
       if (f.includes('checkpoint')) fs.rmSync(path.join(copy, '_delta_log', f)); // replay the (tampered) JSON log
     }
-    const control = runPython(FILTER_SCRIPT, [copy, JSON.stringify([{ col: 'id', op: '=', kind: 'long', value: '0' }, { col: 'id', op: '=', kind: 'long', value: '1' }])]) as { rs: number[][]; pl: number[][] };
+    const control = runPython(FILTER_SCRIPT, [
+      copy,
+      JSON.stringify([
+        { col: 'id', op: '=', kind: 'long', value: '0' },
+        { col: 'id', op: '=', kind: 'long', value: '1' },
+      ]),
+    ]) as { rs: number[][]; pl: number[][] };
     assert.deepEqual(control, { rs: [[], [1]], pl: [[], [1]] }, 'delta-rs and Polars skip files by their stats');
   });
 });
@@ -694,13 +1049,30 @@ describe('reddit-stream reads tables that delta-rs appended to', () => {
   it('(e) delta-rs and Polars append to (and checkpoint) a table we created; both sides read the combined rows', async () => {
     const dir = tempTable('mixed');
     const schema = struct([
-      field('id', 'long'), field('p', 'string'), field('ts', 'timestamp'), field('amount', dec(10, 3)), field('day', 'date'),
-      field('ok', 'boolean'), field('tags', arr(p('string'))), field('attrs', map(p('string'), p('string'))), field('pt', struct([field('x', 'double'), field('y', 'double')])),
+      field('id', 'long'),
+      field('p', 'string'),
+      field('ts', 'timestamp'),
+      field('amount', dec(10, 3)),
+      field('day', 'date'),
+      field('ok', 'boolean'),
+      field('tags', arr(p('string'))),
+      field('attrs', map(p('string'), p('string'))),
+      field('pt', struct([field('x', 'double'), field('y', 'double')])),
     ]);
     const store = new LocalObjectStore(dir);
     const table = await DeltaTable.create(store, { schema, partitionColumns: ['p'] });
     const ours1: Array<Record<string, DeltaValue>> = [
-      { id: 1n, p: 'a/b', ts: 1n, amount: '1.000', day: 3, ok: true, tags: ['x'], attrs: [['k', 'v']], pt: { x: 1, y: 2 } },
+      {
+        id: 1n,
+        p: 'a/b',
+        ts: 1n,
+        amount: '1.000',
+        day: 3,
+        ok: true,
+        tags: ['x'],
+        attrs: [['k', 'v']],
+        pt: { x: 1, y: 2 },
+      },
       { id: 2n, p: 'c d', ts: -5n, amount: '-2.500', day: -3, ok: null, tags: null, attrs: null, pt: null },
       { id: 3n, p: null, ts: null, amount: null, day: null, ok: false, tags: [], attrs: [], pt: { x: null, y: 0.25 } },
     ];
@@ -749,15 +1121,61 @@ emit({'version': dt.version()})
 `;
     const rs = runPython(RS_APPEND, [dir]);
     assert.equal(rs.version, 3);
-    assert.ok(fs.existsSync(path.join(dir, '_delta_log', `${String(3).padStart(20, '0')}.checkpoint.parquet`)), 'delta-rs wrote a checkpoint at 3');
+    assert.ok(
+      fs.existsSync(path.join(dir, '_delta_log', `${String(3).padStart(20, '0')}.checkpoint.parquet`)),
+      'delta-rs wrote a checkpoint at 3',
+    );
     const rsRows: Array<Record<string, DeltaValue>> = [
-      { id: 10n, p: 'a/b', ts: 1704112245123456n, amount: '3.141', day: 19782, ok: true, tags: ['p', null, 'q'], attrs: [['a', '1'], ['b', null]], pt: { x: 1.5, y: -1.5 } },
+      {
+        id: 10n,
+        p: 'a/b',
+        ts: 1704112245123456n,
+        amount: '3.141',
+        day: 19782,
+        ok: true,
+        tags: ['p', null, 'q'],
+        attrs: [
+          ['a', '1'],
+          ['b', null],
+        ],
+        pt: { x: 1.5, y: -1.5 },
+      },
       { id: 11n, p: '%=:x 😀', ts: null, amount: null, day: -25567, ok: false, tags: [], attrs: [], pt: null },
-      { id: 12n, p: null, ts: -1n, amount: '-1.000', day: null, ok: null, tags: null, attrs: null, pt: { x: null, y: null } },
-      { id: 13n, p: 'c d', ts: 951782400000000n, amount: '9999999.999', day: 0, ok: true, tags: ['🎉'], attrs: [['é', 'ü']], pt: { x: 0, y: 1e300 } },
+      {
+        id: 12n,
+        p: null,
+        ts: -1n,
+        amount: '-1.000',
+        day: null,
+        ok: null,
+        tags: null,
+        attrs: null,
+        pt: { x: null, y: null },
+      },
+      {
+        id: 13n,
+        p: 'c d',
+        ts: 951782400000000n,
+        amount: '9999999.999',
+        day: 0,
+        ok: true,
+        tags: ['🎉'],
+        attrs: [['é', 'ü']],
+        pt: { x: 0, y: 1e300 },
+      },
     ];
     const plRows: Array<Record<string, DeltaValue>> = [
-      { id: 30n, p: 'polars/é', ts: 1622505600000001n, amount: '0.500', day: 18779, ok: null, tags: ['x', 'y'], attrs: null, pt: { x: 2, y: null } },
+      {
+        id: 30n,
+        p: 'polars/é',
+        ts: 1622505600000001n,
+        amount: '0.500',
+        day: 18779,
+        ok: null,
+        tags: ['x', 'y'],
+        attrs: null,
+        pt: { x: 2, y: null },
+      },
       { id: 31n, p: null, ts: null, amount: '-12.345', day: null, ok: false, tags: null, attrs: null, pt: null },
     ];
     const combined = [...ours1, ...rsRows, ...plRows];
@@ -767,7 +1185,11 @@ emit({'version': dt.version()})
     assert.equal(table.version, 3);
     assert.equal(table.snapshot.txnVersion('rs-app'), 5);
     assert.equal(table.snapshot.txnVersion('ours'), 0);
-    assertSameRows(sortedCanon((await readAllRows(table.snapshot)).map((r) => normalizeDelta(r, schema))), expectedRows(schema, combined), 'our reader after refresh');
+    assertSameRows(
+      sortedCanon((await readAllRows(table.snapshot)).map((r) => normalizeDelta(r, schema))),
+      expectedRows(schema, combined),
+      'our reader after refresh',
+    );
 
     // fresh open: loads delta-rs' checkpoint
     const fresh = await DeltaTable.open(new LocalObjectStore(dir));
@@ -775,12 +1197,31 @@ emit({'version': dt.version()})
     assert.equal(fresh.snapshot.checkpointVersion, 3, 'our reader uses the delta-rs checkpoint');
     assert.equal(fresh.snapshot.txnVersion('rs-app'), 5);
     assert.equal(fresh.snapshot.txnVersion('ours'), 0);
-    assertSameRows(sortedCanon((await readAllRows(fresh.snapshot)).map((r) => normalizeDelta(r, schema))), expectedRows(schema, combined), 'our reader from the delta-rs checkpoint');
+    assertSameRows(
+      sortedCanon((await readAllRows(fresh.snapshot)).map((r) => normalizeDelta(r, schema))),
+      expectedRows(schema, combined),
+      'our reader from the delta-rs checkpoint',
+    );
     // numRecords of delta-rs' adds as we see them
-    assert.equal(fresh.snapshot.files().reduce((s, f) => s + (numRecords(f.stats) ?? Number.NaN), 0), combined.length);
+    assert.equal(
+      fresh.snapshot.files().reduce((s, f) => s + (numRecords(f.stats) ?? Number.NaN), 0),
+      combined.length,
+    );
 
     // we append again on top of delta-rs' commit and checkpoint; delta-rs reads everything
-    const ours2 = [{ id: 20n, p: '%=:x 😀', ts: 7n, amount: '0.001', day: 1, ok: true, tags: ['z'], attrs: [['k2', 'v2']], pt: { x: -1, y: -2 } }];
+    const ours2 = [
+      {
+        id: 20n,
+        p: '%=:x 😀',
+        ts: 7n,
+        amount: '0.001',
+        day: 1,
+        ok: true,
+        tags: ['z'],
+        attrs: [['k2', 'v2']],
+        pt: { x: -1, y: -2 },
+      },
+    ];
     const res = await fresh.appendRows(ours2, { txns: [{ appId: 'ours', version: 1 }] });
     assert.equal(res.kind, 'committed');
     assert.equal(res.kind === 'committed' && res.version, 4);

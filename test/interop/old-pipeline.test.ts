@@ -24,7 +24,10 @@ import { PY_PRELUDE, runPython } from '../helpers/python.ts';
 
 const POSTS = path.join(SHARED, 'fixtures/reddit/posts.ndjson');
 const ANCHOR = path.join(SHARED, 'anchors/seed_polars_consumer.py');
-const lines = fs.readFileSync(POSTS, 'utf8').split('\n').filter((l) => l.trim() !== '');
+const lines = fs
+  .readFileSync(POSTS, 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '');
 const posts = lines.map((l) => JSON.parse(l) as { id: string; likes?: boolean | null });
 /** likes as the old pipeline stores it (Polars casts true/false to 1/0 in its int32 column). */
 const likesOf = (p: { likes?: boolean | null }) => (p.likes === true ? 1 : p.likes === false ? 0 : null);
@@ -72,14 +75,23 @@ describe('tables written by the old Python pipeline', () => {
     assert.equal(Object.keys(before300).length, 300);
   });
 
-  it('the consumer appends real posts in the table\'s own types; delta-rs and Polars read old and new rows', async () => {
+  it("the consumer appends real posts in the table's own types; delta-rs and Polars read old and new rows", async () => {
     const enc = new TextEncoder();
     const pipeline = new IngestPipeline({
-      group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 },
-      catalog: new TableCatalog(localTableRoot(dir), { log: silentLogger }), log: silentLogger,
+      group: 'g',
+      policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 },
+      catalog: new TableCatalog(localTableRoot(dir), { log: silentLogger }),
+      log: silentLogger,
     });
     await pipeline.assign('reddit_tech', 0);
-    for (let i = 300; i < 600; i++) pipeline.push({ topic: 'reddit_tech', partition: 0, offset: BigInt(i - 300), key: enc.encode(posts[i].id), value: enc.encode(lines[i]) });
+    for (let i = 300; i < 600; i++)
+      pipeline.push({
+        topic: 'reddit_tech',
+        partition: 0,
+        offset: BigInt(i - 300),
+        key: enc.encode(posts[i].id),
+        value: enc.encode(lines[i]),
+      });
     const out = await pipeline.flushAll();
     assert.equal(out.reseek.length, 0);
 
@@ -97,7 +109,11 @@ describe('tables written by the old Python pipeline', () => {
       for (const p of posts.slice(300, 600)) {
         const [likes, createdUtc, hasCreatedAt] = rows[p.id];
         assert.equal(likes, likesOf(p), `${reader}: likes of ${p.id}`);
-        assert.equal(createdUtc, Math.fround((p as unknown as { created_utc: number }).created_utc), `${reader}: created_utc of ${p.id}`);
+        assert.equal(
+          createdUtc,
+          Math.fround((p as unknown as { created_utc: number }).created_utc),
+          `${reader}: created_utc of ${p.id}`,
+        );
         assert.equal(hasCreatedAt, true);
       }
     }
@@ -108,7 +124,11 @@ describe('tables written by the old Python pipeline', () => {
   it('load appends to it too', async () => {
     const file = path.join(dir, 'more.ndjson');
     fs.writeFileSync(file, lines.slice(600, 900).join('\n') + '\n');
-    const res = await loadFile(file, { catalog: new TableCatalog(localTableRoot(dir), { log: silentLogger }), table: 'tech', log: silentLogger });
+    const res = await loadFile(file, {
+      catalog: new TableCatalog(localTableRoot(dir), { log: silentLogger }),
+      table: 'tech',
+      log: silentLogger,
+    });
     assert.equal(res.posts, 300);
     assert.equal(res.deadLetters, 0);
     const r = runPython(READ, [table]);

@@ -20,17 +20,40 @@ import { memoryRoot } from '../helpers/memory-root.ts';
 
 const TOPIC = 'reddit_tech';
 const enc = new TextEncoder();
-const value = (o: number) => Buffer.from(enc.encode(JSON.stringify({ id: `p${o}`, subreddit: 'tech', title: 't', created_utc: 1_700_000_000 + o })));
-const m = (o: number, partition = 0) => ({ topic: TOPIC, partition, offset: BigInt(o), key: null, value: value(o), timestamp: 0n });
+const value = (o: number) =>
+  Buffer.from(
+    enc.encode(JSON.stringify({ id: `p${o}`, subreddit: 'tech', title: 't', created_utc: 1_700_000_000 + o })),
+  );
+const m = (o: number, partition = 0) => ({
+  topic: TOPIC,
+  partition,
+  offset: BigInt(o),
+  key: null,
+  value: value(o),
+  timestamp: 0n,
+});
 
 /** A source over stand-ins; `reset` is what listOffsets answers for the reset policy. */
-function standIn(pipeline: unknown, opts: { maxQueued?: number; reset?: () => bigint; policy?: 'earliest' | 'latest'; log?: Logger } = {}) {
-  const src = new KafkaSource({ bootstrapBrokers: ['127.0.0.1:1'], groupId: 'g', clientId: 'c', topics: [TOPIC], autoOffsetReset: opts.policy ?? 'earliest', pipeline: pipeline as IngestPipeline, log: opts.log ?? silentLogger, maxQueued: opts.maxQueued });
+function standIn(
+  pipeline: unknown,
+  opts: { maxQueued?: number; reset?: () => bigint; policy?: 'earliest' | 'latest'; log?: Logger } = {},
+) {
+  const src = new KafkaSource({
+    bootstrapBrokers: ['127.0.0.1:1'],
+    groupId: 'g',
+    clientId: 'c',
+    topics: [TOPIC],
+    autoOffsetReset: opts.policy ?? 'earliest',
+    pipeline: pipeline as IngestPipeline,
+    log: opts.log ?? silentLogger,
+    maxQueued: opts.maxQueued,
+  });
   const calls: string[] = [];
   const fetchAt = new Map<string, bigint>();
   const consumer = {
     assignments: [] as Array<{ topic: string; partitions: number[] }>,
-    listOffsets: async ({ topics, partitions }: { topics: string[]; partitions: Record<string, number[]> }) => new Map(topics.map((t) => [t, Object.fromEntries(partitions[t].map((p) => [p, (opts.reset ?? (() => 0n))()]))])),
+    listOffsets: async ({ topics, partitions }: { topics: string[]; partitions: Record<string, number[]> }) =>
+      new Map(topics.map((t) => [t, Object.fromEntries(partitions[t].map((p) => [p, (opts.reset ?? (() => 0n))()]))])),
   };
   const s = src as any;
   s.consumer = consumer;
@@ -46,7 +69,14 @@ function standIn(pipeline: unknown, opts: { maxQueued?: number; reset?: () => bi
 describe('KafkaSource partition states', () => {
   it('held messages never pause the stream: beyond the limit they are dropped, then fetched again from the position', async () => {
     let failing = true;
-    const pipeline = { assign: async () => { if (failing) throw new Error('table store down'); return 2n; }, idle: async () => undefined, revoke: () => undefined };
+    const pipeline = {
+      assign: async () => {
+        if (failing) throw new Error('table store down');
+        return 2n;
+      },
+      idle: async () => undefined,
+      revoke: () => undefined,
+    };
     const { src, s, calls, fetchAt, join, deliver } = standIn(pipeline, { maxQueued: 10 });
     join([0, 1]);
     await src.settled(); // partition 0's table read fails: it stays pending, retried later (partition 1 too, same table)
@@ -62,7 +92,11 @@ describe('KafkaSource partition states', () => {
     assert.equal(fetchAt.get(`${TOPIC}:0`), 2n, 'sought to the table position');
     assert.deepEqual(await src.poll(100), [], 'offset 11 is no start: 2 is fetched again first');
     for (let o = 2; o < 13; o++) deliver(o);
-    assert.deepEqual((await src.poll(100)).map((x: { offset: bigint }) => x.offset), Array.from({ length: 11 }, (_, i) => BigInt(i + 2)), 'released in order, none lost');
+    assert.deepEqual(
+      (await src.poll(100)).map((x: { offset: bigint }) => x.offset),
+      Array.from({ length: 11 }, (_, i) => BigInt(i + 2)),
+      'released in order, none lost',
+    );
     // Queued (released) messages still pause the stream at the limit, and resume once polled.
     calls.length = 0;
     for (let o = 13; o < 23; o++) deliver(o);
@@ -82,18 +116,30 @@ describe('KafkaSource partition states', () => {
     deliver(20); // a fetch in flight from the old position: dropped, the seek repeated
     assert.deepEqual(await src.poll(10), []);
     for (const o of [3, 4, 5]) deliver(o);
-    assert.deepEqual((await src.poll(10)).map((x) => x.offset), [3n, 4n, 5n]);
+    assert.deepEqual(
+      (await src.poll(10)).map((x) => x.offset),
+      [3n, 4n, 5n],
+    );
     // A flush of 3-5 failed and nothing is committed: back to where this ownership started.
     src.seek(TOPIC, 0, null);
     assert.equal(fetchAt.get(`${TOPIC}:0`), 3n);
     deliver(6);
     deliver(3);
-    assert.deepEqual((await src.poll(10)).map((x) => x.offset), [3n]);
+    assert.deepEqual(
+      (await src.poll(10)).map((x) => x.offset),
+      [3n],
+    );
   });
 
   it('a late retry of an assignment that was revoked and assigned again does not reset the live one', async () => {
     const root = memoryRoot();
-    const mk = () => new IngestPipeline({ group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger });
+    const mk = () =>
+      new IngestPipeline({
+        group: 'g',
+        policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 },
+        catalog: new TableCatalog(root, { log: silentLogger }),
+        log: silentLogger,
+      });
     // The table already holds offsets 0-4.
     const earlier = mk();
     await earlier.assign(TOPIC, 0);
@@ -101,7 +147,9 @@ describe('KafkaSource partition states', () => {
     await earlier.flushAll();
     const pipeline = mk();
     const { src, fetchAt, join, deliver } = standIn(pipeline);
-    const pushAll = async () => { for (const x of await src.poll(1000)) pipeline.push(x); };
+    const pushAll = async () => {
+      for (const x of await src.poll(1000)) pipeline.push(x);
+    };
     root.setFailing(true);
     join([0]); // reading the position fails: a retry in a second
     await src.settled();
@@ -121,15 +169,27 @@ describe('KafkaSource partition states', () => {
     await pipeline.flushAll();
     const snap = await loadSnapshot(root.store('tech'));
     const ids = (await readAllRows(snap)).map((r) => Number(String(r.id).slice(1))).sort((a, b) => a - b);
-    assert.deepEqual(ids, Array.from({ length: 15 }, (_, i) => i));
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 15 }, (_, i) => i),
+    );
     assert.equal(snap.txnVersion(`g-${TOPIC}-0`), 14);
   });
 
   it('a partition revoked and assigned back while its failing flush is in flight is positioned by its new read, not the stale re-seek', async () => {
     const root = memoryRoot();
-    const pipeline = new IngestPipeline({ group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger });
+    const pipeline = new IngestPipeline({
+      group: 'g',
+      policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 },
+      catalog: new TableCatalog(root, { log: silentLogger }),
+      log: silentLogger,
+    });
     const { src, join, deliver } = standIn(pipeline);
-    const pushAll = async () => { let n = 0; for (const x of await src.poll(1000)) if (pipeline.push(x)) n++; return n; };
+    const pushAll = async () => {
+      let n = 0;
+      for (const x of await src.poll(1000)) if (pipeline.push(x)) n++;
+      return n;
+    };
     join([0]);
     await src.settled();
     for (let o = 0; o < 5; o++) deliver(o);
@@ -137,7 +197,10 @@ describe('KafkaSource partition states', () => {
     root.setFailing(true);
     // What the run loop does with a flush's outcome.
     const flush = pipeline.flushTopic(TOPIC, 'test').then((out) => {
-      for (const r of out.reseek) { src.seek(r.topic, r.partition, r.offset); pipeline.reseeked(r.topic, r.partition); }
+      for (const r of out.reseek) {
+        src.seek(r.topic, r.partition, r.offset);
+        pipeline.reseeked(r.topic, r.partition);
+      }
       return out;
     });
     join([]); // rebalance: partition 0 goes to another member ...
@@ -146,7 +209,11 @@ describe('KafkaSource partition states', () => {
     assert.ok(out.error, 'the flush failed');
     root.setFailing(false);
     await src.settled();
-    assert.deepEqual(pipeline.assigned().map((a) => a.partition), [0], 'the pipeline has the partition again');
+    assert.deepEqual(
+      pipeline.assigned().map((a) => a.partition),
+      [0],
+      'the pipeline has the partition again',
+    );
     for (let o = 0; o < 5; o++) deliver(o);
     assert.equal(await pushAll(), 5, 'its messages are consumed');
   });
@@ -155,26 +222,49 @@ describe('KafkaSource partition states', () => {
     const errors: string[] = [];
     const log: Logger = { ...silentLogger, error: (m: string) => errors.push(m) };
     const pipeline = {
-      assign: async (_t: string, p: number) => { if (p === 0) throw new ReddStreamError('SCHEMA_MISMATCH', 'table x cannot hold Reddit posts: score is string'); return null; },
-      idle: async () => undefined, revoke: () => undefined,
+      assign: async (_t: string, p: number) => {
+        if (p === 0) throw new ReddStreamError('SCHEMA_MISMATCH', 'table x cannot hold Reddit posts: score is string');
+        return null;
+      },
+      idle: async () => undefined,
+      revoke: () => undefined,
     };
     const { src, s, join, deliver } = standIn(pipeline, { log, maxQueued: 10 });
     join([0, 1]);
     await src.settled();
     assert.equal(src.positioning(), false, 'nothing is still being positioned: --until-idle may end');
-    assert.deepEqual(src.blocked().map((b) => [b.partition, b.error.code]), [[0, 'SCHEMA_MISMATCH']]);
+    assert.deepEqual(
+      src.blocked().map((b) => [b.partition, b.error.code]),
+      [[0, 'SCHEMA_MISMATCH']],
+    );
     assert.equal(errors.length, 1);
     assert.match(errors[0], /until its table is fixed/);
-    for (let o = 0; o < 30; o++) { deliver(o, 0); deliver(o, 1); }
+    for (let o = 0; o < 30; o++) {
+      deliver(o, 0);
+      deliver(o, 1);
+    }
     assert.equal(s.states.get(`${TOPIC}:0`).held.length, 0, 'nothing held for the blocked partition');
-    assert.deepEqual((await src.poll(100)).map((x) => x.partition), Array(30).fill(1), 'the other partition flows');
+    assert.deepEqual(
+      (await src.poll(100)).map((x) => x.partition),
+      Array(30).fill(1),
+      'the other partition flows',
+    );
   });
 
   it('with "latest", a partition without a table position starts at the end offset of when it was assigned', async () => {
     let end = 7n;
     let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
-    const pipeline = { assign: async () => { await gate; return null; }, idle: async () => undefined, revoke: () => undefined };
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const pipeline = {
+      assign: async () => {
+        await gate;
+        return null;
+      },
+      idle: async () => undefined,
+      revoke: () => undefined,
+    };
     const { src, fetchAt, join } = standIn(pipeline, { policy: 'latest', reset: () => end });
     join([0]);
     await new Promise((r) => setImmediate(r)); // the end offset is looked up at assignment ...

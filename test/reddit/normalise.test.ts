@@ -19,7 +19,11 @@ import { SHARED } from '../helpers/fixtures.ts';
 
 const REDDIT = path.join(SHARED, 'fixtures/reddit');
 const posts = fs.readFileSync(path.join(REDDIT, 'posts.ndjson'), 'utf8').split('\n').filter(Boolean);
-const allPosts = zlib.gunzipSync(fs.readFileSync(path.join(REDDIT, 'posts-all.ndjson.gz'))).toString('utf8').split('\n').filter(Boolean);
+const allPosts = zlib
+  .gunzipSync(fs.readFileSync(path.join(REDDIT, 'posts-all.ndjson.gz')))
+  .toString('utf8')
+  .split('\n')
+  .filter(Boolean);
 
 describe('post schema', () => {
   it('keeps the old pipeline’s 99 column names in order, with fixed types', () => {
@@ -27,12 +31,19 @@ describe('post schema', () => {
     const block = src.slice(src.indexOf('SCHEMA = {'), src.indexOf('}\n\n\ndef parse'));
     const oldNames = [...block.matchAll(/"(\w+)": pl\.\w+/g)].map((m) => m[1]);
     assert.equal(oldNames.length, 99);
-    assert.deepEqual(POST_FIELDS.map(([n]) => n), oldNames);
+    assert.deepEqual(
+      POST_FIELDS.map(([n]) => n),
+      oldNames,
+    );
     const types = Object.fromEntries(POST_FIELDS);
-    for (const f of ['created_utc', 'created', 'approved_at_utc', 'banned_at_utc', 'upvote_ratio']) assert.equal(types[f], 'double');
+    for (const f of ['created_utc', 'created', 'approved_at_utc', 'banned_at_utc', 'upvote_ratio'])
+      assert.equal(types[f], 'double');
     assert.equal(types.likes, 'boolean');
     const schema = postTableSchema('keep');
-    assert.deepEqual(schema.fields.slice(-3).map((f) => f.name), ['created_at', 'edited_at', EXTRA_FIELDS_COLUMN]);
+    assert.deepEqual(
+      schema.fields.slice(-3).map((f) => f.name),
+      ['created_at', 'edited_at', EXTRA_FIELDS_COLUMN],
+    );
     assert.equal(postTableSchema('drop').fields.length, 101);
   });
 
@@ -74,14 +85,18 @@ describe('normalising real posts', () => {
       for (const [name, type] of POST_FIELDS) {
         const v = post[name];
         const got = row[name];
-        if (v === undefined || v === null) { assert.equal(got, null, `${post.id}.${name}`); continue; }
+        if (v === undefined || v === null) {
+          assert.equal(got, null, `${post.id}.${name}`);
+          continue;
+        }
         if (name === 'edited' && typeof v === 'number') {
           editedNumbers++;
           assert.equal(got, true);
           assert.equal(row.edited_at, BigInt(Math.round(v * 1e6)));
           continue;
         }
-        if (type === 'string') assert.equal(got, typeof v === 'object' ? JSON.stringify(v) : String(v), `${post.id}.${name}`);
+        if (type === 'string')
+          assert.equal(got, typeof v === 'object' ? JSON.stringify(v) : String(v), `${post.id}.${name}`);
         else if (type === 'long') assert.equal(got, BigInt(v), `${post.id}.${name}`);
         else assert.equal(got, v, `${post.id}.${name}`);
       }
@@ -119,13 +134,29 @@ describe('validation and dead-letter reasons', () => {
     ['invalid UTF-8', new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d]), /not valid UTF-8/],
     ['too large', JSON.stringify({ id: 'a', selftext: 'x'.repeat(2 * 1024 * 1024) }), /too large/],
     // Timestamps outside years 1-9999 used to throw while encoding stats, failing the whole flush.
-    ['created_utc in year 318857', '{"id": "a", "created_utc": 1e13}', /field "created_utc": 10000000000000 is not an epoch time in years 1 to 9999/],
+    [
+      'created_utc in year 318857',
+      '{"id": "a", "created_utc": 1e13}',
+      /field "created_utc": 10000000000000 is not an epoch time in years 1 to 9999/,
+    ],
     ['created_utc before year 1', '{"id": "a", "created_utc": -62135596801}', /field "created_utc"/],
-    ['edited after year 9999', '{"id": "a", "edited": 253402300800}', /field "edited": 253402300800 is not an epoch time/],
+    [
+      'edited after year 9999',
+      '{"id": "a", "edited": 253402300800}',
+      /field "edited": 253402300800 is not an epoch time/,
+    ],
     ['created_utc in the last second of 9999', '{"id": "a", "created_utc": 253402300799.9995}', /field "created_utc"/],
     // Nesting: 65 levels with the post object; 20,000 used to overflow the stack in JSON.stringify.
-    ['JSON nested 65 deep', `{"id": "a", "media": ${'['.repeat(64)}${']'.repeat(64)}}`, /JSON nested deeper than 64 levels \(field "media"\)/],
-    ['JSON nested 20,000 deep in an unknown field', `{"id": "a", "zz": ${'{"a":'.repeat(20000)}1${'}'.repeat(20000)}}`, /nested deeper than 64/],
+    [
+      'JSON nested 65 deep',
+      `{"id": "a", "media": ${'['.repeat(64)}${']'.repeat(64)}}`,
+      /JSON nested deeper than 64 levels \(field "media"\)/,
+    ],
+    [
+      'JSON nested 20,000 deep in an unknown field',
+      `{"id": "a", "zz": ${'{"a":'.repeat(20000)}1${'}'.repeat(20000)}}`,
+      /nested deeper than 64/,
+    ],
   ];
   for (const [name, msg, reason] of cases) {
     it(`rejects ${name} with a reason and keeps the rest of the batch`, () => {
@@ -140,16 +171,30 @@ describe('validation and dead-letter reasons', () => {
 
   it('is not fooled by __proto__ keys', () => {
     const b = new PostBatchBuilder();
-    const r = b.add('{"id": "p1", "__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}, "title": "t"}');
+    const r = b.add(
+      '{"id": "p1", "__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}, "title": "t"}',
+    );
     assert.equal(r.ok, true);
     const batch = b.build();
     assert.equal(({} as any).polluted, undefined);
-    assert.deepEqual(JSON.parse(batch.columns[EXTRA_FIELDS_COLUMN][0] as string), JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}}'));
+    assert.deepEqual(
+      JSON.parse(batch.columns[EXTRA_FIELDS_COLUMN][0] as string),
+      JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}}'),
+    );
   });
 
   it('coerces losslessly: ints as doubles, numbers and booleans in text columns, edited as number', () => {
     const b = new PostBatchBuilder();
-    b.add(JSON.stringify({ id: 'a', upvote_ratio: 1, banned_by: true, link_flair_text: 12, edited: 1700000123.25, media: { x: [1] } }));
+    b.add(
+      JSON.stringify({
+        id: 'a',
+        upvote_ratio: 1,
+        banned_by: true,
+        link_flair_text: 12,
+        edited: 1700000123.25,
+        media: { x: [1] },
+      }),
+    );
     const { columns } = b.build();
     assert.equal(columns.upvote_ratio[0], 1);
     assert.equal(columns.banned_by[0], 'true');

@@ -23,7 +23,12 @@ import { PY_PRELUDE, runPython } from '../helpers/python.ts';
 let s3: S3Server;
 const enc = new TextEncoder();
 const store = (uri: string, extra: Record<string, unknown> = {}) =>
-  new S3ObjectStore(uri, { endpoint: s3.endpoint, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, maxAttempts: 2, ...extra });
+  new S3ObjectStore(uri, {
+    endpoint: s3.endpoint,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    maxAttempts: 2,
+    ...extra,
+  });
 
 describe('S3 (real S3-compatible server)', { timeout: 300_000 }, () => {
   before(async () => {
@@ -45,7 +50,10 @@ describe('S3 (real S3-compatible server)', { timeout: 300_000 }, () => {
     for (let i = 0; i < 1005; i++) await s.put(`many/${String(i).padStart(4, '0')}`, enc.encode('x'));
     const listed = await s.list('many/');
     assert.equal(listed.length, 1005, 'listing is paginated past 1000 keys');
-    assert.deepEqual((await s.list('many/', { startAfter: 'many/1002' })).map((m) => m.path), ['many/1003', 'many/1004']);
+    assert.deepEqual(
+      (await s.list('many/', { startAfter: 'many/1002' })).map((m) => m.path),
+      ['many/1003', 'many/1004'],
+    );
     await s.delete('a/b.txt');
     await s.delete('a/b.txt');
     assert.equal(await s.head('a/b.txt'), null);
@@ -56,7 +64,9 @@ describe('S3 (real S3-compatible server)', { timeout: 300_000 }, () => {
     assert.equal(await s.putIfAbsent('_delta_log/00000000000000000000.json', enc.encode('first')), true);
     assert.equal(await s.putIfAbsent('_delta_log/00000000000000000000.json', enc.encode('second')), false);
     assert.equal(new TextDecoder().decode(await s.get('_delta_log/00000000000000000000.json')), 'first');
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => s.putIfAbsent('race/key', enc.encode(`w${i}`))));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => s.putIfAbsent('race/key', enc.encode(`w${i}`))),
+    );
     assert.equal(results.filter(Boolean).length, 1);
     assert.equal(new TextDecoder().decode(await s.get('race/key')), `w${results.indexOf(true)}`);
   });
@@ -66,7 +76,14 @@ describe('S3 (real S3-compatible server)', { timeout: 300_000 }, () => {
     const schema = struct([field('id', 'long'), field('sub', 'string'), field('score', 'long')]);
     const t = await DeltaTable.create(store(uri), { schema, partitionColumns: ['sub'] });
     for (let k = 0; k < 12; k++) {
-      const r = await t.appendRows(Array.from({ length: 10 }, (_, j) => ({ id: BigInt(k * 10 + j), sub: j % 2 ? 'rust' : 'a b/c', score: BigInt(j) })), { txns: [{ appId: 'loader', version: k }] });
+      const r = await t.appendRows(
+        Array.from({ length: 10 }, (_, j) => ({
+          id: BigInt(k * 10 + j),
+          sub: j % 2 ? 'rust' : 'a b/c',
+          score: BigInt(j),
+        })),
+        { txns: [{ appId: 'loader', version: k }] },
+      );
       assert.equal(r.kind, 'committed');
     }
     const snap = await loadSnapshot(store(uri));
@@ -74,7 +91,9 @@ describe('S3 (real S3-compatible server)', { timeout: 300_000 }, () => {
     assert.equal(snap.checkpointVersion, 10);
     const ours = (await readAllRows(snap)).map((r) => `${r.id}|${r.sub}|${r.score}`).sort();
     assert.equal(ours.length, 120);
-    const py = runPython(PY_PRELUDE + `
+    const py = runPython(
+      PY_PRELUDE +
+        `
 from deltalake import DeltaTable
 import polars as pl
 opts = {'AWS_ENDPOINT_URL': sys.argv[2], 'AWS_ACCESS_KEY_ID': sys.argv[3], 'AWS_SECRET_ACCESS_KEY': sys.argv[4], 'AWS_REGION': 'us-east-1', 'AWS_ALLOW_HTTP': 'true', 'AWS_S3_ADDRESSING_STYLE': 'path'}
@@ -82,7 +101,9 @@ dt = DeltaTable(sys.argv[1], storage_options=opts)
 rows = sorted('%d|%s|%d' % (r['id'], r['sub'], r['score']) for r in dt.to_pyarrow_table().to_pylist())
 df = pl.read_delta(sys.argv[1], storage_options=opts)
 emit({'version': dt.version(), 'txn': dt.transaction_version('loader'), 'rows': rows, 'polars': df.height})
-`, [uri, s3.endpoint, s3.accessKeyId, s3.secretAccessKey]);
+`,
+      [uri, s3.endpoint, s3.accessKeyId, s3.secretAccessKey],
+    );
     assert.equal(py.version, 12);
     assert.equal(py.txn, 11);
     assert.equal(py.polars, 120);
@@ -102,17 +123,44 @@ emit({'version': dt.version(), 'txn': dt.transaction_version('loader'), 'rows': 
   it('two writer processes racing on one S3 table: every commit lands exactly once', async () => {
     const uri = 's3://lake/tables/race';
     await DeltaTable.create(store(uri), { schema: struct([field('id', 'long'), field('worker', 'integer')]) });
-    const env = { ...process.env, TEST_S3_ENDPOINT: s3.endpoint, TEST_S3_KEY: s3.accessKeyId, TEST_S3_SECRET: s3.secretAccessKey };
-    const run = (w: number) => new Promise<Array<{ kind: string; version: number }>>((resolve, reject) => {
-      const c = spawn(process.execPath, [path.join(REPO_ROOT, 'test/s3/race-worker.ts'), uri, String(w), '8'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '', err = '';
-      c.stdout.on('data', (d) => (out += d));
-      c.stderr.on('data', (d) => (err += d));
-      c.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').map((l) => JSON.parse(l))) : reject(new Error(err))));
-    });
+    const env = {
+      ...process.env,
+      TEST_S3_ENDPOINT: s3.endpoint,
+      TEST_S3_KEY: s3.accessKeyId,
+      TEST_S3_SECRET: s3.secretAccessKey,
+    };
+    const run = (w: number) =>
+      new Promise<Array<{ kind: string; version: number }>>((resolve, reject) => {
+        const c = spawn(process.execPath, [path.join(REPO_ROOT, 'test/s3/race-worker.ts'), uri, String(w), '8'], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '',
+          err = '';
+        c.stdout.on('data', (d) => (out += d));
+        c.stderr.on('data', (d) => (err += d));
+        c.on('exit', (code) =>
+          code === 0
+            ? resolve(
+                out
+                  .trim()
+                  .split('\n')
+                  .map((l) => JSON.parse(l)),
+              )
+            : reject(new Error(err)),
+        );
+      });
     const [a, b] = await Promise.all([run(1), run(2)]);
-    const versions = [...a, ...b].map((r) => { assert.equal(r.kind, 'committed'); return r.version; }).sort((x, y) => x - y);
-    assert.deepEqual(versions, Array.from({ length: 16 }, (_, i) => i + 1));
+    const versions = [...a, ...b]
+      .map((r) => {
+        assert.equal(r.kind, 'committed');
+        return r.version;
+      })
+      .sort((x, y) => x - y);
+    assert.deepEqual(
+      versions,
+      Array.from({ length: 16 }, (_, i) => i + 1),
+    );
     const snap = await loadSnapshot(store(uri));
     assert.equal(snap.version, 16);
     const rows = await readAllRows(snap);
@@ -123,16 +171,53 @@ emit({'version': dt.version(), 'txn': dt.transaction_version('loader'), 'rows': 
   });
 
   it('wrong endpoint, missing bucket and bad credentials each give one clear message with the fix', async () => {
-    const wrong = new S3ObjectStore('s3://lake/x', { endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1 });
-    await assert.rejects(wrong.get('k'), (e: unknown) => e instanceof ReddStreamError && /cannot reach the S3 endpoint http:\/\/127\.0\.0\.1:1 .*check s3_endpoint/.test(e.message));
+    const wrong = new S3ObjectStore('s3://lake/x', {
+      endpoint: 'http://127.0.0.1:1',
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      maxAttempts: 1,
+    });
+    await assert.rejects(
+      wrong.get('k'),
+      (e: unknown) =>
+        e instanceof ReddStreamError &&
+        /cannot reach the S3 endpoint http:\/\/127\.0\.0\.1:1 .*check s3_endpoint/.test(e.message),
+    );
     await assert.rejects(store('s3://no-such-bucket/x').list(''), /bucket "no-such-bucket" does not exist.*create it/);
-    const badKey = new S3ObjectStore('s3://lake/x', { endpoint: s3.endpoint, credentials: { accessKeyId: 'nobody', secretAccessKey: 'nothing' }, maxAttempts: 1 });
-    await assert.rejects(badKey.get('k'), (e: unknown) => e instanceof ReddStreamError && /access key|credentials|access denied/i.test(e.message) && !e.message.includes('nothing'));
+    const badKey = new S3ObjectStore('s3://lake/x', {
+      endpoint: s3.endpoint,
+      credentials: { accessKeyId: 'nobody', secretAccessKey: 'nothing' },
+      maxAttempts: 1,
+    });
+    await assert.rejects(
+      badKey.get('k'),
+      (e: unknown) =>
+        e instanceof ReddStreamError &&
+        /access key|credentials|access denied/i.test(e.message) &&
+        !e.message.includes('nothing'),
+    );
     s3.createUser('outsider', 'outsider-secret');
-    const outsider = new S3ObjectStore('s3://lake/x', { endpoint: s3.endpoint, credentials: { accessKeyId: 'outsider', secretAccessKey: 'outsider-secret' }, maxAttempts: 1 });
-    await assert.rejects(outsider.put('k', enc.encode('x')), (e: unknown) => e instanceof ReddStreamError && /access denied to write s3:\/\/lake\/x\/k: grant s3:GetObject, s3:PutObject/.test(e.message) && !e.message.includes('outsider-secret'));
-    const badSecret = new S3ObjectStore('s3://lake/x', { endpoint: s3.endpoint, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: 'wrong-secret' }, maxAttempts: 1 });
-    await assert.rejects(badSecret.get('k'), (e: unknown) => e instanceof ReddStreamError && /secret key is wrong/.test(e.message) && !e.message.includes('wrong-secret'));
+    const outsider = new S3ObjectStore('s3://lake/x', {
+      endpoint: s3.endpoint,
+      credentials: { accessKeyId: 'outsider', secretAccessKey: 'outsider-secret' },
+      maxAttempts: 1,
+    });
+    await assert.rejects(
+      outsider.put('k', enc.encode('x')),
+      (e: unknown) =>
+        e instanceof ReddStreamError &&
+        /access denied to write s3:\/\/lake\/x\/k: grant s3:GetObject, s3:PutObject/.test(e.message) &&
+        !e.message.includes('outsider-secret'),
+    );
+    const badSecret = new S3ObjectStore('s3://lake/x', {
+      endpoint: s3.endpoint,
+      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: 'wrong-secret' },
+      maxAttempts: 1,
+    });
+    await assert.rejects(
+      badSecret.get('k'),
+      (e: unknown) =>
+        e instanceof ReddStreamError && /secret key is wrong/.test(e.message) && !e.message.includes('wrong-secret'),
+    );
   });
 
   it('a commit PUT that lands but whose reply is lost (the SDK retries it and gets 412) counts as committed; its files stay', async () => {
@@ -144,27 +229,37 @@ emit({'version': dt.version(), 'txn': dt.transaction_version('loader'), 'rows': 
       const body: Buffer[] = [];
       req.on('data', (c: Buffer) => body.push(c));
       req.on('end', () => {
-        const commitPut = req.method === 'PUT' && /_delta_log\/0{19}1\.json/.test(req.url ?? '') && req.headers['if-none-match'] === '*';
-        const u = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
-          const out: Buffer[] = [];
-          ur.on('data', (c: Buffer) => out.push(c));
-          ur.on('end', () => {
-            if (commitPut && drop) {
-              drop = false;
-              req.socket.destroy();
-              return;
-            }
-            if (commitPut) retried.push(ur.statusCode ?? 0);
-            res.writeHead(ur.statusCode ?? 500, ur.headers);
-            res.end(Buffer.concat(out));
-          });
-        });
+        const commitPut =
+          req.method === 'PUT' &&
+          /_delta_log\/0{19}1\.json/.test(req.url ?? '') &&
+          req.headers['if-none-match'] === '*';
+        const u = http.request(
+          { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers },
+          (ur) => {
+            const out: Buffer[] = [];
+            ur.on('data', (c: Buffer) => out.push(c));
+            ur.on('end', () => {
+              if (commitPut && drop) {
+                drop = false;
+                req.socket.destroy();
+                return;
+              }
+              if (commitPut) retried.push(ur.statusCode ?? 0);
+              res.writeHead(ur.statusCode ?? 500, ur.headers);
+              res.end(Buffer.concat(out));
+            });
+          },
+        );
         u.end(Buffer.concat(body));
       });
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
     try {
-      const s = new S3ObjectStore('s3://lake/lost-reply', { endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }, maxAttempts: 3 });
+      const s = new S3ObjectStore('s3://lake/lost-reply', {
+        endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+        maxAttempts: 3,
+      });
       const t = await DeltaTable.create(s, { schema: struct([field('id', 'string')]) });
       const r = await t.appendRows([{ id: 'a' }, { id: 'b' }], { txns: [{ appId: 'g-reddit_x-0', version: 41 }] });
       assert.deepEqual(retried, [412], 'the retry of the landed PUT was refused by the server');
@@ -183,8 +278,15 @@ emit({'version': dt.version(), 'txn': dt.transaction_version('loader'), 'rows': 
     const silent = net.createServer((c) => sockets.add(c));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
     try {
-      const s = new S3ObjectStore('s3://lake/x', { endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 2, timeouts: { idleMs: 300 } });
-      await assert.rejects(s.putIfAbsent('_delta_log/00000000000000000000.json', enc.encode('{}')), (e: Error) => /timed out|timeout/i.test(`${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`));
+      const s = new S3ObjectStore('s3://lake/x', {
+        endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        maxAttempts: 2,
+        timeouts: { idleMs: 300 },
+      });
+      await assert.rejects(s.putIfAbsent('_delta_log/00000000000000000000.json', enc.encode('{}')), (e: Error) =>
+        /timed out|timeout/i.test(`${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`),
+      );
     } finally {
       silent.close();
       for (const c of sockets) c.destroy();

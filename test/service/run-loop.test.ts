@@ -29,17 +29,37 @@ function burst(messages: SourceMessage[]): PollingSource {
 
 function posts(n: number, topic = 'reddit_tail'): SourceMessage[] {
   const g = new PostGenerator({ seed: 5 });
-  return Array.from({ length: n }, (_, i) => ({ topic, partition: 0, offset: BigInt(i), key: null, value: enc.encode(g.nextJson()) }));
+  return Array.from({ length: n }, (_, i) => ({
+    topic,
+    partition: 0,
+    offset: BigInt(i),
+    key: null,
+    value: enc.encode(g.nextJson()),
+  }));
 }
 
-async function run(messages: SourceMessage[], maxLatencyMs: number, collectGarbage?: { everyBytes: number; collect: () => void }): Promise<{ summaries: BatchSummary[]; rows: number }> {
+async function run(
+  messages: SourceMessage[],
+  maxLatencyMs: number,
+  collectGarbage?: { everyBytes: number; collect: () => void },
+): Promise<{ summaries: BatchSummary[]; rows: number }> {
   const summaries: BatchSummary[] = [];
   const pipeline = new IngestPipeline({
-    group: 'g', policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxLatencyMs },
-    catalog: new TableCatalog(memoryRoot(), { log: silentLogger }), log: silentLogger, onBatch: (s) => summaries.push(s),
+    group: 'g',
+    policy: { maxMessages: 1_000_000, maxBytes: 1 << 30, maxLatencyMs },
+    catalog: new TableCatalog(memoryRoot(), { log: silentLogger }),
+    log: silentLogger,
+    onBatch: (s) => summaries.push(s),
   });
   await pipeline.assign('reddit_tail', 0);
-  await runLoop({ pipeline, source: burst(messages), log: silentLogger, untilIdleMs: 300, signal: AbortSignal.timeout(20_000), collectGarbage });
+  await runLoop({
+    pipeline,
+    source: burst(messages),
+    log: silentLogger,
+    untilIdleMs: 300,
+    signal: AbortSignal.timeout(20_000),
+    collectGarbage,
+  });
   return { summaries, rows: pipeline.totals.rows };
 }
 
@@ -55,13 +75,19 @@ describe('run loop', () => {
     // Only the quiet rule (after 2 s without messages) can flush before the 8 s latency limit.
     const r = await run(msgs, 8000);
     assert.equal(r.rows, 600);
-    assert.deepEqual(r.summaries.map((s) => s.reason), ['caught up']);
+    assert.deepEqual(
+      r.summaries.map((s) => s.reason),
+      ['caught up'],
+    );
   });
 
   it('leaves a small buffer to its latency limit (steady trickles keep their batches)', async () => {
     const r = await run(posts(3), 1500);
     assert.equal(r.rows, 3);
-    assert.deepEqual(r.summaries.map((s) => s.reason), ['latency']);
+    assert.deepEqual(
+      r.summaries.map((s) => s.reason),
+      ['latency'],
+    );
   });
 
   it('asks for a garbage collection after every `everyBytes` of polled values', async () => {
@@ -79,9 +105,21 @@ describe('run loop', () => {
 
   it('--until-idle waits for messages a re-seek asks for again, and for partitions still positioning', async () => {
     const TOPIC = 'reddit_tech';
-    const msg = (o: number): SourceMessage => ({ topic: TOPIC, partition: 0, offset: BigInt(o), key: null, value: enc.encode(JSON.stringify({ id: `p${o}`, subreddit: 'tech', title: 't', created_utc: 1_700_000_000 + o })) });
+    const msg = (o: number): SourceMessage => ({
+      topic: TOPIC,
+      partition: 0,
+      offset: BigInt(o),
+      key: null,
+      value: enc.encode(JSON.stringify({ id: `p${o}`, subreddit: 'tech', title: 't', created_utc: 1_700_000_000 + o })),
+    });
     const root = memoryRoot();
-    const mk = () => new IngestPipeline({ group: 'g', policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 200 }, catalog: new TableCatalog(root, { log: silentLogger }), log: silentLogger });
+    const mk = () =>
+      new IngestPipeline({
+        group: 'g',
+        policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 200 },
+        catalog: new TableCatalog(root, { log: silentLogger }),
+        log: silentLogger,
+      });
     const a = mk();
     await a.assign(TOPIC, 0);
     // Another worker briefly owned the partition and committed offsets 0-4: a's flush of 0-9 conflicts and re-seeks to 5.
@@ -92,18 +130,32 @@ describe('run loop', () => {
     let queue = Array.from({ length: 10 }, (_, i) => msg(i));
     let positioning = true;
     const source: PollingSource = {
-      async poll() { const q = queue; queue = []; return q; },
+      async poll() {
+        const q = queue;
+        queue = [];
+        return q;
+      },
       // Like Kafka: the re-read arrives after a fetch round trip, longer than the idle limit below.
-      seek(_t, _p, offset) { setTimeout(() => { queue.push(...Array.from({ length: 10 }, (_, i) => msg(i)).filter((m) => m.offset >= (offset ?? 0n))); }, 250); },
+      seek(_t, _p, offset) {
+        setTimeout(() => {
+          queue.push(...Array.from({ length: 10 }, (_, i) => msg(i)).filter((m) => m.offset >= (offset ?? 0n)));
+        }, 250);
+      },
       exhausted: () => false,
       positioning: () => positioning,
     };
     // A partition whose position is still being read keeps the loop running past the idle limit.
-    setTimeout(() => { positioning = false; }, 1200);
+    setTimeout(() => {
+      positioning = false;
+    }, 1200);
     const started = Date.now();
     await runLoop({ pipeline: a, source, log: silentLogger, untilIdleMs: 200, signal: AbortSignal.timeout(10_000) });
     assert.ok(Date.now() - started >= 1200, 'ran until nothing was positioning');
-    assert.equal((await loadSnapshot(root.store('tech'))).txnVersion(`g-${TOPIC}-0`), 9, 'offsets 5-9 committed before exiting');
+    assert.equal(
+      (await loadSnapshot(root.store('tech'))).txnVersion(`g-${TOPIC}-0`),
+      9,
+      'offsets 5-9 committed before exiting',
+    );
   });
 
   it('requests a major GC only while RSS is at or above the floor; none when disabled', () => {

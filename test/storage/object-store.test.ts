@@ -37,22 +37,37 @@ for (const [name, make] of stores) {
 
     it('lists recursively under a prefix, sorted, with startAfter', async () => {
       const s = make();
-      for (const p of ['_delta_log/00000000000000000001.json', '_delta_log/00000000000000000000.json', 'x=1/f.parquet', 'x=2/f.parquet', '_delta_log/_last_checkpoint']) {
+      for (const p of [
+        '_delta_log/00000000000000000001.json',
+        '_delta_log/00000000000000000000.json',
+        'x=1/f.parquet',
+        'x=2/f.parquet',
+        '_delta_log/_last_checkpoint',
+      ]) {
         await s.put(p, bytes(p));
       }
-      assert.deepEqual((await s.list('_delta_log/')).map((m) => m.path), [
-        '_delta_log/00000000000000000000.json', '_delta_log/00000000000000000001.json', '_delta_log/_last_checkpoint',
-      ]);
-      assert.deepEqual((await s.list('x=')).map((m) => m.path), ['x=1/f.parquet', 'x=2/f.parquet']);
-      assert.deepEqual((await s.list('_delta_log/', { startAfter: '_delta_log/00000000000000000000.json' })).map((m) => m.path), [
-        '_delta_log/00000000000000000001.json', '_delta_log/_last_checkpoint',
-      ]);
+      assert.deepEqual(
+        (await s.list('_delta_log/')).map((m) => m.path),
+        ['_delta_log/00000000000000000000.json', '_delta_log/00000000000000000001.json', '_delta_log/_last_checkpoint'],
+      );
+      assert.deepEqual(
+        (await s.list('x=')).map((m) => m.path),
+        ['x=1/f.parquet', 'x=2/f.parquet'],
+      );
+      assert.deepEqual(
+        (await s.list('_delta_log/', { startAfter: '_delta_log/00000000000000000000.json' })).map((m) => m.path),
+        ['_delta_log/00000000000000000001.json', '_delta_log/_last_checkpoint'],
+      );
       assert.deepEqual(await s.list('nothing/'), []);
     });
 
     it('putIfAbsent: exactly one of many racing writers wins, the winner stays intact', async () => {
       const s = make();
-      const results = await Promise.all(Array.from({ length: 25 }, (_, i) => s.putIfAbsent('_delta_log/00000000000000000005.json', bytes(`writer ${i}`))));
+      const results = await Promise.all(
+        Array.from({ length: 25 }, (_, i) =>
+          s.putIfAbsent('_delta_log/00000000000000000005.json', bytes(`writer ${i}`)),
+        ),
+      );
       assert.equal(results.filter(Boolean).length, 1);
       const winner = results.indexOf(true);
       assert.equal(text(await s.get('_delta_log/00000000000000000005.json')), `writer ${winner}`);
@@ -74,7 +89,10 @@ describe('LocalObjectStore atomicity', () => {
     const s = new LocalObjectStore(root);
     await Promise.all(Array.from({ length: 10 }, (_, i) => s.putIfAbsent('d/k', bytes(String(i)))));
     assert.deepEqual(fs.readdirSync(path.join(root, 'd')), ['k']);
-    assert.deepEqual((await s.list('')).map((m) => m.path), ['d/k']);
+    assert.deepEqual(
+      (await s.list('')).map((m) => m.path),
+      ['d/k'],
+    );
   });
 });
 

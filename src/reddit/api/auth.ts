@@ -41,7 +41,9 @@ export class TokenSource {
     this.o = options;
   }
 
-  private now(): number { return (this.o.clock ?? Date.now)(); }
+  private now(): number {
+    return (this.o.clock ?? Date.now)();
+  }
 
   /** A valid token, renewed ahead of expiry. */
   async get(): Promise<string> {
@@ -51,7 +53,10 @@ export class TokenSource {
 
   /** Force a new token (after a 401 invalid_token). */
   async renew(): Promise<Token> {
-    if (!this.inflight) this.inflight = this.request().finally(() => { this.inflight = null; });
+    if (!this.inflight)
+      this.inflight = this.request().finally(() => {
+        this.inflight = null;
+      });
     this.token = await this.inflight;
     return this.token;
   }
@@ -59,18 +64,26 @@ export class TokenSource {
   private async request(): Promise<Token> {
     const { credentials: c, userAgent } = this.o;
     const body = new URLSearchParams(
-      c.user && c.password ? { grant_type: 'password', username: c.user, password: c.password } : { grant_type: 'client_credentials' },
+      c.user && c.password
+        ? { grant_type: 'password', username: c.user, password: c.password }
+        : { grant_type: 'client_credentials' },
     );
     const url = `${this.o.authBaseUrl ?? 'https://www.reddit.com'}/api/v1/access_token`;
     let res: Response;
     try {
       res = await (this.o.fetch ?? fetch)(url, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${c.clientId}:${c.secret}`).toString('base64')}`, 'user-agent': userAgent, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${c.clientId}:${c.secret}`).toString('base64')}`,
+          'user-agent': userAgent,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body,
       });
     } catch (err) {
-      throw new ReddStreamError('STORAGE', `cannot reach the Reddit token endpoint ${url}: ${(err as Error).message}`, { retryable: true });
+      throw new ReddStreamError('STORAGE', `cannot reach the Reddit token endpoint ${url}: ${(err as Error).message}`, {
+        retryable: true,
+      });
     }
     let json: Record<string, unknown> = {};
     try {
@@ -78,15 +91,29 @@ export class TokenSource {
     } catch {
       // handled below
     }
-    if (res.status === 401) throw new ReddStreamError('INVALID_ARGUMENT', 'Reddit rejected the app credentials (HTTP 401): check client_id and secret_id in creds.json');
-    if (!res.ok) throw new ReddStreamError('STORAGE', `Reddit token endpoint answered HTTP ${res.status}`, { retryable: res.status >= 500 || res.status === 429 });
+    if (res.status === 401)
+      throw new ReddStreamError(
+        'INVALID_ARGUMENT',
+        'Reddit rejected the app credentials (HTTP 401): check client_id and secret_id in creds.json',
+      );
+    if (!res.ok)
+      throw new ReddStreamError('STORAGE', `Reddit token endpoint answered HTTP ${res.status}`, {
+        retryable: res.status >= 500 || res.status === 429,
+      });
     if (typeof json.error === 'string' || typeof json.error === 'number') {
       const e = String(json.error);
-      const hint = e === 'invalid_grant' ? ': check user and password in creds.json (and that the app is a "script" app)' : e === 'unsupported_grant_type' ? ': the app type does not allow this grant' : '';
+      const hint =
+        e === 'invalid_grant'
+          ? ': check user and password in creds.json (and that the app is a "script" app)'
+          : e === 'unsupported_grant_type'
+            ? ': the app type does not allow this grant'
+            : '';
       throw new ReddStreamError('INVALID_ARGUMENT', `Reddit refused the token request: ${e}${hint}`);
     }
     if (typeof json.access_token !== 'string' || typeof json.expires_in !== 'number') {
-      throw new ReddStreamError('STORAGE', 'Reddit token endpoint answered without access_token/expires_in', { retryable: true });
+      throw new ReddStreamError('STORAGE', 'Reddit token endpoint answered without access_token/expires_in', {
+        retryable: true,
+      });
     }
     this.grants++;
     const lifetime = json.expires_in * 1000;

@@ -42,11 +42,21 @@ export class RedditClient {
 
   constructor(options: RedditClientOptions) {
     this.o = options;
-    this.tokens = new TokenSource({ credentials: options.credentials, userAgent: options.userAgent, authBaseUrl: options.authBaseUrl, fetch: options.fetch, clock: options.clock });
+    this.tokens = new TokenSource({
+      credentials: options.credentials,
+      userAgent: options.userAgent,
+      authBaseUrl: options.authBaseUrl,
+      fetch: options.fetch,
+      clock: options.clock,
+    });
   }
 
-  private now(): number { return (this.o.clock ?? Date.now)(); }
-  private sleep(ms: number): Promise<void> { return (this.o.sleep ?? ((x) => new Promise((r) => setTimeout(r, x))))(ms); }
+  private now(): number {
+    return (this.o.clock ?? Date.now)();
+  }
+  private sleep(ms: number): Promise<void> {
+    return (this.o.sleep ?? ((x) => new Promise((r) => setTimeout(r, x))))(ms);
+  }
 
   /** GET a listing, e.g. `/r/a+b/new` with `{ limit: '100', before: 't3_x' }`. */
   async listing(path: string, params: Record<string, string>): Promise<Listing> {
@@ -54,7 +64,10 @@ export class RedditClient {
     for (const [k, v] of Object.entries({ ...params, raw_json: '1' })) url.searchParams.set(k, v);
     const body = await this.get(url);
     const data = (body as { data?: Listing })?.data;
-    if (!data || !Array.isArray(data.children)) throw new ReddStreamError('STORAGE', `unexpected answer from ${url.pathname}: not a listing`, { retryable: true });
+    if (!data || !Array.isArray(data.children))
+      throw new ReddStreamError('STORAGE', `unexpected answer from ${url.pathname}: not a listing`, {
+        retryable: true,
+      });
     return { children: data.children, after: data.after ?? null, before: data.before ?? null };
   }
 
@@ -76,9 +89,14 @@ export class RedditClient {
       let res: Response;
       try {
         this.requests++;
-        res = await (this.o.fetch ?? fetch)(url, { headers: { authorization: `bearer ${token}`, 'user-agent': this.o.userAgent } });
+        res = await (this.o.fetch ?? fetch)(url, {
+          headers: { authorization: `bearer ${token}`, 'user-agent': this.o.userAgent },
+        });
       } catch (err) {
-        if (attempt >= max) throw new ReddStreamError('STORAGE', `cannot reach Reddit (${url.host}): ${(err as Error).message}`, { retryable: true });
+        if (attempt >= max)
+          throw new ReddStreamError('STORAGE', `cannot reach Reddit (${url.host}): ${(err as Error).message}`, {
+            retryable: true,
+          });
         await this.backoff(attempt, `network error: ${(err as Error).message}`);
         continue;
       }
@@ -87,7 +105,9 @@ export class RedditClient {
       this.nextAt = now + nextDelay(this.rate, now);
       if (res.status === 401 && !renewed) {
         const www = res.headers.get('www-authenticate') ?? '';
-        this.o.log.info('Reddit token rejected; renewing it and retrying once', { reason: /invalid_token/.test(www) ? 'invalid_token' : 'unauthorized' });
+        this.o.log.info('Reddit token rejected; renewing it and retrying once', {
+          reason: /invalid_token/.test(www) ? 'invalid_token' : 'unauthorized',
+        });
         renewed = true;
         await this.tokens.renew();
         continue;
@@ -101,11 +121,20 @@ export class RedditClient {
         continue;
       }
       if (res.status === 408 || res.status >= 500) {
-        if (attempt >= max) throw new ReddStreamError('STORAGE', `Reddit answered HTTP ${res.status} ${max + 1} times for ${url.pathname}`, { retryable: true });
+        if (attempt >= max)
+          throw new ReddStreamError(
+            'STORAGE',
+            `Reddit answered HTTP ${res.status} ${max + 1} times for ${url.pathname}`,
+            { retryable: true },
+          );
         await this.backoff(attempt, `HTTP ${res.status}`);
         continue;
       }
-      if (!res.ok) throw new ReddStreamError('INVALID_ARGUMENT', `Reddit answered HTTP ${res.status} for ${url.pathname}${res.status === 403 ? ' (private, quarantined or banned subreddit, or the app lacks access)' : ''}`);
+      if (!res.ok)
+        throw new ReddStreamError(
+          'INVALID_ARGUMENT',
+          `Reddit answered HTTP ${res.status} for ${url.pathname}${res.status === 403 ? ' (private, quarantined or banned subreddit, or the app lacks access)' : ''}`,
+        );
       try {
         return await res.json();
       } catch {

@@ -29,8 +29,12 @@ export class NewPostTracker {
     }
   }
 
-  hasSeen(name: string): boolean { return this.seen.has(name); }
-  get seenCount(): number { return this.seen.size; }
+  hasSeen(name: string): boolean {
+    return this.seen.has(name);
+  }
+  get seenCount(): number {
+    return this.seen.size;
+  }
 
   /** Query parameters for the next request. */
   params(): Record<string, string> {

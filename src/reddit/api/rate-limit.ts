@@ -20,7 +20,11 @@ export function parseRateLimit(headers: Headers, now: number): RateLimitState {
     return Number.isFinite(n) ? n : null;
   };
   const reset = num('x-ratelimit-reset');
-  return { remaining: num('x-ratelimit-remaining'), used: num('x-ratelimit-used'), resetAt: reset === null ? null : now + reset * 1000 };
+  return {
+    remaining: num('x-ratelimit-remaining'),
+    used: num('x-ratelimit-used'),
+    resetAt: reset === null ? null : now + reset * 1000,
+  };
 }
 
 /** Milliseconds to wait before the next request. */

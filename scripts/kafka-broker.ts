@@ -81,12 +81,13 @@ export function cleanUpAtExit(current: () => ChildProcess | null, dataDir: strin
     } catch {
       /* gone */
     }
-    if (created)
+    if (created) {
       try {
         fs.rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
       } catch {
         /* best effort */
       }
+    }
   });
 }
 
@@ -293,10 +294,11 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     fs.closeSync(out);
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null)
+      if (child.exitCode !== null) {
         throw new Error(
           `Kafka broker exited with ${child.exitCode}; see ${logFile}:\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`,
         );
+      }
       if (await canConnect(port)) return;
       await new Promise((r) => setTimeout(r, 200));
     }

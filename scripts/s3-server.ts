@@ -67,8 +67,9 @@ export async function startS3Server(options: { port?: number; dataDir?: string }
     fs.closeSync(out);
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null)
+      if (child.exitCode !== null) {
         throw new Error(`versitygw exited with ${child.exitCode}: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+      }
       if (await canConnect(port)) return;
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -88,12 +88,13 @@ export class WorkerPool<Job, Result> {
     const fail = (err: Error) => {
       clearTimeout(entry.idleTimer);
       if (this.workers[i] === entry) this.workers[i] = null;
-      for (const [id, p] of this.pending)
+      for (const [id, p] of this.pending) {
         if (p.entry === entry) {
           clearTimeout(p.timer);
           this.pending.delete(id);
           p.reject(err);
         }
+      }
     };
     entry.fail = fail;
     worker.on('error', fail);

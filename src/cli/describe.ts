@@ -58,7 +58,8 @@ export async function describeLines(
   );
   const conf = Object.entries(info.configuration);
   if (conf.length) out.push('properties:', ...conf.map(([k, v]) => `  ${k} = ${v}`));
-  if (info.transactions.length)
+  if (info.transactions.length) {
     out.push('application transactions:', ...info.transactions.map((t) => `  ${t.appId} = ${t.version}`));
+  }
   return out;
 }

@@ -128,13 +128,15 @@ export async function loadCommand(
   files: string[],
   opts: { root?: string; table?: string; batchSize: number; unknownFields: 'keep' | 'drop' },
 ): Promise<void> {
-  if (!!opts.root === !!opts.table)
+  if (!!opts.root === !!opts.table) {
     throw new ReddStreamError(
       'INVALID_ARGUMENT',
       'give exactly one of --root <dir> (one table per subreddit) or --table <dir> (one table)',
     );
-  for (const f of files)
+  }
+  for (const f of files) {
     if (!fs.existsSync(f)) throw new ReddStreamError('INVALID_ARGUMENT', `input file not found: ${f}`);
+  }
   const log = consoleLogger('info');
   // --table <uri>: the table is the last path segment, its parent the root (dead letters go there too).
   const tableUri = opts.table?.replace(/\/+$/, '');

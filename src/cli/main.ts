@@ -191,8 +191,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const prefix = err instanceof ReddStreamError ? `error [${err.code}]` : 'error';
     process.stderr.write(`reddit-stream: ${prefix}: ${describeError(err)}\n`);
-    if (/^(1|true|yes|on)$/i.test(process.env.REDDIT_STREAM_DEBUG ?? '') && err instanceof Error)
+    if (/^(1|true|yes|on)$/i.test(process.env.REDDIT_STREAM_DEBUG ?? '') && err instanceof Error) {
       process.stderr.write(`${err.stack}\n`);
+    }
     // Invalid configuration (files, environment or flags) is a usage error, like a flag commander refuses.
     return err instanceof ConfigError ? 2 : 1;
   }

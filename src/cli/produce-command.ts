@@ -21,17 +21,19 @@ type Flags = ConfigFlags & {
 export async function produceCommand(f: Flags): Promise<void> {
   const cfg = configFrom(f);
   const log = consoleLogger(cfg.debug ? 'debug' : 'info');
-  if (cfg.subreddits.length === 0)
+  if (cfg.subreddits.length === 0) {
     throw new ReddStreamError(
       'INVALID_ARGUMENT',
       'no subreddits configured: list them under `subreddit:` in config.yaml, set `subreddit`, or pass --subreddits',
     );
+  }
   const c = cfg.creds;
-  if (!c.clientId || !c.secretId)
+  if (!c.clientId || !c.secretId) {
     throw new ReddStreamError(
       'INVALID_ARGUMENT',
       'Reddit credentials missing: set client_id and secret_id in creds.json (plus user and password for a script app), or REDDIT_CLIENT_ID / REDDIT_SECRET_ID',
     );
+  }
   const client = new RedditClient({
     credentials: { clientId: c.clientId, secret: c.secretId, user: c.user, password: c.password },
     userAgent: f.userAgent ?? defaultUserAgent('reddit-stream', '0.1.0', c.user),

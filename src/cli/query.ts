@@ -35,8 +35,9 @@ export function discoverTables(root: string): Map<string, string> {
   if (!fs.existsSync(root)) throw new ReddStreamError('INVALID_ARGUMENT', `table root not found: ${root}`);
   const out = new Map<string, string>();
   for (const e of fs.readdirSync(root, { withFileTypes: true })) {
-    if (e.isDirectory() && fs.existsSync(nodePath.join(root, e.name, LOG_DIR)))
+    if (e.isDirectory() && fs.existsSync(nodePath.join(root, e.name, LOG_DIR))) {
       out.set(e.name, nodePath.join(root, e.name));
+    }
   }
   return out;
 }
@@ -59,16 +60,18 @@ function cell(v: unknown): string {
 }
 
 export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
-  if (!!opts.root === !!opts.table)
+  if (!!opts.root === !!opts.table) {
     throw new ReddStreamError(
       'INVALID_ARGUMENT',
       'give exactly one of --root <dir> (every table under it, named by folder) or --table <dir>',
     );
-  if (opts.version !== undefined && !opts.table)
+  }
+  if (opts.version !== undefined && !opts.table) {
     throw new ReddStreamError(
       'INVALID_ARGUMENT',
       '--version needs --table (tables under a root have different versions)',
     );
+  }
   const tables = opts.table
     ? new Map([[opts.table.replace(/\/+$/, '').split('/').pop()!, opts.table]])
     : isS3Uri(opts.root!)

@@ -206,23 +206,23 @@ export function resolveConfig(
   const int = (k: string, min: number, set: (n: number) => void) => {
     if (merged[k] === undefined) return;
     const n = typeof merged[k] === 'number' ? merged[k] : Number(String(merged[k]).trim());
-    if (!Number.isInteger(n) || n < min)
+    if (!Number.isInteger(n) || n < min) {
       problems.push(`${where(k)} must be an integer >= ${min} (got ${JSON.stringify(merged[k])})`);
-    else set(n);
+    } else set(n);
   };
   const num = (k: string, min: number, set: (n: number) => void) => {
     if (merged[k] === undefined) return;
     const n = typeof merged[k] === 'number' ? merged[k] : Number(String(merged[k]).trim());
-    if (!Number.isFinite(n) || n < min)
+    if (!Number.isFinite(n) || n < min) {
       problems.push(`${where(k)} must be a number >= ${min} (got ${JSON.stringify(merged[k])})`);
-    else set(n);
+    } else set(n);
   };
   const choice = <T extends string>(k: string, options: readonly T[], set: (v: T) => void) => {
     if (merged[k] === undefined) return;
     const v = String(merged[k]).trim().toLowerCase();
-    if (!options.includes(v as T))
+    if (!options.includes(v as T)) {
       problems.push(`${where(k)} must be one of ${options.join(', ')} (got ${JSON.stringify(merged[k])})`);
-    else set(v as T);
+    } else set(v as T);
   };
 
   if (merged.subreddit !== undefined) {
@@ -230,10 +230,11 @@ export function resolveConfig(
     const list = Array.isArray(v) ? v.map(String) : String(v).split(',');
     const subs = list.map((s) => s.trim().replace(/^\/?r\//i, '')).filter(Boolean);
     const bad = subs.filter((s) => !isValidSubreddit(s));
-    if (bad.length)
+    if (bad.length) {
       problems.push(
         `${where('subreddit')} has invalid subreddit names: ${bad.map((b) => JSON.stringify(b)).join(', ')} (2-21 letters, digits or underscores)`,
       );
+    }
     cfg.subreddits = [...new Set(subs.filter(isValidSubreddit).map((s) => s.toLowerCase()))];
   }
   if (merged.kafka_host !== undefined) {
@@ -245,8 +246,9 @@ export function resolveConfig(
       problems.push(`${where('kafka_host')}: ${(err as Error).message}`);
     }
   }
-  if (merged.post_type !== undefined)
+  if (merged.post_type !== undefined) {
     choice('post_type', ['new', 'hot', 'rising', 'top', 'controversial'] as const, (v) => (cfg.postType = v));
+  }
   const bool = (k: string, set: (b: boolean) => void) => {
     if (merged[k] === undefined) return;
     const v = String(merged[k]).trim().toLowerCase();
@@ -259,11 +261,11 @@ export function resolveConfig(
   bool('s3_unsafe_single_writer', (b) => (cfg.s3UnsafeSingleWriter = b));
   if (merged.s3_endpoint !== undefined) {
     const v = String(merged.s3_endpoint).trim();
-    if (!/^https?:\/\/[^\s/]+/.test(v))
+    if (!/^https?:\/\/[^\s/]+/.test(v)) {
       problems.push(
         `${where('s3_endpoint')} must be an http(s) URL such as http://127.0.0.1:7070 (got ${JSON.stringify(merged.s3_endpoint)})`,
       );
-    else cfg.s3Endpoint = v.replace(/\/+$/, '');
+    } else cfg.s3Endpoint = v.replace(/\/+$/, '');
   }
   if (merged.s3_region !== undefined) cfg.s3Region = String(merged.s3_region).trim() || cfg.s3Region;
   if (merged.spool_dir !== undefined) cfg.spoolDir = String(merged.spool_dir).trim() || cfg.spoolDir;
@@ -274,11 +276,11 @@ export function resolveConfig(
   int('max_message_bytes', 1024, (n) => (cfg.maxMessageBytes = n));
   int('workers', 0, (n) => (cfg.workers = n));
   int('gc_every_bytes', 0, (n) => {
-    if (n !== 0 && n < 1024 * 1024)
+    if (n !== 0 && n < 1024 * 1024) {
       problems.push(
         `${where('gc_every_bytes')} must be 0 (no requested GCs) or at least 1 MiB (1048576): each request is a full GC (got ${n})`,
       );
-    else cfg.gcEveryBytes = n;
+    } else cfg.gcEveryBytes = n;
   });
   if (merged.table_root !== undefined) {
     const v = String(merged.table_root).trim();
@@ -287,11 +289,11 @@ export function resolveConfig(
   }
   if (merged.group_id !== undefined) {
     const v = String(merged.group_id).trim();
-    if (!/^[A-Za-z0-9._-]{1,200}$/.test(v))
+    if (!/^[A-Za-z0-9._-]{1,200}$/.test(v)) {
       problems.push(
         `${where('group_id')} must be 1-200 letters, digits, ".", "_" or "-" (got ${JSON.stringify(merged.group_id)})`,
       );
-    else cfg.groupId = v;
+    } else cfg.groupId = v;
   }
   choice('auto_offset_reset', ['earliest', 'latest'] as const, (v) => (cfg.autoOffsetReset = v));
   choice(
@@ -301,11 +303,11 @@ export function resolveConfig(
   );
   if (merged.kafka_sasl_mechanism !== undefined) {
     const v = String(merged.kafka_sasl_mechanism).trim().toUpperCase();
-    if (v !== 'PLAIN' && v !== 'SCRAM-SHA-256' && v !== 'SCRAM-SHA-512')
+    if (v !== 'PLAIN' && v !== 'SCRAM-SHA-256' && v !== 'SCRAM-SHA-512') {
       problems.push(
         `${where('kafka_sasl_mechanism')} must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (got ${JSON.stringify(merged.kafka_sasl_mechanism)})`,
       );
-    else cfg.kafkaSaslMechanism = v;
+    } else cfg.kafkaSaslMechanism = v;
   }
   if (merged.kafka_ssl_ca !== undefined) {
     const v = String(merged.kafka_ssl_ca).trim();
@@ -339,10 +341,11 @@ export function resolveConfig(
       `kafka_security_protocol ${cfg.kafkaSecurityProtocol.toUpperCase()} needs kafka_user and kafka_password (in creds.json, or KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD)`,
     );
   }
-  if (cfg.kafkaSslCa && !cfg.kafkaSecurityProtocol.endsWith('ssl'))
+  if (cfg.kafkaSslCa && !cfg.kafkaSecurityProtocol.endsWith('ssl')) {
     problems.push(
       `kafka_ssl_ca is set but kafka_security_protocol is ${cfg.kafkaSecurityProtocol.toUpperCase()} (use SSL or SASL_SSL)`,
     );
+  }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(cfg);
 }
@@ -399,12 +402,13 @@ export interface KafkaConnection {
 
 export function kafkaConnection(cfg: Config, readFile: (path: string) => string): KafkaConnection {
   const out: KafkaConnection = {};
-  if (cfg.kafkaSecurityProtocol.startsWith('sasl'))
+  if (cfg.kafkaSecurityProtocol.startsWith('sasl')) {
     out.sasl = {
       mechanism: cfg.kafkaSaslMechanism,
       username: cfg.creds.kafkaUser!,
       password: cfg.creds.kafkaPassword!,
     };
+  }
   if (cfg.kafkaSecurityProtocol.endsWith('ssl')) {
     let ca: string | undefined;
     if (cfg.kafkaSslCa) {

@@ -42,8 +42,9 @@ export function checkReadSupported(protocol: Protocol, metadata: Metadata | unde
       if (!SUPPORTED_READER_FEATURES.has(f)) unsupported.push(f);
     }
   }
-  if (v >= 2 && metadata && columnMappingMode(metadata) !== 'none' && !unsupported.includes('columnMapping'))
+  if (v >= 2 && metadata && columnMappingMode(metadata) !== 'none' && !unsupported.includes('columnMapping')) {
     unsupported.push('columnMapping');
+  }
   if (unsupported.length > 0) {
     throw new UnsupportedFeatureError(
       unsupported,

@@ -28,11 +28,12 @@ export async function* scanRows(snapshot: Snapshot, options: ScanOptions = {}): 
   const fields = options.columns
     ? options.columns.map((c) => {
         const f = schema.fields.find((x) => x.name === c);
-        if (!f)
+        if (!f) {
           throw new ReddStreamError(
             'INVALID_ARGUMENT',
             `no column "${c}" in ${snapshot.store.url} (columns: ${schema.fields.map((x) => x.name).join(', ')})`,
           );
+        }
         return f;
       })
     : schema.fields;

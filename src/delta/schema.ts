@@ -109,14 +109,15 @@ function parseType(json: unknown, where: string): DataType {
         if (!Array.isArray(o.fields)) throw new ReddStreamError('CORRUPT_LOG', `struct without fields at ${where}`);
         return {
           kind: 'struct',
-          fields: o.fields.map((f: any, i: number) => {
-            if (!f || typeof f.name !== 'string')
+          fields: o.fields.map((f: Record<string, unknown>, i: number) => {
+            if (!f || typeof f.name !== 'string') {
               throw new ReddStreamError('CORRUPT_LOG', `field ${i} without a name at ${where}`);
+            }
             return {
               name: f.name,
               type: parseType(f.type, `${where}.${f.name}`),
               nullable: f.nullable !== false,
-              metadata: f.metadata && typeof f.metadata === 'object' ? f.metadata : {},
+              metadata: f.metadata && typeof f.metadata === 'object' ? (f.metadata as Record<string, unknown>) : {},
             };
           }),
         };
@@ -203,11 +204,12 @@ export function newColumns(current: StructType, next: StructType): StructField[]
   for (const f of next.fields) {
     const old = byName.get(f.name.toLowerCase());
     if (!old) {
-      if (!f.nullable)
+      if (!f.nullable) {
         throw new ReddStreamError(
           'SCHEMA_MISMATCH',
           `new column "${f.name}" must be nullable: existing rows have no value for it`,
         );
+      }
       added.push(f);
     } else if (!typesEqual(old.type, f.type)) {
       throw new ReddStreamError(

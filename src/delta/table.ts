@@ -175,14 +175,16 @@ export function planCreate(
   const partitionColumns = options.partitionColumns ?? [];
   const names = new Set(options.schema.fields.map((f) => f.name));
   for (const p of partitionColumns) {
-    if (!names.has(p))
+    if (!names.has(p)) {
       throw new ReddStreamError(
         'INVALID_ARGUMENT',
         `partition column "${p}" is not in the schema (columns: ${[...names].join(', ')})`,
       );
+    }
     const t = options.schema.fields.find((f) => f.name === p)!.type;
-    if (t.kind !== 'primitive' && t.kind !== 'decimal')
+    if (t.kind !== 'primitive' && t.kind !== 'decimal') {
       throw new ReddStreamError('INVALID_ARGUMENT', `partition column "${p}" must have a primitive type`);
+    }
   }
   if (partitionColumns.length > 0 && partitionColumns.length === options.schema.fields.length) {
     throw new ReddStreamError('INVALID_ARGUMENT', 'at least one column must not be a partition column');
@@ -245,15 +247,17 @@ export class DeltaTable {
   static async create(store: ObjectStore, options: CreateOptions): Promise<DeltaTable> {
     const { protocol, metaData } = planCreate(options);
     const existing = (await store.list(`${LOG_DIR}/`)).filter((m) => /\/\d{20}\.(json|checkpoint\.)/.test(m.path));
-    if (existing.length > 0)
+    if (existing.length > 0) {
       throw new ReddStreamError('INVALID_ARGUMENT', `a Delta table already exists at ${store.url}`);
+    }
     const res = await commit(store, -1, [{ protocol }, { metaData }], {
       operation: 'CREATE TABLE',
       operationParameters: { partitionBy: JSON.stringify(metaData.partitionColumns) },
       engineInfo: 'reddit-stream',
     });
-    if (res.kind === 'conflict')
+    if (res.kind === 'conflict') {
       throw new ReddStreamError('INVALID_ARGUMENT', `a Delta table already exists at ${store.url}`);
+    }
     return DeltaTable.open(store);
   }
 
@@ -267,8 +271,9 @@ export class DeltaTable {
     try {
       return await DeltaTable.create(store, options);
     } catch (err) {
-      if (err instanceof ReddStreamError && err.code === 'INVALID_ARGUMENT' && /already exists/.test(err.message))
+      if (err instanceof ReddStreamError && err.code === 'INVALID_ARGUMENT' && /already exists/.test(err.message)) {
         return DeltaTable.open(store);
+      }
       throw err;
     }
   }

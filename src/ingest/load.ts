@@ -70,8 +70,9 @@ export async function fileFingerprint(path: string): Promise<string> {
 export function decompressorFor(path: string): Transform | null {
   if (path.endsWith('.gz')) return zlib.createGunzip();
   if (path.endsWith('.zst') || path.endsWith('.zstd')) {
-    if (typeof zlib.createZstdDecompress !== 'function')
+    if (typeof zlib.createZstdDecompress !== 'function') {
       throw new Error('reading .zst needs Node.js >= 22.15 (zlib zstd support)');
+    }
     // Reddit dumps are compressed with --long=31: allow a 2 GiB window.
     return zlib.createZstdDecompress({ params: { [zlib.constants.ZSTD_d_windowLogMax]: 31 } });
   }
@@ -178,8 +179,9 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
       const done = table.snapshot.txnVersion(appId) ?? 0;
       t = { table, done };
       tables.set(name, t);
-      if (done > 0)
+      if (done > 0) {
         log.info('resuming: lines already loaded into this table are skipped', { table: name, upToLine: done });
+      }
     }
     return t;
   };
@@ -260,9 +262,9 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
     if (reason === null && name === null) {
       const sub =
         obj && typeof obj === 'object' && !Array.isArray(obj) ? (obj as Record<string, unknown>).subreddit : undefined;
-      if (typeof sub !== 'string')
+      if (typeof sub !== 'string') {
         reason = 'post has no "subreddit" to route it by (use --table to load into one table)';
-      else if (!isValidSubreddit(sub)) reason = `invalid subreddit name ${JSON.stringify(sub).slice(0, 60)}`;
+      } else if (!isValidSubreddit(sub)) reason = `invalid subreddit name ${JSON.stringify(sub).slice(0, 60)}`;
       else name = sub.toLowerCase();
     }
     if (reason === null && name !== null) {
@@ -283,7 +285,7 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
     if (reason !== null) {
       const d = await dlqState();
       if (line <= d.done) progress.skipped++;
-      else
+      else {
         dead.push({
           source,
           topic: null,
@@ -294,6 +296,7 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
           error: reason,
           failedAt: Date.now(),
         });
+      }
     }
     if (++inBatch >= batchSize) await flush();
     if (opts.onProgress && Date.now() - lastReport >= (opts.progressMs ?? 2000)) {

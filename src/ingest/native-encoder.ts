@@ -83,16 +83,18 @@ export function defaultAddonPath(): string {
 
 /** The addon, or why it cannot be used (not built, or built for another platform). */
 export function loadNativeAddon(file = defaultAddonPath()): { addon: NativeAddon } | { error: string } {
-  if (!fs.existsSync(file))
+  if (!fs.existsSync(file)) {
     return { error: `the native encoder is not built (${file} is missing; run: bash scripts/build-native.sh)` };
+  }
   try {
     const addon = createRequire(import.meta.url)(file) as Partial<NativeAddon>;
     // Built from older sources (npm run build compiles only the TypeScript).
     const missing = (['PostEncoder', 'fixMmapThreshold'] as const).filter((k) => typeof addon[k] !== 'function');
-    if (missing.length)
+    if (missing.length) {
       return {
         error: `the native encoder at ${file} is out of date (no ${missing.join(', ')}; rebuild it: bash scripts/build-native.sh)`,
       };
+    }
     return { addon: addon as NativeAddon };
   } catch (err) {
     return { error: `the native encoder at ${file} cannot be loaded: ${(err as Error).message}` };

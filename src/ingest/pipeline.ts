@@ -190,12 +190,13 @@ export class IngestPipeline {
   /** Give up a partition: its buffered messages are dropped, never committed. */
   revoke(topic: string, partition: number): void {
     const st = this.parts.get(key(topic, partition));
-    if (st && st.messages > 0)
+    if (st && st.messages > 0) {
       this.opts.log.info('partition revoked; dropping its uncommitted buffer (the next owner re-reads it)', {
         topic,
         partition,
         messages: st.messages,
       });
+    }
     this.replace(topic, partition, null);
   }
 
@@ -338,8 +339,9 @@ export class IngestPipeline {
   /** Committed data offsets per partition (to mirror into Kafka for lag tools). */
   committedOffsets(): Array<{ topic: string; partition: number; offset: bigint }> {
     const out = [];
-    for (const st of this.parts.values())
+    for (const st of this.parts.values()) {
       if (st.committed !== null) out.push({ topic: st.topic, partition: st.partition, offset: st.committed });
+    }
     return out;
   }
 
@@ -599,8 +601,9 @@ export class IngestPipeline {
     }
     for (const st of taken) {
       const more = found.get(st);
-      if (more)
+      if (more) {
         st.dead = [...st.dead, ...more].sort((x, y) => (x.offset < y.offset ? -1 : x.offset > y.offset ? 1 : 0));
+      }
     }
     const dead = taken.flatMap((st) => st.dead);
     const dlqPrep = dead.length > 0 ? await this.prepareDeadLetters(taken) : null;
@@ -650,16 +653,18 @@ export class IngestPipeline {
             });
             return { summaries: [], reseek: await this.reload(table, taken) };
           }
-          if (isDead)
-            for (const d of dead)
+          if (isDead) {
+            for (const d of dead) {
               log.warn('dead letter', { topic: d.topic, partition: d.partition, offset: d.offset, error: d.error });
-          else {
+            }
+          } else {
             version = r.version;
-            if (r.checkpointError)
+            if (r.checkpointError) {
               log.warn('checkpoint failed (the commit itself succeeded)', {
                 table: tableName,
                 error: r.checkpointError.message,
               });
+            }
           }
           done++;
         }
@@ -761,12 +766,12 @@ export class IngestPipeline {
         }
         if (r.kind === 'conflict') {
           const applied = part.prepared.txns.every((x) => t.snapshot.txnVersion(x.appId) === x.version);
-          if (applied)
+          if (applied) {
             log.info('spooled batch was already committed (before a restart); removing it from the spool', {
               table: part.table,
               seq: entry.seq,
             });
-          else {
+          } else {
             log.warn('spooled batch was overtaken by another worker that re-read these offsets; dropping it', {
               table: part.table,
               seq: entry.seq,
@@ -786,8 +791,9 @@ export class IngestPipeline {
       }
       replayed++;
     }
-    if (replayed)
+    if (replayed) {
       log.info('spool replayed: the table store is answering again; back to direct commits', { batches: replayed });
+    }
     return { replayed, remaining: spool.size, reseek: await this.reseekDropped(dropped) };
   }
 

@@ -82,8 +82,9 @@ export class PackBuffers {
         b.byteLength >= size &&
         b.byteLength <= 2 * size + (1 << 20) &&
         (best < 0 || b.byteLength < this.free[best].buf.byteLength)
-      )
+      ) {
         best = i;
+      }
     }
     if (best >= 0) return new Uint8Array(this.free.splice(best, 1)[0].buf, 0, size);
     // Rounded up so buffers fit batches of similar size.

@@ -161,8 +161,9 @@ export class Spool {
    */
   private async lock(): Promise<void> {
     const real = await fs.realpath(this.dir);
-    if (OWNED.has(real))
+    if (OWNED.has(real)) {
       throw new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by this process (${process.pid})`);
+    }
     OWNED.add(real);
     const file = nodePath.join(real, 'LOCK');
     const busy = async (extra = '') => {
@@ -350,8 +351,9 @@ export class Spool {
     const parts: SpoolPart[] = [];
     for (const p of raw.parts) {
       const files: PreparedFile[] = [];
-      for (const f of p.files)
+      for (const f of p.files) {
         files.push({ path: f.path, add: f.add, bytes: new Uint8Array(await fs.readFile(nodePath.join(dir, f.file))) });
+      }
       parts.push({
         table: p.table,
         prepared: { files, actions: p.actions, txns: p.txns, rows: p.rows, commitInfo: p.commitInfo },

@@ -69,8 +69,9 @@ export function incompatibleColumns(current: StructType, wanted: StructType): st
   const out: string[] = [];
   for (const f of current.fields) {
     const w = want.get(f.name.toLowerCase());
-    if (w && !holds(f.type, w.type))
+    if (w && !holds(f.type, w.type)) {
       out.push(`${f.name} is ${typeName(f.type)} in the table, posts give ${typeName(w.type)}`);
+    }
   }
   return out;
 }
@@ -103,11 +104,12 @@ export class TableCatalog {
   postTable(name: string): Promise<DeltaTable> {
     return this.get(name, this.wanted, (t) => {
       const bad = incompatibleColumns(t.schema, this.wanted);
-      if (bad.length)
+      if (bad.length) {
         throw new ReddStreamError(
           'SCHEMA_MISMATCH',
           `table ${t.store.url} cannot hold Reddit posts: ${bad.join('; ')} (a table written by another tool? use another table_root, or convert those columns)`,
         );
+      }
     });
   }
 

@@ -223,11 +223,12 @@ export class KafkaSource implements PollingSource {
     } catch (err) {
       if (needsAPerson(err)) {
         // Only this partition waits; the others go on. Tried again every minute (someone may fix the table).
-        if (!st.failed)
+        if (!st.failed) {
           this.o.log.error(
             `cannot consume ${topic} partition ${p} until its table is fixed (tried again every minute; other partitions go on)`,
             { topic, partition: p, error: err.message },
           );
+        }
         st.failed = err;
         st.held = [];
         this.retryLater(() => this.assignOne(k, st), RETRY_NEEDS_A_PERSON_MS);
@@ -338,11 +339,12 @@ export class KafkaSource implements PollingSource {
       // read must not stop every other partition); beyond the queue limit,
       // this partition's held messages are dropped instead.
       if (this.held() >= (this.o.maxQueued ?? DEFAULT_MAX_QUEUED)) {
-        if (st.held.length > 0)
+        if (st.held.length > 0) {
           this.o.log.debug(
             'dropping messages held for a partition whose position is not known yet; they are fetched again once it is',
             { topic: msg.topic, partition: msg.partition, dropped: st.held.length },
           );
+        }
         st.held = [];
         return;
       }

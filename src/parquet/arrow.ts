@@ -20,12 +20,12 @@ export function arrowType(t: DataType): arrow.DataType {
       return new arrow.Map_(
         new arrow.Field(
           'key_value',
-          new arrow.Struct([
+          new arrow.Struct<{ key: arrow.DataType; value: arrow.DataType }>([
             new arrow.Field('key', arrowType(t.keyType), false),
             new arrow.Field('value', arrowType(t.valueType), t.valueContainsNull),
-          ] as arrow.Field<any>[]),
+          ]),
           false,
-        ) as any,
+        ),
       );
     case 'primitive':
       switch (t.name) {
@@ -180,8 +180,9 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
             } else if (typeof v === 'string') total += Buffer.byteLength(v, 'utf8');
             else if (v instanceof Uint8Array) total += v.byteLength;
             else typeError(t, v, path);
-            if (total > 0x7fffffff)
+            if (total > 0x7fffffff) {
               throw new RangeError(`column ${path}: more than 2 GiB of text in one batch; use smaller batches`);
+            }
             offsets[i + 1] = total;
           }
           const data = Buffer.allocUnsafe(total);
@@ -268,9 +269,11 @@ export function buildTable(
     if (col === undefined) return buildData(f.type, new Array(numRows).fill(null), f.name);
     if (col.length !== numRows) throw new RangeError(`column ${f.name} has ${col.length} values, expected ${numRows}`);
     if (!f.nullable) {
-      for (let i = 0; i < numRows; i++)
-        if (col[i] === null || col[i] === undefined)
+      for (let i = 0; i < numRows; i++) {
+        if (col[i] === null || col[i] === undefined) {
           throw new ValueError(`column ${f.name} is not nullable but row ${i} is null`, f.name);
+        }
+      }
     }
     return buildData(f.type, col, f.name);
   });

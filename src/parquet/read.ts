@@ -61,12 +61,13 @@ export async function openParquet(store: ObjectStore, path: string, size?: numbe
       file = storeBuffer(store, path, byteLength);
     }
   } catch (err) {
-    if (isNotFound(err))
+    if (isNotFound(err)) {
       throw new ReddStreamError(
         'MISSING_DATA_FILE',
         `Parquet file not found: ${store.url}/${path} (the log references it but it is gone; was it vacuumed or deleted by hand?)`,
         { cause: err },
       );
+    }
     throw err;
   }
   let metadata: FileMetaData;

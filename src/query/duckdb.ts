@@ -215,8 +215,9 @@ export async function registerTable(
       desc.getRowObjectsJson().map((r) => [String(r.column_name).toLowerCase(), String(r.column_name)]),
     );
     const cols = schema.fields.map((f) => {
-      if (partCols.has(f.name))
+      if (partCols.has(f.name)) {
         return `${literal(parsePartitionValue(g.values[f.name] ?? null, f.type), f.type)} AS ${ident(f.name)}`;
+      }
       const phys = present.get(f.name.toLowerCase());
       return phys === undefined
         ? `CAST(NULL AS ${duckType(f.type)}) AS ${ident(f.name)}`

@@ -5,6 +5,7 @@
  * values or min/max stats prove no row can match. Anything not understood
  * keeps the file: pruning may only ever skip files that cannot match.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- DuckDB's serialized statement is untyped JSON, read defensively field by field */
 import type { Add } from '../delta/actions.ts';
 import type { DataType, StructType } from '../delta/schema.ts';
 import { compareCodePoints } from '../storage/object-store.ts';
@@ -50,8 +51,9 @@ function constant(node: any): string | number | boolean | undefined {
     if (
       target === 'TIMESTAMP WITH TIME ZONE' ||
       (target === 'TIMESTAMP' && !/(z|[+-]\d{2}(:?\d{2})?)$/i.test(text.trim()))
-    )
+    ) {
       return text;
+    }
     if (target === 'DATE' && /^\d{4}-\d{2}-\d{2}$/.test(text.trim())) return text.trim();
     return undefined;
   }

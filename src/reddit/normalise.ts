@@ -184,11 +184,12 @@ export class PostBatchBuilder {
 
   /** Add an already parsed post object. */
   addParsed(obj: unknown, ref = 0): AddResult {
-    if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
       return { ok: false, reason: `not a JSON object (got ${describe(obj)})` };
+    }
     const post = obj as Record<string, unknown>;
     const id = Object.hasOwn(post, 'id') ? post.id : undefined;
-    if (typeof id !== 'string' || id === '')
+    if (typeof id !== 'string' || id === '') {
       return {
         ok: false,
         reason:
@@ -196,6 +197,7 @@ export class PostBatchBuilder {
             ? 'post has no "id"'
             : `post "id" must be a non-empty string, got ${describe(id)}`,
       };
+    }
     // Coerce into a scratch row first so a bad field rejects the whole
     // message. One pass over the post's own keys (JSON.parse makes every key
     // an own data property, "__proto__" included).
@@ -218,8 +220,9 @@ export class PostBatchBuilder {
           continue;
         }
         if (i === EDITED && typeof raw === 'number') {
-          if (!Number.isFinite(raw))
+          if (!Number.isFinite(raw)) {
             throw new CoercionError(`field "edited": expected false or an epoch number, got ${raw}`);
+          }
           values[i] = true;
           editedAt = epochMicros('edited', raw);
           continue;

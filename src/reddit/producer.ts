@@ -74,10 +74,12 @@ function checkedState(raw: unknown): ProducerState {
   const o = raw as Record<string, unknown>;
   const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
   if (o.seen !== undefined && !strings(o.seen)) throw new Error('"seen" is not a list of post names');
-  if (o.anchor !== undefined && o.anchor !== null && typeof o.anchor !== 'string')
+  if (o.anchor !== undefined && o.anchor !== null && typeof o.anchor !== 'string') {
     throw new Error('"anchor" is not a post name');
-  if (o.emptyPolls !== undefined && !(Number.isInteger(o.emptyPolls) && (o.emptyPolls as number) >= 0))
+  }
+  if (o.emptyPolls !== undefined && !(Number.isInteger(o.emptyPolls) && (o.emptyPolls as number) >= 0)) {
     throw new Error('"emptyPolls" is not a count');
+  }
   const pending = o.pending ?? [];
   if (
     !Array.isArray(pending) ||
@@ -133,8 +135,9 @@ async function sendAll(
         before ??= posts.length - todo.length;
       }
       await o.sink.send(todo);
-      if (attempt > 1)
+      if (attempt > 1) {
         o.log.info('Kafka is answering again; pending posts published', { posts: todo.length, attempts: attempt });
+      }
       return posts.length - (before ?? 0);
     } catch (err) {
       if (o.signal?.aborted) return null;
@@ -168,9 +171,11 @@ function stopped(o: ProducerOptions, cycles: number, sent: number): { cycles: nu
 
 export async function runProducer(o: ProducerOptions): Promise<{ cycles: number; sent: number }> {
   const valid = o.subreddits.filter((s) => isValidSubreddit(s));
-  for (const s of o.subreddits)
-    if (!isValidSubreddit(s))
+  for (const s of o.subreddits) {
+    if (!isValidSubreddit(s)) {
       o.log.warn('ignoring an invalid subreddit name (Reddit would drop it silently)', { subreddit: s });
+    }
+  }
   if (valid.length === 0) throw new Error('no valid subreddit to poll');
   const subs = new Set(valid.map((s) => s.toLowerCase()));
   const pause = o.sleep ?? sleep;
@@ -216,8 +221,9 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
       // service waits and polls again (the next poll catches up from the last
       // post seen); only errors a person must fix end it.
       // The last of a bounded run (--max-cycles) has no next poll: it fails.
-      if (!(err instanceof ReddStreamError && err.retryable) || (o.maxCycles !== undefined && cycles >= o.maxCycles))
+      if (!(err instanceof ReddStreamError && err.retryable) || (o.maxCycles !== undefined && cycles >= o.maxCycles)) {
         throw err;
+      }
       outage = Math.min(300_000, outage ? outage * 2 : 30_000);
       o.log.warn(
         `Reddit is not answering; polling again in ${Math.round(outage / 1000)} s (nothing is lost: the next poll catches up from the last post seen)`,
@@ -243,8 +249,9 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
     await writeState(o.statePath, { ...tracker.state(), pending: [] });
     const wait = tracker.nextPollSeconds(o.pollSeconds ?? 10, o.maxPollSeconds ?? 300);
     const bySub = new Map<string, number>();
-    for (const p of out)
+    for (const p of out) {
       bySub.set(p.topic.slice('reddit_'.length), (bySub.get(p.topic.slice('reddit_'.length)) ?? 0) + 1);
+    }
     o.print(
       `cycle ${cycles}: ${out.length} new post(s)${out.length ? ` (${[...bySub].map(([s, n]) => `r/${s} ${n}`).join(', ')})` : ''}; rate limit remaining ${o.client.rate.remaining ?? '?'}; next poll in ${wait.toFixed(0)} s`,
     );

@@ -86,17 +86,20 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   // Everything that may fail on bad settings (e.g. a missing CA file) before the spool is taken.
   const connection = kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8'));
   const spool = await Spool.claim(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
-  if (spool.requested !== nodePath.resolve(cfg.spoolDir))
+  if (spool.requested !== nodePath.resolve(cfg.spoolDir)) {
     o.log.info(`another process on this machine owns the spool ${cfg.spoolDir}: this one uses ${spool.dir}`);
-  for (const b of spool.broken)
+  }
+  for (const b of spool.broken) {
     o.log.warn('a spool entry could not be read; it was set aside (renamed .broken) and is not replayed', {
       entry: b.name,
       error: b.error,
     });
-  if (spool.size > 0)
+  }
+  if (spool.size > 0) {
     o.log.warn(
       `${spool.size} batch(es) from an earlier run wait in the spool at ${spool.dir}; they are committed first`,
     );
+  }
   const pipeline = new IngestPipeline({
     spool,
     group: cfg.groupId,

@@ -144,11 +144,11 @@ export async function runLoop(opts: RunOptions): Promise<void> {
         replayBackoff = Math.min(10_000, replayBackoff ? replayBackoff * 2 : 1000);
         replayAt = Date.now() + replayBackoff;
         const waiting = `${r.remaining} batch(es) (${(spool.bytes / 1e6).toFixed(1)} MB) wait in the spool; next replay attempt in ${replayBackoff} ms${spool.full() ? ' (spool full: consumption paused)' : ''}`;
-        if (needsAPerson(r.error))
+        if (needsAPerson(r.error)) {
           log.error(`a spooled batch cannot be committed until its table is fixed; ${waiting}`, {
             error: r.error.message,
           });
-        else log.warn(`the table store is still unavailable; ${waiting}`, { error: r.error.message });
+        } else log.warn(`the table store is still unavailable; ${waiting}`, { error: r.error.message });
       } else {
         replayBackoff = 0;
         if (r.replayed) await source.committed?.(pipeline.committedOffsets());
@@ -225,15 +225,17 @@ export async function runLoop(opts: RunOptions): Promise<void> {
       continue;
     }
     if (msgs.length === 0) {
-      if (Date.now() - lastMessageAt >= quietFlushMs(pipeline.policy))
+      if (Date.now() - lastMessageAt >= quietFlushMs(pipeline.policy)) {
         for (const t of pipeline.topicsHolding(QUIET_FLUSH_MIN_BYTES)) start(t, 'caught up');
+      }
       if (pipeline.buffered() === 0 && inFlight.size === 0 && (!spool || spool.size === 0)) {
         const idleFor = Date.now() - lastMessageAt;
         if (
           source.exhausted() ||
           (opts.untilIdleMs !== undefined && idleFor >= opts.untilIdleMs && !source.positioning?.())
-        )
+        ) {
           break;
+        }
       }
       if (source.exhausted() && pipeline.buffered() > 0) {
         for (const t of new Set(pipeline.assigned().map((a) => a.topic))) start(t, 'end of input');
@@ -249,13 +251,15 @@ export async function runLoop(opts: RunOptions): Promise<void> {
   if (replaying) await replaying;
   const r = await pipeline.flushAll('shutdown');
   if (r.summaries.length) await source.committed?.(pipeline.committedOffsets());
-  if (r.error)
+  if (r.error) {
     log.error('final flush failed; uncommitted messages will be re-read on the next start', { error: r.error.message });
+  }
   if (spool && spool.size > 0) {
     const rr = await pipeline.replaySpool();
-    if (rr.remaining > 0)
+    if (rr.remaining > 0) {
       log.warn(
         `${rr.remaining} batch(es) stay in the spool at ${spool.dir}; they are replayed on the next start (or run: reddit-stream spool replay)`,
       );
+    }
   }
 }

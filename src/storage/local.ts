@@ -76,8 +76,9 @@ export class LocalObjectStore implements ObjectStore {
       if (!st.isFile()) return null;
       return { path, size: st.size, lastModified: st.mtime };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
         return null;
+      }
       throw this.mapError(err, path);
     }
   }
@@ -100,8 +101,9 @@ export class LocalObjectStore implements ObjectStore {
       for (const e of entries) {
         const childRel = rel === '' ? e.name : `${rel}/${e.name}`;
         if (e.isDirectory()) {
-          if (prefix.startsWith(childRel + '/') || childRel.startsWith(prefix) || (childRel + '/').startsWith(prefix))
+          if (prefix.startsWith(childRel + '/') || childRel.startsWith(prefix) || (childRel + '/').startsWith(prefix)) {
             await walk(childRel);
+          }
         } else if (e.isFile() && childRel.startsWith(prefix) && !e.name.startsWith('.tmp-')) {
           if (options?.startAfter !== undefined && comparePaths(childRel, options.startAfter) <= 0) continue;
           const st = await fs.stat(nodePath.join(abs, e.name)).catch(() => null);
@@ -178,8 +180,9 @@ export class LocalObjectStore implements ObjectStore {
 
   private mapError(err: unknown, path: string): Error {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR')
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
       return new NotFoundError(nodePath.join(this.root, path), { cause: err });
+    }
     if (err instanceof ReddStreamError) return err;
     return new ReddStreamError(
       'STORAGE',

@@ -82,8 +82,9 @@ export class S3Connection {
 
 export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
   const m = /^s3a?:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!m || !m[1])
+  if (!m || !m[1]) {
     throw new ReddStreamError('INVALID_ARGUMENT', `invalid S3 URI ${JSON.stringify(uri)}: expected s3://bucket/prefix`);
+  }
   return { bucket: m[1], prefix: m[2].replace(/\/+$/, '') };
 }
 
@@ -159,8 +160,9 @@ export class S3ObjectStore implements ObjectStore {
         (err.name === 'NotFound' ||
           err.name === 'NoSuchKey' ||
           (err.$metadata.httpStatusCode === 404 && !/User|Bucket/.test(err.name)))
-      )
+      ) {
         return null;
+      }
       throw this.mapError(err, path, 'read');
     }
   }
@@ -281,10 +283,11 @@ export class S3ObjectStore implements ObjectStore {
         }),
       );
     } catch (err) {
-      if (uploadId && conn)
+      if (uploadId && conn) {
         await conn.client
           .send(new conn.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId }))
           .catch(() => undefined);
+      }
       throw this.mapError(err, path, 'write');
     }
   }

@@ -18,8 +18,9 @@ function probeBin(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-bin-'));
   fs.mkdirSync(path.join(dir, 'bin'));
   fs.mkdirSync(path.join(dir, 'dist', 'cli'), { recursive: true });
-  for (const f of ['reddit-stream.js', 'node-flags.json'])
+  for (const f of ['reddit-stream.js', 'node-flags.json']) {
     fs.copyFileSync(path.join(REPO_ROOT, 'bin', f), path.join(dir, 'bin', f));
+  }
   fs.writeFileSync(
     path.join(dir, 'dist', 'cli', 'main.js'),
     `

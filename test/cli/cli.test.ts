@@ -137,7 +137,7 @@ describe('bad input gives one clear error naming the file', () => {
     const bad = cli('config', '--batch-size', 'abc', '--processing-interval', '-1');
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /invalid configuration:\n/);
-    assert.match(bad.stderr, /\n  - flags: batch_size must be an integer >= 1 \(got "abc"\)/);
-    assert.match(bad.stderr, /\n  - flags: processing_interval must be a number >= 0.01 \(got "-1"\)/);
+    assert.match(bad.stderr, /\n {2}- flags: batch_size must be an integer >= 1 \(got "abc"\)/);
+    assert.match(bad.stderr, /\n {2}- flags: processing_interval must be a number >= 0.01 \(got "-1"\)/);
   });
 });

@@ -294,8 +294,9 @@ describe('concurrent writers (separate processes)', () => {
       (f) => !/^\d{20}\.json$/.test(f) && !/^\d{20}\.checkpoint\.parquet$/.test(f) && f !== '_last_checkpoint',
     );
     assert.deepEqual(unexpected, [], 'no temporary or stray files left in _delta_log');
-    for (const v of [10, 20, 30])
+    for (const v of [10, 20, 30]) {
       assert.ok(logFiles.includes(`${String(v).padStart(20, '0')}.checkpoint.parquet`), `checkpoint ${v} written`);
+    }
 
     // each commit carries exactly one txn; (appId, version) pairs are exactly writer-w x 0..K-1
     const seenTxn = new Set<string>();

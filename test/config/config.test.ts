@@ -33,8 +33,9 @@ describe('configuration', () => {
     assert.equal(cfg.tableRoot, './lake');
     assert.equal(cfg.creds.password, 'hunter2');
     const shown = JSON.stringify(describeConfig(cfg));
-    for (const secret of ['sekret', 'hunter2', 'awssecret', 'AKIAEXAMPLE'])
+    for (const secret of ['sekret', 'hunter2', 'awssecret', 'AKIAEXAMPLE']) {
       assert.ok(!shown.includes(secret), `${secret} must be masked`);
+    }
     assert.ok(Object.isFrozen(cfg));
     // Credentials written into an endpoint URL are masked too.
     const withUrlCreds = loadConfig({ cwd: dir, env: {}, flags: { s3_endpoint: 'http://KEYID:URLSECRET@minio:9000' } });

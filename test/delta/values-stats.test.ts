@@ -52,8 +52,9 @@ describe('partition values and paths', () => {
     assert.equal(parsePartitionValue('2022-01-08', { kind: 'primitive', name: 'date' }), 19000);
     assert.equal(parsePartitionValue(null, ts), null);
     // "An empty string for any type translates to a null partition value."
-    for (const name of ['string', 'long', 'integer', 'boolean', 'date', 'timestamp', 'double', 'binary'] as const)
+    for (const name of ['string', 'long', 'integer', 'boolean', 'date', 'timestamp', 'double', 'binary'] as const) {
       assert.equal(parsePartitionValue('', { kind: 'primitive', name }), null, name);
+    }
     assert.equal(parsePartitionValue('', { kind: 'decimal', precision: 10, scale: 2 }), null);
     assert.equal(serializePartitionValue('', { kind: 'primitive', name: 'string' }), null);
     assert.equal(serializePartitionValue(new Uint8Array(0), { kind: 'primitive', name: 'binary' }), null);

@@ -205,11 +205,12 @@ describe('commit conflicts', () => {
     await commit(store, 0, [{ txn: { appId: 'grp-topic-0', version: 7 } }], {});
     const res = await commit(store, 0, [{ txn: { appId: 'grp-topic-0', version: 5 } }], {});
     assert.equal(res.kind, 'conflict');
-    if (res.kind === 'conflict')
+    if (res.kind === 'conflict') {
       assert.deepEqual(
         res.winningTxns.map((t) => t.version),
         [7],
       );
+    }
     assert.equal(await store.head(commitPath(2)), null);
   });
 

@@ -50,8 +50,9 @@ emit(out)
 `,
       [lake],
     );
-    for (const t of ['technology', 'programming', 'dataengineering', 'python'])
+    for (const t of ['technology', 'programming', 'dataengineering', 'python']) {
       assert.deepEqual(counts[t], [500, 500, 249], t);
+    }
   });
 });
 

@@ -12,15 +12,7 @@ import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
 import { S3ObjectStore } from '../../src/storage/s3.ts';
 import { startS3Server, type S3Server } from '../../scripts/s3-server.ts';
-import {
-  createTopics,
-  generatedMessages,
-  produce,
-  startBroker,
-  startConsume,
-  type Broker,
-  type OutMessage,
-} from '../helpers/kafka.ts';
+import { createTopics, generatedMessages, produce, startBroker, startConsume, type Broker } from '../helpers/kafka.ts';
 import { PY_PRELUDE, runPython } from '../helpers/python.ts';
 
 let broker: Broker;
@@ -106,8 +98,9 @@ emit({'rows': t.num_rows, 'distinct': len(set(t.column('id').to_pylist())), 'txn
     const first = generatedMessages('reddit_storm', 3000, 3, 61);
     await produce(broker.bootstrap, first);
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && (await ids('s3://lake/lake2/storm')).length === 0)
+    while (Date.now() < deadline && (await ids('s3://lake/lake2/storm')).length === 0) {
       await new Promise((r) => setTimeout(r, 200));
+    }
     await s3.stop();
     const second = generatedMessages('reddit_storm', 3000, 3, 62);
     await produce(broker.bootstrap, second);
@@ -116,8 +109,9 @@ emit({'rows': t.num_rows, 'distinct': len(set(t.column('id').to_pylist())), 'txn
     assert.ok(spooled(spoolDir).length > 0, 'batches were spooled during the outage');
     await s3.start();
     const deadline2 = Date.now() + 120_000;
-    while (Date.now() < deadline2 && (await ids('s3://lake/lake2/storm')).length < 6000)
+    while (Date.now() < deadline2 && (await ids('s3://lake/lake2/storm')).length < 6000) {
       await new Promise((r) => setTimeout(r, 500));
+    }
     run.child.kill('SIGTERM');
     const res = await run.done;
     assert.equal(res.code, 0, res.stderr.slice(-3000));
@@ -140,17 +134,20 @@ emit({'rows': t.num_rows, 'distinct': len(set(t.column('id').to_pylist())), 'txn
       s3env(),
     );
     const deadline0 = Date.now() + 60_000;
-    while (Date.now() < deadline0 && !/partition assignment changed/.test(run.stderr()))
+    while (Date.now() < deadline0 && !/partition assignment changed/.test(run.stderr())) {
       await new Promise((r) => setTimeout(r, 200));
+    }
     await produce(broker.bootstrap, msgs.slice(0, 600));
     const deadline1 = Date.now() + 60_000;
-    while (Date.now() < deadline1 && (await ids('s3://lake/lake3/replay')).length < 600)
+    while (Date.now() < deadline1 && (await ids('s3://lake/lake3/replay')).length < 600) {
       await new Promise((r) => setTimeout(r, 200));
+    }
     await s3.stop();
     await produce(broker.bootstrap, msgs.slice(600));
     const deadline2 = Date.now() + 60_000;
-    while (Date.now() < deadline2 && (!fs.existsSync(spoolDir) || spooled(spoolDir).length < 2))
+    while (Date.now() < deadline2 && (!fs.existsSync(spoolDir) || spooled(spoolDir).length < 2)) {
       await new Promise((r) => setTimeout(r, 200));
+    }
     assert.ok(
       spooled(spoolDir).length >= 2,
       `several batches spooled: ${fs.existsSync(spoolDir) ? spooled(spoolDir) : 'none'}\n${run.stderr().slice(-3000)}`,
@@ -159,8 +156,9 @@ emit({'rows': t.num_rows, 'distinct': len(set(t.column('id').to_pylist())), 'txn
     // kill as soon as replay has committed something
     const base = (await ids('s3://lake/lake3/replay')).length;
     const deadline3 = Date.now() + 60_000;
-    while (Date.now() < deadline3 && (await ids('s3://lake/lake3/replay')).length <= base)
+    while (Date.now() < deadline3 && (await ids('s3://lake/lake3/replay')).length <= base) {
       await new Promise((r) => setTimeout(r, 50));
+    }
     run.child.kill('SIGKILL');
     await run.done;
     const again = await startConsume(

@@ -100,15 +100,17 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
     try {
       const groups = await admin.listConsumerGroupOffsets({ groups: ['g-exact'] });
       const committed = new Map<string, bigint>();
-      for (const t of groups[0].topics)
+      for (const t of groups[0].topics) {
         for (const p of t.partitions) committed.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
+      }
       for (const topic of ['reddit_alpha', 'reddit_beta']) {
-        for (let p = 0; p < 3; p++)
+        for (let p = 0; p < 3; p++) {
           assert.equal(
             committed.get(`${topic}:${p}`),
             BigInt(msgs.filter((m) => m.topic === topic && m.partition === p).length),
             `${topic}:${p}`,
           );
+        }
       }
     } finally {
       await admin.close();
@@ -131,8 +133,9 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
         Date.now() < deadline &&
         (await ids(table).catch(() => [])).length <= before &&
         run.child.exitCode === null
-      )
+      ) {
         await new Promise((r) => setTimeout(r, 100));
+      }
       await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
       run.child.kill('SIGKILL');
       const res = await run.done;
@@ -164,7 +167,7 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
       log: /JavaScript encoder/,
     },
   ];
-  for (const mode of encoders)
+  for (const mode of encoders) {
     it(`bad messages land in dead letters; every good message lands (${mode.name})`, async () => {
       const topic = mode.topic;
       const sub = topic.slice('reddit_'.length);
@@ -228,6 +231,7 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
       assert.match(reasons, /too large/);
       assert.equal(new TextDecoder().decode(dead.find((d) => d.offset === 20n)!.key as Uint8Array), 'k1');
     });
+  }
 
   it('two consumers in one group split the partitions; stopping one hands its partitions over exactly', async () => {
     await createTopics(broker.bootstrap, ['reddit_shared'], 4);
@@ -246,6 +250,7 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
         `timed out waiting for ${what}\n--- a ---\n${a.stderr().slice(-2000)}\n--- b ---\n${b?.stderr().slice(-2000) ?? ''}`,
       );
     };
+    // eslint-disable-next-line prefer-const -- assigned once, after the first wait, whose failure message reads it
     let b: ReturnType<typeof startConsume> | undefined;
     await waitFor('a to own all partitions', () => lastAssignment(a.stderr()).split(',').length === 4);
     b = startConsume([...baseArgs(root, 'shared', 'g-pair'), '--batch-size', '500'], root);
@@ -385,16 +390,18 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
     const table = path.join(root, 'outage');
     const run = startConsume([...baseArgs(root, 'outage', 'g-outage'), '--batch-size', '500'], root);
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && (await ids(table).catch(() => [])).length === 0)
+    while (Date.now() < deadline && (await ids(table).catch(() => [])).length === 0) {
       await new Promise((r) => setTimeout(r, 100));
+    }
     await broker.stop();
     await new Promise((r) => setTimeout(r, 3000));
     await broker.start();
     const second = generatedMessages('reddit_outage', 3000, 3, 42);
     await produce(broker.bootstrap, second, 1000);
     const deadline2 = Date.now() + 120_000;
-    while (Date.now() < deadline2 && (await ids(table).catch(() => [])).length < 9000)
+    while (Date.now() < deadline2 && (await ids(table).catch(() => [])).length < 9000) {
       await new Promise((r) => setTimeout(r, 250));
+    }
     run.child.kill('SIGTERM');
     const res = await run.done;
     assert.equal(res.code, 0, res.stderr.slice(-3000));
@@ -416,8 +423,9 @@ describe('consume failure messages', { timeout: 120_000 }, () => {
     const deadline = Date.now() + 60_000;
     let stderr = '';
     run.child.stderr!.on('data', (d) => (stderr += d));
-    while (Date.now() < deadline && !/cannot reach Kafka at 127\.0\.0\.1:1/.test(stderr))
+    while (Date.now() < deadline && !/cannot reach Kafka at 127\.0\.0\.1:1/.test(stderr)) {
       await new Promise((r) => setTimeout(r, 200));
+    }
     assert.match(
       stderr,
       /cannot reach Kafka at 127\.0\.0\.1:1 \(is the broker running\? is kafka_host right\? does kafka_security_protocol match the listener\?\); retrying in \d+ ms/,

@@ -172,12 +172,13 @@ describe('load', () => {
     const file = path.join(dir, 'lines.ndjson');
     fs.writeFileSync(file, `a\n${'B'.repeat(100)}\nc\r\nlast`);
     const got: unknown[] = [];
-    for await (const l of readLines(file, undefined, 50))
+    for await (const l of readLines(file, undefined, 50)) {
       got.push(
         Buffer.isBuffer(l)
           ? l.toString()
           : { head: (l as { head: Buffer }).head.length, bytes: (l as { bytes: number }).bytes },
       );
+    }
     assert.deepEqual(got, ['a', { head: 50, bytes: 100 }, 'c\r', 'last']);
   });
 

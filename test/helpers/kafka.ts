@@ -35,14 +35,12 @@ export async function produce(bootstrap: string, messages: OutMessage[], batch =
   try {
     for (let i = 0; i < messages.length; i += batch) {
       await producer.send({
-        messages: messages
-          .slice(i, i + batch)
-          .map((m) => ({
-            topic: m.topic,
-            partition: m.partition,
-            key: Buffer.from(m.key),
-            value: typeof m.value === 'string' ? Buffer.from(m.value) : m.value,
-          })),
+        messages: messages.slice(i, i + batch).map((m) => ({
+          topic: m.topic,
+          partition: m.partition,
+          key: Buffer.from(m.key),
+          value: typeof m.value === 'string' ? Buffer.from(m.value) : m.value,
+        })),
       });
     }
   } finally {

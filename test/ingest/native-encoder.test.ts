@@ -32,8 +32,9 @@ import { postTableSchema } from '../../src/reddit/post-schema.ts';
 import { SHARED } from '../helpers/fixtures.ts';
 
 const loaded = loadNativeAddon();
-if ('error' in loaded)
+if ('error' in loaded) {
   throw new Error(`${loaded.error}. The tests need the native encoder: npm test builds it (scripts/test.sh).`);
+}
 const addon = loaded.addon;
 const enc = new TextEncoder();
 
@@ -165,6 +166,7 @@ describe('native encoder matches the JavaScript encoder', () => {
         removed_by: 1e21,
         mod_note: 1e-7,
         category: -0,
+        // eslint-disable-next-line no-loss-of-precision -- a number beyond float64 precision, as JSON may carry
         removal_reason: 123456789012345678901234,
       }),
       post({
@@ -211,8 +213,9 @@ describe('native encoder matches the JavaScript encoder', () => {
       post({ selftext: 'a "-0" in text, -0 in text', mod_note: '\\"-0' }, 'e12'),
     ];
     // Odd table settings: JavaScript indexes every column for anything but a whole number >= 0.
-    for (const numIndexedCols of [32, -1, 0, 1, 1.5, NaN, 2 ** 32 + 1])
+    for (const numIndexedCols of [32, -1, 0, 1, 1.5, NaN, 2 ** 32 + 1]) {
       await compare(() => job(cases, [cases.length], { numIndexedCols }));
+    }
     await compare(() => job(cases, [cases.length], { policy: 'drop' }));
   });
 
@@ -228,6 +231,7 @@ describe('native encoder matches the JavaScript encoder', () => {
       post({ score: 1.5 }),
       post({ score: true }),
       post({ over_18: { x: 1 } }),
+      // eslint-disable-next-line no-loss-of-precision -- a count beyond int64, as JSON may carry
       post({ ups: 99999999999999999999 }),
       post({ gilded: '1234567890123456' }),
       post({ gilded: '+5' }),
@@ -352,8 +356,9 @@ describe('choosing the post encoder', () => {
   it('says once per reason when a job goes to JavaScript, and what ran', async () => {
     const told: string[] = [];
     const native = new NativePostBatchEncoder(addon, inlinePostBatchEncoder, { onFallback: (r) => told.push(r) });
-    for (const v of ['{"id":"z","upvote_ratio":-0}', '{"id":"y","score":-0}', '{"id":"x","media":{"1":2}}', post({})])
+    for (const v of ['{"id":"z","upvote_ratio":-0}', '{"id":"y","score":-0}', '{"id":"x","media":{"1":2}}', post({})]) {
       await native.encode(job([v]));
+    }
     assert.deepEqual(told, ['a negative zero', 'an object key that looks like an array index']);
     assert.equal(
       native.describe(),

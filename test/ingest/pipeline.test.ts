@@ -114,7 +114,7 @@ async function assertExactAfterRace(root: ReturnType<typeof memoryRoot>) {
   assert.deepEqual(await ids(root, 'tech'), ['reddit_tech-0-0', 'reddit_tech-0-2', 'reddit_tech-0-4']);
 }
 
-for (const [label, enc] of encoders)
+for (const [label, enc] of encoders) {
   describe(`IngestPipeline (${label})`, () => {
     it('maps topics to tables', () => {
       encoder = enc;
@@ -131,8 +131,9 @@ for (const [label, enc] of encoders)
       const post = (id: string, title: string) =>
         JSON.stringify({ id, subreddit: 'tech', title, score: 1, created_utc: 1_700_000_000 });
       // Far apart in partition 0: with the worker encoder's 2 KB parts, in different parts.
-      for (let o = 0; o < 60; o++)
+      for (let o = 0; o < 60; o++) {
         p.push(msg('reddit_tech', 0, o, o === 2 ? post('dup', 'first') : o === 57 ? post('dup', 'second') : undefined));
+      }
       p.push(msg('reddit_tech', 1, 0, post('dup', 'other partition')));
       await p.flushAll();
       const rows = (await readAllRows(await loadSnapshot(root.store('tech')), { columns: ['id', 'title'] }))
@@ -212,7 +213,7 @@ for (const [label, enc] of encoders)
         at += n;
         return chunk.subarray(at - n, at);
       };
-      for (let o = 0; o < 3; o++)
+      for (let o = 0; o < 3; o++) {
         p.push({
           topic: 'reddit_news',
           partition: 0,
@@ -220,6 +221,7 @@ for (const [label, enc] of encoders)
           key: view(`key-${o}`),
           value: view(JSON.stringify({ id: `n${o}`, title: `t${o}` })),
         });
+      }
       p.push({ topic: 'reddit_news', partition: 0, offset: 3n, key: view('key-of-empty'), value: null });
       chunk.fill(0x7a); // the chunk is reused: all 'z'
       const out = await p.flushAll();
@@ -521,3 +523,4 @@ for (const [label, enc] of encoders)
       assert.equal((await ids(root, 'tech')).length, 10);
     });
   });
+}

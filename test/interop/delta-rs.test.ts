@@ -698,11 +698,12 @@ describe('delta-rs and Polars read tables written by reddit-stream', () => {
     }
     assert.equal(table.version, commits);
     const log = path.join(dir, '_delta_log');
-    for (const v of [10, 20])
+    for (const v of [10, 20]) {
       assert.ok(
         fs.existsSync(path.join(log, `${String(v).padStart(20, '0')}.checkpoint.parquet`)),
         `checkpoint ${v} exists`,
       );
+    }
     assert.ok(!fs.existsSync(path.join(log, `${String(5).padStart(20, '0')}.checkpoint.parquet`)));
     const last = JSON.parse(fs.readFileSync(path.join(log, '_last_checkpoint'), 'utf8'));
     assert.equal(last.version, 20);
@@ -1003,10 +1004,12 @@ describe('delta-rs and Polars data skipping with our file statistics', () => {
         .map((r) => Number(r.id))
         .sort((a, b) => a - b);
       const show = (x: FilterSpec) => `${x.col} ${x.op} ${JSON.stringify(x.value)}`;
-      if (JSON.stringify(res.rs[i]) !== JSON.stringify(want))
+      if (JSON.stringify(res.rs[i]) !== JSON.stringify(want)) {
         failures.push(`delta-rs ${show(f)}: got ids ${JSON.stringify(res.rs[i])}, want ${JSON.stringify(want)}`);
-      if (JSON.stringify(res.pl[i]) !== JSON.stringify(want))
+      }
+      if (JSON.stringify(res.pl[i]) !== JSON.stringify(want)) {
         failures.push(`Polars ${show(f)}: got ids ${JSON.stringify(res.pl[i])}, want ${JSON.stringify(want)}`);
+      }
     });
     assert.deepEqual(failures, [], `${failures.length} filtered reads differ:\n${failures.slice(0, 20).join('\n')}`);
 

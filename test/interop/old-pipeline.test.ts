@@ -84,7 +84,7 @@ describe('tables written by the old Python pipeline', () => {
       log: silentLogger,
     });
     await pipeline.assign('reddit_tech', 0);
-    for (let i = 300; i < 600; i++)
+    for (let i = 300; i < 600; i++) {
       pipeline.push({
         topic: 'reddit_tech',
         partition: 0,
@@ -92,6 +92,7 @@ describe('tables written by the old Python pipeline', () => {
         key: enc.encode(posts[i].id),
         value: enc.encode(lines[i]),
       });
+    }
     const out = await pipeline.flushAll();
     assert.equal(out.reseek.length, 0);
 

@@ -412,10 +412,11 @@ describe('producer while Reddit fails', () => {
     const flaky = {
       rate: { remaining: 50, resetAt: null, used: null },
       async listing() {
-        if (++calls <= 2)
+        if (++calls <= 2) {
           throw new ReddStreamError('STORAGE', 'Reddit answered HTTP 503 7 times for /r/alpha/new', {
             retryable: true,
           });
+        }
         return { children: posts, after: null, before: null };
       },
     };

@@ -36,8 +36,9 @@ describe('post schema', () => {
       oldNames,
     );
     const types = Object.fromEntries(POST_FIELDS);
-    for (const f of ['created_utc', 'created', 'approved_at_utc', 'banned_at_utc', 'upvote_ratio'])
+    for (const f of ['created_utc', 'created', 'approved_at_utc', 'banned_at_utc', 'upvote_ratio']) {
       assert.equal(types[f], 'double');
+    }
     assert.equal(types.likes, 'boolean');
     const schema = postTableSchema('keep');
     assert.deepEqual(
@@ -95,9 +96,9 @@ describe('normalising real posts', () => {
           assert.equal(row.edited_at, BigInt(Math.round(v * 1e6)));
           continue;
         }
-        if (type === 'string')
+        if (type === 'string') {
           assert.equal(got, typeof v === 'object' ? JSON.stringify(v) : String(v), `${post.id}.${name}`);
-        else if (type === 'long') assert.equal(got, BigInt(v), `${post.id}.${name}`);
+        } else if (type === 'long') assert.equal(got, BigInt(v), `${post.id}.${name}`);
         else assert.equal(got, v, `${post.id}.${name}`);
       }
       assert.equal(row.created_at, BigInt(Math.round(post.created_utc * 1e6)));

@@ -53,10 +53,11 @@ export class TokenSource {
 
   /** Force a new token (after a 401 invalid_token). */
   async renew(): Promise<Token> {
-    if (!this.inflight)
+    if (!this.inflight) {
       this.inflight = this.request().finally(() => {
         this.inflight = null;
       });
+    }
     this.token = await this.inflight;
     return this.token;
   }
@@ -91,15 +92,17 @@ export class TokenSource {
     } catch {
       // handled below
     }
-    if (res.status === 401)
+    if (res.status === 401) {
       throw new ReddStreamError(
         'INVALID_ARGUMENT',
         'Reddit rejected the app credentials (HTTP 401): check client_id and secret_id in creds.json',
       );
-    if (!res.ok)
+    }
+    if (!res.ok) {
       throw new ReddStreamError('STORAGE', `Reddit token endpoint answered HTTP ${res.status}`, {
         retryable: res.status >= 500 || res.status === 429,
       });
+    }
     if (typeof json.error === 'string' || typeof json.error === 'number') {
       const e = String(json.error);
       const hint =

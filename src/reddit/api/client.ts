@@ -64,10 +64,11 @@ export class RedditClient {
     for (const [k, v] of Object.entries({ ...params, raw_json: '1' })) url.searchParams.set(k, v);
     const body = await this.get(url);
     const data = (body as { data?: Listing })?.data;
-    if (!data || !Array.isArray(data.children))
+    if (!data || !Array.isArray(data.children)) {
       throw new ReddStreamError('STORAGE', `unexpected answer from ${url.pathname}: not a listing`, {
         retryable: true,
       });
+    }
     return { children: data.children, after: data.after ?? null, before: data.before ?? null };
   }
 
@@ -93,10 +94,11 @@ export class RedditClient {
           headers: { authorization: `bearer ${token}`, 'user-agent': this.o.userAgent },
         });
       } catch (err) {
-        if (attempt >= max)
+        if (attempt >= max) {
           throw new ReddStreamError('STORAGE', `cannot reach Reddit (${url.host}): ${(err as Error).message}`, {
             retryable: true,
           });
+        }
         await this.backoff(attempt, `network error: ${(err as Error).message}`);
         continue;
       }
@@ -121,20 +123,22 @@ export class RedditClient {
         continue;
       }
       if (res.status === 408 || res.status >= 500) {
-        if (attempt >= max)
+        if (attempt >= max) {
           throw new ReddStreamError(
             'STORAGE',
             `Reddit answered HTTP ${res.status} ${max + 1} times for ${url.pathname}`,
             { retryable: true },
           );
+        }
         await this.backoff(attempt, `HTTP ${res.status}`);
         continue;
       }
-      if (!res.ok)
+      if (!res.ok) {
         throw new ReddStreamError(
           'INVALID_ARGUMENT',
           `Reddit answered HTTP ${res.status} for ${url.pathname}${res.status === 403 ? ' (private, quarantined or banned subreddit, or the app lacks access)' : ''}`,
         );
+      }
       try {
         return await res.json();
       } catch {

@@ -26,7 +26,7 @@ function subredditList(s: string): string[] {
       .filter(Boolean)
       .map(normaliseSubreddit);
   } catch (err) {
-    throw new ReddStreamError('INVALID_ARGUMENT', (err as Error).message);
+    throw new ReddStreamError('USAGE', (err as Error).message);
   }
 }
 
@@ -130,12 +130,12 @@ export async function loadCommand(
 ): Promise<void> {
   if (!!opts.root === !!opts.table) {
     throw new ReddStreamError(
-      'INVALID_ARGUMENT',
+      'USAGE',
       'give exactly one of --root <dir> (one table per subreddit) or --table <dir> (one table)',
     );
   }
   for (const f of files) {
-    if (!fs.existsSync(f)) throw new ReddStreamError('INVALID_ARGUMENT', `input file not found: ${f}`);
+    if (!fs.existsSync(f)) throw new ReddStreamError('USAGE', `input file not found: ${f}`);
   }
   const log = consoleLogger('info');
   // --table <uri>: the table is the last path segment, its parent the root (dead letters go there too).

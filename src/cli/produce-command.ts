@@ -23,14 +23,14 @@ export async function produceCommand(f: Flags): Promise<void> {
   const log = consoleLogger(cfg.debug ? 'debug' : 'info');
   if (cfg.subreddits.length === 0) {
     throw new ReddStreamError(
-      'INVALID_ARGUMENT',
+      'CONFIG_INVALID',
       'no subreddits configured: list them under `subreddit:` in config.yaml, set `subreddit`, or pass --subreddits',
     );
   }
   const c = cfg.creds;
   if (!c.clientId || !c.secretId) {
     throw new ReddStreamError(
-      'INVALID_ARGUMENT',
+      'CONFIG_INVALID',
       'Reddit credentials missing: set client_id and secret_id in creds.json (plus user and password for a script app), or REDDIT_CLIENT_ID / REDDIT_SECRET_ID',
     );
   }

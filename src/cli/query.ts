@@ -32,7 +32,7 @@ export interface QueryCliOptions {
 
 /** Tables under a root: sub-directories that hold a `_delta_log/`. */
 export function discoverTables(root: string): Map<string, string> {
-  if (!fs.existsSync(root)) throw new ReddStreamError('INVALID_ARGUMENT', `table root not found: ${root}`);
+  if (!fs.existsSync(root)) throw new ReddStreamError('USAGE', `table root not found: ${root}`);
   const out = new Map<string, string>();
   for (const e of fs.readdirSync(root, { withFileTypes: true })) {
     if (e.isDirectory() && fs.existsSync(nodePath.join(root, e.name, LOG_DIR))) {
@@ -62,15 +62,12 @@ function cell(v: unknown): string {
 export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
   if (!!opts.root === !!opts.table) {
     throw new ReddStreamError(
-      'INVALID_ARGUMENT',
+      'USAGE',
       'give exactly one of --root <dir> (every table under it, named by folder) or --table <dir>',
     );
   }
   if (opts.version !== undefined && !opts.table) {
-    throw new ReddStreamError(
-      'INVALID_ARGUMENT',
-      '--version needs --table (tables under a root have different versions)',
-    );
+    throw new ReddStreamError('USAGE', '--version needs --table (tables under a root have different versions)');
   }
   const tables = opts.table
     ? new Map([[opts.table.replace(/\/+$/, '').split('/').pop()!, opts.table]])
@@ -109,7 +106,7 @@ export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
     } catch (err) {
       const names = [...tables.keys()];
       throw new ReddStreamError(
-        'INVALID_ARGUMENT',
+        'QUERY_FAILED',
         `query failed: ${(err as Error).message.split('\n')[0]} (tables: ${names.length ? names.join(', ') : 'none found'})`,
       );
     }

@@ -83,10 +83,10 @@ export const DEFAULTS: Omit<Config, 'creds'> = {
 /** Raw values by config key, from one source (file, env, flags). */
 export type RawConfig = Record<string, unknown>;
 
-export class ConfigError extends Error {
+export class ConfigError extends ReddStreamError {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super('CONFIG_INVALID', `invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
   }
@@ -416,7 +416,7 @@ export function kafkaConnection(cfg: Config, readFile: (path: string) => string)
         ca = readFile(cfg.kafkaSslCa);
       } catch (err) {
         throw new ReddStreamError(
-          'INVALID_ARGUMENT',
+          'CONFIG_INVALID',
           `kafka_ssl_ca: cannot read ${cfg.kafkaSslCa}: ${(err as Error).message}`,
         );
       }

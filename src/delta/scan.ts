@@ -30,7 +30,7 @@ export async function* scanRows(snapshot: Snapshot, options: ScanOptions = {}): 
         const f = schema.fields.find((x) => x.name === c);
         if (!f) {
           throw new ReddStreamError(
-            'INVALID_ARGUMENT',
+            'NO_SUCH_COLUMN',
             `no column "${c}" in ${snapshot.store.url} (columns: ${schema.fields.map((x) => x.name).join(', ')})`,
           );
         }

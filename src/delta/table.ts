@@ -73,6 +73,7 @@ export interface PreparedFile {
 
 /** An append ready to commit: files in memory, planned actions, txns. */
 export interface PreparedAppend {
+  kind: 'prepared';
   files: PreparedFile[];
   /** metaData/protocol actions (schema evolution), if any. */
   actions: Action[];
@@ -177,17 +178,17 @@ export function planCreate(
   for (const p of partitionColumns) {
     if (!names.has(p)) {
       throw new ReddStreamError(
-        'INVALID_ARGUMENT',
+        'INVALID_TABLE_DEFINITION',
         `partition column "${p}" is not in the schema (columns: ${[...names].join(', ')})`,
       );
     }
     const t = options.schema.fields.find((f) => f.name === p)!.type;
     if (t.kind !== 'primitive' && t.kind !== 'decimal') {
-      throw new ReddStreamError('INVALID_ARGUMENT', `partition column "${p}" must have a primitive type`);
+      throw new ReddStreamError('INVALID_TABLE_DEFINITION', `partition column "${p}" must have a primitive type`);
     }
   }
   if (partitionColumns.length > 0 && partitionColumns.length === options.schema.fields.length) {
-    throw new ReddStreamError('INVALID_ARGUMENT', 'at least one column must not be a partition column');
+    throw new ReddStreamError('INVALID_TABLE_DEFINITION', 'at least one column must not be a partition column');
   }
   const ntz = hasType(options.schema, 'timestamp_ntz');
   const protocol: Protocol = ntz
@@ -243,12 +244,12 @@ export class DeltaTable {
     return new DeltaTable(store, await loadSnapshot(store, { version }));
   }
 
-  /** Create a new table; fails with INVALID_ARGUMENT if one exists already. */
+  /** Create a new table; fails with TABLE_EXISTS if one exists already. */
   static async create(store: ObjectStore, options: CreateOptions): Promise<DeltaTable> {
     const { protocol, metaData } = planCreate(options);
     const existing = (await store.list(`${LOG_DIR}/`)).filter((m) => /\/\d{20}\.(json|checkpoint\.)/.test(m.path));
     if (existing.length > 0) {
-      throw new ReddStreamError('INVALID_ARGUMENT', `a Delta table already exists at ${store.url}`);
+      throw new ReddStreamError('TABLE_EXISTS', `a Delta table already exists at ${store.url}`);
     }
     const res = await commit(store, -1, [{ protocol }, { metaData }], {
       operation: 'CREATE TABLE',
@@ -256,7 +257,7 @@ export class DeltaTable {
       engineInfo: 'reddit-stream',
     });
     if (res.kind === 'conflict') {
-      throw new ReddStreamError('INVALID_ARGUMENT', `a Delta table already exists at ${store.url}`);
+      throw new ReddStreamError('TABLE_EXISTS', `a Delta table already exists at ${store.url}`);
     }
     return DeltaTable.open(store);
   }
@@ -271,7 +272,7 @@ export class DeltaTable {
     try {
       return await DeltaTable.create(store, options);
     } catch (err) {
-      if (err instanceof ReddStreamError && err.code === 'INVALID_ARGUMENT' && /already exists/.test(err.message)) {
+      if (err instanceof ReddStreamError && err.code === 'TABLE_EXISTS') {
         return DeltaTable.open(store);
       }
       throw err;
@@ -290,7 +291,7 @@ export class DeltaTable {
 
   async append(batch: ColumnBatch, options: AppendOptions = {}): Promise<AppendResult> {
     const prepared = await this.prepareAppend(batch, options);
-    if ('kind' in prepared) return prepared;
+    if (prepared.kind === 'conflict') return prepared;
     return this.commitPrepared(prepared);
   }
 
@@ -305,7 +306,7 @@ export class DeltaTable {
     options: AppendOptions = {},
   ): Promise<PreparedAppend | Extract<AppendResult, { kind: 'conflict' }>> {
     const plan = await this.planAppend(options);
-    if ('kind' in plan) return plan;
+    if (plan.kind === 'conflict') return plan;
     let encoded: EncodedFile[];
     try {
       encoded = await encodeDataFiles(plan.schema, this.current.partitionColumns, batch, {
@@ -332,7 +333,7 @@ export class DeltaTable {
     options: AppendOptions = {},
   ): Promise<PreparedAppend | Extract<AppendResult, { kind: 'conflict' }>> {
     const plan = await this.planAppend(options);
-    if ('kind' in plan) return plan;
+    if (plan.kind === 'conflict') return plan;
     return this.finishPrepare(plan, files, options);
   }
 
@@ -347,7 +348,7 @@ export class DeltaTable {
 
   private async planAppend(
     options: AppendOptions,
-  ): Promise<{ schema: StructType; actions: Action[] } | Extract<AppendResult, { kind: 'conflict' }>> {
+  ): Promise<{ kind: 'planned'; schema: StructType; actions: Action[] } | Extract<AppendResult, { kind: 'conflict' }>> {
     // A stale snapshot is acceptable here (the store may be down): the txn
     // checks are repeated against the latest snapshot at commit time.
     await this.refresh().catch(() => undefined);
@@ -359,7 +360,7 @@ export class DeltaTable {
     const actions = evolutionActions(snap, options.schema);
     const stale = options.prepareTxnCheck === false ? null : txnConflict(snap, options.txns ?? []);
     if (stale) return stale;
-    return { schema, actions };
+    return { kind: 'planned', schema, actions };
   }
 
   private finishPrepare(plan: { actions: Action[] }, encoded: EncodedFile[], options: AppendOptions): PreparedAppend {
@@ -383,6 +384,7 @@ export class DeltaTable {
     const bytes = files.reduce((s, f) => s + f.add.size, 0);
     const rows = encoded.reduce((s, f) => s + f.numRows, 0);
     return {
+      kind: 'prepared',
       files,
       actions: plan.actions,
       txns: options.txns ?? [],

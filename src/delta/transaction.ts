@@ -110,6 +110,5 @@ export async function commit(
   throw new ReddStreamError(
     'COMMIT_FAILED',
     `gave up committing to ${store.url} after ${maxAttempts} lost races (the table is under heavy concurrent writes)`,
-    { retryable: true },
   );
 }

@@ -1,8 +1,19 @@
 /**
- * Flush policy (pure): a partition buffer is flushed when it holds
- * `maxMessages` messages, `maxBytes` bytes, or its oldest message has waited
- * `maxLatencyMs`. The run loop evaluates it on every message and on a timer,
- * so the latency limit holds even when no message arrives.
+ * Flush policy (pure): which topics to flush now, and why. Every trigger
+ * lives here; the run loop only evaluates it (on every poll and on a timer,
+ * so the latency limit holds even when no message arrives) and schedules.
+ *
+ * A partition buffer is due when it holds `maxMessages` messages, `maxBytes`
+ * bytes, or its oldest message has waited `maxLatencyMs`. The byte limit also
+ * holds per table (all partitions of a topic share one commit), which bounds
+ * memory however many partitions are assigned.
+ *
+ * The tail of a catch-up: when the source has delivered nothing for a
+ * quarter of the latency limit (at least 100 ms) and a table holds at least
+ * `QUIET_FLUSH_MIN_BYTES`, it is flushed then instead of at its latency
+ * limit. At steady rates a table never holds that much within the limit, and
+ * a bursty stream is flushed at most once per burst that ends with such a
+ * pause. A finite source that has delivered everything flushes what is left.
  */
 export interface FlushPolicy {
   maxMessages: number;
@@ -10,24 +21,13 @@ export interface FlushPolicy {
   maxLatencyMs: number;
 }
 
-/**
- * The tail of a catch-up: when the source has delivered nothing for a
- * quarter of the latency limit (at least 100 ms) and a table holds at least
- * 1 MiB, it is flushed then instead of at its latency limit (bench:kafka's
- * last batches waited up to a second for the timer). At steady rates a table
- * never holds that much within the limit (1 MiB is ~290 posts; 200 posts/s
- * bring ~0.7 MB/s), and a bursty stream is flushed at most once per burst
- * that ends with such a pause; a longer `processing_interval` lengthens the
- * pause needed.
- */
+export type FlushReason = 'messages' | 'bytes' | 'latency' | 'caught up' | 'end of input' | 'shutdown';
+
 export const QUIET_FLUSH_MIN_BYTES = 1024 * 1024;
 
 export function quietFlushMs(policy: FlushPolicy): number {
   return Math.max(100, policy.maxLatencyMs / 4);
 }
-
-/** Defaults: low latency without tuning, bounded memory. */
-export const DEFAULT_FLUSH_POLICY: FlushPolicy = { maxMessages: 5000, maxBytes: 32 * 1024 * 1024, maxLatencyMs: 1000 };
 
 export interface BufferState {
   messages: number;
@@ -36,7 +36,13 @@ export interface BufferState {
   firstAt: number | null;
 }
 
-export type FlushReason = 'messages' | 'bytes' | 'latency';
+/** What the source says about itself when the flushes are decided. */
+export interface SourceState {
+  /** Milliseconds since the source last delivered a message. */
+  quietForMs: number;
+  /** The source will deliver nothing more (and its last poll was empty). */
+  exhausted: boolean;
+}
 
 export function shouldFlush(buf: BufferState, now: number, policy: FlushPolicy): FlushReason | null {
   if (buf.messages === 0 || buf.firstAt === null) return null;
@@ -44,6 +50,31 @@ export function shouldFlush(buf: BufferState, now: number, policy: FlushPolicy):
   if (buf.bytes >= policy.maxBytes) return 'bytes';
   if (now - buf.firstAt >= policy.maxLatencyMs) return 'latency';
   return null;
+}
+
+/** The topics due for a flush, each with the first reason that applies. */
+export function dueTopics(
+  buffers: Iterable<BufferState & { topic: string }>,
+  now: number,
+  policy: FlushPolicy,
+  source?: SourceState,
+): Map<string, FlushReason> {
+  const due = new Map<string, FlushReason>();
+  const held = new Map<string, { messages: number; bytes: number }>();
+  for (const b of buffers) {
+    const r = shouldFlush(b, now, policy);
+    if (r && !due.has(b.topic)) due.set(b.topic, r);
+    const t = held.get(b.topic) ?? { messages: 0, bytes: 0 };
+    held.set(b.topic, { messages: t.messages + b.messages, bytes: t.bytes + b.bytes });
+  }
+  const quiet = source !== undefined && source.quietForMs >= quietFlushMs(policy);
+  for (const [topic, t] of held) {
+    if (due.has(topic)) continue;
+    if (t.bytes >= policy.maxBytes) due.set(topic, 'bytes');
+    else if (quiet && t.bytes > 0 && t.bytes >= QUIET_FLUSH_MIN_BYTES) due.set(topic, 'caught up');
+    else if (source?.exhausted && t.messages > 0) due.set(topic, 'end of input');
+  }
+  return due;
 }
 
 /** Milliseconds until the latency limit of this buffer expires (for the timer). */

@@ -308,7 +308,7 @@ export function choosePostBatchEncoder(
   if (choice === 'js') return { encoder: js(), native: false, note: 'JavaScript encoder (encoder: js)' };
   const loaded = loadNativeAddon(addonFile);
   if ('error' in loaded) {
-    if (choice === 'native') throw new ReddStreamError('INVALID_ARGUMENT', `encoder: native, but ${loaded.error}`);
+    if (choice === 'native') throw new ReddStreamError('ENCODER_UNAVAILABLE', `encoder: native, but ${loaded.error}`);
     return { encoder: js(), native: false, note: `JavaScript encoder: ${loaded.error}` };
   }
   const parallelism = Math.max(1, Math.min(workers ?? defaultPostWorkers(), (options.threadPoolSize ?? 4) - 2));

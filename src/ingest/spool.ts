@@ -162,14 +162,14 @@ export class Spool {
   private async lock(): Promise<void> {
     const real = await fs.realpath(this.dir);
     if (OWNED.has(real)) {
-      throw new ReddStreamError('INVALID_ARGUMENT', `the spool ${this.dir} is in use by this process (${process.pid})`);
+      throw new ReddStreamError('SPOOL_BUSY', `the spool ${this.dir} is in use by this process (${process.pid})`);
     }
     OWNED.add(real);
     const file = nodePath.join(real, 'LOCK');
     const busy = async (extra = '') => {
       const holder = (await fs.readFile(nodePath.join(real, 'OWNER'), 'utf8').catch(() => '')).split(' ')[0];
       return new ReddStreamError(
-        'INVALID_ARGUMENT',
+        'SPOOL_BUSY',
         `the spool ${this.dir} is in use by ${/^\d+$/.test(holder) ? `process ${holder}` : 'another process'} (a running consume?): stop it first, or let it replay the spool itself${extra}`,
       );
     };
@@ -214,11 +214,11 @@ export class Spool {
         await spool.init();
         return spool;
       } catch (err) {
-        if (!(err instanceof ReddStreamError && /is in use by/.test(err.message))) throw err;
+        if (!(err instanceof ReddStreamError && err.code === 'SPOOL_BUSY')) throw err;
       }
     }
     throw new ReddStreamError(
-      'INVALID_ARGUMENT',
+      'SPOOL_BUSY',
       `the spools ${dir} to ${dir}-${MAX_SLOTS} are all in use by running processes`,
     );
   }
@@ -356,7 +356,7 @@ export class Spool {
       }
       parts.push({
         table: p.table,
-        prepared: { files, actions: p.actions, txns: p.txns, rows: p.rows, commitInfo: p.commitInfo },
+        prepared: { kind: 'prepared', files, actions: p.actions, txns: p.txns, rows: p.rows, commitInfo: p.commitInfo },
       });
     }
     return { seq, createdAt: raw.createdAt, topics: raw.topics, parts, bytes: raw.bytes };

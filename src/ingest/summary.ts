@@ -1,5 +1,6 @@
 /** The per-batch console summary, like the old pipeline's, plus what it cost. */
 import { formatTimestampMicros } from '../delta/values.ts';
+import type { FlushReason } from './flush-policy.ts';
 
 export interface BatchSummary {
   table: string;
@@ -12,7 +13,7 @@ export interface BatchSummary {
   skipped: number;
   partitions: Array<{ topic: string; partition: number; from: bigint; to: bigint }>;
   ms: number;
-  reason: string;
+  reason: FlushReason;
   /** Per message: ms from its producer timestamp to this commit (end-to-end latency). */
   ages?: number[];
   firstRows: Array<{

@@ -22,13 +22,54 @@
  *              with a warning; a gap is never accepted on a guess;
  *   ready    - messages flow to the pipeline.
  */
-import { Consumer, type Message } from '@platformatic/kafka';
+import { Consumer, type ConsumerOptions, type Message } from '@platformatic/kafka';
 import type { Logger } from '../logger.ts';
 import type { KafkaConnection } from '../config/config.ts';
-import type { IngestPipeline, SourceMessage } from '../ingest/pipeline.ts';
-import type { PollingSource } from '../service/run-loop.ts';
+import type { PartitionOwner, PollingSource, SourceMessage } from '../ingest/ports.ts';
 import { sleep } from '../time.ts';
 import { needsAPerson, type ReddStreamError } from '../errors.ts';
+
+type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+
+/** The part of the client's consumer stream this source uses. */
+export interface GroupStream {
+  on(event: 'offsets', fn: () => void): unknown;
+  on(event: 'data', fn: (m: KafkaMessage) => void): unknown;
+  on(event: 'error', fn: (err: Error) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  /** Where the next fetch of each `topic:partition` starts. */
+  offsetsToFetch: Map<string, bigint>;
+  close(): Promise<unknown>;
+}
+
+/** The part of the client's group consumer this source uses. */
+export interface GroupConsumer {
+  assignments: Array<{ topic: string; partitions: number[] }> | null;
+  on(event: string, fn: (e: { broker?: { host: string; port: number } }) => void): unknown;
+  consume(o: {
+    topics: string[];
+    mode: 'earliest' | 'latest';
+    fallbackMode: 'earliest' | 'latest';
+    autocommit: false;
+    maxWaitTime: number;
+  }): Promise<GroupStream>;
+  listOffsets(o: {
+    topics: string[];
+    partitions: Record<string, number[]>;
+    timestamp: bigint;
+  }): Promise<Map<string, ArrayLike<bigint> | Record<number, bigint>>>;
+  commit(o: {
+    offsets: Array<{ topic: string; partition: number; offset: bigint; leaderEpoch: number }>;
+  }): Promise<unknown>;
+  close(force?: boolean): Promise<unknown>;
+}
+
+export type GroupConsumerFactory = (options: ConsumerOptions<Buffer, Buffer, Buffer, Buffer>) => GroupConsumer;
+
+/** The real client (tests give a fake). */
+export const kafkaConsumer: GroupConsumerFactory = (options) =>
+  new Consumer<Buffer, Buffer, Buffer, Buffer>(options) as unknown as GroupConsumer;
 
 export interface KafkaSourceOptions {
   bootstrapBrokers: string[];
@@ -36,8 +77,13 @@ export interface KafkaSourceOptions {
   clientId: string;
   topics: string[];
   autoOffsetReset: 'earliest' | 'latest';
-  pipeline: IngestPipeline;
+  /** Holds the partitions' buffers and reads their positions from the tables. */
+  owner: PartitionOwner;
   log: Logger;
+  /** Makes the group consumer (default: the Kafka client's). */
+  createConsumer?: GroupConsumerFactory;
+  /** Delay before a failed position read or offset lookup is retried (default 1 s). */
+  retryMs?: number;
   /** Upper bound of one fetch response (default 4 MiB). */
   fetchMaxBytes?: number;
   /** Pause fetching above this many queued messages (default 1000). */
@@ -77,8 +123,8 @@ const DEFAULT_MAX_QUEUED = 1000;
 
 export class KafkaSource implements PollingSource {
   private readonly o: KafkaSourceOptions;
-  private consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | null = null;
-  private stream: Awaited<ReturnType<Consumer<Buffer, Buffer, Buffer, Buffer>['consume']>> | null = null;
+  private consumer: GroupConsumer | null = null;
+  private stream: GroupStream | null = null;
   private queue: SourceMessage[] = [];
   private readonly states = new Map<string, PartState>();
   /** Where a partition with no position in its table started (the reset policy's offset then). */
@@ -97,7 +143,7 @@ export class KafkaSource implements PollingSource {
 
   async start(): Promise<void> {
     const { o } = this;
-    this.consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+    this.consumer = (o.createConsumer ?? kafkaConsumer)({
       clientId: o.clientId,
       groupId: o.groupId,
       bootstrapBrokers: o.bootstrapBrokers,
@@ -117,7 +163,7 @@ export class KafkaSource implements PollingSource {
       retries: 5,
       retryDelay: 500,
       ...o.connection,
-    } as ConstructorParameters<typeof Consumer<Buffer, Buffer, Buffer, Buffer>>[0]);
+    } as ConsumerOptions<Buffer, Buffer, Buffer, Buffer>);
     this.consumer.on('consumer:group:join', () => this.onJoin());
     this.consumer.on('consumer:group:rebalance', () =>
       o.log.info('consumer group is rebalancing', { group: o.groupId }),
@@ -149,7 +195,7 @@ export class KafkaSource implements PollingSource {
       maxWaitTime: 250,
     });
     this.stream.on('offsets', () => this.applySeeks());
-    this.stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => this.onMessage(m));
+    this.stream.on('data', (m: KafkaMessage) => this.onMessage(m));
     this.stream.on('error', (err: Error) => this.onStreamError(err));
     this.onJoin();
   }
@@ -186,10 +232,10 @@ export class KafkaSource implements PollingSource {
     });
     this.assignChain = this.assignChain.then(async () => {
       if (removed.length) {
-        await this.o.pipeline.idle();
+        await this.o.owner.idle();
         for (const k of removed) {
           const [topic, p] = split(k);
-          this.o.pipeline.revoke(topic, p);
+          this.o.owner.revoke(topic, p);
         }
       }
       for (const [k, st] of fresh) await this.assignOne(k, st);
@@ -202,7 +248,7 @@ export class KafkaSource implements PollingSource {
   }
 
   /** Run `step` again after `ms`, on the assign chain (a failed table or offset read; messages stay held). */
-  private retryLater(step: () => Promise<void>, ms = RETRY_MS): void {
+  private retryLater(step: () => Promise<void>, ms = this.o.retryMs ?? RETRY_MS): void {
     setTimeout(() => {
       this.assignChain = this.assignChain.then(step);
     }, ms).unref();
@@ -219,7 +265,7 @@ export class KafkaSource implements PollingSource {
     const [topic, p] = split(k);
     let pos: bigint | null;
     try {
-      pos = await this.o.pipeline.assign(topic, p);
+      pos = await this.o.owner.assign(topic, p);
     } catch (err) {
       if (needsAPerson(err)) {
         // Only this partition waits; the others go on. Tried again every minute (someone may fix the table).
@@ -319,7 +365,7 @@ export class KafkaSource implements PollingSource {
     for (const [k, st] of this.states) if (st.kind === 'seeking') this.stream?.offsetsToFetch.set(k, st.offset);
   }
 
-  private onMessage(m: Message<Buffer, Buffer, Buffer, Buffer>): void {
+  private onMessage(m: KafkaMessage): void {
     const msg: SourceMessage = {
       topic: m.topic,
       partition: m.partition,
@@ -449,10 +495,10 @@ export class KafkaSource implements PollingSource {
     while (!this.closed) {
       try {
         await this.disconnect();
-        await this.o.pipeline.idle();
+        await this.o.owner.idle();
         for (const k of this.assignment) {
           const [topic, p] = split(k);
-          this.o.pipeline.revoke(topic, p);
+          this.o.owner.revoke(topic, p);
         }
         this.assignment.clear();
         this.states.clear();
@@ -540,6 +586,12 @@ export class KafkaSource implements PollingSource {
       out.push({ topic, partition, error: st.failed });
     }
     return out;
+  }
+
+  /** Messages held for a partition whose position is not known yet. */
+  heldCount(topic: string, partition: number): number {
+    const st = this.states.get(key(topic, partition));
+    return st?.kind === 'pending' ? st.held.length : 0;
   }
 
   /** Resolves when the queued assignment work (revocations, position reads) has run. */

@@ -18,7 +18,8 @@ import { topicFor } from '../reddit/subreddit.ts';
 import { inlineEncoder, WorkerEncoder } from '../parquet/encoder.ts';
 import { choosePostBatchEncoder, NativePostBatchEncoder } from '../ingest/native-encoder.ts';
 import { Spool } from '../ingest/spool.ts';
-import { garbageCollection, runLoop } from './run-loop.ts';
+import { runLoop } from './run-loop.ts';
+import { garbageCollection } from '../os/requested-gc.ts';
 import { sleep } from '../time.ts';
 
 export interface ConsumeOptions {
@@ -48,13 +49,13 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const cfg = o.config;
   if (cfg.subreddits.length === 0) {
     throw new ReddStreamError(
-      'INVALID_ARGUMENT',
+      'CONFIG_INVALID',
       'no subreddits configured: list them under `subreddit:` in config.yaml, set the `subreddit` environment variable, or pass --subreddits a,b',
     );
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(cfg.tableRoot) && !/^(file|s3a?):\/\//i.test(cfg.tableRoot)) {
     throw new ReddStreamError(
-      'INVALID_ARGUMENT',
+      'CONFIG_INVALID',
       `table_root ${cfg.tableRoot}: use a local directory, file:// or s3://bucket/prefix`,
     );
   }
@@ -123,7 +124,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     clientId: `reddit-stream-${hostname()}-${process.pid}`,
     topics,
     autoOffsetReset: cfg.autoOffsetReset,
-    pipeline,
+    owner: pipeline,
     log: o.log,
     connection,
   });

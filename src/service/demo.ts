@@ -10,7 +10,8 @@ import { choosePostBatchEncoder } from '../ingest/native-encoder.ts';
 import { IngestPipeline, type SourceMessage } from '../ingest/pipeline.ts';
 import { formatSummary } from '../ingest/summary.ts';
 import { localTableRoot, TableCatalog } from '../ingest/tables.ts';
-import { garbageCollection, runLoop, type PollingSource } from './run-loop.ts';
+import { runLoop, type PollingSource } from './run-loop.ts';
+import { garbageCollection } from '../os/requested-gc.ts';
 
 export interface DemoOptions {
   tableRoot: string;

@@ -20,7 +20,7 @@ export function openStore(uri: string, s3?: S3StoreOptions): ObjectStore {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1];
   if (scheme) {
     throw new ReddStreamError(
-      'INVALID_ARGUMENT',
+      'INVALID_TABLE_URI',
       `unsupported table URI scheme "${scheme}://" in ${uri}: use a local path, file:// or s3://`,
     );
   }

@@ -184,13 +184,11 @@ export class LocalObjectStore implements ObjectStore {
       return new NotFoundError(nodePath.join(this.root, path), { cause: err });
     }
     if (err instanceof ReddStreamError) return err;
+    const transient = code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE';
     return new ReddStreamError(
-      'STORAGE',
+      transient ? 'STORAGE_UNAVAILABLE' : 'STORAGE_REFUSED',
       `local storage error on ${nodePath.join(this.root, path)}: ${(err as Error).message}`,
-      {
-        cause: err,
-        retryable: code === 'EAGAIN' || code === 'EBUSY' || code === 'EMFILE',
-      },
+      { cause: err },
     );
   }
 }

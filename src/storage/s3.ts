@@ -83,7 +83,10 @@ export class S3Connection {
 export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
   const m = /^s3a?:\/\/([^/]+)\/?(.*)$/.exec(uri);
   if (!m || !m[1]) {
-    throw new ReddStreamError('INVALID_ARGUMENT', `invalid S3 URI ${JSON.stringify(uri)}: expected s3://bucket/prefix`);
+    throw new ReddStreamError(
+      'INVALID_TABLE_URI',
+      `invalid S3 URI ${JSON.stringify(uri)}: expected s3://bucket/prefix`,
+    );
   }
   return { bucket: m[1], prefix: m[2].replace(/\/+$/, '') };
 }
@@ -302,7 +305,7 @@ export class S3ObjectStore implements ObjectStore {
           return new NotFoundError(where, { cause: err });
         case 'NoSuchBucket':
           return new ReddStreamError(
-            'STORAGE',
+            'STORAGE_REFUSED',
             `bucket "${this.bucket}" does not exist (${op} ${where}): create it or fix the table URI`,
             { cause: err },
           );
@@ -310,28 +313,28 @@ export class S3ObjectStore implements ObjectStore {
         case 'XAdminUserNotFound':
         case 'InvalidClientTokenId':
           return new ReddStreamError(
-            'STORAGE',
+            'STORAGE_REFUSED',
             `S3 rejected the access key for ${where}: check aws_client in creds.json or AWS_ACCESS_KEY_ID`,
             { cause: err },
           );
         case 'SignatureDoesNotMatch':
           return new ReddStreamError(
-            'STORAGE',
+            'STORAGE_REFUSED',
             `S3 rejected the request signature for ${where}: the secret key is wrong (aws_secret in creds.json or AWS_SECRET_ACCESS_KEY)`,
             { cause: err },
           );
         case 'AccessDenied':
           return new ReddStreamError(
-            'STORAGE',
+            'STORAGE_REFUSED',
             `access denied to ${op} ${where}: grant s3:GetObject, s3:PutObject, s3:ListBucket and s3:DeleteObject on the bucket to these credentials`,
             { cause: err },
           );
       }
       const retryable = status === undefined || status >= 500 || status === 429;
       return new ReddStreamError(
-        'STORAGE',
+        retryable ? 'STORAGE_UNAVAILABLE' : 'STORAGE_REFUSED',
         `S3 ${op} of ${where} failed: ${err.name}${status ? ` (HTTP ${status})` : ''}`,
-        { cause: err, retryable },
+        { cause: err },
       );
     }
     const code = (err as NodeJS.ErrnoException)?.code;
@@ -343,20 +346,20 @@ export class S3ObjectStore implements ObjectStore {
       code === 'ETIMEDOUT'
     ) {
       return new ReddStreamError(
-        'STORAGE',
+        'STORAGE_UNAVAILABLE',
         `cannot reach the S3 endpoint ${this.o.endpoint ?? '(AWS)'} to ${op} ${where} (${code}): check s3_endpoint and that the server is running`,
-        { cause: err, retryable: true },
+        { cause: err },
       );
     }
     if (err instanceof ReddStreamError) return err;
     const msg = (err as Error)?.message ?? String(err);
     if (/credential/i.test(msg)) {
       return new ReddStreamError(
-        'STORAGE',
+        'STORAGE_REFUSED',
         `no AWS credentials for ${where}: set aws_client/aws_secret in creds.json, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an AWS profile`,
         { cause: err },
       );
     }
-    return new ReddStreamError('STORAGE', `S3 ${op} of ${where} failed: ${msg}`, { cause: err, retryable: true });
+    return new ReddStreamError('STORAGE_UNAVAILABLE', `S3 ${op} of ${where} failed: ${msg}`, { cause: err });
   }
 }

@@ -32,11 +32,8 @@ describe('reddit-stream spool', () => {
         txns: [{ appId: 'g-reddit_tech-0', version: b * 10 + 9, expect: b === 0 ? null : 9 }],
         prepareTxnCheck: b === 0,
       });
-      assert.ok(!('kind' in prep));
-      await spool.add(
-        ['reddit_tech'],
-        [{ table: 'tech', prepared: prep as Exclude<typeof prep, { kind: 'conflict' }> }],
-      );
+      assert.ok(prep.kind === 'prepared', 'prepared, not a conflict');
+      await spool.add(['reddit_tech'], [{ table: 'tech', prepared: prep }]);
     }
     await spool.close(); // as a consume that stopped: the CLI may own the spool now
     const run = (...a: string[]) =>

@@ -337,7 +337,7 @@ describe('consume (real Kafka broker)', { timeout: 600_000 }, () => {
         clientId: name,
         topics: [topic],
         autoOffsetReset: 'earliest',
-        pipeline,
+        owner: pipeline,
         log: silentLogger,
       });
       const c = { pipeline, source, stop: false, loop: Promise.resolve() };

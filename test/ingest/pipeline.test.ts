@@ -454,7 +454,7 @@ for (const [label, enc] of encoders) {
           p.push(msg('reddit_tech', 0, o));
           p.push(msg('reddit_tech', 1, o, o === b * 20 ? 'bad' : undefined));
         }
-        flushes.push(p.flushTopic('reddit_tech', 'test')); // taken now, before the earlier ones commit
+        flushes.push(p.flushTopic('reddit_tech', 'shutdown')); // taken now, before the earlier ones commit
       }
       const outs = await Promise.all(flushes);
       assert.ok(outs.every((o) => !o.error && o.summaries.length === 1));
@@ -491,7 +491,7 @@ for (const [label, enc] of encoders) {
     it('drops a batch taken before its partition was revoked, and later batches of a failed one', async () => {
       const root = memoryRoot();
       const p = await twoPartitionsBuffered(root);
-      const first = p.flushTopic('reddit_tech', 'test');
+      const first = p.flushTopic('reddit_tech', 'shutdown');
       p.revoke('reddit_tech', 1); // while the batch is being encoded
       const out = await first;
       seeked(p, out);
@@ -506,9 +506,9 @@ for (const [label, enc] of encoders) {
       // A failed flush: the batch taken after it must not commit past the gap.
       for (let o = 0; o < 5; o++) p.push(msg('reddit_tech', 0, o));
       root.setFailing(true);
-      const a = p.flushTopic('reddit_tech', 'test');
+      const a = p.flushTopic('reddit_tech', 'shutdown');
       for (let o = 5; o < 10; o++) p.push(msg('reddit_tech', 0, o));
-      const b = p.flushTopic('reddit_tech', 'test');
+      const b = p.flushTopic('reddit_tech', 'shutdown');
       const ra = await a;
       root.setFailing(false);
       const rb = await b;

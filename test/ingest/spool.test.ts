@@ -3,6 +3,7 @@
  * consumption continuing, ordered replay, and exactly-once across a crash
  * during replay and against another worker overtaking spooled batches.
  */
+import type { PreparedAppend } from '../../src/delta/table.ts';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -38,15 +39,15 @@ const msg = (offset: number, value?: string): SourceMessage => ({
 // Failing like a real store: coded STORAGE errors.
 class OutageStore extends FlakyStore {
   override async put(p: string, d: Uint8Array) {
-    if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true });
+    if (this.failing) throw new ReddStreamError('STORAGE_UNAVAILABLE', 'cannot reach the store');
     return super.put(p, d);
   }
   override async putIfAbsent(p: string, d: Uint8Array) {
-    if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true });
+    if (this.failing) throw new ReddStreamError('STORAGE_UNAVAILABLE', 'cannot reach the store');
     return super.putIfAbsent(p, d);
   }
   override async get(p: string) {
-    if (this.failing) throw new ReddStreamError('STORAGE', 'cannot reach the store', { retryable: true });
+    if (this.failing) throw new ReddStreamError('STORAGE_UNAVAILABLE', 'cannot reach the store');
     return super.get(p);
   }
 }
@@ -171,7 +172,8 @@ describe('outage spool', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-spool-'));
     const spool = new Spool(dir);
     await spool.init();
-    const prepared = {
+    const prepared: PreparedAppend = {
+      kind: 'prepared',
       files: [
         {
           path: 'part-0.parquet',
@@ -287,7 +289,8 @@ describe('outage spool', () => {
     );
     fs.unlinkSync(path.join(base, 'current'));
     fs.symlinkSync(path.join(base, 'r2'), path.join(base, 'current'));
-    const prepared = {
+    const prepared: PreparedAppend = {
+      kind: 'prepared',
       files: [],
       actions: [],
       txns: [{ appId: 'g-t-0', version: 1, expect: null }],

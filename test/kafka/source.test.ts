@@ -8,12 +8,14 @@
  * is; a late retry of an assignment since replaced does nothing.
  */
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
 import { IngestPipeline } from '../../src/ingest/pipeline.ts';
 import { TableCatalog } from '../../src/ingest/tables.ts';
-import { KafkaSource } from '../../src/kafka/source.ts';
+import { KafkaSource, type GroupConsumer } from '../../src/kafka/source.ts';
+import type { PartitionOwner } from '../../src/ingest/ports.ts';
 import { silentLogger, type Logger } from '../../src/logger.ts';
 import { ReddStreamError } from '../../src/errors.ts';
 import { memoryRoot } from '../helpers/memory-root.ts';
@@ -33,37 +35,82 @@ const m = (o: number, partition = 0) => ({
   timestamp: 0n,
 });
 
-/** A source over stand-ins; `reset` is what listOffsets answers for the reset policy. */
-function standIn(
-  pipeline: unknown,
-  opts: { maxQueued?: number; reset?: () => bigint; policy?: 'earliest' | 'latest'; log?: Logger } = {},
+/** A fake of the client's consumer stream: records pause/resume; messages are delivered by the test. */
+class FakeStream extends EventEmitter {
+  readonly offsetsToFetch = new Map<string, bigint>();
+  private readonly calls: string[];
+  constructor(calls: string[]) {
+    super();
+    this.calls = calls;
+  }
+  pause() {
+    this.calls.push('pause');
+  }
+  resume() {
+    this.calls.push('resume');
+  }
+  async close() {}
+}
+
+/** A fake group consumer: the test sets its assignments; `reset` is what listOffsets answers. */
+class FakeConsumer extends EventEmitter implements GroupConsumer {
+  assignments: Array<{ topic: string; partitions: number[] }> = [];
+  private readonly stream: FakeStream;
+  private readonly reset: () => bigint;
+  constructor(stream: FakeStream, reset: () => bigint) {
+    super();
+    this.stream = stream;
+    this.reset = reset;
+  }
+  async consume() {
+    return this.stream;
+  }
+  async listOffsets({ topics, partitions }: { topics: string[]; partitions: Record<string, number[]> }) {
+    return new Map(topics.map((t) => [t, Object.fromEntries(partitions[t].map((p) => [p, this.reset()]))]));
+  }
+  async commit() {}
+  async close() {}
+}
+
+/** A started source over fakes of the Kafka client. */
+async function standIn(
+  owner: PartitionOwner,
+  opts: {
+    maxQueued?: number;
+    reset?: () => bigint;
+    policy?: 'earliest' | 'latest';
+    log?: Logger;
+    retryMs?: number;
+  } = {},
 ) {
+  const calls: string[] = [];
+  const stream = new FakeStream(calls);
+  const consumer = new FakeConsumer(stream, opts.reset ?? (() => 0n));
   const src = new KafkaSource({
     bootstrapBrokers: ['127.0.0.1:1'],
     groupId: 'g',
     clientId: 'c',
     topics: [TOPIC],
     autoOffsetReset: opts.policy ?? 'earliest',
-    pipeline: pipeline as IngestPipeline,
+    owner,
     log: opts.log ?? silentLogger,
     maxQueued: opts.maxQueued,
+    retryMs: opts.retryMs,
+    createConsumer: () => consumer,
   });
-  const calls: string[] = [];
-  const fetchAt = new Map<string, bigint>();
-  const consumer = {
-    assignments: [] as Array<{ topic: string; partitions: number[] }>,
-    listOffsets: async ({ topics, partitions }: { topics: string[]; partitions: Record<string, number[]> }) =>
-      new Map(topics.map((t) => [t, Object.fromEntries(partitions[t].map((p) => [p, (opts.reset ?? (() => 0n))()]))])),
-  };
-  const s = src as any;
-  s.consumer = consumer;
-  s.stream = { pause: () => calls.push('pause'), resume: () => calls.push('resume'), offsetsToFetch: fetchAt };
+  await src.start();
+  const fetchAt = stream.offsetsToFetch;
   const join = (parts: number[]) => {
     consumer.assignments = parts.length ? [{ topic: TOPIC, partitions: parts }] : [];
-    s.onJoin();
+    consumer.emit('consumer:group:join');
   };
-  const deliver = (o: number, partition = 0) => s.onMessage(m(o, partition));
-  return { src, s, calls, fetchAt, join, deliver };
+  const deliver = (o: number, partition = 0) => stream.emit('data', m(o, partition));
+  return { src, calls, fetchAt, join, deliver };
+}
+
+async function until(what: string, cond: () => boolean) {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), `timed out waiting for ${what}`);
 }
 
 describe('KafkaSource partition states', () => {
@@ -77,19 +124,18 @@ describe('KafkaSource partition states', () => {
       idle: async () => undefined,
       revoke: () => undefined,
     };
-    const { src, s, calls, fetchAt, join, deliver } = standIn(pipeline, { maxQueued: 10 });
+    const { src, calls, fetchAt, join, deliver } = await standIn(pipeline, { maxQueued: 10, retryMs: 20 });
     join([0, 1]);
     await src.settled(); // partition 0's table read fails: it stays pending, retried later (partition 1 too, same table)
     for (let o = 0; o < 10; o++) deliver(o);
     assert.deepEqual(calls, [], 'held messages do not pause');
     deliver(10); // beyond the limit: what partition 0 held is dropped
-    assert.equal(s.states.get(`${TOPIC}:0`).held.length, 0);
+    assert.equal(src.heldCount(TOPIC, 0), 0);
     deliver(11);
     assert.deepEqual(calls, [], 'still not paused');
     assert.deepEqual(await src.poll(100), [], 'nothing is released before the position is known');
-    failing = false;
-    await s.assignOne(`${TOPIC}:0`, s.states.get(`${TOPIC}:0`));
-    assert.equal(fetchAt.get(`${TOPIC}:0`), 2n, 'sought to the table position');
+    failing = false; // the next retry reads the position
+    await until('the retried position read', () => fetchAt.get(`${TOPIC}:0`) === 2n);
     assert.deepEqual(await src.poll(100), [], 'offset 11 is no start: 2 is fetched again first');
     for (let o = 2; o < 13; o++) deliver(o);
     assert.deepEqual(
@@ -107,7 +153,7 @@ describe('KafkaSource partition states', () => {
 
   it('with no position in the table, seeks to the reset offset it looks up, also when re-seeked after a failed flush', async () => {
     const pipeline = { assign: async () => null, idle: async () => undefined, revoke: () => undefined };
-    const { src, fetchAt, join, deliver } = standIn(pipeline, { reset: () => 3n });
+    const { src, fetchAt, join, deliver } = await standIn(pipeline, { reset: () => 3n });
     // The stream's fetch position is left from an earlier ownership (offset 20).
     fetchAt.set(`${TOPIC}:0`, 20n);
     join([0]);
@@ -146,7 +192,7 @@ describe('KafkaSource partition states', () => {
     for (let o = 0; o < 5; o++) earlier.push({ ...m(o), timestamp: 0 });
     await earlier.flushAll();
     const pipeline = mk();
-    const { src, fetchAt, join, deliver } = standIn(pipeline);
+    const { src, fetchAt, join, deliver } = await standIn(pipeline);
     const pushAll = async () => {
       for (const x of await src.poll(1000)) pipeline.push(x);
     };
@@ -184,7 +230,7 @@ describe('KafkaSource partition states', () => {
       catalog: new TableCatalog(root, { log: silentLogger }),
       log: silentLogger,
     });
-    const { src, join, deliver } = standIn(pipeline);
+    const { src, join, deliver } = await standIn(pipeline);
     const pushAll = async () => {
       let n = 0;
       for (const x of await src.poll(1000)) if (pipeline.push(x)) n++;
@@ -196,7 +242,7 @@ describe('KafkaSource partition states', () => {
     assert.equal(await pushAll(), 5);
     root.setFailing(true);
     // What the run loop does with a flush's outcome.
-    const flush = pipeline.flushTopic(TOPIC, 'test').then((out) => {
+    const flush = pipeline.flushTopic(TOPIC, 'shutdown').then((out) => {
       for (const r of out.reseek) {
         src.seek(r.topic, r.partition, r.offset);
         pipeline.reseeked(r.topic, r.partition);
@@ -229,7 +275,7 @@ describe('KafkaSource partition states', () => {
       idle: async () => undefined,
       revoke: () => undefined,
     };
-    const { src, s, join, deliver } = standIn(pipeline, { log, maxQueued: 10 });
+    const { src, join, deliver } = await standIn(pipeline, { log, maxQueued: 10 });
     join([0, 1]);
     await src.settled();
     assert.equal(src.positioning(), false, 'nothing is still being positioned: --until-idle may end');
@@ -243,7 +289,7 @@ describe('KafkaSource partition states', () => {
       deliver(o, 0);
       deliver(o, 1);
     }
-    assert.equal(s.states.get(`${TOPIC}:0`).held.length, 0, 'nothing held for the blocked partition');
+    assert.equal(src.heldCount(TOPIC, 0), 0, 'nothing held for the blocked partition');
     assert.deepEqual(
       (await src.poll(100)).map((x) => x.partition),
       Array(30).fill(1),
@@ -265,7 +311,7 @@ describe('KafkaSource partition states', () => {
       idle: async () => undefined,
       revoke: () => undefined,
     };
-    const { src, fetchAt, join } = standIn(pipeline, { policy: 'latest', reset: () => end });
+    const { src, fetchAt, join } = await standIn(pipeline, { policy: 'latest', reset: () => end });
     join([0]);
     await new Promise((r) => setImmediate(r)); // the end offset is looked up at assignment ...
     end = 12n; // ... more is produced while the table is read ...

@@ -413,9 +413,7 @@ describe('producer while Reddit fails', () => {
       rate: { remaining: 50, resetAt: null, used: null },
       async listing() {
         if (++calls <= 2) {
-          throw new ReddStreamError('STORAGE', 'Reddit answered HTTP 503 7 times for /r/alpha/new', {
-            retryable: true,
-          });
+          throw new ReddStreamError('REDDIT_UNAVAILABLE', 'Reddit answered HTTP 503 7 times for /r/alpha/new');
         }
         return { children: posts, after: null, before: null };
       },
@@ -457,7 +455,7 @@ describe('producer while Reddit fails', () => {
     const down = {
       ...flaky,
       async listing() {
-        throw new ReddStreamError('STORAGE', 'Reddit answered HTTP 503 7 times', { retryable: true });
+        throw new ReddStreamError('REDDIT_UNAVAILABLE', 'Reddit answered HTTP 503 7 times');
       },
     };
     await assert.rejects(
@@ -477,7 +475,7 @@ describe('producer while Reddit fails', () => {
     const forbidden = {
       ...flaky,
       async listing() {
-        throw new ReddStreamError('INVALID_ARGUMENT', 'Reddit answered HTTP 403 for /r/alpha/new');
+        throw new ReddStreamError('REDDIT_REFUSED', 'Reddit answered HTTP 403 for /r/alpha/new');
       },
     };
     await assert.rejects(

@@ -7,7 +7,8 @@ import type { BatchSummary } from '../../src/ingest/summary.ts';
 import { TableCatalog } from '../../src/ingest/tables.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { PostGenerator } from '../../src/reddit/generate.ts';
-import { garbageCollection, GC_ABOVE_RSS_BYTES, runLoop, type PollingSource } from '../../src/service/run-loop.ts';
+import { runLoop, type PollingSource } from '../../src/service/run-loop.ts';
+import { garbageCollection, GC_ABOVE_RSS_BYTES } from '../../src/os/requested-gc.ts';
 import { memoryRoot } from '../helpers/memory-root.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
 

@@ -82,9 +82,10 @@ export class TokenSource {
         body,
       });
     } catch (err) {
-      throw new ReddStreamError('STORAGE', `cannot reach the Reddit token endpoint ${url}: ${(err as Error).message}`, {
-        retryable: true,
-      });
+      throw new ReddStreamError(
+        'REDDIT_UNAVAILABLE',
+        `cannot reach the Reddit token endpoint ${url}: ${(err as Error).message}`,
+      );
     }
     let json: Record<string, unknown> = {};
     try {
@@ -94,14 +95,16 @@ export class TokenSource {
     }
     if (res.status === 401) {
       throw new ReddStreamError(
-        'INVALID_ARGUMENT',
+        'REDDIT_REFUSED',
         'Reddit rejected the app credentials (HTTP 401): check client_id and secret_id in creds.json',
       );
     }
     if (!res.ok) {
-      throw new ReddStreamError('STORAGE', `Reddit token endpoint answered HTTP ${res.status}`, {
-        retryable: res.status >= 500 || res.status === 429,
-      });
+      const transient = res.status >= 500 || res.status === 429;
+      throw new ReddStreamError(
+        transient ? 'REDDIT_UNAVAILABLE' : 'REDDIT_REFUSED',
+        `Reddit token endpoint answered HTTP ${res.status}`,
+      );
     }
     if (typeof json.error === 'string' || typeof json.error === 'number') {
       const e = String(json.error);
@@ -111,12 +114,10 @@ export class TokenSource {
           : e === 'unsupported_grant_type'
             ? ': the app type does not allow this grant'
             : '';
-      throw new ReddStreamError('INVALID_ARGUMENT', `Reddit refused the token request: ${e}${hint}`);
+      throw new ReddStreamError('REDDIT_REFUSED', `Reddit refused the token request: ${e}${hint}`);
     }
     if (typeof json.access_token !== 'string' || typeof json.expires_in !== 'number') {
-      throw new ReddStreamError('STORAGE', 'Reddit token endpoint answered without access_token/expires_in', {
-        retryable: true,
-      });
+      throw new ReddStreamError('REDDIT_UNAVAILABLE', 'Reddit token endpoint answered without access_token/expires_in');
     }
     this.grants++;
     const lifetime = json.expires_in * 1000;

@@ -65,9 +65,7 @@ export class RedditClient {
     const body = await this.get(url);
     const data = (body as { data?: Listing })?.data;
     if (!data || !Array.isArray(data.children)) {
-      throw new ReddStreamError('STORAGE', `unexpected answer from ${url.pathname}: not a listing`, {
-        retryable: true,
-      });
+      throw new ReddStreamError('REDDIT_UNAVAILABLE', `unexpected answer from ${url.pathname}: not a listing`);
     }
     return { children: data.children, after: data.after ?? null, before: data.before ?? null };
   }
@@ -95,9 +93,10 @@ export class RedditClient {
         });
       } catch (err) {
         if (attempt >= max) {
-          throw new ReddStreamError('STORAGE', `cannot reach Reddit (${url.host}): ${(err as Error).message}`, {
-            retryable: true,
-          });
+          throw new ReddStreamError(
+            'REDDIT_UNAVAILABLE',
+            `cannot reach Reddit (${url.host}): ${(err as Error).message}`,
+          );
         }
         await this.backoff(attempt, `network error: ${(err as Error).message}`);
         continue;
@@ -119,15 +118,14 @@ export class RedditClient {
         const ms = Number.isFinite(ra) && ra > 0 ? ra * 1000 : 60_000;
         this.o.log.warn(`Reddit rate limit hit (429): waiting ${Math.round(ms / 1000)} s as asked`, {});
         this.nextAt = this.now() + ms;
-        if (attempt >= max) throw new ReddStreamError('STORAGE', 'Reddit keeps answering 429', { retryable: true });
+        if (attempt >= max) throw new ReddStreamError('REDDIT_UNAVAILABLE', 'Reddit keeps answering 429');
         continue;
       }
       if (res.status === 408 || res.status >= 500) {
         if (attempt >= max) {
           throw new ReddStreamError(
-            'STORAGE',
+            'REDDIT_UNAVAILABLE',
             `Reddit answered HTTP ${res.status} ${max + 1} times for ${url.pathname}`,
-            { retryable: true },
           );
         }
         await this.backoff(attempt, `HTTP ${res.status}`);
@@ -135,7 +133,7 @@ export class RedditClient {
       }
       if (!res.ok) {
         throw new ReddStreamError(
-          'INVALID_ARGUMENT',
+          'REDDIT_REFUSED',
           `Reddit answered HTTP ${res.status} for ${url.pathname}${res.status === 403 ? ' (private, quarantined or banned subreddit, or the app lacks access)' : ''}`,
         );
       }
@@ -144,7 +142,7 @@ export class RedditClient {
       } catch {
         // e.g. an HTML error page with status 200 from a proxy or during an outage
         const what = `Reddit answered ${url.pathname} with something that is not JSON (HTTP ${res.status}, ${res.headers.get('content-type') ?? 'no content type'})`;
-        if (attempt >= max) throw new ReddStreamError('STORAGE', what, { retryable: true });
+        if (attempt >= max) throw new ReddStreamError('REDDIT_UNAVAILABLE', what);
         await this.backoff(attempt, what);
       }
     }

@@ -1,10 +1,10 @@
 /** `reddit-stream spool list | replay`: look at and act on the outage spool. */
 import * as fs from 'node:fs';
 import { s3Options } from '../config/config.ts';
-import { IngestPipeline } from '../ingest/pipeline.ts';
+import { replaySpool } from '../ingest/spool-replayer.ts';
 import { Spool } from '../ingest/spool.ts';
 import { tableRootFor, TableCatalog } from '../ingest/tables.ts';
-import { consoleLogger } from '../logger.ts';
+import { consoleLogger, type Logger } from '../logger.ts';
 import { configFrom, type ConfigFlags } from './config.ts';
 import { renderTable } from './format.ts';
 
@@ -49,23 +49,12 @@ export async function spoolReplayLines(f: ConfigFlags): Promise<string[]> {
   }
 }
 
-async function replay(
-  cfg: ReturnType<typeof configFrom>,
-  spool: Spool,
-  log: ReturnType<typeof consoleLogger>,
-): Promise<string[]> {
+async function replay(cfg: ReturnType<typeof configFrom>, spool: Spool, log: Logger): Promise<string[]> {
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), {
     log,
     unknownFields: cfg.unknownFields,
   });
-  const pipeline = new IngestPipeline({
-    group: cfg.groupId,
-    policy: { maxMessages: 1, maxBytes: 1, maxLatencyMs: 1 },
-    catalog,
-    log,
-    spool,
-  });
-  const r = await pipeline.replaySpool();
+  const r = await replaySpool(spool, catalog, log);
   if (r.error) throw r.error;
   return [`replayed ${r.replayed} batch(es); ${r.remaining} remain`];
 }

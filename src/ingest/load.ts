@@ -18,7 +18,10 @@ import type { Logger } from '../logger.ts';
 import type { DeltaTable } from '../delta/table.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, PostBatchBuilder, type NormaliseOptions } from '../reddit/normalise.ts';
 import { isValidSubreddit } from '../reddit/subreddit.ts';
-import { deadLetterBatch, type DeadLetter } from './dead-letters.ts';
+import { DEAD_LETTER_TABLE, deadLetterBatch, type DeadLetter } from './dead-letters.ts';
+import { BatchCommitter, type CommitPart } from './batch-committer.ts';
+import type { AppendResult, PreparedAppend } from '../delta/table.ts';
+import { ReddStreamError } from '../errors.ts';
 import type { TableCatalog } from './tables.ts';
 import { booleansAsIntegers } from './post-batch.ts';
 
@@ -194,42 +197,57 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
     return dlq;
   };
 
+  // One batch: dead letters first, then each table's posts, every part with the file's txn (batch-committer.ts).
+  const committer = new BatchCommitter({ catalog, log });
   const flush = async () => {
-    if (dead.length) {
+    const parts: CommitPart[] = [];
+    const fresh = dead.length ? await freshDeadLetters() : [];
+    if (fresh.length) {
       const d = await dlqState();
-      const fresh = dead.filter((x) => Number(x.offset) > d.done);
-      if (fresh.length) {
-        const last = Number(fresh[fresh.length - 1].offset);
-        const r = await d.table.append(deadLetterBatch(fresh), {
-          txns: [{ appId, version: last }],
-          operation: 'WRITE',
-        });
-        if (r.kind === 'conflict') throw new Error(`concurrent load of the same file into _dead_letters: ${r.reason}`);
-        d.done = last;
-        commits++;
-        progress.deadLetters += fresh.length;
-      }
-      dead = [];
+      const version = Number(fresh[fresh.length - 1].offset);
+      const txns = [{ appId, version }];
+      parts.push({
+        table: DEAD_LETTER_TABLE,
+        prepared: prepared(
+          await d.table.prepareAppend(deadLetterBatch(fresh), { txns, operation: 'WRITE' }),
+          DEAD_LETTER_TABLE,
+        ),
+      });
     }
+    const lastLines = new Map<string, number>();
     for (const [name, p] of pending) {
       const t = await tableState(name);
       const batch = p.builder.build();
       if (batch.numRows === 0) continue;
       const schema = catalog.appendSchema(t.table);
       booleansAsIntegers(schema ?? t.table.schema, batch);
-      const r = await t.table.append(batch, {
+      const prep = await t.table.prepareAppend(batch, {
         txns: [{ appId, version: p.lastLine }],
         schema,
         operation: 'WRITE',
         commitInfo: { engineInfo: 'reddit-stream load' },
       });
-      if (r.kind === 'conflict') throw new Error(`concurrent load of the same file into ${name}: ${r.reason}`);
-      t.done = p.lastLine;
-      progress.posts += batch.numRows;
-      commits++;
+      parts.push({ table: name, prepared: prepared(prep, name) });
+      lastLines.set(name, p.lastLine);
     }
+    const outcome = parts.length ? await committer.commit(parts, appId) : null;
+    if (outcome?.kind === 'conflict') throw concurrentLoad(outcome.table, outcome.reason);
+    if (fresh.length) {
+      (await dlqState()).done = Number(fresh[fresh.length - 1].offset);
+      progress.deadLetters += fresh.length;
+    }
+    for (const [name, last] of lastLines) {
+      tables.get(name)!.done = last;
+      progress.posts += parts.find((x) => x.table === name)!.prepared.rows;
+    }
+    commits += parts.length;
+    dead = [];
     pending = new Map();
     inBatch = 0;
+  };
+  const freshDeadLetters = async () => {
+    const d = await dlqState();
+    return dead.filter((x) => Number(x.offset) > d.done);
   };
 
   let line = 0;
@@ -307,4 +325,14 @@ export async function loadFile(path: string, opts: LoadOptions): Promise<LoadRes
   await flush();
   progress.elapsedMs = Date.now() - started;
   return { ...progress, commits, tables: [...tables.keys()].sort() };
+}
+
+/** Another load of the same file committed to `table` meanwhile. */
+function concurrentLoad(table: string, reason: string): Error {
+  return new ReddStreamError('COMMIT_FAILED', `concurrent load of the same file into ${table}: ${reason}`);
+}
+
+function prepared(p: PreparedAppend | Extract<AppendResult, { kind: 'conflict' }>, table: string): PreparedAppend {
+  if (p.kind === 'conflict') throw concurrentLoad(table, p.reason);
+  return p;
 }

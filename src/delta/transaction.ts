@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { ReddStreamError } from '../errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { decodeFilePath, serializeCommit, type Action, type Txn } from './actions.ts';
+import { decodeFilePath, serializeCommit, type Action, type LogAction, type Txn } from './actions.ts';
 import { commitPath } from './log-path.ts';
 import { readCommit } from './snapshot.ts';
 
@@ -38,7 +38,7 @@ export interface CommitOptions {
  * Why the actions of `ours` cannot be committed after `winner`, or null when
  * they still can (pure).
  */
-export function findConflict(ours: Action[], winner: Action[]): { reason: string; winningTxns: Txn[] } | null {
+export function findConflict(ours: Action[], winner: LogAction[]): { reason: string; winningTxns: Txn[] } | null {
   const ourApps = new Set<string>();
   const ourRemoves = new Set<string>();
   let weChangeMetadata = false;
@@ -49,12 +49,14 @@ export function findConflict(ours: Action[], winner: Action[]): { reason: string
   }
   const winningTxns: Txn[] = [];
   for (const a of winner) {
-    if ('metaData' in a)
+    if ('metaData' in a) {
       return { reason: 'a concurrent commit changed the table metadata (schema or properties)', winningTxns };
+    }
     if ('protocol' in a) return { reason: 'a concurrent commit changed the table protocol', winningTxns };
     if ('txn' in a && ourApps.has(a.txn.appId)) winningTxns.push(a.txn);
-    if ('remove' in a && ourRemoves.has(decodeFilePath(a.remove.path)))
+    if ('remove' in a && ourRemoves.has(decodeFilePath(a.remove.path))) {
       return { reason: `a concurrent commit already removed ${a.remove.path}`, winningTxns };
+    }
   }
   if (winningTxns.length > 0) {
     return {
@@ -89,15 +91,17 @@ export async function commit(
     const bytes = serializeCommit([{ commitInfo: info }, ...actions]);
     if (await store.putIfAbsent(commitPath(version), bytes)) return { kind: 'committed', version, attempts: attempt };
     const winner = await readCommit(store, commitPath(version));
-    if (winner.some((a) => 'commitInfo' in a && a.commitInfo.txnId === txnId))
+    if (winner.some((a) => 'commitInfo' in a && a.commitInfo.txnId === txnId)) {
       return { kind: 'committed', version, attempts: attempt };
-    if (version === 0)
+    }
+    if (version === 0) {
       return {
         kind: 'conflict',
         version: 0,
         reason: 'the table was created concurrently by another writer',
         winningTxns: [],
       };
+    }
     options.onRetry?.(version, attempt);
     const conflict = findConflict(actions, winner);
     if (conflict) return { kind: 'conflict', version, ...conflict };

@@ -11,9 +11,10 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { describeLines } from '../../src/cli/describe.ts';
 import { ReddStreamError, UnsupportedFeatureError } from '../../src/errors.ts';
-import { CHECKPOINT_SCHEMA } from '../../src/delta/checkpoint.ts';
+import { CHECKPOINT_SCHEMA, checkpointRows } from '../../src/delta/checkpoint.ts';
+import type { LogAction } from '../../src/delta/actions.ts';
 import { checkpointPath, commitPath } from '../../src/delta/log-path.ts';
-import { deletionVectorId } from '../../src/delta/replay.ts';
+import { deletionVectorId, replay } from '../../src/delta/replay.ts';
 import { loadSnapshot, updateSnapshot, type Snapshot } from '../../src/delta/snapshot.ts';
 import type { DeltaValue } from '../../src/delta/values.ts';
 import { encodeColumns } from '../../src/parquet/write.ts';
@@ -58,33 +59,18 @@ async function writeCommit(store: ObjectStore, version: number, actions: object[
   await store.put(commitPath(version), new TextEncoder().encode(actions.map((a) => JSON.stringify(a)).join('\n')));
 }
 
-/** A checkpoint holding `rows` in the given order (same Parquet layout as our checkpoint writer). */
-async function writeCheckpointRows(store: ObjectStore, version: number, rows: object[]): Promise<void> {
-  const asValues = (x: unknown): DeltaValue => {
-    if (x === null || x === undefined) return null;
-    if (Array.isArray(x)) return x.map(asValues);
-    if (typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, asValues(v)]));
-    return x as DeltaValue;
-  };
-  const maps = new Set(['partitionValues', 'configuration', 'options', 'tags']);
+/** A checkpoint at `version` holding the rows our writer makes for `actions`, in the given order. */
+async function writeCheckpointOf(
+  store: ObjectStore,
+  version: number,
+  actions: object[],
+  order: 'as written' | 'reversed',
+): Promise<void> {
+  const rows = checkpointRows(replay([{ version, actions: actions as LogAction[] }]));
+  if (order === 'reversed') rows.reverse();
   const columns: Record<string, DeltaValue[]> = {};
-  for (const f of CHECKPOINT_SCHEMA.fields) {
-    columns[f.name] = rows.map((r) => {
-      const body = (r as Record<string, Record<string, unknown> | undefined>)[f.name];
-      if (!body) return null;
-      const out = asValues(body) as Record<string, DeltaValue>;
-      for (const [k, v] of Object.entries(body)) if (maps.has(k) && v) out[k] = Object.entries(v);
-      if (f.name === 'metaData') out.format = { provider: 'parquet', options: [] };
-      for (const k of ['size', 'modificationTime', 'createdTime', 'deletionTimestamp']) {
-        if (typeof out[k] === 'number') out[k] = BigInt(out[k] as number);
-      }
-      const d = out.deletionVector as Record<string, DeltaValue> | null | undefined;
-      if (d) out.deletionVector = { ...d, cardinality: BigInt(d.cardinality as number) };
-      return out;
-    });
-  }
-  const bytes = await encodeColumns(CHECKPOINT_SCHEMA, columns, rows.length, { codec: 'snappy' });
-  await store.put(checkpointPath(version), bytes);
+  for (const f of CHECKPOINT_SCHEMA.fields) columns[f.name] = rows.map((r) => r[f.name] ?? null);
+  await store.put(checkpointPath(version), await encodeColumns(CHECKPOINT_SCHEMA, columns, rows.length));
 }
 
 const ids = (snap: Snapshot) =>
@@ -174,9 +160,9 @@ describe('deletion vectors are part of a logical file identity', () => {
       remove('f.parquet', dv('one', 1)),
       add('g.parquet', 4),
     ];
-    for (const ordered of [rows, [...rows].reverse()]) {
+    for (const order of ['as written', 'reversed'] as const) {
       const store = new MemoryObjectStore();
-      await writeCheckpointRows(store, 3, ordered);
+      await writeCheckpointOf(store, 3, rows, order);
       const snap = await loadSnapshot(store, { skipFeatureCheck: true });
       assert.equal(snap.checkpointVersion, 3);
       assert.deepEqual(ids(snap), ['f.parquet#utwo@1:9', 'g.parquet:4']);
@@ -194,12 +180,17 @@ describe('deletion vectors are part of a logical file identity', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rs-replay-'));
     tempDirs.push(dir);
     const store = new LocalObjectStore(dir);
-    await writeCheckpointRows(store, 0, [
-      { protocol: DV_PROTOCOL },
-      { metaData: METADATA },
-      add('f.parquet', 9, dv('two', 1)),
-      remove('f.parquet', dv('one', 1)),
-    ]);
+    await writeCheckpointOf(
+      store,
+      0,
+      [
+        { protocol: DV_PROTOCOL },
+        { metaData: METADATA },
+        add('f.parquet', 9, dv('two', 1)),
+        remove('f.parquet', dv('one', 1)),
+      ],
+      'as written',
+    );
     const info = JSON.parse((await describeLines(dir, { format: 'json' })).join('\n'));
     assert.deepEqual([info.files, info.bytes, info.loadedFromCheckpoint], [1, 9, 0]);
     await assert.rejects(

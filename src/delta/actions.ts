@@ -6,6 +6,11 @@
  * `cdc`, `domainMetadata`, `checkpointMetadata` and `sidecar` are parsed and
  * carried but do not affect a snapshot's data; unknown action types are ignored
  * as the protocol allows.
+ *
+ * A `metaData` or `protocol` action read from the log is kept unchecked
+ * (`LogAction`): a later one replaces it entirely, so only the effective one of
+ * a version must carry the fields a snapshot needs (`checkMetadata`,
+ * `checkProtocol`, applied by log replay).
  */
 import { ReddStreamError } from '../errors.ts';
 
@@ -92,6 +97,13 @@ export type Action =
   | { checkpointMetadata: Record<string, unknown> }
   | { sidecar: Record<string, unknown> };
 
+/**
+ * An action as read from a commit file or a checkpoint row: like `Action`,
+ * except that `metaData` and `protocol` bodies are not checked yet.
+ */
+export type LogAction =
+  Exclude<Action, { metaData: Metadata } | { protocol: Protocol }> | { metaData: object } | { protocol: object };
+
 const KNOWN = [
   'protocol',
   'metaData',
@@ -115,16 +127,24 @@ function num(v: unknown): number | undefined {
   return undefined;
 }
 
-function reqNum(o: Record<string, unknown>, key: string, where: string): number {
+/** How a field that fails its check looks in an error message: "but it is absent", or "got <value>". */
+function shown(o: Record<string, unknown>, key: string): string {
+  const v = o[key];
+  if (v === undefined) return 'but it is absent';
+  return `got ${typeof v === 'bigint' ? String(v) : JSON.stringify(v)}`;
+}
+
+function reqNum(o: Record<string, unknown>, key: string, where: string, prefix = ''): number {
   const n = num(o[key]);
-  if (n === undefined || !Number.isFinite(n))
-    corrupt(where, `field "${key}" must be a number, got ${JSON.stringify(o[key] ?? null)}`);
+  if (n === undefined || !Number.isFinite(n)) {
+    corrupt(where, `field "${prefix}${key}" must be a number, ${shown(o, key)}`);
+  }
   return n;
 }
 
-function reqStr(o: Record<string, unknown>, key: string, where: string): string {
+function reqStr(o: Record<string, unknown>, key: string, where: string, prefix = ''): string {
   const v = o[key];
-  if (typeof v !== 'string') corrupt(where, `field "${key}" must be a string, got ${JSON.stringify(v ?? null)}`);
+  if (typeof v !== 'string') corrupt(where, `field "${prefix}${key}" must be a string, ${shown(o, key)}`);
   return v;
 }
 
@@ -139,16 +159,74 @@ function strMap(v: unknown, where: string, key: string): Record<string, string |
   }
   if (typeof v !== 'object') corrupt(where, `field "${key}" must be an object`);
   const out: Record<string, string | null> = {};
-  for (const [k, val] of Object.entries(v as Record<string, unknown>))
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
     out[k] = val === null || val === undefined ? null : String(val);
+  }
   return out;
 }
 
 /**
- * Normalise one action object (from JSON or a checkpoint row) into an Action,
- * validating the fields readers rely on. Returns `null` for unknown actions.
+ * Check the body of the effective `protocol` action of a version (pure).
+ * `where` says which table, version and action the body comes from.
  */
-export function normaliseAction(raw: unknown, where: string): Action | null {
+export function checkProtocol(body: object, where: string): Protocol {
+  const o = body as Record<string, unknown>;
+  const p: Protocol = {
+    minReaderVersion: reqNum(o, 'minReaderVersion', where, 'protocol.'),
+    minWriterVersion: reqNum(o, 'minWriterVersion', where, 'protocol.'),
+  };
+  if (Array.isArray(o.readerFeatures)) p.readerFeatures = o.readerFeatures.map(String);
+  if (Array.isArray(o.writerFeatures)) p.writerFeatures = o.writerFeatures.map(String);
+  return p;
+}
+
+/**
+ * Check the body of the effective `metaData` action of a version (pure): the
+ * fields a snapshot needs must be present and well typed.
+ */
+export function checkMetadata(body: object, where: string): Metadata {
+  const o = body as Record<string, unknown>;
+  const fmt = (o.format ?? {}) as Record<string, unknown>;
+  if (!Array.isArray(o.partitionColumns)) {
+    corrupt(where, `field "metaData.partitionColumns" must be an array, ${shown(o, 'partitionColumns')}`);
+  }
+  return {
+    id: reqStr(o, 'id', where, 'metaData.'),
+    name: typeof o.name === 'string' ? o.name : null,
+    description: typeof o.description === 'string' ? o.description : null,
+    format: {
+      provider: typeof fmt.provider === 'string' ? fmt.provider : 'parquet',
+      options: strMap(fmt.options, where, 'metaData.format.options') as Record<string, string>,
+    },
+    schemaString: reqStr(o, 'schemaString', where, 'metaData.'),
+    partitionColumns: o.partitionColumns.map(String),
+    configuration: strMap(o.configuration, where, 'metaData.configuration') as Record<string, string>,
+    createdTime: num(o.createdTime) ?? null,
+  };
+}
+
+function deletionVector(v: unknown, where: string): DeletionVector | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v !== 'object') corrupt(where, 'field "deletionVector" must be an object');
+  const o = v as Record<string, unknown>;
+  const dv: DeletionVector = {
+    storageType: reqStr(o, 'storageType', where, 'deletionVector.'),
+    pathOrInlineDv: reqStr(o, 'pathOrInlineDv', where, 'deletionVector.'),
+    sizeInBytes: reqNum(o, 'sizeInBytes', where, 'deletionVector.'),
+    cardinality: reqNum(o, 'cardinality', where, 'deletionVector.'),
+  };
+  const offset = num(o.offset);
+  if (offset !== undefined) dv.offset = offset;
+  return dv;
+}
+
+/**
+ * Normalise one action object (from JSON or a checkpoint row) into a
+ * LogAction, validating the fields readers rely on (`metaData` and
+ * `protocol` bodies are checked later, on the effective ones). Returns `null`
+ * for unknown actions.
+ */
+export function normaliseAction(raw: unknown, where: string): LogAction | null {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) corrupt(where, 'an action must be a JSON object');
   const obj = raw as Record<string, unknown>;
   const kind = KNOWN.find((k) => obj[k] !== undefined && obj[k] !== null);
@@ -157,34 +235,10 @@ export function normaliseAction(raw: unknown, where: string): Action | null {
   if (!body || typeof body !== 'object') corrupt(where, `"${kind}" must be an object`);
   const o = body as Record<string, unknown>;
   switch (kind) {
-    case 'protocol': {
-      const p: Protocol = {
-        minReaderVersion: reqNum(o, 'minReaderVersion', where),
-        minWriterVersion: reqNum(o, 'minWriterVersion', where),
-      };
-      if (Array.isArray(o.readerFeatures)) p.readerFeatures = o.readerFeatures.map(String);
-      if (Array.isArray(o.writerFeatures)) p.writerFeatures = o.writerFeatures.map(String);
-      return { protocol: p };
-    }
-    case 'metaData': {
-      const fmt = (o.format ?? {}) as Record<string, unknown>;
-      const m: Metadata = {
-        id: reqStr(o, 'id', where),
-        name: (o.name as string | null | undefined) ?? null,
-        description: (o.description as string | null | undefined) ?? null,
-        format: {
-          provider: typeof fmt.provider === 'string' ? fmt.provider : 'parquet',
-          options: strMap(fmt.options, where, 'format.options') as Record<string, string>,
-        },
-        schemaString: reqStr(o, 'schemaString', where),
-        partitionColumns: Array.isArray(o.partitionColumns)
-          ? o.partitionColumns.map(String)
-          : corrupt(where, 'metaData.partitionColumns must be an array'),
-        configuration: strMap(o.configuration, where, 'configuration') as Record<string, string>,
-        createdTime: num(o.createdTime) ?? null,
-      };
-      return { metaData: m };
-    }
+    case 'protocol':
+      return { protocol: o };
+    case 'metaData':
+      return { metaData: o };
     case 'add': {
       const a: Add = {
         path: reqStr(o, 'path', where),
@@ -195,7 +249,8 @@ export function normaliseAction(raw: unknown, where: string): Action | null {
       };
       if (typeof o.stats === 'string') a.stats = o.stats;
       if (o.tags) a.tags = strMap(o.tags, where, 'add.tags') as Record<string, string>;
-      if (o.deletionVector) a.deletionVector = o.deletionVector as DeletionVector;
+      const dv = deletionVector(o.deletionVector, where);
+      if (dv) a.deletionVector = dv;
       if (num(o.baseRowId) !== undefined) a.baseRowId = num(o.baseRowId);
       if (num(o.defaultRowCommitVersion) !== undefined) a.defaultRowCommitVersion = num(o.defaultRowCommitVersion);
       return { add: a };
@@ -208,7 +263,8 @@ export function normaliseAction(raw: unknown, where: string): Action | null {
       if (o.partitionValues) r.partitionValues = strMap(o.partitionValues, where, 'remove.partitionValues');
       const size = num(o.size);
       if (size !== undefined) r.size = size;
-      if (o.deletionVector) r.deletionVector = o.deletionVector as DeletionVector;
+      const dv = deletionVector(o.deletionVector, where);
+      if (dv) r.deletionVector = dv;
       return { remove: r };
     }
     case 'txn': {
@@ -237,8 +293,8 @@ export function normaliseAction(raw: unknown, where: string): Action | null {
 }
 
 /** Parse a commit file (newline-delimited JSON actions). `where` names the file in errors. */
-export function parseCommit(text: string, where: string): Action[] {
-  const actions: Action[] = [];
+export function parseCommit(text: string, where: string): LogAction[] {
+  const actions: LogAction[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
@@ -260,7 +316,7 @@ export function serializeCommit(actions: Action[]): Uint8Array {
   return new TextEncoder().encode(actions.map((a) => JSON.stringify(a)).join('\n') + '\n');
 }
 
-export function actionKind(a: Action): (typeof KNOWN)[number] {
+export function actionKind(a: LogAction): (typeof KNOWN)[number] {
   return Object.keys(a)[0] as (typeof KNOWN)[number];
 }
 

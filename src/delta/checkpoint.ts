@@ -7,6 +7,7 @@
  */
 import type { ObjectStore } from '../storage/object-store.ts';
 import { encodeColumns } from '../parquet/write.ts';
+import type { DeletionVector } from './actions.ts';
 import { checkpointPath, LAST_CHECKPOINT } from './log-path.ts';
 import type { TableState } from './replay.ts';
 import { field, struct, type DataType, type StructType } from './schema.ts';
@@ -19,6 +20,14 @@ const strMap: DataType = {
   valueContainsNull: true,
 };
 const strArray: DataType = { kind: 'array', elementType: { kind: 'primitive', name: 'string' }, containsNull: true };
+/** A logical file's identity includes its deletion vector, so a checkpoint keeps it. */
+const deletionVectorType = struct([
+  field('storageType', 'string'),
+  field('pathOrInlineDv', 'string'),
+  field('offset', 'integer'),
+  field('sizeInBytes', 'integer'),
+  field('cardinality', 'long'),
+]);
 
 export const CHECKPOINT_SCHEMA: StructType = struct([
   field('txn', struct([field('appId', 'string'), field('version', 'long'), field('lastUpdated', 'long')])),
@@ -32,6 +41,7 @@ export const CHECKPOINT_SCHEMA: StructType = struct([
       field('dataChange', 'boolean'),
       field('stats', 'string'),
       field('tags', strMap),
+      field('deletionVector', deletionVectorType),
     ]),
   ),
   field(
@@ -43,6 +53,7 @@ export const CHECKPOINT_SCHEMA: StructType = struct([
       field('extendedFileMetadata', 'boolean'),
       field('partitionValues', strMap),
       field('size', 'long'),
+      field('deletionVector', deletionVectorType),
     ]),
   ),
   field(
@@ -72,6 +83,16 @@ export const CHECKPOINT_SCHEMA: StructType = struct([
 const big = (n: number | null | undefined): bigint | null =>
   n === null || n === undefined ? null : BigInt(Math.trunc(n));
 const entries = (m: Record<string, string | null> | null | undefined): DeltaValue => (m ? Object.entries(m) : null);
+const dvRow = (dv: DeletionVector | null | undefined): DeltaValue =>
+  dv
+    ? {
+        storageType: dv.storageType,
+        pathOrInlineDv: dv.pathOrInlineDv,
+        offset: dv.offset ?? null,
+        sizeInBytes: dv.sizeInBytes,
+        cardinality: BigInt(dv.cardinality),
+      }
+    : null;
 
 /** Tombstone retention from `delta.deletedFileRetentionDuration` ("interval 7 days"), in ms. */
 export function tombstoneRetentionMs(configuration: Record<string, string>): number {
@@ -116,8 +137,9 @@ export function checkpointRows(state: TableState, now = Date.now()): Record<stri
       createdTime: big(m.createdTime),
     },
   });
-  for (const t of state.txns.values())
+  for (const t of state.txns.values()) {
     rows.push({ txn: { appId: t.appId, version: BigInt(t.version), lastUpdated: big(t.lastUpdated) } });
+  }
   for (const a of state.files.values()) {
     rows.push({
       add: {
@@ -128,6 +150,7 @@ export function checkpointRows(state: TableState, now = Date.now()): Record<stri
         dataChange: false,
         stats: a.stats ?? null,
         tags: entries(a.tags),
+        deletionVector: dvRow(a.deletionVector),
       },
     });
   }
@@ -142,6 +165,7 @@ export function checkpointRows(state: TableState, now = Date.now()): Record<stri
         extendedFileMetadata: r.extendedFileMetadata ?? null,
         partitionValues: entries(r.partitionValues),
         size: big(r.size),
+        deletionVector: dvRow(r.deletionVector),
       },
     });
   }

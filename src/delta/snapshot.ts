@@ -9,9 +9,9 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import {
   normaliseAction,
   parseCommit,
-  type Action,
   type Add,
   type CommitInfo,
+  type LogAction,
   type Metadata,
   type Protocol,
   type Txn,
@@ -19,7 +19,7 @@ import {
 import { checkReadSupported } from './features.ts';
 import { LAST_CHECKPOINT, LOG_DIR, padVersion } from './log-path.ts';
 import { classifyLog, planLogSegment, type CheckpointRef, type LogSegment } from './log-segment.ts';
-import { applyActions, builderFrom, emptyBuilder, finish, type TableState } from './replay.ts';
+import { applyActions, builderFrom, builderFromCheckpoint, emptyBuilder, finish, type TableState } from './replay.ts';
 import { parseSchemaString, type StructType } from './schema.ts';
 
 export interface LastCheckpoint {
@@ -107,22 +107,24 @@ async function listLog(store: ObjectStore, target: number | undefined) {
   return classifyLog(await store.list(`${LOG_DIR}/`));
 }
 
-export async function readCommit(store: ObjectStore, path: string): Promise<Action[]> {
+export async function readCommit(store: ObjectStore, path: string): Promise<LogAction[]> {
   let bytes: Uint8Array;
   try {
     bytes = await store.get(path);
   } catch (err) {
-    if (isNotFound(err))
+    if (isNotFound(err)) {
       throw new ReddStreamError('CORRUPT_LOG', `commit file ${store.url}/${path} disappeared while reading the log`, {
         cause: err,
       });
+    }
     throw err;
   }
   return parseCommit(new TextDecoder().decode(bytes), `${store.url}/${path}`);
 }
 
-export async function readCheckpoint(store: ObjectStore, cp: CheckpointRef): Promise<Action[]> {
-  const actions: Action[] = [];
+/** The rows of all parts of a checkpoint, as actions (in no meaningful order). */
+export async function readCheckpoint(store: ObjectStore, cp: CheckpointRef): Promise<LogAction[]> {
+  const actions: LogAction[] = [];
   for (let i = 0; i < cp.paths.length; i++) {
     const path = cp.paths[i];
     const where = `${store.url}/${path}`;
@@ -144,8 +146,9 @@ export async function readCheckpoint(store: ObjectStore, cp: CheckpointRef): Pro
 }
 
 async function replaySegment(store: ObjectStore, seg: LogSegment): Promise<TableState> {
-  const b = emptyBuilder();
-  if (seg.checkpoint) applyActions(b, await readCheckpoint(store, seg.checkpoint), seg.checkpoint.version);
+  const b = seg.checkpoint
+    ? builderFromCheckpoint(await readCheckpoint(store, seg.checkpoint), seg.checkpoint.version)
+    : emptyBuilder();
   // Fetch commits concurrently (bounded), apply in order.
   const results = await mapLimit(seg.commits, 16, (c) => readCommit(store, c.path));
   for (let i = 0; i < seg.commits.length; i++) applyActions(b, results[i], seg.commits[i].version);
@@ -170,7 +173,7 @@ export async function updateSnapshot(snapshot: Snapshot, upTo?: number): Promise
   const b = builderFrom(snapshot.state);
   let v = snapshot.version + 1;
   for (; upTo === undefined || v <= upTo; v++) {
-    let actions: Action[];
+    let actions: LogAction[];
     try {
       const bytes = await store.get(`${LOG_DIR}/${padVersion(v)}.json`);
       actions = parseCommit(new TextDecoder().decode(bytes), `${store.url}/${LOG_DIR}/${padVersion(v)}.json`);
@@ -201,11 +204,12 @@ export interface HistoryEntry {
 /** Commit history, newest first, for versions whose commit files still exist. */
 export async function readHistory(store: ObjectStore, limit?: number): Promise<HistoryEntry[]> {
   const log = classifyLog(await store.list(`${LOG_DIR}/`));
-  if (log.latest < 0)
+  if (log.latest < 0) {
     throw new ReddStreamError(
       'NOT_A_DELTA_TABLE',
       `no Delta table at ${store.url}: _delta_log/ has no commit or checkpoint files`,
     );
+  }
   const versions = [...log.commits.keys()].sort((a, b) => b - a).slice(0, limit ?? Number.POSITIVE_INFINITY);
   const lists = await mapLimit(versions, 16, (v) => readCommit(store, log.commits.get(v)!));
   return versions.map((version, i) => {

@@ -19,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { ReddStreamError } from '../errors.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { decodeFilePath, serializeCommit, type Action, type Txn } from './actions.ts';
+import { decodeFilePath, serializeCommit, type Action, type LogAction, type Txn } from './actions.ts';
 import { commitPath } from './log-path.ts';
 import { readCommit } from './snapshot.ts';
 
@@ -38,7 +38,7 @@ export interface CommitOptions {
  * Why the actions of `ours` cannot be committed after `winner`, or null when
  * they still can (pure).
  */
-export function findConflict(ours: Action[], winner: Action[]): { reason: string; winningTxns: Txn[] } | null {
+export function findConflict(ours: Action[], winner: LogAction[]): { reason: string; winningTxns: Txn[] } | null {
   const ourApps = new Set<string>();
   const ourRemoves = new Set<string>();
   let weChangeMetadata = false;

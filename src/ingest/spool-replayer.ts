@@ -52,7 +52,8 @@ export async function replaySpool(spool: Spool, catalog: TableCatalog, log: Logg
     }
     replayed++;
   }
-  if (replayed)
-    {log.info('spool replayed: the table store is answering again; back to direct commits', { batches: replayed });}
+  if (replayed) {
+    log.info('spool replayed: the table store is answering again; back to direct commits', { batches: replayed });
+  }
   return { replayed, remaining: spool.size, dropped };
 }

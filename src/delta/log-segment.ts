@@ -83,8 +83,9 @@ export function planLogSegment(log: ListedLog, where: string, target?: number): 
     );
   }
   const version = target ?? log.latest;
-  if (!Number.isInteger(version) || version < 0)
-    {throw new ReddStreamError('INVALID_VERSION', `invalid table version ${version}`);}
+  if (!Number.isInteger(version) || version < 0) {
+    throw new ReddStreamError('INVALID_VERSION', `invalid table version ${version}`);
+  }
   if (version > log.latest) {
     throw new ReddStreamError(
       'VERSION_NOT_FOUND',

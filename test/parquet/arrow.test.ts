@@ -2,9 +2,6 @@
  * src/parquet/arrow.ts: Delta types to Arrow types, Delta values to Arrow
  * buffers (validity bitmaps, offsets, 128-bit decimals, int64 words), and the
  * ValueError / RangeError contract of buildTable.
- *
- * Tests marked `todo: 'BUG ...'` show defects found in src/parquet: they run
- * and fail (reported as TODO, not as suite failures) until src is fixed.
  */
 import * as arrow from 'apache-arrow';
 import assert from 'node:assert/strict';
@@ -158,61 +155,52 @@ describe('buildTable', () => {
   });
 });
 
-describe('defects found (src/parquet/arrow.ts)', () => {
-  it(
-    'long and timestamp values outside int64 are a ValueError',
-    { todo: 'BUG in arrow.ts: out-of-range bigints are silently wrapped modulo 2^64 (2n**63n is written as -2n**63n)' },
-    async () => {
-      const schema = struct([field('l', 'long'), field('ts', 'timestamp')]);
-      await assert.rejects(encodeColumns(schema, { l: [2n ** 63n], ts: [0n] }, 1), isValueError('l'));
-      await assert.rejects(encodeColumns(schema, { l: [2 ** 63], ts: [0n] }, 1), isValueError('l'));
-      await assert.rejects(encodeColumns(schema, { l: [0n], ts: [2n ** 64n + 5n] }, 1), isValueError('ts'));
-    },
-  );
+describe('values a column cannot hold are a ValueError naming the column', () => {
+  it('long and timestamp values outside int64', async () => {
+    const schema = struct([field('l', 'long'), field('ts', 'timestamp')]);
+    await assert.rejects(encodeColumns(schema, { l: [2n ** 63n], ts: [0n] }, 1), isValueError('l'));
+    await assert.rejects(encodeColumns(schema, { l: [2 ** 63], ts: [0n] }, 1), isValueError('l'));
+    await assert.rejects(encodeColumns(schema, { l: [0n], ts: [2n ** 64n + 5n] }, 1), isValueError('ts'));
+  });
 
-  it(
-    'a struct column given a value that is not an object is a ValueError',
-    { todo: 'BUG in arrow.ts: a number or string in a struct column is written as a struct of nulls' },
-    async () => {
-      const schema = struct([field('st', struct([field('a', 'integer')]))]);
-      for (const v of [5, 'abc', [1, 2]] as DeltaValue[]) {
-        await assert.rejects(encodeColumns(schema, { st: [v] }, 1), isValueError('st'), JSON.stringify(v));
-      }
-    },
-  );
+  it('int64 bounds are written as given', () => {
+    const d = buildData(P('long'), [-(2n ** 63n), 2n ** 63n - 1n, -(2 ** 63)], 'c');
+    assert.deepEqual([...(d.values as BigInt64Array)], [-(2n ** 63n), 2n ** 63n - 1n, -(2n ** 63n)]);
+  });
 
-  it(
-    'a required column missing from the input is a ValueError',
-    {
-      todo:
-        'BUG in arrow.ts: buildTable fills a missing column with nulls before its nullability check; ' +
-        'parquet-wasm then fails with a plain Error',
-    },
-    () => {
-      const schema = struct([field('id', 'long', false), field('s', 'string')]);
-      assert.throws(() => buildTable(schema, { s: ['a'] }, 1), isValueError('id'));
-    },
-  );
+  it('a struct column given a value that is not an object', async () => {
+    const schema = struct([field('st', struct([field('a', 'integer')]))]);
+    for (const v of [5, 'abc', [1, 2]] as DeltaValue[]) {
+      await assert.rejects(encodeColumns(schema, { st: [v] }, 1), isValueError('st'), JSON.stringify(v));
+    }
+  });
 
-  it(
-    'a null where a nested type forbids it is a ValueError naming the column',
-    {
-      todo:
-        'BUG in arrow.ts: only top-level nullability is checked; a null in a required struct field, a ' +
-        'containsNull=false list, a valueContainsNull=false map or a map key fails later in parquet-wasm with a ' +
-        'plain Error, so ingest/post-batch.ts (which dead-letters only ValueError) fails the whole flush on every retry',
-    },
-    async () => {
-      const cases: Array<[DataType, DeltaValue]> = [
-        [struct([field('a', 'integer', false)]), { a: null }],
-        [array(P('integer'), false), [1, null]],
-        [map(P('string'), P('integer'), false), [['k', null]]],
-        [map(P('string'), P('integer')), [[null, 1]]],
-      ];
-      for (const [t, v] of cases) {
-        const schema = struct([field('c', t)]);
-        await assert.rejects(encodeColumns(schema, { c: [v] }, 1), isValueError('c'), JSON.stringify(t));
-      }
-    },
-  );
+  it('a required column missing from the input', () => {
+    const schema = struct([field('id', 'long', false), field('s', 'string')]);
+    assert.throws(() => buildTable(schema, { s: ['a'] }, 1), isValueError('id'));
+  });
+
+  it('a null where a nested type forbids it', async () => {
+    const cases: Array<[DataType, DeltaValue]> = [
+      [struct([field('a', 'integer', false)]), { a: null }],
+      [array(P('integer'), false), [1, null]],
+      [map(P('string'), P('integer'), false), [['k', null]]],
+      [map(P('string'), P('integer')), [[null, 1]]],
+    ];
+    for (const [t, v] of cases) {
+      const schema = struct([field('c', t)]);
+      await assert.rejects(encodeColumns(schema, { c: [v] }, 1), isValueError('c'), JSON.stringify(t));
+    }
+  });
+
+  it('a required field of a null struct is not checked', async () => {
+    const schema = struct([field('c', struct([field('a', 'integer', false)]))]);
+    await encodeColumns(schema, { c: [null, { a: 1 }] }, 2);
+  });
+
+  it('bytes that are not UTF-8 given for a string column', async () => {
+    const schema = struct([field('s', 'string')]);
+    await assert.rejects(encodeColumns(schema, { s: [new Uint8Array([0xff, 0xfe])] }, 1), isValueError('s'));
+    await encodeColumns(schema, { s: [new TextEncoder().encode('é')] }, 1);
+  });
 });

@@ -117,8 +117,9 @@ function num(v: unknown): number | undefined {
 
 function reqNum(o: Record<string, unknown>, key: string, where: string): number {
   const n = num(o[key]);
-  if (n === undefined || !Number.isFinite(n))
+  if (n === undefined || !Number.isFinite(n)) {
     corrupt(where, `field "${key}" must be a number, got ${JSON.stringify(o[key] ?? null)}`);
+  }
   return n;
 }
 
@@ -132,15 +133,19 @@ function strMap(v: unknown, where: string, key: string): Record<string, string |
   if (v === null || v === undefined) return {};
   if (v instanceof Map) return Object.fromEntries(v) as Record<string, string | null>;
   if (Array.isArray(v)) {
-    // Some checkpoint writers store maps as [{key, value}] lists.
+    // [key, value] pairs (read.ts), or {key, value} entries as some checkpoint writers store maps.
     const out: Record<string, string | null> = {};
-    for (const e of v) out[String(e.key)] = e.value ?? null;
+    for (const e of v) {
+      const [k, val] = Array.isArray(e) ? e : [e.key, e.value];
+      out[String(k)] = val ?? null;
+    }
     return out;
   }
   if (typeof v !== 'object') corrupt(where, `field "${key}" must be an object`);
   const out: Record<string, string | null> = {};
-  for (const [k, val] of Object.entries(v as Record<string, unknown>))
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
     out[k] = val === null || val === undefined ? null : String(val);
+  }
   return out;
 }
 

@@ -162,8 +162,9 @@ export function serializePartitionValue(v: DeltaValue, type: DataType): string |
   if (v === null || v === undefined) return null;
   // An empty string reads as null (PROTOCOL.md), so empty text and bytes are written as null, as Spark does.
   if (v === '' || (v instanceof Uint8Array && v.byteLength === 0)) return null;
-  if (type.kind === 'decimal')
+  if (type.kind === 'decimal') {
     return typeof v === 'string' ? formatDecimal(parseDecimal(v, type.scale), type.scale) : String(v);
+  }
   if (type.kind !== 'primitive') throw new Error('partition column of non-primitive type');
   switch (type.name) {
     case 'binary': {
@@ -209,9 +210,10 @@ export function coerceValue(raw: unknown, type: DataType): DeltaValue {
     case 'array':
       return Array.from(raw as ArrayLike<unknown>, (e) => coerceValue(e, type.elementType));
     case 'map': {
+      // [key, value] pairs (read.ts), a Map, {key, value} entries, or an object keyed by text
       let entries: Array<[unknown, unknown]>;
       if (raw instanceof Map) entries = [...raw.entries()];
-      else if (Array.isArray(raw)) entries = raw.map((e: any) => [e.key, e.value]);
+      else if (Array.isArray(raw)) entries = raw.map((e) => (Array.isArray(e) ? [e[0], e[1]] : [e.key, e.value]));
       else entries = Object.entries(raw as Record<string, unknown>);
       return entries.map(([k, v]) => [
         typeof k === 'string' && !(type.keyType.kind === 'primitive' && type.keyType.name === 'string')

@@ -2,9 +2,6 @@
  * src/parquet/read.ts: the raw value representation, column subsets, whole
  * versus byte-range reads through the ObjectStore port, and coded errors
  * (MISSING_DATA_FILE, CORRUPT_DATA_FILE) naming the file.
- *
- * Tests marked `todo: 'BUG ...'` show defects found in src/parquet: they run
- * and fail (reported as TODO, not as suite failures) until src is fixed.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -261,62 +258,110 @@ describe('coded errors naming the file', () => {
   });
 });
 
-describe('defects found (src/parquet/read.ts)', () => {
-  it(
-    'a file over 4 MiB that is gone is MISSING_DATA_FILE, and a retryable store error stays retryable',
-    {
-      todo:
-        'BUG in read.ts: in the byte-range path (> 4 MiB) store errors are not told apart: a missing file ' +
-        '(e.g. vacuumed; scan.ts passes the size so no HEAD) and a retryable STORAGE error (S3 503) both become ' +
-        'CORRUPT_DATA_FILE, retryable false',
-    },
-    async () => {
-      const big = 5 * 1024 * 1024;
-      await assert.rejects(
-        openParquet(new MemoryObjectStore('t'), 'gone.parquet', big),
-        coded('MISSING_DATA_FILE', 'gone.parquet'),
-      );
-      const flaky = new (class extends MemoryObjectStore {
-        override async getRange(): Promise<Uint8Array> {
-          throw new ReddStreamError('STORAGE', 'S3 503 slow down', { retryable: true });
-        }
-      })('t');
-      await assert.rejects(
-        openParquet(flaky, 'x.parquet', big),
-        (err: unknown) => err instanceof ReddStreamError && err.retryable,
-      );
-    },
-  );
+describe('byte-range reads (files over 4 MiB): store errors', () => {
+  const big = 5 * 1024 * 1024;
 
-  it(
-    'maps read back losslessly: binary, date and timestamp keys, and any string key',
-    {
-      todo:
-        'BUG in read.ts: maps come back as plain objects (hyparquet’s form), keyed by String(key): binary keys ' +
-        'become text like "255,1", date and timestamp keys no longer parse (the Delta reader fails with ' +
-        'CORRUPT_DATA_FILE on a file this writer wrote), a "__proto__" key is dropped, and integer-like keys are reordered',
-    },
-    async () => {
-      const s = struct([
-        field('bin', map(P('binary'), P('string'))),
-        field('date', map(P('date'), P('string'))),
-        field('ts', map(P('timestamp'), P('string'))),
-        field('str', map(P('string'), P('integer'))),
-      ]);
-      const columns = {
-        bin: [[[new Uint8Array([0xff, 1]), 'x']]],
-        date: [[[19000, 'x']]],
-        ts: [[[1_700_000_000_000_000n, 'x']]],
-        str: [
-          [
-            ['__proto__', 1],
-            ['b', 2],
-            ['2', 3],
-          ],
+  it('a file that is gone is MISSING_DATA_FILE, and a retryable store error stays retryable', async () => {
+    await assert.rejects(
+      openParquet(new MemoryObjectStore('t'), 'gone.parquet', big),
+      coded('MISSING_DATA_FILE', 'gone.parquet'),
+    );
+    const flaky = new (class extends MemoryObjectStore {
+      override async getRange(): Promise<Uint8Array> {
+        throw new ReddStreamError('STORAGE', 'S3 503 slow down', { retryable: true });
+      }
+    })('t');
+    await assert.rejects(
+      openParquet(flaky, 'x.parquet', big),
+      (err: unknown) => err instanceof ReddStreamError && err.retryable,
+    );
+  });
+
+  it('the same when the column chunks are read after the footer', async () => {
+    const s = struct([field('blob', 'binary')]);
+    const n = 5;
+    const bytes = await encodeColumns(
+      s,
+      { blob: Array.from({ length: n }, () => new Uint8Array(randomBytes(1024 * 1024))) },
+      n,
+      { codec: 'uncompressed' },
+    );
+    assert.ok(bytes.byteLength > 4 * 1024 * 1024);
+    const outage = new ReddStreamError('STORAGE', 'S3 503 slow down', { retryable: true });
+    const store = new (class extends MemoryObjectStore {
+      fail: Error | undefined;
+      override async getRange(path: string, start: number, end: number): Promise<Uint8Array> {
+        if (this.fail) throw this.fail;
+        return super.getRange(path, start, end);
+      }
+    })('t');
+    await store.put('big.parquet', bytes);
+    const file = await openParquet(store, 'big.parquet', bytes.byteLength);
+    store.fail = outage;
+    await assert.rejects(file.readRows(), (err: unknown) => err === outage);
+    await store.delete('big.parquet');
+    store.fail = undefined;
+    await assert.rejects(file.readRows(), coded('MISSING_DATA_FILE', 'big.parquet'));
+  });
+});
+
+describe('maps as [key, value] pairs in file order', () => {
+  it('binary, date and timestamp keys, and any string key', async () => {
+    const s = struct([
+      field('bin', map(P('binary'), P('string'))),
+      field('date', map(P('date'), P('string'))),
+      field('ts', map(P('timestamp'), P('string'))),
+      field('str', map(P('string'), P('integer'))),
+    ]);
+    const columns = {
+      bin: [[[new Uint8Array([0xff, 1]), 'x']]],
+      date: [[[19000, 'x']]],
+      ts: [[[1_700_000_000_000_000n, 'x']]],
+      str: [
+        [
+          ['__proto__', 1],
+          ['b', 2],
+          ['2', 3],
         ],
-      };
-      const back = await roundTrip(s, columns, 1).then((r) => r.columns);
-      assert.deepStrictEqual(back, columns);
-    },
-  );
+      ],
+    };
+    const back = await roundTrip(s, columns, 1).then((r) => r.columns);
+    assert.deepStrictEqual(back, columns);
+  });
+
+  it('nested in lists, structs and maps; null and empty maps; null values', async () => {
+    const s = struct([
+      field('lm', array(map(P('date'), map(P('binary'), P('long'))))),
+      field('st', struct([field('m', map(P('string'), P('string'))), field('n', 'integer')])),
+      field('ml', map(P('integer'), array(P('string')))),
+    ]);
+    const { raw } = await roundTrip(
+      s,
+      {
+        lm: [[[[3, [[new Uint8Array([1]), 5n]]]], null], null, [[]]],
+        st: [{ m: [['a', null]], n: 1 }, null, { m: null, n: 2 }],
+        ml: [
+          [
+            [2, ['x']],
+            [1, null],
+          ],
+          [],
+          null,
+        ],
+      },
+      3,
+    );
+    assert.deepStrictEqual(raw, [
+      {
+        lm: [[[3, [[new Uint8Array([1]), 5n]]]], null],
+        st: { m: [['a', null]], n: 1 },
+        ml: [
+          [2, ['x']],
+          [1, null],
+        ],
+      },
+      { lm: null, st: null, ml: [] },
+      { lm: [[]], st: { m: null, n: 2 }, ml: null },
+    ]);
+  });
 });

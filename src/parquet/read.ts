@@ -121,15 +121,11 @@ function readError(err: unknown, store: ObjectStore, path: string, corrupt: stri
 /** A map group: MAP (or MAP_KEY_VALUE) annotated, with one repeated key/value group. */
 function isMap(node: SchemaTree): boolean {
   const e = node.element;
-  const annotated =
-    e.converted_type === 'MAP' || e.converted_type === 'MAP_KEY_VALUE' || e.logical_type?.type === 'MAP';
-  const entries = node.children[0];
-  return (
-    annotated &&
-    node.children.length === 1 &&
-    entries.element.repetition_type === 'REPEATED' &&
-    entries.children.length === 2
-  );
+  if (e.converted_type !== 'MAP' && e.converted_type !== 'MAP_KEY_VALUE' && e.logical_type?.type !== 'MAP') {
+    return false;
+  }
+  const entries = node.children.length === 1 ? node.children[0] : undefined;
+  return entries?.element.repetition_type === 'REPEATED' && entries.children.length === 2;
 }
 
 /** A list as hyparquet assembles one (its `isListLike`): values are arrays of the element. */

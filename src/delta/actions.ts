@@ -152,9 +152,12 @@ function strMap(v: unknown, where: string, key: string): Record<string, string |
   if (v === null || v === undefined) return {};
   if (v instanceof Map) return Object.fromEntries(v) as Record<string, string | null>;
   if (Array.isArray(v)) {
-    // Some checkpoint writers store maps as [{key, value}] lists.
+    // [key, value] pairs (read.ts), or {key, value} entries as some checkpoint writers store maps.
     const out: Record<string, string | null> = {};
-    for (const e of v) out[String(e.key)] = e.value ?? null;
+    for (const e of v) {
+      const [k, val] = Array.isArray(e) ? e : [e.key, e.value];
+      out[String(k)] = val ?? null;
+    }
     return out;
   }
   if (typeof v !== 'object') corrupt(where, `field "${key}" must be an object`);

@@ -210,9 +210,10 @@ export function coerceValue(raw: unknown, type: DataType): DeltaValue {
     case 'array':
       return Array.from(raw as ArrayLike<unknown>, (e) => coerceValue(e, type.elementType));
     case 'map': {
+      // [key, value] pairs (read.ts), a Map, {key, value} entries, or an object keyed by text
       let entries: Array<[unknown, unknown]>;
       if (raw instanceof Map) entries = [...raw.entries()];
-      else if (Array.isArray(raw)) entries = raw.map((e: { key: unknown; value: unknown }) => [e.key, e.value]);
+      else if (Array.isArray(raw)) entries = raw.map((e) => (Array.isArray(e) ? [e[0], e[1]] : [e.key, e.value]));
       else entries = Object.entries(raw as Record<string, unknown>);
       return entries.map(([k, v]) => [
         typeof k === 'string' && !(type.keyType.kind === 'primitive' && type.keyType.name === 'string')

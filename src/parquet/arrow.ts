@@ -4,6 +4,7 @@
  * Columns hold values in the representation of `delta/values.ts`.
  */
 import * as arrow from 'apache-arrow';
+import { isUtf8 } from 'node:buffer';
 import type { DataType, StructField, StructType } from '../delta/schema.ts';
 import { parseDecimal, type DeltaValue } from '../delta/values.ts';
 import { ValueError } from './write.ts';
@@ -61,27 +62,55 @@ export function arrowField(f: StructField): arrow.Field {
   return new arrow.Field(f.name, arrowType(f.type), f.nullable);
 }
 
-function validity(values: ArrayLike<DeltaValue>, n: number): { nullBitmap: Uint8Array | undefined; nullCount: number } {
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** The top-level column of a value path ("a.b[].key" -> "a"). */
+const columnOf = (path: string): string => path.split(/[.[]/)[0];
+
+/** Validity bitmap and null count; a null where `nullable` is false is a ValueError. */
+function validity(
+  values: ArrayLike<DeltaValue>,
+  n: number,
+  nullable: boolean,
+  path: string,
+): { nullBitmap: Uint8Array | undefined; nullCount: number } {
   let nullCount = 0;
   const bitmap = new Uint8Array((n + 7) >> 3);
   for (let i = 0; i < n; i++) {
-    if (values[i] === null || values[i] === undefined) nullCount++;
-    else bitmap[i >> 3] |= 1 << (i & 7);
+    if (values[i] === null || values[i] === undefined) {
+      if (!nullable) nullError(path, i);
+      nullCount++;
+    } else bitmap[i >> 3] |= 1 << (i & 7);
   }
   return { nullBitmap: nullCount === 0 ? undefined : bitmap, nullCount };
+}
+
+/** A null where the type forbids it: names the row for a top-level column, the path for a nested one. */
+function nullError(path: string, i: number): never {
+  const column = columnOf(path);
+  const where = path === column ? `row ${i} is null` : 'a value is null';
+  throw new ValueError(`column ${path} is not nullable but ${where}`, column);
 }
 
 function typeError(t: DataType, v: unknown, path: string): never {
   throw new ValueError(
     `column ${path}: value ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v)?.slice(0, 80)} does not fit type ${JSON.stringify(t)}`,
-    path.split(/[.[]/)[0],
+    columnOf(path),
   );
 }
 
-/** Build Arrow data for one column of `n` values. `path` names the column in errors. */
-export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: string): arrow.Data {
+/** A struct value is a plain object: not an array, bytes or a primitive. */
+const isRecord = (v: DeltaValue): v is Record<string, DeltaValue> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+
+/**
+ * Build Arrow data for one column of `n` values. `path` names the column in errors.
+ * A value that does not fit `t`, or a null where `nullable` or a nested type forbids it, is a ValueError.
+ */
+export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: string, nullable = true): arrow.Data {
   const n = values.length;
-  const { nullBitmap, nullCount } = validity(values, n);
+  const { nullBitmap, nullCount } = validity(values, n, nullable, path);
   const type = arrowType(t);
   const common = { type, length: n, nullCount, nullBitmap } as const;
   switch (t.kind) {
@@ -112,14 +141,20 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
       return arrow.makeData({ ...common, type: type as arrow.Decimal, data });
     }
     case 'struct': {
-      const children = t.fields.map((f) => {
-        const col = new Array<DeltaValue>(n);
-        for (let i = 0; i < n; i++) {
-          const o = values[i] as Record<string, DeltaValue> | null;
-          col[i] = o === null || o === undefined ? null : (o[f.name] ?? null);
+      // Fields of a null struct are null whatever their nullability; required fields are checked where it is not.
+      const cols = t.fields.map(() => new Array<DeltaValue>(n).fill(null));
+      for (let i = 0; i < n; i++) {
+        const o = values[i];
+        if (o === null || o === undefined) continue;
+        if (!isRecord(o)) typeError(t, o, path);
+        for (let j = 0; j < cols.length; j++) {
+          const f = t.fields[j];
+          const v = o[f.name] ?? null;
+          if (v === null && !f.nullable) nullError(`${path}.${f.name}`, i);
+          cols[j][i] = v;
         }
-        return buildData(f.type, col, `${path}.${f.name}`);
-      });
+      }
+      const children = t.fields.map((f, j) => buildData(f.type, cols[j], `${path}.${f.name}`));
       return arrow.makeData({ ...common, type: type as arrow.Struct, children });
     }
     case 'array': {
@@ -137,7 +172,7 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
         ...common,
         type: type as arrow.List,
         valueOffsets: offsets,
-        child: buildData(t.elementType, flat, `${path}[]`),
+        child: buildData(t.elementType, flat, `${path}[]`, t.containsNull),
       });
     }
     case 'map': {
@@ -162,7 +197,10 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
         type: entryType,
         length: keys.length,
         nullCount: 0,
-        children: [buildData(t.keyType, keys, `${path}.key`), buildData(t.valueType, vals, `${path}.value`)],
+        children: [
+          buildData(t.keyType, keys, `${path}.key`, false),
+          buildData(t.valueType, vals, `${path}.value`, t.valueContainsNull),
+        ],
       });
       return arrow.makeData({ ...common, type: type as arrow.Map_, valueOffsets: offsets, child: entries });
     }
@@ -178,8 +216,10 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
             if (v === null || v === undefined) {
               /* null: zero-length slot */
             } else if (typeof v === 'string') total += Buffer.byteLength(v, 'utf8');
-            else if (v instanceof Uint8Array) total += v.byteLength;
-            else typeError(t, v, path);
+            else if (v instanceof Uint8Array) {
+              if (t.name === 'string' && !isUtf8(v)) typeError(t, v, path);
+              total += v.byteLength;
+            } else typeError(t, v, path);
             if (total > 0x7fffffff) {
               throw new RangeError(`column ${path}: more than 2 GiB of text in one batch; use smaller batches`);
             }
@@ -207,13 +247,16 @@ export function buildData(t: DataType, values: ArrayLike<DeltaValue>, path: stri
           for (let i = 0; i < n; i++) {
             const v = values[i];
             if (v === null || v === undefined) continue;
-            if (typeof v === 'bigint') data[i] = v;
-            else if (typeof v === 'number' && Number.isSafeInteger(v)) {
+            if (typeof v === 'bigint') {
+              if (v < INT64_MIN || v > INT64_MAX) typeError(t, v, path);
+              data[i] = v;
+            } else if (typeof v === 'number' && Number.isSafeInteger(v)) {
               const hi = Math.floor(v / 4294967296);
               words[2 * i] = v - hi * 4294967296;
               words[2 * i + 1] = hi;
-            } else if (typeof v === 'number' && Number.isInteger(v)) data[i] = BigInt(v);
-            else typeError(t, v, path);
+            } else if (typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 63) {
+              data[i] = BigInt(v);
+            } else typeError(t, v, path);
           }
           return arrow.makeData({ ...common, type: type as arrow.Int64, data });
         }
@@ -266,16 +309,12 @@ export function buildTable(
   const fields = schema.fields.map(arrowField);
   const children = schema.fields.map((f) => {
     const col = columns[f.name];
-    if (col === undefined) return buildData(f.type, new Array(numRows).fill(null), f.name);
-    if (col.length !== numRows) throw new RangeError(`column ${f.name} has ${col.length} values, expected ${numRows}`);
-    if (!f.nullable) {
-      for (let i = 0; i < numRows; i++) {
-        if (col[i] === null || col[i] === undefined) {
-          throw new ValueError(`column ${f.name} is not nullable but row ${i} is null`, f.name);
-        }
-      }
+    if (col === undefined) {
+      if (!f.nullable) throw new ValueError(`column ${f.name} is not nullable but missing from the input`, f.name);
+      return buildData(f.type, new Array(numRows).fill(null), f.name);
     }
-    return buildData(f.type, col, f.name);
+    if (col.length !== numRows) throw new RangeError(`column ${f.name} has ${col.length} values, expected ${numRows}`);
+    return buildData(f.type, col, f.name, f.nullable);
   });
   const structType = new arrow.Struct(fields);
   const data = arrow.makeData({ type: structType, length: numRows, nullCount: 0, children });

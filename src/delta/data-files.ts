@@ -5,6 +5,7 @@
  * here touches storage or the log, so it runs anywhere (e.g. a worker
  * thread); `DeltaTable` names, uploads and commits the results.
  */
+import type { ColumnBatch } from '../parquet/data-model.ts';
 import type { Codec, ParquetWriteOptions } from '../parquet/write.ts';
 import { partitionDir } from './partitions.ts';
 import type { StructType } from './schema.ts';
@@ -12,10 +13,7 @@ import { computeStats, statsToJson } from './stats.ts';
 import { serializePartitionValue, type DeltaValue } from './values.ts';
 
 /** Columnar batch: one array of Delta values per column, all `numRows` long. */
-export interface ColumnBatch {
-  numRows: number;
-  columns: Record<string, ArrayLike<DeltaValue>>;
-}
+export type { ColumnBatch } from '../parquet/data-model.ts';
 
 /** One encoded data file, not yet named or uploaded. */
 export interface EncodedFile {

@@ -4,52 +4,17 @@
  */
 import { ReddStreamError } from '../errors.ts';
 
-export type PrimitiveTypeName =
-  | 'string'
-  | 'long'
-  | 'integer'
-  | 'short'
-  | 'byte'
-  | 'float'
-  | 'double'
-  | 'boolean'
-  | 'binary'
-  | 'date'
-  | 'timestamp'
-  | 'timestamp_ntz';
-
-export interface DecimalType {
-  kind: 'decimal';
-  precision: number;
-  scale: number;
-}
-export interface PrimitiveType {
-  kind: 'primitive';
-  name: PrimitiveTypeName;
-}
-export interface StructType {
-  kind: 'struct';
-  fields: StructField[];
-}
-export interface ArrayType {
-  kind: 'array';
-  elementType: DataType;
-  containsNull: boolean;
-}
-export interface MapType {
-  kind: 'map';
-  keyType: DataType;
-  valueType: DataType;
-  valueContainsNull: boolean;
-}
-export type DataType = PrimitiveType | DecimalType | StructType | ArrayType | MapType;
-
-export interface StructField {
-  name: string;
-  type: DataType;
-  nullable: boolean;
-  metadata: Record<string, unknown>;
-}
+export type {
+  ArrayType,
+  DataType,
+  DecimalType,
+  MapType,
+  PrimitiveType,
+  PrimitiveTypeName,
+  StructField,
+  StructType,
+} from '../parquet/data-model.ts';
+import type { DataType, PrimitiveType, PrimitiveTypeName, StructField, StructType } from '../parquet/data-model.ts';
 
 const PRIMITIVES = new Set<string>([
   'string',

@@ -12,9 +12,12 @@
  *   null -> null
  */
 import type { DataType, StructType } from './schema.ts';
+import { parseDecimal, type Value } from '../parquet/data-model.ts';
 
-export type DeltaValue =
-  null | string | number | bigint | boolean | Uint8Array | DeltaValue[] | { [key: string]: DeltaValue };
+export { parseDecimal } from '../parquet/data-model.ts';
+
+/** A value of a table cell (see parquet/data-model.ts). */
+export type DeltaValue = Value;
 
 const DAY_MS = 86_400_000;
 
@@ -76,31 +79,6 @@ export function formatDecimal(unscaled: bigint, scale: number): string {
     digits = `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
   }
   return neg ? `-${digits}` : digits;
-}
-
-/** Parse a decimal string ("1.5", "-0.25", "1e3") to its unscaled value at `scale`; throws if it would lose digits. */
-export function parseDecimal(s: string, scale: number): bigint {
-  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(s.trim());
-  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new Error(`invalid decimal "${s}"`);
-  const exp = Number(m[4] ?? 0);
-  let intPart = m[2] || '0';
-  let frac = m[3] ?? '';
-  // shift by exponent
-  if (exp > 0) {
-    const take = frac.slice(0, exp).padEnd(exp, '0');
-    intPart += take;
-    frac = frac.slice(exp);
-  } else if (exp < 0) {
-    const pad = intPart.padStart(-exp + 1, '0');
-    frac = pad.slice(exp) + frac;
-    intPart = pad.slice(0, exp);
-  }
-  if (frac.length > scale) {
-    if (/[1-9]/.test(frac.slice(scale))) throw new Error(`decimal "${s}" has more than ${scale} fraction digits`);
-    frac = frac.slice(0, scale);
-  }
-  const v = BigInt(intPart + frac.padEnd(scale, '0'));
-  return m[1] === '-' ? -v : v;
 }
 
 /** Unscaled decimal from what a Parquet decoder returns (INT32, INT64 or big-endian two's complement bytes). */

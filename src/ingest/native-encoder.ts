@@ -16,14 +16,13 @@
  * So the files written are the ones `encodePostBatch` would write;
  * test/ingest/native-encoder.test.ts compares both on real and edge-case posts.
  */
-import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { StructType } from '../delta/schema.ts';
 import { MAX_NESTING, PostBatchBuilder } from '../reddit/normalise.ts';
 import { POST_FIELDS, postTableSchema } from '../reddit/post-schema.ts';
 import { ReddStreamError } from '../errors.ts';
+import { loadNativeAddon, type NativeAddon, type NativeOutput, type NativePostEncoder } from '../os/native-addon.ts';
+
+export { defaultAddonPath, loadNativeAddon, type NativeAddon } from '../os/native-addon.ts';
 import {
   DEFAULT_JOB_BYTES,
   defaultPostWorkers,
@@ -36,70 +35,6 @@ import {
   type PostBatchJob,
   type PostBatchResult,
 } from './post-batch.ts';
-
-interface NativeOutput {
-  unsure: string | null;
-  parquet: Uint8Array | null;
-  stats: string | null;
-  rows: number;
-  duplicates: number;
-  dead: number[];
-  firstRows: Array<{ subreddit: string | null; title: string | null; score: number | null; createdUtc: number | null }>;
-  ids: string[] | null;
-  segmentRows: number[] | null;
-}
-
-interface NativePostEncoder {
-  encode(
-    data: Uint8Array,
-    ends: Uint32Array,
-    segments: Uint32Array,
-    options: {
-      keep: boolean;
-      maxMessageBytes: number;
-      maxNesting: number;
-      codec: string;
-      numIndexedCols: number;
-      withIds: boolean;
-      createdBy: string;
-    },
-  ): Promise<NativeOutput>;
-}
-
-export interface NativeAddon {
-  PostEncoder: new (fields: string[][]) => NativePostEncoder;
-  /** glibc's mallopt(M_MMAP_THRESHOLD): process-wide (see native/src/lib.rs). */
-  fixMmapThreshold(bytes: number): boolean;
-  /** flock without waiting: the descriptor holding it, or -1 when held elsewhere (absent from addons built before it). */
-  lockFile?(path: string): number;
-  unlockFile?(fd: number): void;
-}
-
-/** Where `scripts/build-native.sh` puts the addon: `native/` at the package root. */
-export function defaultAddonPath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url)); // src/ingest or dist/ingest
-  return path.resolve(here, '..', '..', 'native', 'reddit-stream-native.node');
-}
-
-/** The addon, or why it cannot be used (not built, or built for another platform). */
-export function loadNativeAddon(file = defaultAddonPath()): { addon: NativeAddon } | { error: string } {
-  if (!fs.existsSync(file)) {
-    return { error: `the native encoder is not built (${file} is missing; run: bash scripts/build-native.sh)` };
-  }
-  try {
-    const addon = createRequire(import.meta.url)(file) as Partial<NativeAddon>;
-    // Built from older sources (npm run build compiles only the TypeScript).
-    const missing = (['PostEncoder', 'fixMmapThreshold'] as const).filter((k) => typeof addon[k] !== 'function');
-    if (missing.length) {
-      return {
-        error: `the native encoder at ${file} is out of date (no ${missing.join(', ')}; rebuild it: bash scripts/build-native.sh)`,
-      };
-    }
-    return { addon: addon as NativeAddon };
-  } catch (err) {
-    return { error: `the native encoder at ${file} cannot be loaded: ${(err as Error).message}` };
-  }
-}
 
 const CODECS = new Set(['snappy', 'zstd', 'gzip', 'uncompressed']);
 const ADDON_ERROR = 'addon error';

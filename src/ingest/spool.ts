@@ -25,7 +25,7 @@ import type { Action } from '../delta/actions.ts';
 import { ReddStreamError } from '../errors.ts';
 import type { PreparedAppend, PreparedFile } from '../delta/table.ts';
 import { syncDir, writeFileDurable } from '../storage/durable.ts';
-import { loadNativeAddon, type NativeAddon } from './native-encoder.ts';
+import { fileLocks } from '../os/file-lock.ts';
 
 export interface SpoolPart {
   /** Table name under the root (`_dead_letters` for dead letters). */
@@ -389,12 +389,4 @@ export class Spool {
     if (idx >= 0) this.entries.splice(idx, 1);
     await fs.rm(done, { recursive: true, force: true });
   }
-}
-
-/** flock through the native addon, or null without it (or with one built before it had locks). */
-function fileLocks(): Required<Pick<NativeAddon, 'lockFile' | 'unlockFile'>> | null {
-  const loaded = loadNativeAddon();
-  if ('error' in loaded) return null;
-  const { lockFile, unlockFile } = loaded.addon;
-  return lockFile && unlockFile ? { lockFile, unlockFile } : null;
 }

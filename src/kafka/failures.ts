@@ -36,3 +36,27 @@ export function classifyKafkaFailure(err: unknown): { kind: KafkaFailure; detail
   const leaves = [...new Set(all.map((e) => e.message).filter(Boolean))].slice(-3);
   return { kind: 'unreachable', detail: leaves.join(' <- ').slice(0, 300) };
 }
+
+/** What to tell the person running the service about a Kafka failure (the consumer's and the producer's words). */
+export function kafkaFailureAdvice(
+  f: { kind: KafkaFailure; detail: string },
+  o: { side: 'consumer' | 'producer'; brokers: string[]; mechanism?: string; user?: string },
+): string {
+  switch (f.kind) {
+    case 'authentication':
+      if (o.side === 'producer')
+        {return 'Kafka refused the credentials (check kafka_user / kafka_password and kafka_sasl_mechanism)';}
+      return `Kafka refused the credentials (${o.mechanism ?? 'SASL'} as user "${o.user ?? ''}"; check kafka_user / kafka_password and kafka_sasl_mechanism)`;
+    case 'tls':
+      if (o.side === 'producer')
+        {return "Kafka's TLS certificate was not accepted (set kafka_ssl_ca to the CA that signed it)";}
+      return `Kafka's TLS certificate was not accepted (${f.detail}): set kafka_ssl_ca to the PEM file of the CA that signed the brokers' certificates, and check that kafka_host names a host the certificate covers`;
+    case 'missing-topic':
+      return o.side === 'consumer'
+        ? 'a topic does not exist yet (create it, or start the producer first)'
+        : 'a topic is missing and could not be created';
+    case 'unreachable':
+      if (o.side === 'producer') return 'cannot reach Kafka';
+      return `cannot reach Kafka at ${o.brokers.join(',')} (is the broker running? is kafka_host right? does kafka_security_protocol match the listener?)`;
+  }
+}

@@ -7,6 +7,7 @@
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import type { Logger } from '../logger.ts';
 import type { KafkaConnection } from '../config/config.ts';
+import { classifyKafkaFailure, kafkaFailureAdvice } from './failures.ts';
 
 export interface OutPost {
   topic: string;
@@ -72,6 +73,10 @@ export class KafkaPostSink {
    * Send posts in order. All posts of a topic go to partition 0, so each
    * subreddit's posts stay in publication order.
    */
+  describeFailure(err: unknown): string {
+    return kafkaFailureAdvice(classifyKafkaFailure(err), { side: 'producer', brokers: this.brokers });
+  }
+
   async send(posts: OutPost[]): Promise<void> {
     if (posts.length === 0) return;
     await this.ensureTopics([...new Set(posts.map((p) => p.topic))]);

@@ -5,9 +5,9 @@
  */
 import * as arrow from 'apache-arrow';
 import { isUtf8 } from 'node:buffer';
-import type { DataType, StructField, StructType } from '../delta/schema.ts';
-import { parseDecimal, type DeltaValue } from '../delta/values.ts';
-import { ValueError } from './write.ts';
+import type { DataType, StructField, StructType } from './data-model.ts';
+import { parseDecimal, type Value as DeltaValue } from './data-model.ts';
+import { ValueError } from './value-error.ts';
 
 export function arrowType(t: DataType): arrow.DataType {
   switch (t.kind) {

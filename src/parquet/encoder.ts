@@ -4,8 +4,8 @@
  * The Arrow data is built in the caller and handed over as an IPC stream
  * (transferred, not copied).
  */
-import type { StructType } from '../delta/schema.ts';
-import type { DeltaValue } from '../delta/values.ts';
+import type { StructType } from './data-model.ts';
+import type { Value as DeltaValue } from './data-model.ts';
 import { siblingModule, WorkerPool } from '../worker-pool.ts';
 import { encodeColumns, mostlyDistinctColumns, type ParquetWriteOptions } from './write.ts';
 

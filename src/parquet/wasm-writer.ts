@@ -11,10 +11,10 @@
  */
 import * as arrow from 'apache-arrow';
 import pw from 'parquet-wasm/node';
-import type { StructType } from '../delta/schema.ts';
-import type { DeltaValue } from '../delta/values.ts';
+import type { StructType } from './data-model.ts';
+import type { Value as DeltaValue } from './data-model.ts';
 import { buildTable } from './arrow.ts';
-import { DEFAULT_CODEC, mostlyDistinctColumns, type ParquetWriteOptions } from './write.ts';
+import { DEFAULT_CODEC, mostlyDistinctColumns, type ParquetWriteOptions } from './write-options.ts';
 
 /** Writer properties for parquet-wasm (shared with the encoder worker). */
 export function writerProperties(options: ParquetWriteOptions): pw.WriterProperties {

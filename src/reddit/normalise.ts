@@ -20,7 +20,7 @@
  * - unknown fields: "keep" stores them in `extra_fields` (JSON), "drop"
  *   discards them (the old pipeline's behaviour).
  */
-import type { ColumnBatch } from '../delta/table.ts';
+import type { ColumnBatch } from '../parquet/data-model.ts';
 import type { DeltaValue } from '../delta/values.ts';
 import { EXTRA_FIELDS_COLUMN, POST_FIELDS, type PostFieldType, type UnknownFieldPolicy } from './post-schema.ts';
 

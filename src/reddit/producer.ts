@@ -19,16 +19,17 @@ import * as fs from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import type { Logger } from '../logger.ts';
 import type { Listing, RedditClient } from './api/client.ts';
-import { ReddStreamError } from '../errors.ts';
+import { describeError, ReddStreamError } from '../errors.ts';
 import { NewPostTracker, type PollerState } from './api/poller.ts';
 import { isValidSubreddit } from './subreddit.ts';
 import { writeFileDurable } from '../storage/durable.ts';
 import { sleep } from '../time.ts';
-import { classifyKafkaFailure } from '../kafka/failures.ts';
 
 export interface PostSink {
   send(posts: Array<{ topic: string; key: string; value: string }>): Promise<void>;
   recentKeys(topics: string[]): Promise<Set<string>>;
+  /** What a failure of `send` or `recentKeys` means, for the person running the producer. */
+  describeFailure?(err: unknown): string;
 }
 
 export interface ProducerState extends PollerState {
@@ -141,18 +142,10 @@ async function sendAll(
       return posts.length - (before ?? 0);
     } catch (err) {
       if (o.signal?.aborted) return null;
-      const f = classifyKafkaFailure(err);
-      const why =
-        f.kind === 'authentication'
-          ? 'Kafka refused the credentials (check kafka_user / kafka_password and kafka_sasl_mechanism)'
-          : f.kind === 'tls'
-            ? "Kafka's TLS certificate was not accepted (set kafka_ssl_ca to the CA that signed it)"
-            : f.kind === 'missing-topic'
-              ? 'a topic is missing and could not be created'
-              : 'cannot reach Kafka';
+      const why = o.sink.describeFailure?.(err) ?? describeError(err);
       o.log.warn(
         `${why}; retrying in ${delay} ms (the posts stay pending in the state file: nothing is lost or sent twice)`,
-        { posts: todo.length, error: f.detail.slice(0, 300) },
+        { posts: todo.length, error: describeError(err).slice(0, 300) },
       );
       await pause(delay, o.signal);
       if (o.signal?.aborted) return null;

@@ -12,7 +12,7 @@ import { formatSummary, type BatchSummary } from '../ingest/summary.ts';
 import { tableRootFor, TableCatalog } from '../ingest/tables.ts';
 import { kafkaConnection, s3Options } from '../config/config.ts';
 import { KafkaSource } from '../kafka/source.ts';
-import { classifyKafkaFailure } from '../kafka/failures.ts';
+import { classifyKafkaFailure, kafkaFailureAdvice } from '../kafka/failures.ts';
 import type { Logger } from '../logger.ts';
 import { topicFor } from '../reddit/subreddit.ts';
 import { inlineEncoder, WorkerEncoder } from '../parquet/encoder.ts';
@@ -152,16 +152,13 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
       break;
     } catch (err) {
       const f = classifyKafkaFailure(err);
-      o.log.warn(
-        f.kind === 'authentication'
-          ? `Kafka refused the credentials (${cfg.kafkaSaslMechanism} as user "${cfg.creds.kafkaUser ?? ''}"; check kafka_user / kafka_password and kafka_sasl_mechanism); retrying in ${delay} ms`
-          : f.kind === 'tls'
-            ? `Kafka's TLS certificate was not accepted (${f.detail}): set kafka_ssl_ca to the PEM file of the CA that signed the brokers' certificates, and check that kafka_host names a host the certificate covers; retrying in ${delay} ms`
-            : f.kind === 'missing-topic'
-              ? `a topic does not exist yet (create it, or start the producer first); retrying in ${delay} ms`
-              : `cannot reach Kafka at ${cfg.kafkaBrokers.join(',')} (is the broker running? is kafka_host right? does kafka_security_protocol match the listener?); retrying in ${delay} ms`,
-        { topics: topics.join(','), error: f.detail.slice(0, 300) },
-      );
+      const advice = kafkaFailureAdvice(f, {
+        side: 'consumer',
+        brokers: cfg.kafkaBrokers,
+        mechanism: cfg.kafkaSaslMechanism,
+        user: cfg.creds.kafkaUser,
+      });
+      o.log.warn(`${advice}; retrying in ${delay} ms`, { topics: topics.join(','), error: f.detail.slice(0, 300) });
       await source.disconnect().catch(() => undefined);
       await sleep(delay, o.signal);
       delay = Math.min(30_000, delay * 2);

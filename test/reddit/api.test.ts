@@ -4,6 +4,7 @@
  * renewal, rate-limit pacing, 429 retry-after, 401 invalid_token, token
  * endpoint errors, and new-post tracking with a deleted anchor.
  */
+import { classifyKafkaFailure, kafkaFailureAdvice } from '../../src/kafka/failures.ts';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -541,6 +542,9 @@ describe('producer while Kafka fails', () => {
       async recentKeys() {
         return new Set(kafka);
       },
+      // The Kafka sink's words for its failures.
+      describeFailure: (err: unknown) =>
+        kafkaFailureAdvice(classifyKafkaFailure(err), { side: 'producer', brokers: ['127.0.0.1:9'] }),
     };
     const waits: number[] = [];
     const { warnings, log } = capture();

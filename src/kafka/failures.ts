@@ -44,12 +44,14 @@ export function kafkaFailureAdvice(
 ): string {
   switch (f.kind) {
     case 'authentication':
-      if (o.side === 'producer')
-        {return 'Kafka refused the credentials (check kafka_user / kafka_password and kafka_sasl_mechanism)';}
+      if (o.side === 'producer') {
+        return 'Kafka refused the credentials (check kafka_user / kafka_password and kafka_sasl_mechanism)';
+      }
       return `Kafka refused the credentials (${o.mechanism ?? 'SASL'} as user "${o.user ?? ''}"; check kafka_user / kafka_password and kafka_sasl_mechanism)`;
     case 'tls':
-      if (o.side === 'producer')
-        {return "Kafka's TLS certificate was not accepted (set kafka_ssl_ca to the CA that signed it)";}
+      if (o.side === 'producer') {
+        return "Kafka's TLS certificate was not accepted (set kafka_ssl_ca to the CA that signed it)";
+      }
       return `Kafka's TLS certificate was not accepted (${f.detail}): set kafka_ssl_ca to the PEM file of the CA that signed the brokers' certificates, and check that kafka_host names a host the certificate covers`;
     case 'missing-topic':
       return o.side === 'consumer'

@@ -2,6 +2,7 @@
  * The command line: argv -> options -> commands. The only place that writes
  * to stdout/stderr for the user and sets the exit code.
  */
+import { VERSION } from '../version.ts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { describeError, ReddStreamError } from '../errors.ts';
 import type { RowFormat } from './cat.ts';
@@ -9,8 +10,6 @@ import { s3For } from './config.ts';
 import { ConfigError } from '../config/config.ts';
 // Each command's module is loaded when the command runs: a process carries
 // only the code it uses (the Kafka client, DuckDB, the Parquet encoders...).
-
-const VERSION = '0.1.0';
 
 function intArg(name: string) {
   return (v: string) => {

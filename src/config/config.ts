@@ -439,3 +439,12 @@ export function s3Options(cfg: Config): import('../storage/s3.ts').S3StoreOption
     unsafeSingleWriter: cfg.s3UnsafeSingleWriter,
   };
 }
+
+/** Commands that stream need subreddits: refuse to start without them. */
+export function requireSubreddits(cfg: Readonly<Config>): void {
+  if (cfg.subreddits.length > 0) return;
+  throw new ReddStreamError(
+    'CONFIG_INVALID',
+    'no subreddits configured: list them under `subreddit:` in config.yaml, set the `subreddit` environment variable, or pass --subreddits a,b',
+  );
+}

@@ -10,7 +10,7 @@ import { ReddStreamError } from '../errors.ts';
 import { IngestPipeline } from '../ingest/pipeline.ts';
 import { formatSummary, type BatchSummary } from '../ingest/summary.ts';
 import { tableRootFor, TableCatalog } from '../ingest/tables.ts';
-import { kafkaConnection, s3Options } from '../config/config.ts';
+import { kafkaConnection, requireSubreddits, s3Options } from '../config/config.ts';
 import { KafkaSource } from '../kafka/source.ts';
 import { classifyKafkaFailure, kafkaFailureAdvice } from '../kafka/failures.ts';
 import type { Logger } from '../logger.ts';
@@ -47,12 +47,7 @@ export interface ConsumeResult {
 
 export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const cfg = o.config;
-  if (cfg.subreddits.length === 0) {
-    throw new ReddStreamError(
-      'CONFIG_INVALID',
-      'no subreddits configured: list them under `subreddit:` in config.yaml, set the `subreddit` environment variable, or pass --subreddits a,b',
-    );
-  }
+  requireSubreddits(cfg);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(cfg.tableRoot) && !/^(file|s3a?):\/\//i.test(cfg.tableRoot)) {
     throw new ReddStreamError(
       'CONFIG_INVALID',

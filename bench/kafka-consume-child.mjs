@@ -75,6 +75,7 @@ const res = await runConsume({
   log: consoleLogger('warn'),
   print: () => {},
   untilIdleSeconds: Number(a.idle),
+  threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || undefined,
   onBatch: (s) => {
     flushMs.push(s.ms);
     for (const x of s.ages ?? []) ages.push(x);

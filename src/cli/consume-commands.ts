@@ -23,6 +23,7 @@ export async function consumeCommand(f: Flags): Promise<void> {
       log,
       signal,
       untilIdleSeconds: f.untilIdle,
+      threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || undefined,
       print: (l) => process.stdout.write(l + '\n'),
     }),
   );

@@ -29,6 +29,8 @@ export interface ConsumeOptions {
   signal?: AbortSignal;
   /** Exit after everything is committed and nothing arrived for this many seconds. */
   untilIdleSeconds?: number;
+  /** libuv's thread pool size (UV_THREADPOOL_SIZE; default 4): how many native encodes may run at once. */
+  threadPoolSize?: number;
   /** Called with every committed batch (metrics, benchmarks). */
   onBatch?: (summary: BatchSummary) => void;
 }
@@ -55,47 +57,15 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     );
   }
   const topics = cfg.subreddits.map(topicFor);
-  // Post batches are encoded by the native addon on libuv threads when it is
-  // built, else on a pool of JavaScript workers; `workers: 0` encodes in this
-  // thread. Other tables (dead letters) are encoded on a worker too, or here
-  // when workers are not used.
-  const {
-    encoder: batchEncoder,
-    native,
-    note,
-  } = choosePostBatchEncoder(cfg.encoder, cfg.workers, {
-    threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
-    ownsProcess: true,
-    onFallback: (reason) =>
-      (reason.startsWith('addon error') ? o.log.warn : o.log.info).call(
-        o.log,
-        `a batch went to the JavaScript encoder (${reason}); the files are the same, only slower (said once per reason)`,
-      ),
-  });
-  const encoder = native || cfg.workers === 0 ? inlineEncoder : new WorkerEncoder();
-  o.log.info(`encoding posts with the ${note}`);
+  const encoders = chooseEncoders(cfg, o);
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), {
     log: o.log,
     unknownFields: cfg.unknownFields,
-    encoder,
+    encoder: encoders.tables,
   });
   // Everything that may fail on bad settings (e.g. a missing CA file) before the spool is taken.
   const connection = kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8'));
-  const spool = await Spool.claim(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
-  if (spool.requested !== nodePath.resolve(cfg.spoolDir)) {
-    o.log.info(`another process on this machine owns the spool ${cfg.spoolDir}: this one uses ${spool.dir}`);
-  }
-  for (const b of spool.broken) {
-    o.log.warn('a spool entry could not be read; it was set aside (renamed .broken) and is not replayed', {
-      entry: b.name,
-      error: b.error,
-    });
-  }
-  if (spool.size > 0) {
-    o.log.warn(
-      `${spool.size} batch(es) from an earlier run wait in the spool at ${spool.dir}; they are committed first`,
-    );
-  }
+  const spool = await claimSpool(cfg, o.log);
   const pipeline = new IngestPipeline({
     spool,
     group: cfg.groupId,
@@ -107,7 +77,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     catalog,
     normalise: { unknownFields: cfg.unknownFields, maxMessageBytes: cfg.maxMessageBytes },
     log: o.log,
-    encoder: batchEncoder,
+    encoder: encoders.posts,
     onBatch: (s) => {
       formatSummary(s).forEach((l) => o.print(l));
       o.onBatch?.(s);
@@ -123,41 +93,12 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     log: o.log,
     connection,
   });
-  o.log.info('consuming', {
-    topics: topics.join(','),
-    brokers: cfg.kafkaBrokers.join(','),
-    group: cfg.groupId,
-    table_root: cfg.tableRoot,
-  });
-  let delay = 1000;
-  for (;;) {
-    if (o.signal?.aborted) {
-      await spool.close();
-      return { rows: 0, deadLetters: 0, commits: 0 };
-    }
-    try {
-      const aborted = new Promise<'aborted'>((resolve) =>
-        o.signal?.addEventListener('abort', () => resolve('aborted'), { once: true }),
-      );
-      if ((await Promise.race([source.start().then(() => 'started' as const), aborted])) === 'aborted') {
-        await source.close();
-        await spool.close();
-        return { rows: 0, deadLetters: 0, commits: 0 };
-      }
-      break;
-    } catch (err) {
-      const f = classifyKafkaFailure(err);
-      const advice = kafkaFailureAdvice(f, {
-        side: 'consumer',
-        brokers: cfg.kafkaBrokers,
-        mechanism: cfg.kafkaSaslMechanism,
-        user: cfg.creds.kafkaUser,
-      });
-      o.log.warn(`${advice}; retrying in ${delay} ms`, { topics: topics.join(','), error: f.detail.slice(0, 300) });
-      await source.disconnect().catch(() => undefined);
-      await sleep(delay, o.signal);
-      delay = Math.min(30_000, delay * 2);
-    }
+  const info = { topics: topics.join(','), brokers: cfg.kafkaBrokers.join(','), group: cfg.groupId };
+  o.log.info('consuming', { ...info, table_root: cfg.tableRoot });
+  if ((await startSource(source, cfg, o)) === 'aborted') {
+    await source.close();
+    await spool.close();
+    return { rows: 0, deadLetters: 0, commits: 0 };
   }
   let blocked: ConsumeResult['blocked'];
   try {
@@ -167,24 +108,85 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
       log: o.log,
       signal: o.signal,
       untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000,
-      maxBufferedBytes: (batchEncoder.parallelism + 2) * cfg.maxBatchBytes,
+      maxBufferedBytes: (encoders.posts.parallelism + 2) * cfg.maxBatchBytes,
       collectGarbage: garbageCollection(cfg.gcEveryBytes),
     });
     blocked = source.blocked();
   } finally {
-    if (batchEncoder instanceof NativePostBatchEncoder) o.log.info(batchEncoder.describe());
+    if (encoders.posts instanceof NativePostBatchEncoder) o.log.info(encoders.posts.describe());
     await source.close();
-    await encoder.close?.();
-    await batchEncoder.close?.();
+    await encoders.tables.close?.();
+    await encoders.posts.close?.();
     await spool.close();
   }
-  return {
-    rows: pipeline.totals.rows,
-    deadLetters: pipeline.totals.deadLetters,
-    commits: pipeline.totals.commits,
-    firstMessageAt: pipeline.totals.firstMessageAt,
-    lastCommitAt: pipeline.totals.lastCommitAt,
-    encoder: note,
-    blocked,
-  };
+  const { rows, deadLetters, commits, firstMessageAt, lastCommitAt } = pipeline.totals;
+  return { rows, deadLetters, commits, firstMessageAt, lastCommitAt, encoder: encoders.note, blocked };
+}
+
+/**
+ * Post batches are encoded by the native addon on libuv threads when it is
+ * built, else on a pool of JavaScript workers; `workers: 0` encodes in this
+ * thread. Other tables (dead letters) are encoded on a worker too, or here
+ * when workers are not used.
+ */
+function chooseEncoders(cfg: Readonly<Config>, o: ConsumeOptions) {
+  const { encoder, native, note } = choosePostBatchEncoder(cfg.encoder, cfg.workers, {
+    threadPoolSize: o.threadPoolSize ?? 4,
+    ownsProcess: true,
+    onFallback: (reason) =>
+      (reason.startsWith('addon error') ? o.log.warn : o.log.info).call(
+        o.log,
+        `a batch went to the JavaScript encoder (${reason}); the files are the same, only slower (said once per reason)`,
+      ),
+  });
+  o.log.info(`encoding posts with the ${note}`);
+  const tables = native || cfg.workers === 0 ? inlineEncoder : new WorkerEncoder();
+  return { posts: encoder, tables, note };
+}
+
+/** The outage spool of this process (spool-2... when another process on this machine owns the first). */
+async function claimSpool(cfg: Readonly<Config>, log: Logger): Promise<Spool> {
+  const spool = await Spool.claim(cfg.spoolDir, { maxBytes: cfg.spoolMaxBytes });
+  if (spool.requested !== nodePath.resolve(cfg.spoolDir)) {
+    log.info(`another process on this machine owns the spool ${cfg.spoolDir}: this one uses ${spool.dir}`);
+  }
+  for (const b of spool.broken) {
+    log.warn('a spool entry could not be read; it was set aside (renamed .broken) and is not replayed', {
+      entry: b.name,
+      error: b.error,
+    });
+  }
+  if (spool.size > 0) {
+    log.warn(`${spool.size} batch(es) from an earlier run wait in the spool at ${spool.dir}; they are committed first`);
+  }
+  return spool;
+}
+
+/** Join the consumer group, retrying with backoff (1 s doubling to 30 s) until it works or the service is stopped. */
+async function startSource(
+  source: KafkaSource,
+  cfg: Readonly<Config>,
+  o: ConsumeOptions,
+): Promise<'started' | 'aborted'> {
+  const aborted = new Promise<'aborted'>((resolve) =>
+    o.signal?.addEventListener('abort', () => resolve('aborted'), { once: true }),
+  );
+  for (let delay = 1000; !o.signal?.aborted; delay = Math.min(30_000, delay * 2)) {
+    try {
+      return await Promise.race([source.start().then(() => 'started' as const), aborted]);
+    } catch (err) {
+      const f = classifyKafkaFailure(err);
+      const advice = kafkaFailureAdvice(f, {
+        side: 'consumer',
+        brokers: cfg.kafkaBrokers,
+        mechanism: cfg.kafkaSaslMechanism,
+        user: cfg.creds.kafkaUser,
+      });
+      const topics = cfg.subreddits.map(topicFor).join(',');
+      o.log.warn(`${advice}; retrying in ${delay} ms`, { topics, error: f.detail.slice(0, 300) });
+      await source.disconnect().catch(() => undefined);
+      await sleep(delay, o.signal);
+    }
+  }
+  return 'aborted';
 }

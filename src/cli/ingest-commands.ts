@@ -5,9 +5,8 @@ import * as zlib from 'node:zlib';
 import { once } from 'node:events';
 import { ReddStreamError } from '../errors.ts';
 import { consoleLogger } from '../logger.ts';
-import { loadFile, type LoadProgress } from '../ingest/load.ts';
-import { tableRootFor, TableCatalog } from '../ingest/tables.ts';
-import { isS3Uri } from '../storage/index.ts';
+import type { LoadProgress } from '../ingest/load.ts';
+import { runLoad } from '../service/load.ts';
 import { PostGenerator } from '../reddit/generate.ts';
 import { normaliseSubreddit } from '../reddit/subreddit.ts';
 import { runDemo } from '../service/demo.ts';
@@ -137,24 +136,15 @@ export async function loadCommand(
   for (const f of files) {
     if (!fs.existsSync(f)) throw new ReddStreamError('USAGE', `input file not found: ${f}`);
   }
-  const log = consoleLogger('info');
-  // --table <uri>: the table is the last path segment, its parent the root (dead letters go there too).
-  const tableUri = opts.table?.replace(/\/+$/, '');
-  const rootUri =
-    opts.root ??
-    (isS3Uri(tableUri!)
-      ? tableUri!.slice(0, tableUri!.lastIndexOf('/'))
-      : nodePath.dirname(nodePath.resolve(tableUri!)));
-  const catalog = new TableCatalog(tableRootFor(rootUri, s3For(rootUri)), { log, unknownFields: opts.unknownFields });
-  for (const f of files) {
-    const res = await loadFile(f, {
-      catalog,
-      log,
-      batchSize: opts.batchSize,
-      normalise: { unknownFields: opts.unknownFields },
-      table: tableUri ? tableUri.split('/').pop() : undefined,
-      onProgress: (p) => process.stderr.write(fmtProgress(p) + '\n'),
-    });
-    out(`${fmtProgress(res)}; ${res.commits} commits into ${res.tables.length} table(s)`);
-  }
+  await runLoad({
+    files,
+    root: opts.root,
+    table: opts.table,
+    batchSize: opts.batchSize,
+    unknownFields: opts.unknownFields,
+    s3For,
+    log: consoleLogger('info'),
+    onProgress: (p) => process.stderr.write(fmtProgress(p) + '\n'),
+    onFile: (res) => out(`${fmtProgress(res)}; ${res.commits} commits into ${res.tables.length} table(s)`),
+  });
 }

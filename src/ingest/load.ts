@@ -9,21 +9,20 @@
  * for. Lines at or below a table's version for that app id are skipped, so
  * running the same load again, or after a kill, adds nothing twice.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import * as zlib from 'node:zlib';
-import type { Transform } from 'node:stream';
 import type { Logger } from '../logger.ts';
-import type { DeltaTable } from '../delta/table.ts';
+import type { AppendResult, DeltaTable, PreparedAppend } from '../delta/table.ts';
+import { ReddStreamError } from '../errors.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, PostBatchBuilder, type NormaliseOptions } from '../reddit/normalise.ts';
 import { isValidSubreddit } from '../reddit/subreddit.ts';
-import { DEAD_LETTER_TABLE, deadLetterBatch, type DeadLetter } from './dead-letters.ts';
 import { BatchCommitter, type CommitPart } from './batch-committer.ts';
-import type { AppendResult, PreparedAppend } from '../delta/table.ts';
-import { ReddStreamError } from '../errors.ts';
-import type { TableCatalog } from './tables.ts';
+import { DEAD_LETTER_TABLE, deadLetterBatch, type DeadLetter } from './dead-letters.ts';
+import { fileFingerprint, readLines, type LongLine } from './line-reader.ts';
 import { booleansAsIntegers } from './post-batch.ts';
+import type { TableCatalog } from './tables.ts';
+
+export { decompressorFor, fileFingerprint, readLines, type LongLine } from './line-reader.ts';
 
 export interface LoadOptions {
   catalog: TableCatalog;
@@ -53,278 +52,219 @@ export interface LoadResult extends LoadProgress {
   tables: string[];
 }
 
-/** Stable identity of a file's content: size + hash of its first and last 64 KiB. */
-export async function fileFingerprint(path: string): Promise<string> {
-  const fh = await fs.promises.open(path, 'r');
-  try {
-    const { size } = await fh.stat();
-    const h = createHash('sha256').update(String(size));
-    const chunk = Buffer.alloc(Math.min(65536, size));
-    await fh.read(chunk, 0, chunk.length, 0);
-    h.update(chunk);
-    await fh.read(chunk, 0, chunk.length, Math.max(0, size - chunk.length));
-    h.update(chunk);
-    return h.digest('hex').slice(0, 16);
-  } finally {
-    await fh.close();
-  }
-}
-
-export function decompressorFor(path: string): Transform | null {
-  if (path.endsWith('.gz')) return zlib.createGunzip();
-  if (path.endsWith('.zst') || path.endsWith('.zstd')) {
-    if (typeof zlib.createZstdDecompress !== 'function') {
-      throw new Error('reading .zst needs Node.js >= 22.15 (zlib zstd support)');
-    }
-    // Reddit dumps are compressed with --long=31: allow a 2 GiB window.
-    return zlib.createZstdDecompress({ params: { [zlib.constants.ZSTD_d_windowLogMax]: 31 } });
-  }
-  return null;
-}
-
-/** A line longer than the limit: its first `head.length` bytes and its full length. */
-export interface LongLine {
-  head: Buffer;
-  bytes: number;
-}
-
-/**
- * Lines of a (possibly compressed) file as Buffers, with the number of raw
- * bytes read so far. A UTF-8 byte order mark at the start is skipped. A line
- * longer than `maxLineBytes` comes as a `LongLine` (its head only): memory
- * stays bounded and time linear, however long a line is.
- */
-export async function* readLines(
-  path: string,
-  onBytes?: (n: number) => void,
-  maxLineBytes = 64 << 20,
-): AsyncGenerator<Buffer | LongLine> {
-  const raw = fs.createReadStream(path, { highWaterMark: 1 << 20 });
-  raw.on('data', (c) => onBytes?.((c as Buffer).length));
-  const dec = decompressorFor(path);
-  const stream = dec ? raw.pipe(dec) : raw;
-  raw.on('error', (e) => stream.destroy(e));
-  // The current line's pieces so far (joined once, at its end) and their length.
-  let pieces: Buffer[] = [];
-  let pending = 0;
-  let first = true;
-  const take = (piece: Buffer) => {
-    if (pending < maxLineBytes) pieces.push(Buffer.from(piece.subarray(0, maxLineBytes - pending)));
-    pending += piece.length;
-  };
-  const line = (): Buffer | LongLine => {
-    const joined = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
-    const out = pending > maxLineBytes ? { head: joined, bytes: pending } : joined;
-    pieces = [];
-    pending = 0;
-    return out;
-  };
-  for await (let chunk of stream as AsyncIterable<Buffer>) {
-    if (first) {
-      first = false;
-      if (chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
-    }
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) break;
-      if (pending === 0) {
-        // Within one chunk too, a line beyond the limit is a LongLine.
-        yield nl - start > maxLineBytes
-          ? { head: Buffer.from(chunk.subarray(start, start + maxLineBytes)), bytes: nl - start }
-          : chunk.subarray(start, nl);
-      } else {
-        take(chunk.subarray(start, nl));
-        yield line();
-      }
-      start = nl + 1;
-    }
-    if (start < chunk.length) take(chunk.subarray(start));
-  }
-  if (pending > 0) yield line();
-}
-
 interface Pending {
   builder: PostBatchBuilder;
   lastLine: number;
 }
 
+/** What became of a line: batched, already in its table (an earlier run), or refused (a dead letter). */
+type Taken = { kind: 'batched' } | { kind: 'loaded' } | { kind: 'refused'; reason: string };
+
+/** A table this load writes to, and the last line of this file it holds. */
+interface Target {
+  table: DeltaTable;
+  done: number;
+}
+
 export async function loadFile(path: string, opts: LoadOptions): Promise<LoadResult> {
-  const { catalog, log } = opts;
-  const batchSize = opts.batchSize ?? 10_000;
   const appId = `load-${await fileFingerprint(path)}`;
   const totalBytes = (await fs.promises.stat(path)).size;
-  const source = `load:${nodePath.basename(path)}`;
-  const started = Date.now();
-  const progress: LoadProgress = {
-    file: path,
-    lines: 0,
-    posts: 0,
-    skipped: 0,
-    deadLetters: 0,
-    bytesRead: 0,
-    totalBytes,
-    elapsedMs: 0,
-  };
-  const tables = new Map<string, { table: DeltaTable; done: number }>();
-  let commits = 0;
-  let dlq: { table: DeltaTable; done: number } | null = null;
-  let pending = new Map<string, Pending>();
-  let dead: DeadLetter[] = [];
-  let inBatch = 0;
-  let lastReport = Date.now();
+  return new FileLoad(path, appId, totalBytes, opts).run();
+}
 
-  const tableState = async (name: string) => {
-    let t = tables.get(name);
-    if (!t) {
-      const table = await catalog.postTable(name);
-      await table.refresh();
-      const done = table.snapshot.txnVersion(appId) ?? 0;
-      t = { table, done };
-      tables.set(name, t);
-      if (done > 0) {
-        log.info('resuming: lines already loaded into this table are skipped', { table: name, upToLine: done });
-      }
-    }
-    return t;
-  };
-  const dlqState = async () => {
-    if (!dlq) {
-      const table = await catalog.deadLetterTable();
-      await table.refresh();
-      dlq = { table, done: table.snapshot.txnVersion(appId) ?? 0 };
-    }
-    return dlq;
-  };
+/** One file's load: lines -> routed posts or dead letters -> batches committed with the file's txn. */
+class FileLoad {
+  private readonly progress: LoadProgress;
+  private readonly started = Date.now();
+  private readonly source: string;
+  private readonly committer: BatchCommitter;
+  private readonly tables = new Map<string, Target>();
+  private dlq: Target | null = null;
+  private pending = new Map<string, Pending>();
+  private dead: DeadLetter[] = [];
+  private inBatch = 0;
+  private commits = 0;
+  private lastReport = Date.now();
+  private readonly path: string;
+  private readonly appId: string;
+  private readonly opts: LoadOptions;
 
-  // One batch: dead letters first, then each table's posts, every part with the file's txn (batch-committer.ts).
-  const committer = new BatchCommitter({ catalog, log });
-  const flush = async () => {
-    const parts: CommitPart[] = [];
-    const fresh = dead.length ? await freshDeadLetters() : [];
-    if (fresh.length) {
-      const d = await dlqState();
-      const version = Number(fresh[fresh.length - 1].offset);
-      const txns = [{ appId, version }];
-      parts.push({
-        table: DEAD_LETTER_TABLE,
-        prepared: prepared(
-          await d.table.prepareAppend(deadLetterBatch(fresh), { txns, operation: 'WRITE' }),
-          DEAD_LETTER_TABLE,
-        ),
-      });
-    }
-    const lastLines = new Map<string, number>();
-    for (const [name, p] of pending) {
-      const t = await tableState(name);
-      const batch = p.builder.build();
-      if (batch.numRows === 0) continue;
-      const schema = catalog.appendSchema(t.table);
-      booleansAsIntegers(schema ?? t.table.schema, batch);
-      const prep = await t.table.prepareAppend(batch, {
-        txns: [{ appId, version: p.lastLine }],
-        schema,
-        operation: 'WRITE',
-        commitInfo: { engineInfo: 'reddit-stream load' },
-      });
-      parts.push({ table: name, prepared: prepared(prep, name) });
-      lastLines.set(name, p.lastLine);
-    }
-    const outcome = parts.length ? await committer.commit(parts, appId) : null;
-    if (outcome?.kind === 'conflict') throw concurrentLoad(outcome.table, outcome.reason);
-    if (fresh.length) {
-      (await dlqState()).done = Number(fresh[fresh.length - 1].offset);
-      progress.deadLetters += fresh.length;
-    }
-    for (const [name, last] of lastLines) {
-      tables.get(name)!.done = last;
-      progress.posts += parts.find((x) => x.table === name)!.prepared.rows;
-    }
-    commits += parts.length;
-    dead = [];
-    pending = new Map();
-    inBatch = 0;
-  };
-  const freshDeadLetters = async () => {
-    const d = await dlqState();
-    return dead.filter((x) => Number(x.offset) > d.done);
-  };
+  constructor(path: string, appId: string, totalBytes: number, opts: LoadOptions) {
+    this.path = path;
+    this.appId = appId;
+    this.opts = opts;
+    this.source = `load:${nodePath.basename(path)}`;
+    this.committer = new BatchCommitter({ catalog: opts.catalog, log: opts.log });
+    const zero = { lines: 0, posts: 0, skipped: 0, deadLetters: 0, bytesRead: 0, elapsedMs: 0 };
+    this.progress = { file: path, totalBytes, ...zero };
+  }
 
-  let line = 0;
-  // Lines beyond the largest post accepted are dead letters without being parsed (their head is kept).
-  const maxLine = opts.normalise?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  for await (const got of readLines(
-    path,
-    (n) => {
-      progress.bytesRead += n;
-    },
-    maxLine,
-  )) {
-    line++;
-    progress.lines = line;
-    const long = Buffer.isBuffer(got) ? null : (got as LongLine);
-    const buf = long ? long.head : (got as Buffer);
-    if (buf.length === 0 || (buf.length === 1 && buf[0] === 13)) continue;
-    let obj: unknown;
-    let reason: string | null = long
-      ? `line of ${long.bytes} bytes exceeds the ${maxLine} bytes a post may have (its first ${long.head.length} bytes are kept)`
-      : null;
-    if (reason === null) {
-      try {
-        obj = JSON.parse(buf.toString('utf8'));
-      } catch (err) {
-        reason = `invalid JSON: ${(err as Error).message}`;
-      }
-    }
-    let name: string | null = opts.table ?? null;
-    if (reason === null && name === null) {
-      const sub =
-        obj && typeof obj === 'object' && !Array.isArray(obj) ? (obj as Record<string, unknown>).subreddit : undefined;
-      if (typeof sub !== 'string') {
-        reason = 'post has no "subreddit" to route it by (use --table to load into one table)';
-      } else if (!isValidSubreddit(sub)) reason = `invalid subreddit name ${JSON.stringify(sub).slice(0, 60)}`;
-      else name = sub.toLowerCase();
-    }
-    if (reason === null && name !== null) {
-      const t = await tableState(name);
-      if (line <= t.done) {
-        progress.skipped++;
+  async run(): Promise<LoadResult> {
+    // Lines beyond the largest post accepted are dead letters without being parsed (their head is kept).
+    const maxLine = this.opts.normalise?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const counted = (n: number) => {
+      this.progress.bytesRead += n;
+    };
+    let line = 0;
+    for await (const got of readLines(this.path, counted, maxLine)) {
+      this.progress.lines = ++line;
+      const long = Buffer.isBuffer(got) ? null : (got as LongLine);
+      const buf = long ? long.head : (got as Buffer);
+      if (buf.length === 0 || (buf.length === 1 && buf[0] === 13)) continue;
+      const tooLong = long
+        ? `line of ${long.bytes} bytes exceeds the ${maxLine} bytes a post may have (its first ${long.head.length} bytes are kept)`
+        : null;
+      const taken = tooLong === null ? await this.take(line, buf) : { kind: 'refused' as const, reason: tooLong };
+      if (taken.kind === 'loaded') {
+        this.progress.skipped++;
         continue;
       }
-      let p = pending.get(name);
-      if (!p) {
-        p = { builder: new PostBatchBuilder(opts.normalise), lastLine: line };
-        pending.set(name, p);
-      }
-      const r = p.builder.addParsed(obj, line);
-      if (r.ok) p.lastLine = line;
-      else reason = r.reason;
+      if (taken.kind === 'refused') await this.deadLetter(line, buf, taken.reason);
+      if (++this.inBatch >= (this.opts.batchSize ?? 10_000)) await this.flush();
+      this.report();
     }
-    if (reason !== null) {
-      const d = await dlqState();
-      if (line <= d.done) progress.skipped++;
-      else {
-        dead.push({
-          source,
-          topic: null,
-          partition: null,
-          offset: BigInt(line),
-          key: null,
-          value: new Uint8Array(buf),
-          error: reason,
-          failedAt: Date.now(),
+    await this.flush();
+    this.progress.elapsedMs = Date.now() - this.started;
+    return { ...this.progress, commits: this.commits, tables: [...this.tables.keys()].sort() };
+  }
+
+  /** Add the post on `line` to its table's batch, unless the table holds it already, or say why it cannot be. */
+  private async take(line: number, buf: Buffer): Promise<Taken> {
+    let obj: unknown;
+    try {
+      obj = JSON.parse(buf.toString('utf8'));
+    } catch (err) {
+      return { kind: 'refused', reason: `invalid JSON: ${(err as Error).message}` };
+    }
+    const routed = this.route(obj);
+    if (routed.kind === 'refused') return routed;
+    const t = await this.target(routed.table);
+    if (line <= t.done) return { kind: 'loaded' };
+    let p = this.pending.get(routed.table);
+    if (!p) {
+      this.pending.set(routed.table, (p = { builder: new PostBatchBuilder(this.opts.normalise), lastLine: line }));
+    }
+    const r = p.builder.addParsed(obj, line);
+    if (!r.ok) return { kind: 'refused', reason: r.reason };
+    p.lastLine = line;
+    return { kind: 'batched' };
+  }
+
+  /** The table a post goes to: `--table`, or its subreddit. */
+  private route(obj: unknown): { kind: 'routed'; table: string } | { kind: 'refused'; reason: string } {
+    if (this.opts.table) return { kind: 'routed', table: this.opts.table };
+    const sub =
+      obj && typeof obj === 'object' && !Array.isArray(obj) ? (obj as Record<string, unknown>).subreddit : undefined;
+    if (typeof sub !== 'string') {
+      return { kind: 'refused', reason: 'post has no "subreddit" to route it by (use --table to load into one table)' };
+    }
+    if (!isValidSubreddit(sub)) {
+      return { kind: 'refused', reason: `invalid subreddit name ${JSON.stringify(sub).slice(0, 60)}` };
+    }
+    return { kind: 'routed', table: sub.toLowerCase() };
+  }
+
+  private async deadLetter(line: number, buf: Buffer, error: string): Promise<void> {
+    if (line <= (await this.deadLetterTarget()).done) {
+      this.progress.skipped++;
+      return;
+    }
+    this.dead.push({
+      source: this.source,
+      topic: null,
+      partition: null,
+      offset: BigInt(line),
+      key: null,
+      value: new Uint8Array(buf),
+      error,
+      failedAt: Date.now(),
+    });
+  }
+
+  private report(): void {
+    const { onProgress, progressMs } = this.opts;
+    if (!onProgress || Date.now() - this.lastReport < (progressMs ?? 2000)) return;
+    this.lastReport = Date.now();
+    onProgress({ ...this.progress, elapsedMs: Date.now() - this.started });
+  }
+
+  private async target(name: string): Promise<Target> {
+    let t = this.tables.get(name);
+    if (!t) {
+      const table = await this.opts.catalog.postTable(name);
+      await table.refresh();
+      t = { table, done: table.snapshot.txnVersion(this.appId) ?? 0 };
+      this.tables.set(name, t);
+      if (t.done > 0) {
+        this.opts.log.info('resuming: lines already loaded into this table are skipped', {
+          table: name,
+          upToLine: t.done,
         });
       }
     }
-    if (++inBatch >= batchSize) await flush();
-    if (opts.onProgress && Date.now() - lastReport >= (opts.progressMs ?? 2000)) {
-      lastReport = Date.now();
-      opts.onProgress({ ...progress, elapsedMs: Date.now() - started });
-    }
+    return t;
   }
-  await flush();
-  progress.elapsedMs = Date.now() - started;
-  return { ...progress, commits, tables: [...tables.keys()].sort() };
+
+  private async deadLetterTarget(): Promise<Target> {
+    if (!this.dlq) {
+      const table = await this.opts.catalog.deadLetterTable();
+      await table.refresh();
+      this.dlq = { table, done: table.snapshot.txnVersion(this.appId) ?? 0 };
+    }
+    return this.dlq;
+  }
+
+  /** One batch: dead letters first, then each table's posts, every part with the file's txn (batch-committer.ts). */
+  private async flush(): Promise<void> {
+    const parts: CommitPart[] = [];
+    const dlq = await this.deadLetterPart();
+    if (dlq) parts.push(dlq);
+    for (const [name, p] of this.pending) {
+      const part = await this.postPart(name, p);
+      if (part) parts.push(part);
+    }
+    const outcome = parts.length ? await this.committer.commit(parts, this.appId) : null;
+    if (outcome?.kind === 'conflict') throw concurrentLoad(outcome.table, outcome.reason);
+    for (const part of parts) {
+      const last = Math.max(...part.prepared.txns.map((t) => t.version));
+      if (part.table === DEAD_LETTER_TABLE) {
+        this.dlq!.done = last;
+        this.progress.deadLetters += part.prepared.rows;
+      } else {
+        this.tables.get(part.table)!.done = last;
+        this.progress.posts += part.prepared.rows;
+      }
+    }
+    this.commits += parts.length;
+    this.dead = [];
+    this.pending = new Map();
+    this.inBatch = 0;
+  }
+
+  private async deadLetterPart(): Promise<CommitPart | null> {
+    if (this.dead.length === 0) return null;
+    const d = await this.deadLetterTarget();
+    const fresh = this.dead.filter((x) => Number(x.offset) > d.done);
+    if (fresh.length === 0) return null;
+    const txns = [{ appId: this.appId, version: Number(fresh[fresh.length - 1].offset) }];
+    const prep = await d.table.prepareAppend(deadLetterBatch(fresh), { txns, operation: 'WRITE' });
+    return { table: DEAD_LETTER_TABLE, prepared: prepared(prep, DEAD_LETTER_TABLE) };
+  }
+
+  private async postPart(name: string, p: Pending): Promise<CommitPart | null> {
+    const t = await this.target(name);
+    const batch = p.builder.build();
+    if (batch.numRows === 0) return null;
+    const schema = this.opts.catalog.appendSchema(t.table);
+    booleansAsIntegers(schema ?? t.table.schema, batch);
+    const prep = await t.table.prepareAppend(batch, {
+      txns: [{ appId: this.appId, version: p.lastLine }],
+      schema,
+      operation: 'WRITE',
+      commitInfo: { engineInfo: 'reddit-stream load' },
+    });
+    return { table: name, prepared: prepared(prep, name) };
+  }
 }
 
 /** Another load of the same file committed to `table` meanwhile. */

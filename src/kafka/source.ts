@@ -136,6 +136,8 @@ export class KafkaSource implements PollingSource {
   private disconnecting = false;
   private assignChain: Promise<void> = Promise.resolve();
   lastError: Error | null = null;
+  /** Brokers whose lost connection was reported, until they answer again. */
+  private readonly down = new Set<string>();
 
   constructor(options: KafkaSourceOptions) {
     this.o = options;
@@ -168,8 +170,10 @@ export class KafkaSource implements PollingSource {
     this.consumer.on('consumer:group:rebalance', () =>
       o.log.info('consumer group is rebalancing', { group: o.groupId }),
     );
-    // Connection health: the client reconnects by itself; say what is happening.
-    const down = new Set<string>();
+    // Connection health: the client reconnects by itself (or the source makes a new client
+    // after the stream failed); say what is happening. Brokers reported down stay
+    // in `this.down` across new clients, so their reconnection is reported too.
+    const down = this.down;
     this.consumer.on('client:broker:disconnect', (e: { broker?: { host: string; port: number } }) => {
       const b = e?.broker ? `${e.broker.host}:${e.broker.port}` : 'broker';
       if (this.closed || this.disconnecting || down.has(b)) return;

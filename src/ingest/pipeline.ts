@@ -18,12 +18,12 @@
  *   we no longer own.
  */
 import type { Logger } from '../logger.ts';
-import type { DeltaTable, PreparedAppend } from '../delta/table.ts';
 import type { StructType } from '../delta/schema.ts';
 import type { Spool } from './spool.ts';
 import type { NormaliseOptions } from '../reddit/normalise.ts';
-import { isValidSubreddit } from '../reddit/subreddit.ts';
-import { DEAD_LETTER_TABLE, deadLetterBatch, type DeadLetter } from './dead-letters.ts';
+import { tableForTopic, txnAppId } from './topics.ts';
+import { batchSummary } from './summary.ts';
+import { DEAD_LETTER_TABLE } from './dead-letters.ts';
 import { dueTopics, msUntilDue, type FlushPolicy, type FlushReason, type SourceState } from './flush-policy.ts';
 import type { BatchSummary } from './summary.ts';
 import type { TableCatalog } from './tables.ts';
@@ -32,6 +32,8 @@ import { joinAppenders } from './message-blocks.ts';
 import { PartitionBuffers, type PartitionState } from './partition-buffers.ts';
 import { attributeDeadLetters, type TakenMessages } from './dead-letter-attribution.ts';
 import { BatchCommitter, batchParts, type CommitOutcome } from './batch-committer.ts';
+import { planBatch } from './batch-plan.ts';
+import { Positions } from './positions.ts';
 import { replaySpool } from './spool-replayer.ts';
 import type { PartitionOwner, SourceMessage } from './ports.ts';
 
@@ -66,16 +68,7 @@ export interface FlushOutcome {
   error?: Error;
 }
 
-/** Table name for a topic: `reddit_<sub>` -> `<sub>` (lower-cased). */
-export function tableForTopic(topic: string): string {
-  const sub = topic.startsWith('reddit_') ? topic.slice('reddit_'.length) : topic;
-  if (!isValidSubreddit(sub)) throw new Error(`topic ${JSON.stringify(topic)} does not name a valid subreddit table`);
-  return sub.toLowerCase();
-}
-
-export function txnAppId(group: string, topic: string, partition: number): string {
-  return `${group}-${topic}-${partition}`;
-}
+export { tableForTopic, txnAppId } from './topics.ts';
 
 const NOTHING: FlushOutcome = { summaries: [], reseek: [] };
 
@@ -84,6 +77,7 @@ export class IngestPipeline implements PartitionOwner {
   private readonly clock: () => number;
   private readonly buffers: PartitionBuffers;
   private readonly committer: BatchCommitter;
+  private readonly positions: Positions;
   private readonly flushing = new Map<string, Promise<FlushOutcome>>();
   /** Bytes of messages taken by flushes that have not finished. */
   inFlightBytes = 0;
@@ -102,6 +96,7 @@ export class IngestPipeline implements PartitionOwner {
     this.clock = opts.clock ?? Date.now;
     this.buffers = new PartitionBuffers(this.clock);
     this.committer = new BatchCommitter({ catalog: opts.catalog, log: opts.log, spool: opts.spool });
+    this.positions = new Positions(opts.group, opts.spool);
   }
 
   get spool(): Spool | undefined {
@@ -126,7 +121,7 @@ export class IngestPipeline implements PartitionOwner {
     const table = await this.opts.catalog.postTable(tableForTopic(topic));
     await table.refresh();
     // Spooled batches count as consumed: resume after them (they will be committed in order).
-    const committed = this.position(table, topic, partition);
+    const committed = this.positions.partition(table, topic, partition);
     this.buffers.own(topic, partition, committed);
     this.opts.log.debug('partition assigned', { topic, partition, committed: committed ?? 'none' });
     return committed === null ? null : committed + 1n;
@@ -349,7 +344,8 @@ export class IngestPipeline implements PartitionOwner {
   ): Promise<FlushOutcome> {
     const tableName = tableForTopic(topic);
     const table = await this.opts.catalog.postTable(tableName);
-    const prepared = await this.prepare(topic, table, taken, result, schema);
+    const queued = this.opts.spool?.hasPendingForTopic(topic) ?? false;
+    const prepared = await planBatch(this.opts.catalog, this.positions, { table, taken, result, schema, queued });
     if (prepared.kind === 'conflict') return this.conflicted(topic, tableName, taken, prepared.reason);
     if (!this.opts.spool?.hasPendingForTopic(topic)) {
       const stale = await this.dropIfStale(topic, taken);
@@ -359,64 +355,10 @@ export class IngestPipeline implements PartitionOwner {
     if (outcome.kind === 'conflict') return this.conflicted(topic, tableName, taken, outcome.reason);
     this.reportCommit(taken, outcome);
     this.buffers.markCommitted(taken);
-    const summary = this.summarise(tableName, taken, result, outcome, reason, started);
+    const summary = batchSummary(tableName, taken, result, outcome, reason, started, this.clock());
+    this.count(summary);
     this.opts.onBatch?.(summary);
     return { summaries: [summary], reseek: [] };
-  }
-
-  /** Plan the batch's appends: dead letters (if any) and data, each with a txn per partition. */
-  private async prepare(
-    topic: string,
-    table: DeltaTable,
-    taken: PartitionState[],
-    result: PostBatchResult,
-    schema: StructType | undefined,
-  ): Promise<{ kind: 'prepared'; data: PreparedAppend; dead: PreparedAppend | null } | Conflicted> {
-    const { group } = this.opts;
-    const dead = taken.some((st) => st.dead.length > 0) ? await this.prepareDeadLetters(taken) : null;
-    if (dead?.kind === 'conflict') return dead;
-    const txns = taken.map((st) => ({
-      appId: txnAppId(group, st.topic, st.partition),
-      version: Number(st.lastOffset!),
-      // The table must still be where this worker left it: otherwise another
-      // worker owned the partition meanwhile and committed part of this range.
-      expect: st.base === null ? null : Number(st.base),
-    }));
-    // Behind spooled batches the table is not at `expect` yet: check at commit (replay) time only.
-    const queued = this.opts.spool?.hasPendingForTopic(topic) ?? false;
-    const data = await table.prepareEncodedAppend(result.files, {
-      txns,
-      schema,
-      operation: 'STREAMING UPDATE',
-      commitInfo: { engineInfo: `reddit-stream ingest (group ${group})` },
-      prepareTxnCheck: !queued,
-    });
-    if (data.kind === 'conflict') return data;
-    return { kind: 'prepared', data, dead: dead ?? null };
-  }
-
-  /**
-   * The dead letters' append: per partition only the letters the dead-letter
-   * table does not hold yet. Like data commits, it expects the version it
-   * filtered against: a worker that raced us to this partition's dead letters
-   * makes it a conflict (re-seek), never a second copy of its letters.
-   */
-  private async prepareDeadLetters(taken: PartitionState[]): Promise<PreparedAppend | Conflicted | null> {
-    const { catalog, group } = this.opts;
-    const dlq = await catalog.deadLetterTable();
-    await dlq.refresh().catch(() => undefined);
-    const letters: DeadLetter[] = [];
-    const txns: Array<{ appId: string; version: number; expect: number | null }> = [];
-    for (const st of taken) {
-      const appId = txnAppId(group, st.topic, st.partition);
-      const have = this.txnPosition(dlq, DEAD_LETTER_TABLE, appId);
-      const fresh = st.dead.filter((d) => d.offset > BigInt(have));
-      if (fresh.length === 0) continue;
-      letters.push(...fresh);
-      txns.push({ appId, version: Number(fresh[fresh.length - 1].offset), expect: have < 0 ? null : have });
-    }
-    if (letters.length === 0) return null;
-    return dlq.prepareAppend(deadLetterBatch(letters), { txns, operation: 'STREAMING UPDATE' });
   }
 
   private async conflicted(topic: string, table: string, taken: PartitionState[], reason: string) {
@@ -439,39 +381,11 @@ export class IngestPipeline implements PartitionOwner {
     }
   }
 
-  private summarise(
-    table: string,
-    taken: PartitionState[],
-    result: PostBatchResult,
-    outcome: CommitOutcome,
-    reason: FlushReason,
-    started: number,
-  ): BatchSummary {
-    const committedAt = this.clock();
-    const deadLetters = taken.reduce((n, st) => n + st.dead.length, 0);
-    this.totals.rows += result.rows;
-    this.totals.deadLetters += deadLetters;
+  private count(s: BatchSummary): void {
+    this.totals.rows += s.rows;
+    this.totals.deadLetters += s.deadLetters;
     this.totals.commits++;
-    this.totals.lastCommitAt = committedAt;
-    return {
-      table,
-      version: outcome.kind === 'committed' ? (outcome.versions.get(table) ?? null) : null,
-      spooled: outcome.kind === 'spooled',
-      rows: result.rows,
-      deadLetters,
-      duplicates: result.duplicates,
-      skipped: taken.reduce((s, st) => s + st.skipped, 0),
-      partitions: taken.map((st) => ({
-        topic: st.topic,
-        partition: st.partition,
-        from: st.firstOffset!,
-        to: st.lastOffset!,
-      })),
-      ms: performance.now() - started,
-      reason,
-      ages: taken.flatMap((st) => st.timestamps.map((t) => committedAt - t)),
-      firstRows: result.firstRows,
-    };
+    this.totals.lastCommitAt = this.clock();
   }
 
   /** Commit the spooled batches, oldest first; partitions whose spooled data was overtaken are re-read. */
@@ -508,7 +422,7 @@ export class IngestPipeline implements PartitionOwner {
     try {
       const table = await this.opts.catalog.postTable(tableForTopic(topic));
       await table.refresh();
-      committedOf = (st) => this.position(table, st.topic, st.partition);
+      committedOf = (st) => this.positions.partition(table, st.topic, st.partition);
     } catch (err) {
       if (fallback.orSkip) return [];
       if (!fallback.orFromMemory) throw err;
@@ -521,18 +435,6 @@ export class IngestPipeline implements PartitionOwner {
       return { topic: st.topic, partition: st.partition, offset: committed === null ? st.firstOffset : committed + 1n };
     });
   }
-
-  /** Where a partition's data stands: the table's txn, or further when batches wait in the spool (they commit in order). */
-  private position(table: DeltaTable, topic: string, partition: number): bigint | null {
-    const v = this.txnPosition(table, tableForTopic(topic), txnAppId(this.opts.group, topic, partition));
-    return v < 0 ? null : BigInt(v);
-  }
-
-  /** The txn version of `appId` in `table` (named `name` under the root), counting spooled commits; -1 when none. */
-  private txnPosition(table: DeltaTable, name: string, appId: string): number {
-    return Math.max(table.snapshot.txnVersion(appId) ?? -1, this.opts.spool?.positions(name).get(appId) ?? -1);
-  }
 }
 
 type Encoded = { result: PostBatchResult; schema: StructType | undefined };
-type Conflicted = { kind: 'conflict'; reason: string };

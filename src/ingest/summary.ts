@@ -24,6 +24,45 @@ export interface BatchSummary {
   }>;
 }
 
+/** The summary of a committed (or spooled) batch. */
+export function batchSummary(
+  table: string,
+  taken: ReadonlyArray<{
+    topic: string;
+    partition: number;
+    dead: unknown[];
+    skipped: number;
+    firstOffset: bigint | null;
+    lastOffset: bigint | null;
+    timestamps: number[];
+  }>,
+  result: { rows: number; duplicates: number; firstRows: BatchSummary['firstRows'] },
+  outcome: { kind: 'committed'; versions: Map<string, number> } | { kind: 'spooled' },
+  reason: FlushReason,
+  started: number,
+  committedAt: number,
+): BatchSummary {
+  return {
+    table,
+    version: outcome.kind === 'committed' ? (outcome.versions.get(table) ?? null) : null,
+    spooled: outcome.kind === 'spooled',
+    rows: result.rows,
+    deadLetters: taken.reduce((n, st) => n + st.dead.length, 0),
+    duplicates: result.duplicates,
+    skipped: taken.reduce((s, st) => s + st.skipped, 0),
+    partitions: taken.map((st) => ({
+      topic: st.topic,
+      partition: st.partition,
+      from: st.firstOffset!,
+      to: st.lastOffset!,
+    })),
+    ms: performance.now() - started,
+    reason,
+    ages: taken.flatMap((st) => st.timestamps.map((t) => committedAt - t)),
+    firstRows: result.firstRows,
+  };
+}
+
 function clip(s: string | null, n: number): string {
   if (s === null) return '';
   const one = s.replace(/\s+/g, ' ');

@@ -21,55 +21,26 @@
  *              retention removed the messages) is the earliest one accepted,
  *              with a warning; a gap is never accepted on a guess;
  *   ready    - messages flow to the pipeline.
+ *
+ * The partition states, the queue and the assignment are kept in one class:
+ * every transition (group events, fetched messages, polls, seeks) reads and
+ * writes all three.
  */
-import { Consumer, type ConsumerOptions, type Message } from '@platformatic/kafka';
+import type { ConsumerOptions } from '@platformatic/kafka';
+import {
+  kafkaConsumer,
+  type GroupConsumer,
+  type GroupConsumerFactory,
+  type GroupStream,
+  type KafkaMessage,
+} from './group-consumer.ts';
 import type { Logger } from '../logger.ts';
 import type { KafkaConnection } from '../config/config.ts';
 import type { PartitionOwner, PollingSource, SourceMessage } from '../ingest/ports.ts';
 import { sleep } from '../time.ts';
 import { needsAPerson, type ReddStreamError } from '../errors.ts';
 
-type KafkaMessage = Message<Buffer, Buffer, Buffer, Buffer>;
-
-/** The part of the client's consumer stream this source uses. */
-export interface GroupStream {
-  on(event: 'offsets', fn: () => void): unknown;
-  on(event: 'data', fn: (m: KafkaMessage) => void): unknown;
-  on(event: 'error', fn: (err: Error) => void): unknown;
-  pause(): unknown;
-  resume(): unknown;
-  /** Where the next fetch of each `topic:partition` starts. */
-  offsetsToFetch: Map<string, bigint>;
-  close(): Promise<unknown>;
-}
-
-/** The part of the client's group consumer this source uses. */
-export interface GroupConsumer {
-  assignments: Array<{ topic: string; partitions: number[] }> | null;
-  on(event: string, fn: (e: { broker?: { host: string; port: number } }) => void): unknown;
-  consume(o: {
-    topics: string[];
-    mode: 'earliest' | 'latest';
-    fallbackMode: 'earliest' | 'latest';
-    autocommit: false;
-    maxWaitTime: number;
-  }): Promise<GroupStream>;
-  listOffsets(o: {
-    topics: string[];
-    partitions: Record<string, number[]>;
-    timestamp: bigint;
-  }): Promise<Map<string, ArrayLike<bigint> | Record<number, bigint>>>;
-  commit(o: {
-    offsets: Array<{ topic: string; partition: number; offset: bigint; leaderEpoch: number }>;
-  }): Promise<unknown>;
-  close(force?: boolean): Promise<unknown>;
-}
-
-export type GroupConsumerFactory = (options: ConsumerOptions<Buffer, Buffer, Buffer, Buffer>) => GroupConsumer;
-
-/** The real client (tests give a fake). */
-export const kafkaConsumer: GroupConsumerFactory = (options) =>
-  new Consumer<Buffer, Buffer, Buffer, Buffer>(options) as unknown as GroupConsumer;
+export { kafkaConsumer, type GroupConsumer, type GroupConsumerFactory, type GroupStream } from './group-consumer.ts';
 
 export interface KafkaSourceOptions {
   bootstrapBrokers: string[];
@@ -145,52 +116,12 @@ export class KafkaSource implements PollingSource {
 
   async start(): Promise<void> {
     const { o } = this;
-    this.consumer = (o.createConsumer ?? kafkaConsumer)({
-      clientId: o.clientId,
-      groupId: o.groupId,
-      bootstrapBrokers: o.bootstrapBrokers,
-      autocommit: false,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1_000,
-      rebalanceTimeout: 20_000,
-      maxWaitTime: 250,
-      // Messages are views of the socket chunks their response arrived in:
-      // a chunk lives until the response is complete and its messages are
-      // copied into the pipeline's blocks. Chunks of a response that arrives
-      // quickly die young (a cheap scavenge frees them); a large one outlives
-      // scavenges and lingers outside the heap until a full GC. 4 MiB keeps
-      // the throughput of 8 MiB (measured) with less memory.
-      maxBytes: o.fetchMaxBytes ?? DEFAULT_FETCH_BYTES,
-      maxBytesPerPartition: Math.min(o.fetchMaxBytes ?? DEFAULT_FETCH_BYTES, DEFAULT_FETCH_BYTES),
-      retries: 5,
-      retryDelay: 500,
-      ...o.connection,
-    } as ConsumerOptions<Buffer, Buffer, Buffer, Buffer>);
+    this.consumer = (o.createConsumer ?? kafkaConsumer)(consumerOptions(o));
     this.consumer.on('consumer:group:join', () => this.onJoin());
     this.consumer.on('consumer:group:rebalance', () =>
       o.log.info('consumer group is rebalancing', { group: o.groupId }),
     );
-    // Connection health: the client reconnects by itself (or the source makes a new client
-    // after the stream failed); say what is happening. Brokers reported down stay
-    // in `this.down` across new clients, so their reconnection is reported too.
-    const down = this.down;
-    this.consumer.on('client:broker:disconnect', (e: { broker?: { host: string; port: number } }) => {
-      const b = e?.broker ? `${e.broker.host}:${e.broker.port}` : 'broker';
-      if (this.closed || this.disconnecting || down.has(b)) return;
-      down.add(b);
-      o.log.warn(
-        'lost the connection to a Kafka broker; reconnecting with backoff (consumption resumes by itself, nothing is lost)',
-        { broker: b },
-      );
-    });
-    this.consumer.on('client:broker:failed', (e: { broker?: { host: string; port: number } }) => {
-      const b = e?.broker ? `${e.broker.host}:${e.broker.port}` : 'broker';
-      o.log.debug('Kafka broker still unreachable; retrying', { broker: b });
-    });
-    this.consumer.on('client:broker:connect', (e: { broker?: { host: string; port: number } }) => {
-      const b = e?.broker ? `${e.broker.host}:${e.broker.port}` : 'broker';
-      if (down.delete(b)) o.log.info('reconnected to Kafka broker', { broker: b });
-    });
+    watchConnections(this.consumer, o.log, this.down, () => this.closed || this.disconnecting);
     this.stream = await this.consumer.consume({
       topics: o.topics,
       mode: o.autoOffsetReset,
@@ -652,4 +583,53 @@ export class KafkaSource implements PollingSource {
 function split(k: string): [string, number] {
   const i = k.lastIndexOf(':');
   return [k.slice(0, i), Number(k.slice(i + 1))];
+}
+
+function consumerOptions(o: KafkaSourceOptions): ConsumerOptions<Buffer, Buffer, Buffer, Buffer> {
+  const fetchBytes = o.fetchMaxBytes ?? DEFAULT_FETCH_BYTES;
+  return {
+    clientId: o.clientId,
+    groupId: o.groupId,
+    bootstrapBrokers: o.bootstrapBrokers,
+    autocommit: false,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    rebalanceTimeout: 20_000,
+    maxWaitTime: 250,
+    // Messages are views of the socket chunks their response arrived in: a
+    // chunk lives until its messages are copied into the pipeline's blocks, so
+    // smaller responses hold less memory (see README, Performance).
+    maxBytes: fetchBytes,
+    maxBytesPerPartition: Math.min(fetchBytes, DEFAULT_FETCH_BYTES),
+    retries: 5,
+    retryDelay: 500,
+    ...o.connection,
+  } as ConsumerOptions<Buffer, Buffer, Buffer, Buffer>;
+}
+
+/**
+ * Connection health: the client reconnects by itself (or the source makes a
+ * new client after the stream failed); say what is happening. Brokers
+ * reported down stay in `down` across new clients, so their reconnection is
+ * reported too.
+ */
+function watchConnections(consumer: GroupConsumer, log: Logger, down: Set<string>, quiet: () => boolean): void {
+  const name = (e: { broker?: { host: string; port: number } }) =>
+    e?.broker ? `${e.broker.host}:${e.broker.port}` : 'broker';
+  consumer.on('client:broker:disconnect', (e) => {
+    const b = name(e);
+    if (quiet() || down.has(b)) return;
+    down.add(b);
+    log.warn(
+      'lost the connection to a Kafka broker; reconnecting with backoff (consumption resumes by itself, nothing is lost)',
+      { broker: b },
+    );
+  });
+  consumer.on('client:broker:failed', (e) =>
+    log.debug('Kafka broker still unreachable; retrying', { broker: name(e) }),
+  );
+  consumer.on('client:broker:connect', (e) => {
+    const b = name(e);
+    if (down.delete(b)) log.info('reconnected to Kafka broker', { broker: b });
+  });
 }

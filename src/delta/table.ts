@@ -443,20 +443,7 @@ export class DeltaTable {
       await this.deleteFiles(adds);
       return res;
     }
-    let checkpointError: Error | undefined;
-    try {
-      this.current = await updateSnapshot(snap, res.version);
-    } catch (err) {
-      checkpointError = err as Error;
-    }
-    const interval = Number(this.current.tableProperty('delta.checkpointInterval') ?? 10) || 10;
-    if (!checkpointError && this.current.version === res.version && res.version > 0 && res.version % interval === 0) {
-      try {
-        await writeCheckpoint(this.store, this.current.state);
-      } catch (err) {
-        checkpointError = err as Error;
-      }
-    }
+    const checkpointError = await this.afterCommit(snap, res.version);
     return {
       kind: 'committed',
       version: res.version,
@@ -466,6 +453,28 @@ export class DeltaTable {
       bytes,
       ...(checkpointError ? { checkpointError } : {}),
     };
+  }
+
+  /**
+   * A commit of this writer landed at `version` on top of `from`: bring the
+   * snapshot up to it and write the checkpoint when `version` is a multiple
+   * of `delta.checkpointInterval`. A failure is returned, never thrown: the
+   * commit stands, and a checkpoint is only an optimisation.
+   */
+  async afterCommit(from: Snapshot, version: number): Promise<Error | undefined> {
+    try {
+      this.current = await updateSnapshot(from, version);
+    } catch (err) {
+      return err as Error;
+    }
+    const interval = Number(this.current.tableProperty('delta.checkpointInterval') ?? 10) || 10;
+    if (this.current.version !== version || version === 0 || version % interval !== 0) return undefined;
+    try {
+      await writeCheckpoint(this.store, this.current.state);
+    } catch (err) {
+      return err as Error;
+    }
+    return undefined;
   }
 
   private async deleteFiles(files: Add[]): Promise<void> {

@@ -21,6 +21,7 @@ import { DEAD_LETTER_TABLE, deadLetterBatch, type DeadLetter } from './dead-lett
 import { fileFingerprint, readLines, type LongLine } from './line-reader.ts';
 import { booleansAsIntegers } from './post-batch.ts';
 import type { TableCatalog } from './tables.ts';
+import type { Maintenance } from './maintenance.ts';
 
 export { decompressorFor, fileFingerprint, readLines, type LongLine } from './line-reader.ts';
 
@@ -31,6 +32,8 @@ export interface LoadOptions {
   batchSize?: number;
   normalise?: NormaliseOptions;
   log: Logger;
+  /** Compacts tables in the background after commits. */
+  maintenance?: Maintenance;
   /** Called about every `progressMs` with progress figures. */
   onProgress?: (p: LoadProgress) => void;
   progressMs?: number;
@@ -232,6 +235,7 @@ class FileLoad {
         this.progress.deadLetters += part.prepared.rows;
       } else {
         this.tables.get(part.table)!.done = last;
+        this.opts.maintenance?.afterCommit(this.tables.get(part.table)!.table);
         this.progress.posts += part.prepared.rows;
       }
     }

@@ -35,6 +35,7 @@ import { BatchCommitter, batchParts, type CommitOutcome } from './batch-committe
 import { planBatch } from './batch-plan.ts';
 import { Positions } from './positions.ts';
 import { replaySpool } from './spool-replayer.ts';
+import type { Maintenance } from './maintenance.ts';
 import type { PartitionOwner, SourceMessage } from './ports.ts';
 
 export type { SourceMessage } from './ports.ts';
@@ -51,6 +52,8 @@ export interface PipelineOptions {
   spool?: Spool;
   /** Where batches are parsed, normalised and encoded (default: this thread). */
   encoder?: PostBatchEncoder;
+  /** Compacts tables in the background after commits (none: no automatic maintenance). */
+  maintenance?: Maintenance;
 }
 
 /** Where the source must read a partition from again (null: where its ownership started). */
@@ -354,6 +357,7 @@ export class IngestPipeline implements PartitionOwner {
     const outcome = await this.committer.commit(batchParts(tableName, prepared.data, prepared.dead), topic);
     if (outcome.kind === 'conflict') return this.conflicted(topic, tableName, taken, outcome.reason);
     this.reportCommit(taken, outcome);
+    if (outcome.kind === 'committed') this.opts.maintenance?.afterCommit(table);
     this.buffers.markCommitted(taken);
     const summary = batchSummary(tableName, taken, result, outcome, reason, started, this.clock());
     this.count(summary);
@@ -392,7 +396,7 @@ export class IngestPipeline implements PartitionOwner {
   async replaySpool(): Promise<{ replayed: number; remaining: number; error?: Error; reseek: Reseek[] }> {
     const { spool, catalog, log, group } = this.opts;
     if (!spool) return { replayed: 0, remaining: 0, reseek: [] };
-    const r = await replaySpool(spool, catalog, log);
+    const r = await replaySpool(spool, catalog, log, (t) => this.opts.maintenance?.afterCommit(t));
     const reseek: Reseek[] = [];
     const owned = [...this.buffers.all()].filter((st) => r.dropped.has(txnAppId(group, st.topic, st.partition)));
     for (const topic of new Set(owned.map((st) => st.topic))) {

@@ -7,6 +7,7 @@
  * overtaken partitions are reported, so their owner re-reads them.
  */
 import type { Logger } from '../logger.ts';
+import type { DeltaTable } from '../delta/table.ts';
 import { partTable } from './batch-committer.ts';
 import { DEAD_LETTER_TABLE } from './dead-letters.ts';
 import type { Spool } from './spool.ts';
@@ -21,7 +22,12 @@ export interface ReplayOutcome {
   dropped: Set<string>;
 }
 
-export async function replaySpool(spool: Spool, catalog: TableCatalog, log: Logger): Promise<ReplayOutcome> {
+export async function replaySpool(
+  spool: Spool,
+  catalog: TableCatalog,
+  log: Logger,
+  onCommitted?: (table: DeltaTable) => void,
+): Promise<ReplayOutcome> {
   let replayed = 0;
   const dropped = new Set<string>();
   for (;;) {
@@ -39,6 +45,7 @@ export async function replaySpool(spool: Spool, catalog: TableCatalog, log: Logg
       const where = { table: part.table, seq: entry.seq };
       if (r.kind === 'committed') {
         log.info('spooled batch committed', { ...where, version: r.version, rows: part.prepared.rows });
+        onCommitted?.(table);
       } else if (part.prepared.txns.every((x) => table.snapshot.txnVersion(x.appId) === x.version)) {
         log.info('spooled batch was already committed (before a restart); removing it from the spool', where);
       } else {

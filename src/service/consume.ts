@@ -18,6 +18,7 @@ import { topicFor } from '../reddit/subreddit.ts';
 import { inlineEncoder, WorkerEncoder } from '../parquet/encoder.ts';
 import { choosePostBatchEncoder, NativePostBatchEncoder } from '../ingest/native-encoder.ts';
 import { Spool } from '../ingest/spool.ts';
+import { Maintenance, type MaintenanceOptions } from '../ingest/maintenance.ts';
 import { runLoop } from './run-loop.ts';
 import { garbageCollection } from '../os/requested-gc.ts';
 import { sleep } from '../time.ts';
@@ -31,6 +32,8 @@ export interface ConsumeOptions {
   untilIdleSeconds?: number;
   /** libuv's thread pool size (UV_THREADPOOL_SIZE; default 4): how many native encodes may run at once. */
   threadPoolSize?: number;
+  /** Automatic compaction settings (default: on, see ingest/maintenance.ts). */
+  maintenance?: Omit<MaintenanceOptions, 'log'>;
   /** Called with every committed batch (metrics, benchmarks). */
   onBatch?: (summary: BatchSummary) => void;
 }
@@ -66,8 +69,10 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   // Everything that may fail on bad settings (e.g. a missing CA file) before the spool is taken.
   const connection = kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8'));
   const spool = await claimSpool(cfg, o.log);
+  const maintenance = new Maintenance({ log: o.log, ...o.maintenance });
   const pipeline = new IngestPipeline({
     spool,
+    maintenance,
     group: cfg.groupId,
     policy: {
       maxMessages: cfg.batchSize,
@@ -114,6 +119,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     blocked = source.blocked();
   } finally {
     if (encoders.posts instanceof NativePostBatchEncoder) o.log.info(encoders.posts.describe());
+    await maintenance.idle();
     await source.close();
     await encoders.tables.close?.();
     await encoders.posts.close?.();

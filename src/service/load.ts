@@ -8,6 +8,7 @@ import type { UnknownFieldPolicy } from '../reddit/post-schema.ts';
 import { loadFile, type LoadProgress, type LoadResult } from '../ingest/load.ts';
 import { tableRootFor, TableCatalog } from '../ingest/tables.ts';
 import type { Logger } from '../logger.ts';
+import { Maintenance, type MaintenanceOptions } from '../ingest/maintenance.ts';
 import { isS3Uri } from '../storage/index.ts';
 import type { S3StoreOptions } from '../storage/s3.ts';
 
@@ -23,6 +24,8 @@ export interface LoadServiceOptions {
   log: Logger;
   onProgress?: (p: LoadProgress) => void;
   onFile?: (r: LoadResult) => void;
+  /** Automatic compaction settings (default: on, see ingest/maintenance.ts). */
+  maintenance?: Omit<MaintenanceOptions, 'log'>;
 }
 
 export async function runLoad(o: LoadServiceOptions): Promise<LoadResult[]> {
@@ -33,6 +36,7 @@ export async function runLoad(o: LoadServiceOptions): Promise<LoadResult[]> {
     log: o.log,
     unknownFields: o.unknownFields,
   });
+  const maintenance = new Maintenance({ log: o.log, ...o.maintenance });
   const results: LoadResult[] = [];
   for (const f of o.files) {
     const res = await loadFile(f, {
@@ -42,10 +46,12 @@ export async function runLoad(o: LoadServiceOptions): Promise<LoadResult[]> {
       normalise: { unknownFields: o.unknownFields },
       table: tableUri ? tableUri.split('/').pop() : undefined,
       onProgress: o.onProgress,
+      maintenance,
     });
     o.onFile?.(res);
     results.push(res);
   }
+  await maintenance.idle();
   return results;
 }
 

@@ -5,6 +5,7 @@
  * `_delta_log/_last_checkpoint`. A checkpoint is an optimisation: failing to
  * write one never fails the commit that triggered it.
  */
+import { tombstoneRetentionMs } from './retention.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { encodeColumns } from '../parquet/write.ts';
 import type { DeletionVector } from './actions.ts';
@@ -94,23 +95,7 @@ const dvRow = (dv: DeletionVector | null | undefined): DeltaValue =>
       }
     : null;
 
-/** Tombstone retention from `delta.deletedFileRetentionDuration` ("interval 7 days"), in ms. */
-export function tombstoneRetentionMs(configuration: Record<string, string>): number {
-  const s = configuration['delta.deletedFileRetentionDuration'] ?? 'interval 1 week';
-  const m = /^\s*(?:interval\s+)?(\d+)\s*(\w+?)s?\s*$/i.exec(s);
-  if (!m) return 7 * 86_400_000;
-  const n = Number(m[1]);
-  const unit = m[2].toLowerCase();
-  const ms: Record<string, number> = {
-    millisecond: 1,
-    second: 1000,
-    minute: 60_000,
-    hour: 3_600_000,
-    day: 86_400_000,
-    week: 604_800_000,
-  };
-  return n * (ms[unit] ?? 86_400_000);
-}
+export { tombstoneRetentionMs } from './retention.ts';
 
 /** Rows of the checkpoint (pure). */
 export function checkpointRows(state: TableState, now = Date.now()): Record<string, DeltaValue>[] {

@@ -1,7 +1,12 @@
 /**
  * Automatic table maintenance for the writers of the product (`consume`,
- * `load`, spool replay): after a commit, a table whose partitions hold
- * enough small files is compacted in the background (delta/optimize.ts).
+ * `load`, spool replay). After a commit, in the background:
+ * - a table whose partitions hold enough small files is compacted
+ *   (delta/optimize.ts);
+ * - expired log files are deleted, at most once an hour per table
+ *   (delta/log-cleanup.ts);
+ * - the table is vacuumed in full mode with its own retention at the first
+ *   commit after start and then once a day (delta/vacuum.ts).
  *
  * Invariants:
  * - Ingestion never waits for it: the check after a commit is pure and
@@ -9,12 +14,15 @@
  *   instance, so it never moves the snapshot the ingest reads positions from.
  * - Exactly-once is untouched: compaction carries no `txn`, and it commutes
  *   with the ingest's appends (their lost races are retried; see optimize.ts).
- * - At most one compaction per table at a time; a failure or conflict is
- *   logged and tried again after a later commit.
+ * - At most one maintenance task per table at a time; a failure or conflict
+ *   is logged and tried again after a later commit.
  */
 import { DeltaTable } from '../delta/table.ts';
 import { compactionSettings, needsCompaction, optimizeTable, type CompactionSettings } from '../delta/optimize.ts';
 import { describeError } from '../errors.ts';
+import { cleanUpExpiredLogs } from '../delta/log-cleanup.ts';
+import { loadSnapshot } from '../delta/snapshot.ts';
+import { vacuum } from '../delta/vacuum.ts';
 import type { Logger } from '../logger.ts';
 
 export interface MaintenanceOptions {
@@ -25,7 +33,14 @@ export interface MaintenanceOptions {
   minFiles?: number;
   /** Input bytes rewritten at once: bounds the memory a compaction takes (default 16 MiB). */
   maxRewriteBytes?: number;
+  /** Delete expired log files (default true). */
+  logCleanup?: boolean;
+  /** Vacuum every this many ms (default a day; 0: never). */
+  vacuumEveryMs?: number;
+  clock?: () => number;
 }
+
+const HOUR = 3_600_000;
 
 export const DEFAULT_COMPACT_MIN_FILES = 50;
 export const DEFAULT_SERVICE_REWRITE_BYTES = 16 * 1024 * 1024;
@@ -33,8 +48,12 @@ export const DEFAULT_SERVICE_REWRITE_BYTES = 16 * 1024 * 1024;
 export class Maintenance {
   private readonly o: MaintenanceOptions;
   private readonly running = new Map<string, Promise<void>>();
-  /** Compactions done since start, for summaries and tests. */
+  private readonly lastLogCleanup = new Map<string, number>();
+  private readonly lastVacuum = new Map<string, number>();
+  /** Tasks done since start, for summaries and tests. */
   compactions = 0;
+  vacuums = 0;
+  logCleanups = 0;
 
   constructor(o: MaintenanceOptions) {
     this.o = o;
@@ -47,16 +66,69 @@ export class Maintenance {
     });
   }
 
-  /** A commit to `table` landed: start its compaction when it is due (and none runs). */
+  /** A commit to `table` landed: start the maintenance that is due, unless some runs for it already. */
   afterCommit(table: DeltaTable): void {
-    if (this.o.compact === false) return;
     const key = table.store.url;
     if (this.running.has(key)) return;
-    const snap = table.snapshot;
-    const settings = this.settings(table);
-    if (!needsCompaction(snap.files(), snap.partitionColumns, settings)) return;
-    const run = this.compact(table, settings).finally(() => this.running.delete(key));
+    const task = this.due(table);
+    if (!task) return;
+    const run = task().finally(() => this.running.delete(key));
     this.running.set(key, run);
+  }
+
+  /** The task due for `table`, or null (pure but for the clock). */
+  private due(table: DeltaTable): (() => Promise<void>) | null {
+    const key = table.store.url;
+    const snap = table.snapshot;
+    const now = (this.o.clock ?? Date.now)();
+    const settings = this.settings(table);
+    if (this.o.compact !== false && needsCompaction(snap.files(), snap.partitionColumns, settings)) {
+      return () => this.compact(table, settings);
+    }
+    const every = this.o.vacuumEveryMs ?? 24 * HOUR;
+    if (every > 0 && now - (this.lastVacuum.get(key) ?? -Infinity) >= every) {
+      this.lastVacuum.set(key, now);
+      return () => this.vacuum(table);
+    }
+    if (this.o.logCleanup !== false && now - (this.lastLogCleanup.get(key) ?? -Infinity) >= HOUR) {
+      this.lastLogCleanup.set(key, now);
+      return () => this.cleanLog(table);
+    }
+    return null;
+  }
+
+  private async vacuum(table: DeltaTable): Promise<void> {
+    await this.step(table, 'vacuum', async () => {
+      const snap = await loadSnapshot(table.store);
+      const r = await vacuum(snap, table.store, { full: true });
+      this.vacuums++;
+      if (r.files.length) return { files_deleted: r.files.length, mb: (r.bytes / 1e6).toFixed(2) };
+      return null;
+    });
+  }
+
+  private async cleanLog(table: DeltaTable): Promise<void> {
+    await this.step(table, 'log cleanup', async () => {
+      const r = await cleanUpExpiredLogs(table.store, table.snapshot.metadata.configuration);
+      this.logCleanups++;
+      if (r.deleted)
+        {return { log_files_deleted: r.deleted, kb: (r.bytes / 1e3).toFixed(1), from_version: r.checkpointVersion };}
+      return null;
+    });
+  }
+
+  /** Run one task: log what it did (when it did something), or why it failed; never throw. */
+  private async step(table: DeltaTable, what: string, run: () => Promise<Record<string, unknown> | null>) {
+    const started = performance.now();
+    try {
+      const done = await run();
+      if (done) this.o.log.info(what, { table: table.store.url, ...done, ms: Math.round(performance.now() - started) });
+    } catch (err) {
+      this.o.log.warn(`${what} failed; the table is unchanged, tried again later`, {
+        table: table.store.url,
+        error: describeError(err),
+      });
+    }
   }
 
   private async compact(table: DeltaTable, settings: CompactionSettings): Promise<void> {

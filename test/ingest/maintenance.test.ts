@@ -76,4 +76,30 @@ describe('automatic compaction', () => {
     assert.equal(maintenance.compactions, 0);
     assert.equal((await loadSnapshot(root.store('tech'))).files().length, 5);
   });
+
+  it('vacuums at the first commit and then daily, and cleans the log at most hourly, one task at a time', async () => {
+    const root = memoryRoot();
+    let now = 0;
+    const maintenance = new Maintenance({ log: silentLogger, compact: false, clock: () => now });
+    const p = pipeline(root, maintenance);
+    await p.assign(TOPIC, 0);
+    const commitAt = async (t: number, offset: number) => {
+      now = t;
+      p.push(msg(0, offset));
+      await p.flushAll('latency');
+      await maintenance.idle();
+    };
+    await commitAt(0, 0);
+    assert.deepEqual([maintenance.vacuums, maintenance.logCleanups], [1, 0], 'vacuum first');
+    await commitAt(60_000, 1);
+    assert.deepEqual([maintenance.vacuums, maintenance.logCleanups], [1, 1], 'then the log');
+    await commitAt(30 * 60_000, 2);
+    assert.deepEqual([maintenance.vacuums, maintenance.logCleanups], [1, 1], 'nothing due within the hour');
+    await commitAt(2 * 3_600_000, 3);
+    assert.deepEqual([maintenance.vacuums, maintenance.logCleanups], [1, 2]);
+    await commitAt(25 * 3_600_000, 4);
+    assert.deepEqual([maintenance.vacuums, maintenance.logCleanups], [2, 2], 'a day later: vacuum again');
+    const ids = (await readAllRows(await loadSnapshot(root.store('tech')))).map((r) => String(r.id)).sort();
+    assert.deepEqual(ids, ['p0-0', 'p0-1', 'p0-2', 'p0-3', 'p0-4'], 'vacuum never takes a live file');
+  });
 });

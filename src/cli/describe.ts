@@ -1,7 +1,15 @@
-/** `reddit-stream describe`: schema, partitioning, protocol, version, files, bytes, checkpoint. */
-import { readLastCheckpoint, loadSnapshot, numRecords } from '../delta/snapshot.ts';
+/**
+ * `reddit-stream describe`: schema, partitioning, protocol, version, files,
+ * bytes, checkpoint, and the table's upkeep: small files, tombstones, the
+ * log's size and the last compaction among the recent commits.
+ */
+import { readHistory, readLastCheckpoint, loadSnapshot, numRecords } from '../delta/snapshot.ts';
+import { binBytes, compactionSettings, isSmall } from '../delta/optimize.ts';
+import { LOG_DIR } from '../delta/log-path.ts';
 import { typeName } from '../delta/schema.ts';
 import { openStore, type S3StoreOptions } from '../storage/index.ts';
+import type { ObjectStore } from '../storage/object-store.ts';
+import type { Snapshot } from '../delta/snapshot.ts';
 
 export async function describeLines(
   uri: string,
@@ -17,6 +25,7 @@ export async function describeLines(
     const n = numRecords(f.stats);
     rows = rows === null || n === null ? null : rows + n;
   }
+  const upkeep = await upkeepOf(store, snap);
   const info = {
     location: store.url,
     version: snap.version,
@@ -34,6 +43,7 @@ export async function describeLines(
     transactions: snap.txns().map((t) => ({ appId: t.appId, version: t.version })),
     loadedFromCheckpoint: snap.checkpointVersion,
     lastCheckpoint: last?.version ?? null,
+    ...upkeep,
   };
   if (options.format === 'json') return [JSON.stringify(info, null, 2)];
   const p = snap.protocol;
@@ -52,6 +62,10 @@ export async function describeLines(
     `files:              ${info.files}`,
     `bytes:              ${info.bytes}`,
     `rows:               ${info.rows ?? 'unknown (some files have no stats)'}`,
+    `small files:        ${info.smallFiles} (below ${(info.smallFileBytes / 1048576).toFixed(0)} MiB; reddit-stream optimize compacts them)`,
+    `tombstones:         ${info.tombstones} (removed files kept for time travel until vacuumed)`,
+    `log:                ${info.logFiles} files, ${info.logBytes} bytes`,
+    `last compaction:    ${info.lastCompaction ? `version ${info.lastCompaction.version} at ${info.lastCompaction.time}` : `none in the last ${RECENT} commits`}`,
     `last checkpoint:    ${info.lastCheckpoint ?? 'none'}`,
     'schema:',
     ...info.schema.map((f) => `  ${f.name}: ${f.type}${f.nullable ? '' : ' NOT NULL'}`),
@@ -62,4 +76,24 @@ export async function describeLines(
     out.push('application transactions:', ...info.transactions.map((t) => `  ${t.appId} = ${t.version}`));
   }
   return out;
+}
+
+/** Commits searched for the last compaction. */
+const RECENT = 100;
+
+async function upkeepOf(store: ObjectStore, snap: Snapshot) {
+  const settings = compactionSettings((k) => snap.tableProperty(k));
+  const log = await store.list(`${LOG_DIR}/`);
+  const recent = await readHistory(store, RECENT).catch(() => []);
+  const optimize = recent.find((h) => h.operation === 'OPTIMIZE');
+  return {
+    smallFiles: snap.files().filter((f) => isSmall(f, settings)).length,
+    smallFileBytes: Math.floor(binBytes(settings) * 0.75),
+    tombstones: snap.state.tombstones.size,
+    logFiles: log.length,
+    logBytes: log.reduce((n, o) => n + o.size, 0),
+    lastCompaction: optimize
+      ? { version: optimize.version, time: optimize.timestamp ? new Date(optimize.timestamp).toISOString() : null }
+      : null,
+  };
 }

@@ -27,7 +27,8 @@ import { DEAD_LETTER_TABLE, deadLetterBatch, type DeadLetter } from './dead-lett
 import { dueTopics, msUntilDue, type FlushPolicy, type FlushReason, type SourceState } from './flush-policy.ts';
 import type { BatchSummary } from './summary.ts';
 import type { TableCatalog } from './tables.ts';
-import { inlinePostBatchEncoder, packMessages, type PostBatchEncoder, type PostBatchResult } from './post-batch.ts';
+import { packMessages } from './packed-messages.ts';
+import { inlinePostBatchEncoder, type PostBatchEncoder, type PostBatchResult } from './post-batch.ts';
 import { joinAppenders } from './message-blocks.ts';
 import { PartitionBuffers, type PartitionState } from './partition-buffers.ts';
 import { attributeDeadLetters, type TakenMessages } from './dead-letter-attribution.ts';

@@ -11,7 +11,8 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadNativeAddon, NativePostBatchEncoder } from '../src/ingest/native-encoder.ts';
-import { inlinePostBatchEncoder, packMessages, type PostBatchJob } from '../src/ingest/post-batch.ts';
+import { packMessages } from '../src/ingest/packed-messages.ts';
+import { inlinePostBatchEncoder, type PostBatchJob } from '../src/ingest/post-batch.ts';
 import { generatedMessages } from '../src/reddit/generate.ts';
 import { postTableSchema } from '../src/reddit/post-schema.ts';
 

@@ -15,7 +15,8 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { packMessages, type PostBatchJob } from '../src/ingest/post-batch.ts';
+import { packMessages } from '../src/ingest/packed-messages.ts';
+import type { PostBatchJob } from '../src/ingest/post-batch.ts';
 import { postTableSchema } from '../src/reddit/post-schema.ts';
 
 const MB = (x: number) => Math.round(x / 1e6);

@@ -16,7 +16,7 @@ import { IngestPipeline, type SourceMessage } from '../src/ingest/pipeline.ts';
 import { localTableRoot, TableCatalog } from '../src/ingest/tables.ts';
 import { consoleLogger } from '../src/logger.ts';
 import { runLoop } from '../src/service/run-loop.ts';
-import { WorkerPostBatchEncoder } from '../src/ingest/post-batch.ts';
+import { WorkerPostBatchEncoder } from '../src/ingest/worker-encoder.ts';
 
 const { values: args } = parseArgs({
   options: {

@@ -7,7 +7,7 @@
  */
 import type { DeadLetter } from './dead-letters.ts';
 import { kafkaDeadLetter } from './partition-buffers.ts';
-import { packedEntry, type Packed } from './post-batch.ts';
+import { packedEntry, type Packed } from './packed-messages.ts';
 
 export interface TakenPartition {
   topic: string;

@@ -13,7 +13,7 @@
  * uses. The flush joins a topic's blocks into one packed buffer with a few
  * large copies instead of one per message.
  */
-import type { PackBuffers, Packed } from './post-batch.ts';
+import type { PackBuffers, Packed } from './packed-messages.ts';
 
 /**
  * Recycled blocks in size classes from `minBytes` to `maxBytes` (each 4x the

@@ -23,18 +23,20 @@ import { ReddStreamError } from '../errors.ts';
 import { loadNativeAddon, type NativeAddon, type NativeOutput, type NativePostEncoder } from '../os/native-addon.ts';
 
 export { defaultAddonPath, loadNativeAddon, type NativeAddon } from '../os/native-addon.ts';
+import { PackBuffers } from './packed-messages.ts';
 import {
-  DEFAULT_JOB_BYTES,
-  defaultPostWorkers,
   inlinePostBatchEncoder,
-  mergeParts,
-  PackBuffers,
-  splitJob,
-  WorkerPostBatchEncoder,
   type PostBatchEncoder,
   type PostBatchJob,
   type PostBatchResult,
 } from './post-batch.ts';
+import {
+  DEFAULT_JOB_BYTES,
+  defaultPostWorkers,
+  mergeParts,
+  splitJob,
+  WorkerPostBatchEncoder,
+} from './worker-encoder.ts';
 
 const CODECS = new Set(['snappy', 'zstd', 'gzip', 'uncompressed']);
 const ADDON_ERROR = 'addon error';

@@ -5,6 +5,7 @@
  * nulls where Reddit sends them, media/preview objects, `edited` as false or
  * an epoch float, and many subreddits. The same seed gives the same posts.
  */
+import { T3_TEMPLATE } from './post-template.ts';
 
 export interface GenerateOptions {
   seed?: number;
@@ -50,6 +51,143 @@ export function prng(seed: number): () => number {
   };
 }
 
+const FLAIRS = ['Discussion', 'News', 'Question', 'Help', 'Meta', 'Showcase'];
+const DELETED = '[deleted]';
+
+/** What a post links to: its own comments page, a hosted video, a hosted image, or another site. */
+type LinkKind = 'self' | 'video' | 'image' | 'link';
+
+/** The choices the rest of a post follows from. */
+interface PostCore {
+  /** The subreddit's index in the generator's list. */
+  subIndex: number;
+  sub: string;
+  id: string;
+  created: number;
+  kind: LinkKind;
+  selftext: string;
+  title: string;
+  author: string;
+  ups: number;
+  /** Length of a video post's video. */
+  videoSeconds: number;
+  url: string;
+  edited: number | false;
+  flair: string | null;
+}
+
+/** Where the post is and who wrote it. */
+function identityFields(c: PostCore): Record<string, unknown> {
+  return {
+    subreddit: c.sub,
+    subreddit_name_prefixed: `r/${c.sub}`,
+    subreddit_id: `t5_${(2_000_000 + c.subIndex).toString(36)}`,
+    subreddit_subscribers: 100_000 + c.subIndex * 250_000,
+    id: c.id,
+    name: `t3_${c.id}`,
+    permalink: `/r/${c.sub}/comments/${c.id}/${c.title.toLowerCase().split(' ').slice(0, 6).join('_')}/`,
+    created: c.created,
+    created_utc: c.created,
+    author: c.author,
+  };
+}
+
+/** The post's text. */
+function textFields(c: PostCore): Record<string, unknown> {
+  return {
+    title: c.title,
+    selftext: c.selftext,
+    selftext_html: c.selftext ? `<!-- SC_OFF --><div class="md"><p>${c.selftext}</p>\n</div><!-- SC_ON -->` : null,
+    is_self: c.kind === 'self',
+    edited: c.edited,
+  };
+}
+
+/** What the post links to, its thumbnail and its media. */
+function linkFields(c: PostCore): Record<string, unknown> {
+  const hosted = c.kind === 'video' || c.kind === 'image';
+  const media = c.kind === 'video' ? videoMedia(c.id, c.videoSeconds) : null;
+  return {
+    url: c.url,
+    url_overridden_by_dest: c.kind === 'self' ? undefined : c.url,
+    domain: c.kind === 'self' ? `self.${c.sub}` : new URL(c.url).hostname,
+    thumbnail: c.kind === 'self' ? 'self' : hosted ? `https://b.thumbs.redditmedia.com/${c.id}.jpg` : 'default',
+    thumbnail_height: hosted ? 140 : null,
+    thumbnail_width: hosted ? 140 : null,
+    is_reddit_media_domain: hosted,
+    post_hint: c.kind === 'image' ? 'image' : c.kind === 'video' ? 'hosted:video' : undefined,
+    is_video: c.kind === 'video',
+    media,
+    secure_media: media,
+    preview: c.kind === 'image' ? imagePreview(c.id) : undefined,
+  };
+}
+
+function videoMedia(id: string, seconds: number): Record<string, unknown> {
+  return {
+    reddit_video: {
+      bitrate_kbps: 2400,
+      fallback_url: `https://v.redd.it/${id}/DASH_720.mp4?source=fallback`,
+      height: 720,
+      width: 1280,
+      scrubber_media_url: `https://v.redd.it/${id}/DASH_96.mp4`,
+      dash_url: `https://v.redd.it/${id}/DASHPlaylist.mpd`,
+      duration: seconds,
+      hls_url: `https://v.redd.it/${id}/HLSPlaylist.m3u8`,
+      is_gif: false,
+      transcoding_status: 'completed',
+    },
+  };
+}
+
+function imagePreview(id: string): Record<string, unknown> {
+  return {
+    images: [
+      {
+        source: { url: `https://preview.redd.it/${id}.jpg?auto=webp`, width: 1080, height: 1350 },
+        resolutions: [108, 216, 320, 640].map((w) => ({
+          url: `https://preview.redd.it/${id}.jpg?width=${w}`,
+          width: w,
+          height: Math.round(w * 1.25),
+        })),
+        variants: {},
+        id: `img${id}`,
+      },
+    ],
+    enabled: true,
+  };
+}
+
+function flairFields(flair: string | null): Record<string, unknown> {
+  return {
+    link_flair_text: flair,
+    link_flair_richtext: flair ? [{ e: 'text', t: flair }] : [],
+    link_flair_css_class: flair ? flair.toLowerCase() : null,
+    link_flair_type: flair ? 'richtext' : 'text',
+  };
+}
+
+/** The fields that are empty in every post, new objects for each. */
+function emptyFields(): Record<string, unknown> {
+  return {
+    media_embed: {},
+    user_reports: [],
+    secure_media_embed: {},
+    author_flair_richtext: [],
+    gildings: {},
+    all_awardings: [],
+    awarders: [],
+    treatment_tags: [],
+    mod_reports: [],
+  };
+}
+
+/**
+ * Generates posts. A seed means one sequence of random numbers, so the same
+ * seed gives the same posts only while every post draws the same numbers in
+ * the same order: `next` draws the core choices, then the flags and counts,
+ * each in a fixed order, and builds the rest from them without drawing.
+ */
 export class PostGenerator {
   private readonly rnd: () => number;
   private readonly subs: string[];
@@ -88,172 +226,70 @@ export class PostGenerator {
 
   /** The next post object (a `t3` listing `data` object). */
   next(): Record<string, unknown> {
+    const core = this.drawCore();
+    const post = { ...T3_TEMPLATE };
+    Object.assign(
+      post,
+      this.drawFlagsAndCounts(core),
+      identityFields(core),
+      textFields(core),
+      linkFields(core),
+      flairFields(core.flair),
+      emptyFields(),
+    );
+    for (const key of Object.keys(post)) if (post[key] === undefined) delete post[key];
+    return post;
+  }
+
+  /** The post's time, place, text, author, score, link, edit time and flair, drawn in this order. */
+  private drawCore(): PostCore {
     const k = this.n++;
     this.t += this.rnd() * this.interval * 2;
-    const sub = this.subs[k % this.subs.length];
+    const subIndex = k % this.subs.length;
+    const sub = this.subs[subIndex];
     const id = (this.idBase + 1_000_000 + k).toString(36);
     const created = Math.round(this.t * 10) / 10; // Reddit sends .0 floats
     const isSelf = this.chance(0.35);
     const selftext = isSelf ? (this.chance(0.15) ? '' : this.sentence(20, 600)) : '';
     const title = this.sentence(3, 30);
-    const author = this.chance(0.02) ? '[deleted]' : `user_${this.int(1, 80_000).toString(36)}`;
+    const author = this.chance(0.02) ? DELETED : `user_${this.int(1, 80_000).toString(36)}`;
     const ups = Math.floor(Math.pow(this.rnd(), 4) * 25_000);
-    const hasVideo = !isSelf && this.chance(0.08);
-    const hasImage = !isSelf && !hasVideo && this.chance(0.4);
-    const media = hasVideo
-      ? {
-          reddit_video: {
-            bitrate_kbps: 2400,
-            fallback_url: `https://v.redd.it/${id}/DASH_720.mp4?source=fallback`,
-            height: 720,
-            width: 1280,
-            scrubber_media_url: `https://v.redd.it/${id}/DASH_96.mp4`,
-            dash_url: `https://v.redd.it/${id}/DASHPlaylist.mpd`,
-            duration: this.int(3, 600),
-            hls_url: `https://v.redd.it/${id}/HLSPlaylist.m3u8`,
-            is_gif: false,
-            transcoding_status: 'completed',
-          },
-        }
-      : null;
-    const url = isSelf
-      ? `https://www.reddit.com/r/${sub}/comments/${id}/`
-      : hasVideo
-        ? `https://v.redd.it/${id}`
-        : hasImage
-          ? `https://i.redd.it/${id}.jpg`
-          : `https://example.com/${this.words(3).replace(/ /g, '-')}`;
-    const edited = this.chance(0.08) ? created + this.int(60, 86_400) + 0.0 : false;
-    const flair = this.chance(0.4) ? this.pick(['Discussion', 'News', 'Question', 'Help', 'Meta', 'Showcase']) : null;
-    const post: Record<string, unknown> = {
-      approved_at_utc: null,
-      subreddit: sub,
-      selftext,
-      author_fullname: author === '[deleted]' ? undefined : `t2_${this.int(1, 1e9).toString(36)}`,
-      saved: false,
-      mod_reason_title: null,
+    const kind: LinkKind = isSelf ? 'self' : this.chance(0.08) ? 'video' : this.chance(0.4) ? 'image' : 'link';
+    const videoSeconds = kind === 'video' ? this.int(3, 600) : 0;
+    const url = this.drawUrl(kind, sub, id);
+    // An edit time is an epoch float like `created`.
+    const edited = this.chance(0.08) ? created + this.int(60, 86_400) : false;
+    const flair = this.chance(0.4) ? this.pick(FLAIRS) : null;
+    return { subIndex, sub, id, created, kind, selftext, title, author, ups, videoSeconds, url, edited, flair };
+  }
+
+  private drawUrl(kind: LinkKind, sub: string, id: string): string {
+    if (kind === 'self') return `https://www.reddit.com/r/${sub}/comments/${id}/`;
+    if (kind === 'video') return `https://v.redd.it/${id}`;
+    if (kind === 'image') return `https://i.redd.it/${id}.jpg`;
+    return `https://example.com/${this.words(3).replace(/ /g, '-')}`;
+  }
+
+  /** Flags and counts, drawn after the core in the order of the fields here. */
+  private drawFlagsAndCounts(c: PostCore): Record<string, unknown> {
+    return {
+      author_fullname: c.author === DELETED ? undefined : `t2_${this.int(1, 1e9).toString(36)}`,
       gilded: this.chance(0.01) ? 1 : 0,
-      clicked: false,
-      title,
-      link_flair_richtext: flair ? [{ e: 'text', t: flair }] : [],
-      subreddit_name_prefixed: `r/${sub}`,
-      hidden: false,
-      pwls: 6,
-      link_flair_css_class: flair ? flair.toLowerCase() : null,
-      downs: 0,
-      thumbnail_height: hasImage || hasVideo ? 140 : null,
-      top_awarded_type: null,
       hide_score: this.chance(0.1),
-      name: `t3_${id}`,
-      quarantine: false,
-      link_flair_text_color: 'dark',
       upvote_ratio: this.chance(0.05) ? 1 : Math.round((0.5 + this.rnd() / 2) * 100) / 100,
-      author_flair_background_color: null,
-      subreddit_type: 'public',
-      ups,
-      total_awards_received: 0,
-      media_embed: {},
-      thumbnail_width: hasImage || hasVideo ? 140 : null,
-      author_flair_template_id: null,
       is_original_content: this.chance(0.03),
-      user_reports: [],
-      secure_media: media,
-      is_reddit_media_domain: hasImage || hasVideo,
-      is_meta: false,
-      category: null,
-      secure_media_embed: {},
-      link_flair_text: flair,
-      can_mod_post: false,
-      score: ups,
-      approved_by: null,
-      is_created_from_ads_ui: false,
       author_premium: this.chance(0.1),
-      thumbnail: isSelf ? 'self' : hasImage || hasVideo ? `https://b.thumbs.redditmedia.com/${id}.jpg` : 'default',
-      edited,
-      author_flair_css_class: null,
-      author_flair_richtext: [],
-      gildings: {},
-      post_hint: hasImage ? 'image' : hasVideo ? 'hosted:video' : undefined,
       content_categories: this.chance(0.05) ? ['photography'] : null,
-      is_self: isSelf,
-      mod_note: null,
-      created,
-      link_flair_type: flair ? 'richtext' : 'text',
-      wls: 6,
       removed_by_category: this.chance(0.02) ? 'moderator' : null,
-      banned_by: null,
-      author_flair_type: 'text',
-      domain: isSelf ? `self.${sub}` : new URL(url).hostname,
-      allow_live_comments: false,
-      selftext_html: selftext ? `<!-- SC_OFF --><div class="md"><p>${selftext}</p>\n</div><!-- SC_ON -->` : null,
-      likes: null,
-      suggested_sort: null,
-      banned_at_utc: null,
-      url_overridden_by_dest: isSelf ? undefined : url,
-      view_count: null,
-      archived: false,
       no_follow: this.chance(0.6),
-      is_crosspostable: true,
-      pinned: false,
       over_18: this.chance(0.04),
-      preview: hasImage
-        ? {
-            images: [
-              {
-                source: { url: `https://preview.redd.it/${id}.jpg?auto=webp`, width: 1080, height: 1350 },
-                resolutions: [108, 216, 320, 640].map((w) => ({
-                  url: `https://preview.redd.it/${id}.jpg?width=${w}`,
-                  width: w,
-                  height: Math.round(w * 1.25),
-                })),
-                variants: {},
-                id: `img${id}`,
-              },
-            ],
-            enabled: true,
-          }
-        : undefined,
-      all_awardings: [],
-      awarders: [],
-      media_only: false,
-      can_gild: false,
       spoiler: this.chance(0.01),
       locked: this.chance(0.01),
-      author_flair_text: null,
-      treatment_tags: [],
-      visited: false,
-      removed_by: null,
-      num_reports: null,
-      distinguished: null,
-      subreddit_id: `t5_${(2_000_000 + (k % this.subs.length)).toString(36)}`,
-      author_is_blocked: false,
-      mod_reason_by: null,
-      removal_reason: null,
-      link_flair_background_color: '',
-      id,
-      is_robot_indexable: true,
-      report_reasons: null,
-      author,
-      discussion_type: null,
-      num_comments: Math.floor(ups / this.int(3, 30)),
-      send_replies: true,
-      contest_mode: false,
-      author_patreon_flair: false,
-      author_flair_text_color: null,
-      permalink: `/r/${sub}/comments/${id}/${title.toLowerCase().split(' ').slice(0, 6).join('_')}/`,
-      stickied: false,
-      url,
-      subreddit_subscribers: 100_000 + (k % this.subs.length) * 250_000,
-      created_utc: created,
+      ups: c.ups,
+      score: c.ups,
+      num_comments: Math.floor(c.ups / this.int(3, 30)),
       num_crossposts: this.chance(0.05) ? this.int(1, 5) : 0,
-      media,
-      is_video: hasVideo,
-      whitelist_status: 'all_ads',
-      parent_whitelist_status: 'all_ads',
-      mod_reports: [],
     };
-    for (const key of Object.keys(post)) if (post[key] === undefined) delete post[key];
-    return post;
   }
 
   /** The next post serialised as a JSON line (no newline). */

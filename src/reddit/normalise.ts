@@ -116,6 +116,13 @@ const CREATED_UTC = FIELD_INDEX.get('created_utc')!;
 export const MIN_EPOCH_SECONDS = -62135596800; // 0001-01-01T00:00:00Z
 export const MAX_EPOCH_SECONDS = 253402300799; // 9999-12-31T23:59:59Z
 
+/** Why a post's `id` (not a non-empty string) is refused. */
+function badIdReason(id: unknown): string {
+  return id === undefined || id === null
+    ? 'post has no "id"'
+    : `post "id" must be a non-empty string, got ${describe(id)}`;
+}
+
 function epochMicros(name: string, seconds: number): bigint {
   // Up to the last whole second of 9999: a later fraction would make the
   // stats' max (rounded up to milliseconds) fall in year 10000.
@@ -138,6 +145,10 @@ export class PostBatchBuilder {
   private duplicates = 0;
   /** One post's coerced values, reused (copied into the columns once the whole post is valid). */
   private readonly scratch = new Array<DeltaValue>(FIELD_COUNT).fill(null);
+  /** The scratch row's `edited_at` and `created_at` values and its unknown fields (policy "keep"). */
+  private editedAt: DeltaValue = null;
+  private createdAt: DeltaValue = null;
+  private unknown: Record<string, unknown> | null = null;
 
   constructor(options: NormaliseOptions = {}) {
     this.policy = options.unknownFields ?? 'keep';
@@ -189,53 +200,68 @@ export class PostBatchBuilder {
     }
     const post = obj as Record<string, unknown>;
     const id = Object.hasOwn(post, 'id') ? post.id : undefined;
-    if (typeof id !== 'string' || id === '') {
-      return {
-        ok: false,
-        reason:
-          id === undefined || id === null
-            ? 'post has no "id"'
-            : `post "id" must be a non-empty string, got ${describe(id)}`,
-      };
-    }
-    // Coerce into a scratch row first so a bad field rejects the whole
-    // message. One pass over the post's own keys (JSON.parse makes every key
-    // an own data property, "__proto__" included).
-    const values = this.scratch.fill(null);
-    let editedAt: DeltaValue = null;
-    let createdAt: DeltaValue = null;
-    let unknown: Record<string, unknown> | null = null;
-    const keep = this.policy === 'keep';
+    if (typeof id !== 'string' || id === '') return { ok: false, reason: badIdReason(id) };
+    const reason = this.coerceRow(post);
+    if (reason !== null) return { ok: false, reason };
+    const sub = typeof post.subreddit === 'string' ? post.subreddit : null;
+    const duplicate = this.storeRow(id, ref, sub);
+    return { ok: true, id, subreddit: sub, duplicate };
+  }
+
+  /**
+   * Coerce the post's fields into the scratch row (and `editedAt`,
+   * `createdAt`, `unknown`); the reason when one cannot be. The row is stored
+   * only once every field is valid, so a bad field rejects the whole message.
+   * One pass over the post's own keys (JSON.parse makes every key an own data
+   * property, "__proto__" included).
+   */
+  private coerceRow(post: Record<string, unknown>): string | null {
+    this.scratch.fill(null);
+    this.editedAt = null;
+    this.createdAt = null;
+    this.unknown = null;
     try {
       for (const name in post) {
-        if (!Object.hasOwn(post, name)) continue;
-        const i = FIELD_INDEX.get(name);
-        const raw = post[name];
-        if (typeof raw === 'object' && raw !== null && deeperThan(raw, MAX_NESTING - 1)) {
-          throw new CoercionError(`JSON nested deeper than ${MAX_NESTING} levels (field "${name}")`);
-        }
-        if (i === undefined) {
-          // A null-prototype object: a "__proto__" key stays an ordinary key.
-          if (keep) (unknown ??= Object.create(null) as Record<string, unknown>)[name] = raw;
-          continue;
-        }
-        if (i === EDITED && typeof raw === 'number') {
-          if (!Number.isFinite(raw)) {
-            throw new CoercionError(`field "edited": expected false or an epoch number, got ${raw}`);
-          }
-          values[i] = true;
-          editedAt = epochMicros('edited', raw);
-          continue;
-        }
-        values[i] = coerce(name, FIELD_TYPES[i], raw);
+        if (Object.hasOwn(post, name)) this.coerceField(name, post[name]);
       }
-      const cu = values[CREATED_UTC];
-      if (typeof cu === 'number' && Number.isFinite(cu)) createdAt = epochMicros('created_utc', cu);
+      const cu = this.scratch[CREATED_UTC];
+      if (typeof cu === 'number' && Number.isFinite(cu)) this.createdAt = epochMicros('created_utc', cu);
     } catch (err) {
-      if (err instanceof CoercionError) return { ok: false, reason: err.message };
+      if (err instanceof CoercionError) return err.message;
       throw err;
     }
-    const extra = unknown ? JSON.stringify(unknown) : null;
+    return null;
+  }
+
+  /** Coerce one field into the scratch row (or `unknown`); throws CoercionError when it cannot be. */
+  private coerceField(name: string, raw: unknown): void {
+    const i = FIELD_INDEX.get(name);
+    if (typeof raw === 'object' && raw !== null && deeperThan(raw, MAX_NESTING - 1)) {
+      throw new CoercionError(`JSON nested deeper than ${MAX_NESTING} levels (field "${name}")`);
+    }
+    if (i === undefined) {
+      // A null-prototype object: a "__proto__" key stays an ordinary key.
+      if (this.policy === 'keep') (this.unknown ??= Object.create(null) as Record<string, unknown>)[name] = raw;
+      return;
+    }
+    if (i === EDITED && typeof raw === 'number') {
+      if (!Number.isFinite(raw)) {
+        throw new CoercionError(`field "edited": expected false or an epoch number, got ${raw}`);
+      }
+      this.scratch[i] = true;
+      this.editedAt = epochMicros('edited', raw);
+      return;
+    }
+    this.scratch[i] = coerce(name, FIELD_TYPES[i], raw);
+  }
+
+  /**
+   * Copy the coerced row into the columns: a new row, or over the row of an
+   * earlier post with the same id in this segment (the last one wins).
+   * Returns whether it was such a duplicate.
+   */
+  private storeRow(id: string, ref: number, sub: string | null): boolean {
+    const extra = this.unknown ? JSON.stringify(this.unknown) : null;
     let row = this.byId.get(id);
     const duplicate = row !== undefined;
     if (row === undefined) {
@@ -248,13 +274,13 @@ export class PostBatchBuilder {
       this.duplicates++;
       this.refs[row] = ref;
     }
+    const values = this.scratch;
     for (let i = 0; i < values.length; i++) this.ordered[i][row] = values[i];
-    this.columns.created_at[row] = createdAt;
-    this.columns.edited_at[row] = editedAt;
+    this.columns.created_at[row] = this.createdAt;
+    this.columns.edited_at[row] = this.editedAt;
     if (this.policy === 'keep') this.columns[EXTRA_FIELDS_COLUMN][row] = extra;
-    const sub = typeof post.subreddit === 'string' ? post.subreddit : null;
     this.subreddits[row] = sub;
-    return { ok: true, id, subreddit: sub, duplicate };
+    return duplicate;
   }
 
   /**

@@ -162,7 +162,8 @@ function stopped(o: ProducerOptions, cycles: number, sent: number): { cycles: nu
   return { cycles, sent };
 }
 
-export async function runProducer(o: ProducerOptions): Promise<{ cycles: number; sent: number }> {
+/** The valid names among `o.subreddits` (a warning for each other one); throws when there is none. */
+function validSubreddits(o: ProducerOptions): string[] {
   const valid = o.subreddits.filter((s) => isValidSubreddit(s));
   for (const s of o.subreddits) {
     if (!isValidSubreddit(s)) {
@@ -170,7 +171,110 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
     }
   }
   if (valid.length === 0) throw new Error('no valid subreddit to poll');
+  return valid;
+}
+
+/**
+ * Publish `posts` with the state file saying they are in flight until Kafka
+ * has them all: returns how many were sent, or null on a stop while retrying
+ * (they stay pending). `resuming`: they were pending from an earlier run.
+ */
+async function publish(
+  o: ProducerOptions,
+  tracker: NewPostTracker,
+  posts: ProducerState['pending'],
+  pause: NonNullable<ProducerOptions['sleep']>,
+  resuming = false,
+): Promise<number | null> {
+  if (!resuming) await writeState(o.statePath, { ...tracker.state(), pending: posts });
+  const n = await sendAll(o, posts, pause, resuming);
+  if (n === null) return null;
+  await writeState(o.statePath, { ...tracker.state(), pending: [] });
+  return n;
+}
+
+/**
+ * The newest posts of the listing, from where the tracker stands. Re-reading
+ * the head (no anchor, e.g. after the anchor post was deleted) pages back
+ * until a post already seen, so nothing newer is skipped.
+ */
+async function readListing(o: ProducerOptions, tracker: NewPostTracker, path: string): Promise<Listing['children']> {
+  const params = tracker.params();
+  let listing = await o.client.listing(path, params);
+  let children = listing.children;
+  for (
+    let pages = 1;
+    params.before === undefined && tracker.seenCount > 0 && listing.after && pages < (o.maxCatchUpPages ?? 10);
+    pages++
+  ) {
+    if (children.some((c) => typeof c.data?.name === 'string' && tracker.hasSeen(c.data.name))) break;
+    listing = await o.client.listing(path, { limit: '100', after: listing.after });
+    children = children.concat(listing.children);
+  }
+  return children;
+}
+
+/**
+ * After a failed poll: wait and return the wait (ms), doubling from 30 s to
+ * 5 min over consecutive failures (`outage`: the previous wait, 0 after a
+ * success). Reddit down or failing for longer than the client's own retries
+ * is waited out (the next poll catches up from the last post seen); errors a
+ * person must fix, and any failure of a bounded run's last poll, are thrown.
+ */
+async function waitOutOutage(
+  o: ProducerOptions,
+  err: unknown,
+  cycles: number,
+  outage: number,
+  pause: NonNullable<ProducerOptions['sleep']>,
+): Promise<number> {
+  if (!(err instanceof ReddStreamError && err.retryable) || allCyclesDone(o, cycles)) throw err;
+  const wait = Math.min(300_000, outage ? outage * 2 : 30_000);
+  o.log.warn(
+    `Reddit is not answering; polling again in ${Math.round(wait / 1000)} s (nothing is lost: the next poll catches up from the last post seen)`,
+    { error: err.message },
+  );
+  await pause(wait, o.signal);
+  return wait;
+}
+
+/** The messages for new posts: one per post of a requested subreddit, to its topic, keyed by its fullname. */
+function messagesFor(
+  o: ProducerOptions,
+  fresh: Array<Record<string, unknown>>,
+  subs: ReadonlySet<string>,
+): ProducerState['pending'] {
+  const out = [];
+  for (const p of fresh) {
+    const sub = typeof p.subreddit === 'string' ? p.subreddit.toLowerCase() : null;
+    if (!sub || !subs.has(sub)) {
+      o.log.warn('post from an unrequested subreddit skipped', { name: p.name, subreddit: p.subreddit });
+      continue;
+    }
+    out.push({ topic: `reddit_${sub}`, key: String(p.name), value: JSON.stringify(p) });
+  }
+  return out;
+}
+
+/** The console line for one poll. */
+function cycleSummary(cycle: number, out: ProducerState['pending'], remaining: number | null, wait: number): string {
+  const bySub = new Map<string, number>();
+  for (const p of out) {
+    bySub.set(p.topic.slice('reddit_'.length), (bySub.get(p.topic.slice('reddit_'.length)) ?? 0) + 1);
+  }
+  const subs = out.length ? ` (${[...bySub].map(([s, n]) => `r/${s} ${n}`).join(', ')})` : '';
+  return `cycle ${cycle}: ${out.length} new post(s)${subs}; rate limit remaining ${remaining ?? '?'}; next poll in ${wait.toFixed(0)} s`;
+}
+
+/** Whether a bounded run (`maxCycles`) has made its last poll after `cycles` polls. */
+function allCyclesDone(o: ProducerOptions, cycles: number): boolean {
+  return o.maxCycles !== undefined && cycles >= o.maxCycles;
+}
+
+export async function runProducer(o: ProducerOptions): Promise<{ cycles: number; sent: number }> {
+  const valid = validSubreddits(o);
   const subs = new Set(valid.map((s) => s.toLowerCase()));
+  const listingPath = `/r/${valid.join('+')}/${o.postType}`;
   const pause = o.sleep ?? sleep;
   const saved = await readState(o.statePath);
   const tracker = new NewPostTracker(10_000, saved ?? undefined);
@@ -181,74 +285,30 @@ export async function runProducer(o: ProducerOptions): Promise<{ cycles: number;
     o.log.info('resuming: posts in flight at the last stop; sending the ones Kafka does not have', {
       pending: saved.pending.length,
     });
-    const n = await sendAll(o, saved.pending, pause, true);
+    const n = await publish(o, tracker, saved.pending, pause, true);
     if (n === null) return stopped(o, 0, sent);
     sent += n;
-    await writeState(o.statePath, { ...tracker.state(), pending: [] });
   }
 
   let cycles = 0;
   let outage = 0;
-  while (!o.signal?.aborted && (o.maxCycles === undefined || cycles < o.maxCycles)) {
+  while (!o.signal?.aborted && !allCyclesDone(o, cycles)) {
     cycles++;
-    const listingPath = `/r/${valid.join('+')}/${o.postType}`;
-    const params = tracker.params();
     let children: Listing['children'];
     try {
-      let listing = await o.client.listing(listingPath, params);
-      children = listing.children;
-      // Re-reading the head (no anchor, e.g. after the anchor post was deleted):
-      // page back until a post we have seen, so nothing newer is skipped.
-      for (
-        let pages = 1;
-        params.before === undefined && tracker.seenCount > 0 && listing.after && pages < (o.maxCatchUpPages ?? 10);
-        pages++
-      ) {
-        if (children.some((c) => typeof c.data?.name === 'string' && tracker.hasSeen(c.data.name))) break;
-        listing = await o.client.listing(listingPath, { limit: '100', after: listing.after });
-        children = children.concat(listing.children);
-      }
+      children = await readListing(o, tracker, listingPath);
       outage = 0;
     } catch (err) {
-      // Reddit down or failing for longer than the client's own retries: the
-      // service waits and polls again (the next poll catches up from the last
-      // post seen); only errors a person must fix end it.
-      // The last of a bounded run (--max-cycles) has no next poll: it fails.
-      if (!(err instanceof ReddStreamError && err.retryable) || (o.maxCycles !== undefined && cycles >= o.maxCycles)) {
-        throw err;
-      }
-      outage = Math.min(300_000, outage ? outage * 2 : 30_000);
-      o.log.warn(
-        `Reddit is not answering; polling again in ${Math.round(outage / 1000)} s (nothing is lost: the next poll catches up from the last post seen)`,
-        { error: err.message },
-      );
-      await pause(outage, o.signal);
+      outage = await waitOutOutage(o, err, cycles, outage, pause);
       continue;
     }
-    const fresh = tracker.accept(children);
-    const out = [];
-    for (const p of fresh) {
-      const sub = typeof p.subreddit === 'string' ? p.subreddit.toLowerCase() : null;
-      if (!sub || !subs.has(sub)) {
-        o.log.warn('post from an unrequested subreddit skipped', { name: p.name, subreddit: p.subreddit });
-        continue;
-      }
-      out.push({ topic: `reddit_${sub}`, key: String(p.name), value: JSON.stringify(p) });
-    }
-    await writeState(o.statePath, { ...tracker.state(), pending: out });
-    const n = await sendAll(o, out, pause);
+    const out = messagesFor(o, tracker.accept(children), subs);
+    const n = await publish(o, tracker, out, pause);
     if (n === null) return stopped(o, cycles, sent);
     sent += n;
-    await writeState(o.statePath, { ...tracker.state(), pending: [] });
     const wait = tracker.nextPollSeconds(o.pollSeconds ?? 10, o.maxPollSeconds ?? 300);
-    const bySub = new Map<string, number>();
-    for (const p of out) {
-      bySub.set(p.topic.slice('reddit_'.length), (bySub.get(p.topic.slice('reddit_'.length)) ?? 0) + 1);
-    }
-    o.print(
-      `cycle ${cycles}: ${out.length} new post(s)${out.length ? ` (${[...bySub].map(([s, n]) => `r/${s} ${n}`).join(', ')})` : ''}; rate limit remaining ${o.client.rate.remaining ?? '?'}; next poll in ${wait.toFixed(0)} s`,
-    );
-    if (o.maxCycles !== undefined && cycles >= o.maxCycles) break;
+    o.print(cycleSummary(cycles, out, o.client.rate.remaining, wait));
+    if (allCyclesDone(o, cycles)) break;
     await pause(wait * 1000, o.signal);
   }
   return { cycles, sent };

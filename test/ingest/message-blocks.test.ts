@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BlockAppender, BlockPool, joinAppenders } from '../../src/ingest/message-blocks.ts';
-import { PackBuffers, packedEntry, packMessages } from '../../src/ingest/post-batch.ts';
+import { PackBuffers, packedEntry, packMessages } from '../../src/ingest/packed-messages.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -18,14 +18,14 @@ import {
   NativePostBatchEncoder,
   type NativeAddon,
 } from '../../src/ingest/native-encoder.ts';
+import { packMessages } from '../../src/ingest/packed-messages.ts';
 import {
   encodePostBatch,
   inlinePostBatchEncoder,
-  packMessages,
-  WorkerPostBatchEncoder,
   type PostBatchJob,
   type PostBatchResult,
 } from '../../src/ingest/post-batch.ts';
+import { WorkerPostBatchEncoder } from '../../src/ingest/worker-encoder.ts';
 import { PostGenerator } from '../../src/reddit/generate.ts';
 import type { UnknownFieldPolicy } from '../../src/reddit/post-schema.ts';
 import { postTableSchema } from '../../src/reddit/post-schema.ts';

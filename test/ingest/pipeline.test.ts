@@ -9,12 +9,9 @@ import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
 import { IngestPipeline, tableForTopic, type SourceMessage } from '../../src/ingest/pipeline.ts';
 import { TableCatalog } from '../../src/ingest/tables.ts';
-import {
-  inlinePostBatchEncoder,
-  PackBuffers,
-  WorkerPostBatchEncoder,
-  type PostBatchEncoder,
-} from '../../src/ingest/post-batch.ts';
+import { PackBuffers } from '../../src/ingest/packed-messages.ts';
+import { inlinePostBatchEncoder, type PostBatchEncoder } from '../../src/ingest/post-batch.ts';
+import { WorkerPostBatchEncoder } from '../../src/ingest/worker-encoder.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { memoryRoot } from '../helpers/memory-root.ts';
 

@@ -2,18 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
-import {
-  encodePostBatch,
-  mergeParts,
-  normaliseJob,
-  packedEntry,
-  PackBuffers,
-  packMessages,
-  splitJob,
-  WorkerPostBatchEncoder,
-  type PostBatchJob,
-  type PostBatchResult,
-} from '../../src/ingest/post-batch.ts';
+import { packedEntry, PackBuffers, packMessages } from '../../src/ingest/packed-messages.ts';
+import { encodePostBatch, normaliseJob, type PostBatchJob, type PostBatchResult } from '../../src/ingest/post-batch.ts';
+import { mergeParts, splitJob, WorkerPostBatchEncoder } from '../../src/ingest/worker-encoder.ts';
 import { postTableSchema } from '../../src/reddit/post-schema.ts';
 
 const enc = new TextEncoder();

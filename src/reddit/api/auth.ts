@@ -63,12 +63,21 @@ export class TokenSource {
   }
 
   private async request(): Promise<Token> {
+    const { res, json } = await this.post();
+    const refusal = refusalOf(res, json);
+    if (refusal) throw refusal;
+    if (typeof json.access_token !== 'string' || typeof json.expires_in !== 'number') {
+      throw new ReddStreamError('REDDIT_UNAVAILABLE', 'Reddit token endpoint answered without access_token/expires_in');
+    }
+    this.grants++;
+    const lifetime = json.expires_in * 1000;
+    const margin = Math.min(this.o.renewMarginMs ?? 5 * 60_000, lifetime / 10);
+    return { accessToken: json.access_token, expiresAt: this.now() + lifetime - margin };
+  }
+
+  /** Ask the token endpoint for a token: its answer, and the answer's JSON body ({} when there is none). */
+  private async post(): Promise<{ res: Response; json: Record<string, unknown> }> {
     const { credentials: c, userAgent } = this.o;
-    const body = new URLSearchParams(
-      c.user && c.password
-        ? { grant_type: 'password', username: c.user, password: c.password }
-        : { grant_type: 'client_credentials' },
-    );
     const url = `${this.o.authBaseUrl ?? 'https://www.reddit.com'}/api/v1/access_token`;
     let res: Response;
     try {
@@ -79,7 +88,7 @@ export class TokenSource {
           'user-agent': userAgent,
           'content-type': 'application/x-www-form-urlencoded',
         },
-        body,
+        body: grant(c),
       });
     } catch (err) {
       throw new ReddStreamError(
@@ -91,37 +100,45 @@ export class TokenSource {
     try {
       json = (await res.json()) as Record<string, unknown>;
     } catch {
-      // handled below
+      // No JSON body: the status tells what went wrong.
     }
-    if (res.status === 401) {
-      throw new ReddStreamError(
-        'REDDIT_REFUSED',
-        'Reddit rejected the app credentials (HTTP 401): check client_id and secret_id in creds.json',
-      );
-    }
-    if (!res.ok) {
-      const transient = res.status >= 500 || res.status === 429;
-      throw new ReddStreamError(
-        transient ? 'REDDIT_UNAVAILABLE' : 'REDDIT_REFUSED',
-        `Reddit token endpoint answered HTTP ${res.status}`,
-      );
-    }
-    if (typeof json.error === 'string' || typeof json.error === 'number') {
-      const e = String(json.error);
-      const hint =
-        e === 'invalid_grant'
-          ? ': check user and password in creds.json (and that the app is a "script" app)'
-          : e === 'unsupported_grant_type'
-            ? ': the app type does not allow this grant'
-            : '';
-      throw new ReddStreamError('REDDIT_REFUSED', `Reddit refused the token request: ${e}${hint}`);
-    }
-    if (typeof json.access_token !== 'string' || typeof json.expires_in !== 'number') {
-      throw new ReddStreamError('REDDIT_UNAVAILABLE', 'Reddit token endpoint answered without access_token/expires_in');
-    }
-    this.grants++;
-    const lifetime = json.expires_in * 1000;
-    const margin = Math.min(this.o.renewMarginMs ?? 5 * 60_000, lifetime / 10);
-    return { accessToken: json.access_token, expiresAt: this.now() + lifetime - margin };
+    return { res, json };
   }
+}
+
+/** The grant asked for: the password grant when a user is configured, application-only otherwise. */
+function grant(c: RedditCredentials): URLSearchParams {
+  return new URLSearchParams(
+    c.user && c.password
+      ? { grant_type: 'password', username: c.user, password: c.password }
+      : { grant_type: 'client_credentials' },
+  );
+}
+
+/** The error a token endpoint's answer means (a failing status, or a 200 carrying `error`), or null. */
+function refusalOf(res: Response, json: Record<string, unknown>): ReddStreamError | null {
+  if (res.status === 401) {
+    return new ReddStreamError(
+      'REDDIT_REFUSED',
+      'Reddit rejected the app credentials (HTTP 401): check client_id and secret_id in creds.json',
+    );
+  }
+  if (!res.ok) {
+    const transient = res.status >= 500 || res.status === 429;
+    return new ReddStreamError(
+      transient ? 'REDDIT_UNAVAILABLE' : 'REDDIT_REFUSED',
+      `Reddit token endpoint answered HTTP ${res.status}`,
+    );
+  }
+  if (typeof json.error === 'string' || typeof json.error === 'number') {
+    const e = String(json.error);
+    const hint =
+      e === 'invalid_grant'
+        ? ': check user and password in creds.json (and that the app is a "script" app)'
+        : e === 'unsupported_grant_type'
+          ? ': the app type does not allow this grant'
+          : '';
+    return new ReddStreamError('REDDIT_REFUSED', `Reddit refused the token request: ${e}${hint}`);
+  }
+  return null;
 }

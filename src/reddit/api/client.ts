@@ -10,6 +10,9 @@ import type { Logger } from '../../logger.ts';
 import { TokenSource, type RedditCredentials } from './auth.ts';
 import { nextDelay, parseRateLimit, type RateLimitState } from './rate-limit.ts';
 
+/** What a step of a request returns when the request is to be sent again. */
+const RETRY = Symbol('retry');
+
 export interface RedditClientOptions {
   credentials: RedditCredentials;
   userAgent: string;
@@ -70,81 +73,112 @@ export class RedditClient {
     return { children: data.children, after: data.after ?? null, before: data.before ?? null };
   }
 
+  /**
+   * The JSON body of a GET, after pacing, retries and one token renewal on a
+   * 401; throws when Reddit refuses or stays unavailable past `maxRetries`.
+   */
   private async get(url: URL): Promise<unknown> {
     const max = this.o.maxRetries ?? 6;
     let renewed = false;
     for (let attempt = 0; ; attempt++) {
       const wait = this.nextAt - this.now();
       if (wait > 0) await this.sleep(wait);
-      let token: string;
-      try {
-        token = await this.tokens.get();
-      } catch (err) {
-        // The token endpoint failing for a while (5xx, 429, network) is retried like the API itself.
-        if (!(err instanceof ReddStreamError && err.retryable) || attempt >= max) throw err;
-        await this.backoff(attempt, (err as Error).message);
-        continue;
-      }
-      let res: Response;
-      try {
-        this.requests++;
-        res = await (this.o.fetch ?? fetch)(url, {
-          headers: { authorization: `bearer ${token}`, 'user-agent': this.o.userAgent },
-        });
-      } catch (err) {
-        if (attempt >= max) {
-          throw new ReddStreamError(
-            'REDDIT_UNAVAILABLE',
-            `cannot reach Reddit (${url.host}): ${(err as Error).message}`,
-          );
-        }
-        await this.backoff(attempt, `network error: ${(err as Error).message}`);
-        continue;
-      }
-      const now = this.now();
-      this.rate = parseRateLimit(res.headers, now);
-      this.nextAt = now + nextDelay(this.rate, now);
+      const token = await this.token(attempt, max);
+      if (token === RETRY) continue;
+      const res = await this.send(url, token, attempt, max);
+      if (res === RETRY) continue;
       if (res.status === 401 && !renewed) {
-        const www = res.headers.get('www-authenticate') ?? '';
-        this.o.log.info('Reddit token rejected; renewing it and retrying once', {
-          reason: /invalid_token/.test(www) ? 'invalid_token' : 'unauthorized',
-        });
         renewed = true;
-        await this.tokens.renew();
+        await this.renewRejectedToken(res);
         continue;
       }
-      if (res.status === 429) {
-        const ra = Number(res.headers.get('retry-after') ?? '');
-        const ms = Number.isFinite(ra) && ra > 0 ? ra * 1000 : 60_000;
-        this.o.log.warn(`Reddit rate limit hit (429): waiting ${Math.round(ms / 1000)} s as asked`, {});
-        this.nextAt = this.now() + ms;
-        if (attempt >= max) throw new ReddStreamError('REDDIT_UNAVAILABLE', 'Reddit keeps answering 429');
-        continue;
+      if ((await this.checkStatus(res, url, attempt, max)) === RETRY) continue;
+      const body = await this.json(res, url, attempt, max);
+      if (body !== RETRY) return body;
+    }
+  }
+
+  /** A bearer token; the token endpoint failing for a while (5xx, 429, network) is retried like the API itself. */
+  private async token(attempt: number, max: number): Promise<string | typeof RETRY> {
+    try {
+      return await this.tokens.get();
+    } catch (err) {
+      if (!(err instanceof ReddStreamError && err.retryable) || attempt >= max) throw err;
+      await this.backoff(attempt, (err as Error).message);
+      return RETRY;
+    }
+  }
+
+  /** Send the request and note the rate-limit headers of the answer; a network error is retried. */
+  private async send(url: URL, token: string, attempt: number, max: number): Promise<Response | typeof RETRY> {
+    let res: Response;
+    try {
+      this.requests++;
+      res = await (this.o.fetch ?? fetch)(url, {
+        headers: { authorization: `bearer ${token}`, 'user-agent': this.o.userAgent },
+      });
+    } catch (err) {
+      if (attempt >= max) {
+        throw new ReddStreamError('REDDIT_UNAVAILABLE', `cannot reach Reddit (${url.host}): ${(err as Error).message}`);
       }
-      if (res.status === 408 || res.status >= 500) {
-        if (attempt >= max) {
-          throw new ReddStreamError(
-            'REDDIT_UNAVAILABLE',
-            `Reddit answered HTTP ${res.status} ${max + 1} times for ${url.pathname}`,
-          );
-        }
-        await this.backoff(attempt, `HTTP ${res.status}`);
-        continue;
-      }
-      if (!res.ok) {
+      await this.backoff(attempt, `network error: ${(err as Error).message}`);
+      return RETRY;
+    }
+    const now = this.now();
+    this.rate = parseRateLimit(res.headers, now);
+    this.nextAt = now + nextDelay(this.rate, now);
+    return res;
+  }
+
+  private async renewRejectedToken(res: Response): Promise<void> {
+    const www = res.headers.get('www-authenticate') ?? '';
+    this.o.log.info('Reddit token rejected; renewing it and retrying once', {
+      reason: /invalid_token/.test(www) ? 'invalid_token' : 'unauthorized',
+    });
+    await this.tokens.renew();
+  }
+
+  /**
+   * RETRY for an answer to retry (429: after the wait Reddit asks for;
+   * 408 and 5xx: after a backoff), nothing for a success; throws for a
+   * refusal, or when the retries are used up.
+   */
+  private async checkStatus(res: Response, url: URL, attempt: number, max: number): Promise<typeof RETRY | void> {
+    if (res.status === 429) {
+      const ra = Number(res.headers.get('retry-after') ?? '');
+      const ms = Number.isFinite(ra) && ra > 0 ? ra * 1000 : 60_000;
+      this.o.log.warn(`Reddit rate limit hit (429): waiting ${Math.round(ms / 1000)} s as asked`, {});
+      this.nextAt = this.now() + ms;
+      if (attempt >= max) throw new ReddStreamError('REDDIT_UNAVAILABLE', 'Reddit keeps answering 429');
+      return RETRY;
+    }
+    if (res.status === 408 || res.status >= 500) {
+      if (attempt >= max) {
         throw new ReddStreamError(
-          'REDDIT_REFUSED',
-          `Reddit answered HTTP ${res.status} for ${url.pathname}${res.status === 403 ? ' (private, quarantined or banned subreddit, or the app lacks access)' : ''}`,
+          'REDDIT_UNAVAILABLE',
+          `Reddit answered HTTP ${res.status} ${max + 1} times for ${url.pathname}`,
         );
       }
-      try {
-        return await res.json();
-      } catch {
-        // e.g. an HTML error page with status 200 from a proxy or during an outage
-        const what = `Reddit answered ${url.pathname} with something that is not JSON (HTTP ${res.status}, ${res.headers.get('content-type') ?? 'no content type'})`;
-        if (attempt >= max) throw new ReddStreamError('REDDIT_UNAVAILABLE', what);
-        await this.backoff(attempt, what);
-      }
+      await this.backoff(attempt, `HTTP ${res.status}`);
+      return RETRY;
+    }
+    if (!res.ok) {
+      throw new ReddStreamError(
+        'REDDIT_REFUSED',
+        `Reddit answered HTTP ${res.status} for ${url.pathname}${res.status === 403 ? ' (private, quarantined or banned subreddit, or the app lacks access)' : ''}`,
+      );
+    }
+  }
+
+  /** The answer's body, or RETRY when it is not JSON (e.g. an HTML error page from a proxy or during an outage). */
+  private async json(res: Response, url: URL, attempt: number, max: number): Promise<unknown> {
+    try {
+      return await res.json();
+    } catch {
+      const what = `Reddit answered ${url.pathname} with something that is not JSON (HTTP ${res.status}, ${res.headers.get('content-type') ?? 'no content type'})`;
+      if (attempt >= max) throw new ReddStreamError('REDDIT_UNAVAILABLE', what);
+      await this.backoff(attempt, what);
+      return RETRY;
     }
   }
 

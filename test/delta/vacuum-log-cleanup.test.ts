@@ -78,7 +78,7 @@ describe('cleanUpExpiredLogs', () => {
     const { dir, store } = await table(25);
     const log = path.join(dir, '_delta_log');
     for (const f of fs.readdirSync(log))
-      if (!f.includes(pad(24)) && f !== '_last_checkpoint') age(path.join(log, f), 40);
+      {if (!f.includes(pad(24)) && f !== '_last_checkpoint') age(path.join(log, f), 40);}
     const snap = await loadSnapshot(store);
     const r = await cleanUpExpiredLogs(store, snap.metadata.configuration);
     assert.equal(r.checkpointVersion, 20);

@@ -111,8 +111,9 @@ export class Maintenance {
     await this.step(table, 'log cleanup', async () => {
       const r = await cleanUpExpiredLogs(table.store, table.snapshot.metadata.configuration);
       this.logCleanups++;
-      if (r.deleted)
-        {return { log_files_deleted: r.deleted, kb: (r.bytes / 1e3).toFixed(1), from_version: r.checkpointVersion };}
+      if (r.deleted) {
+        return { log_files_deleted: r.deleted, kb: (r.bytes / 1e3).toFixed(1), from_version: r.checkpointVersion };
+      }
       return null;
     });
   }

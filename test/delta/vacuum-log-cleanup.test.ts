@@ -77,8 +77,9 @@ describe('cleanUpExpiredLogs', () => {
   it('deletes expired commits and checkpoints; the latest version and those after the checkpoint stay readable', async () => {
     const { dir, store } = await table(25);
     const log = path.join(dir, '_delta_log');
-    for (const f of fs.readdirSync(log))
-      {if (!f.includes(pad(24)) && f !== '_last_checkpoint') age(path.join(log, f), 40);}
+    for (const f of fs.readdirSync(log)) {
+      if (!f.includes(pad(24)) && f !== '_last_checkpoint') age(path.join(log, f), 40);
+    }
     const snap = await loadSnapshot(store);
     const r = await cleanUpExpiredLogs(store, snap.metadata.configuration);
     assert.equal(r.checkpointVersion, 20);

@@ -29,66 +29,95 @@ function subredditList(s: string): string[] {
   }
 }
 
-export async function demoCommand(opts: {
+interface DemoOptions {
   tableRoot: string;
   subreddits: string;
   posts: number;
   partitions: number;
   batchSize: number;
-}): Promise<void> {
+}
+
+type DemoResult = { rows: number; commits: number; deadLetters: number; seconds: number; encoder?: string };
+
+export async function demoCommand(opts: DemoOptions): Promise<void> {
   const subs = subredditList(opts.subreddits);
   const root = nodePath.resolve(opts.tableRoot);
   out(`reddit-stream demo: ${opts.posts} generated posts per subreddit for ${subs.map((s) => 'r/' + s).join(', ')}`);
   // Fed by Kafka when a broker answers at the configured address, else in-process.
   const cfg = configFrom({});
-  const broker =
-    (await Promise.all(cfg.kafkaBrokers.map(async (b) => ((await reachable(b)) ? b : null)))).find((b) => b !== null) ??
-    null;
-  let res: { rows: number; commits: number; deadLetters: number; seconds: number; encoder?: string };
-  if (broker) {
-    out(
-      `source: Kafka broker at ${broker} (kafka_host): publishing the generated posts to ${subs.map((s) => 'reddit_' + s).join(', ')}, then consuming them; tables under ${root}`,
-    );
-    out('');
-    res = await runKafkaDemo({
-      brokers: cfg.kafkaBrokers,
-      tableRoot: root,
-      subreddits: subs,
-      postsPerSubreddit: opts.posts,
-      batchSize: opts.batchSize,
-      log: consoleLogger('warn'),
-      print: out,
-    });
-  } else {
-    out(
-      `source: in-process generator (no Kafka broker answers at ${cfg.kafkaBrokers.join(', ')}; topics ${subs.map((s) => 'reddit_' + s).join(', ')}, ${opts.partitions} partitions each); tables under ${root}`,
-    );
-    out('');
-    res = await runDemo({
-      tableRoot: root,
-      subreddits: subs,
-      postsPerSubreddit: opts.posts,
-      partitions: opts.partitions,
-      batchSize: opts.batchSize,
-      group: 'reddit-stream-demo',
-      log: consoleLogger('warn'),
-      print: out,
-    });
-  }
+  const broker = await firstReachable(cfg.kafkaBrokers);
+  const res = broker
+    ? await demoThroughKafka(broker, cfg.kafkaBrokers, subs, root, opts)
+    : await demoInProcess(cfg.kafkaBrokers, subs, root, opts);
   out('');
   out(
     `committed ${res.rows} posts in ${res.commits} commits (${res.deadLetters} dead letters) in ${res.seconds.toFixed(1)} s (${Math.round(res.rows / res.seconds)} posts/s; ${res.encoder ?? 'JavaScript encoder'})`,
   );
   out('');
+  await printDemoQuery(root, subs);
+  out('');
+  printNextSteps(root, subs, opts.tableRoot);
+}
+
+/** The first of `brokers` that accepts a connection, or null (all are tried at once). */
+async function firstReachable(brokers: string[]): Promise<string | null> {
+  const answered = await Promise.all(brokers.map(async (b) => ((await reachable(b)) ? b : null)));
+  return answered.find((b) => b !== null) ?? null;
+}
+
+async function demoThroughKafka(
+  broker: string,
+  brokers: string[],
+  subs: string[],
+  root: string,
+  opts: DemoOptions,
+): Promise<DemoResult> {
+  out(
+    `source: Kafka broker at ${broker} (kafka_host): publishing the generated posts to ${subs.map((s) => 'reddit_' + s).join(', ')}, then consuming them; tables under ${root}`,
+  );
+  out('');
+  return runKafkaDemo({
+    brokers,
+    tableRoot: root,
+    subreddits: subs,
+    postsPerSubreddit: opts.posts,
+    batchSize: opts.batchSize,
+    log: consoleLogger('warn'),
+    print: out,
+  });
+}
+
+async function demoInProcess(brokers: string[], subs: string[], root: string, opts: DemoOptions): Promise<DemoResult> {
+  out(
+    `source: in-process generator (no Kafka broker answers at ${brokers.join(', ')}; topics ${subs.map((s) => 'reddit_' + s).join(', ')}, ${opts.partitions} partitions each); tables under ${root}`,
+  );
+  out('');
+  return runDemo({
+    tableRoot: root,
+    subreddits: subs,
+    postsPerSubreddit: opts.posts,
+    partitions: opts.partitions,
+    batchSize: opts.batchSize,
+    group: 'reddit-stream-demo',
+    log: consoleLogger('warn'),
+    print: out,
+  });
+}
+
+/** Posts, mean score and newest post per subreddit, read back from the tables with SQL. */
+async function printDemoQuery(root: string, subs: string[]): Promise<void> {
   const sql = `SELECT subreddit, count(*) AS posts, round(avg(score), 1) AS avg_score, max(created_at) AS newest FROM (${subs.map((s) => `SELECT * FROM ${ident(s)}`).join(' UNION ALL ')}) GROUP BY subreddit ORDER BY posts DESC`;
   out(`query: ${sql}`);
   for (const line of await queryLines({ root, sql, format: 'table' })) out(line);
-  out('');
+}
+
+/** Where the tables are and commands to try on them (`tableRoot` as the user gave it). */
+function printNextSteps(root: string, subs: string[], tableRoot: string): void {
   out(`tables: ${subs.map((s) => nodePath.join(root, s)).join(', ')}`);
   out(
-    `try:    reddit-stream query --root ${opts.tableRoot} 'SELECT title, score FROM ${ident(subs[0])} ORDER BY score DESC LIMIT 5'`,
+    `try:    reddit-stream query --root ${tableRoot} 'SELECT title, score FROM ${ident(subs[0])} ORDER BY score DESC LIMIT 5'`,
   );
-  out(`        reddit-stream history ${nodePath.join(opts.tableRoot, subs[0])}`);
+  out(`        reddit-stream history ${nodePath.join(tableRoot, subs[0])}`);
   out("run the demo again to add the next posts: the tables remember each partition's offset (exactly-once).");
 }
 

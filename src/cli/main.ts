@@ -33,7 +33,26 @@ export function buildProgram(): Command {
     .exitOverride()
     .enablePositionalOptions()
     .showHelpAfterError();
+  // Registered in the order `--help` lists them: reading tables, streaming, then local ingestion.
+  for (const register of [
+    registerCat,
+    registerHistory,
+    registerDescribe,
+    registerQuery,
+    registerConsume,
+    registerProduce,
+    registerConfig,
+    registerSpool,
+    registerDemo,
+    registerGenerate,
+    registerLoad,
+  ]) {
+    register(program);
+  }
+  return program;
+}
 
+function registerCat(program: Command): void {
   program
     .command('cat')
     .description('print the rows of a Delta table')
@@ -45,7 +64,9 @@ export function buildProgram(): Command {
       const { catLines } = await import('./cat.ts');
       await print(catLines(table, { ...opts, s3: s3For(table) }));
     });
+}
 
+function registerHistory(program: Command): void {
   program
     .command('history')
     .description('list the commits of a Delta table, newest first')
@@ -56,7 +77,9 @@ export function buildProgram(): Command {
       const { historyLines } = await import('./history.ts');
       await print(await historyLines(table, { ...opts, s3: s3For(table) }));
     });
+}
 
+function registerDescribe(program: Command): void {
   program
     .command('describe')
     .description('show schema, partition columns, protocol, version, files and checkpoint of a Delta table')
@@ -67,7 +90,9 @@ export function buildProgram(): Command {
       const { describeLines } = await import('./describe.ts');
       await print(await describeLines(table, { ...opts, s3: s3For(table) }));
     });
+}
 
+function registerQuery(program: Command): void {
   program
     .command('query')
     .description('run SQL over Delta tables with DuckDB; each table is named by its folder')
@@ -81,28 +106,32 @@ export function buildProgram(): Command {
       const { queryLines } = await import('./query.ts');
       await print(await queryLines({ ...opts, sql, s3: s3For(opts.table ?? opts.root) }));
     });
+}
 
-  const configOptions = (cmd: Command) =>
-    cmd
-      .option('--config <file>', 'configuration file (default ./config.yaml if present)')
-      .option('--creds <file>', 'credentials file (default ./creds.json if present)')
-      .option('--subreddits <list>', 'comma-separated subreddits (overrides `subreddit`)')
-      .option('--kafka-host <hosts>', 'host, host:port, or a comma-separated list')
-      .option('--table-root <dir>', 'where the tables live')
-      .option('--group-id <id>', 'Kafka consumer group (also the txn app id prefix)')
-      .option('--batch-size <n>', 'messages per partition before a flush')
-      .option('--processing-interval <seconds>', 'flush latency limit in seconds')
-      .addOption(
-        new Option('--auto-offset-reset <where>', 'where to start partitions the tables know nothing about').choices([
-          'earliest',
-          'latest',
-        ]),
-      )
-      .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// table roots (AWS when unset)')
-      .option('--spool-dir <dir>', 'where batches wait while the table store is unavailable')
-      .option('--debug', 'verbose logs');
+/** The options of the commands that read the configuration (files, environment, these flags). */
+function withConfigOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'configuration file (default ./config.yaml if present)')
+    .option('--creds <file>', 'credentials file (default ./creds.json if present)')
+    .option('--subreddits <list>', 'comma-separated subreddits (overrides `subreddit`)')
+    .option('--kafka-host <hosts>', 'host, host:port, or a comma-separated list')
+    .option('--table-root <dir>', 'where the tables live')
+    .option('--group-id <id>', 'Kafka consumer group (also the txn app id prefix)')
+    .option('--batch-size <n>', 'messages per partition before a flush')
+    .option('--processing-interval <seconds>', 'flush latency limit in seconds')
+    .addOption(
+      new Option('--auto-offset-reset <where>', 'where to start partitions the tables know nothing about').choices([
+        'earliest',
+        'latest',
+      ]),
+    )
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// table roots (AWS when unset)')
+    .option('--spool-dir <dir>', 'where batches wait while the table store is unavailable')
+    .option('--debug', 'verbose logs');
+}
 
-  configOptions(program.command('consume'))
+function registerConsume(program: Command): void {
+  withConfigOptions(program.command('consume'))
     .description('consume reddit_<subreddit> topics from Kafka into Delta tables, exactly once')
     .option(
       '--until-idle <seconds>',
@@ -110,8 +139,10 @@ export function buildProgram(): Command {
       intArg('--until-idle'),
     )
     .action(async (opts) => (await import('./consume-commands.ts')).consumeCommand(opts));
+}
 
-  configOptions(program.command('produce'))
+function registerProduce(program: Command): void {
+  withConfigOptions(program.command('produce'))
     .description(
       'poll Reddit for new posts of the configured subreddits and publish them to Kafka, without loss or repeats',
     )
@@ -129,19 +160,25 @@ export function buildProgram(): Command {
     .addOption(new Option('--reddit-api-url <url>').hideHelp())
     .addOption(new Option('--reddit-auth-url <url>').hideHelp())
     .action(async (opts) => (await import('./produce-command.ts')).produceCommand(opts));
+}
 
-  configOptions(program.command('config'))
+function registerConfig(program: Command): void {
+  withConfigOptions(program.command('config'))
     .description('print the resolved configuration (secrets masked)')
     .action(async (opts) => (await import('./consume-commands.ts')).configCommand(opts));
+}
 
+function registerSpool(program: Command): void {
   const spool = program.command('spool').description('batches kept locally while the table store was unavailable');
-  configOptions(spool.command('list'))
+  withConfigOptions(spool.command('list'))
     .description('list spooled batches (oldest first)')
     .action(async (opts) => print(await (await import('./spool-commands.ts')).spoolListLines(opts)));
-  configOptions(spool.command('replay'))
+  withConfigOptions(spool.command('replay'))
     .description('commit spooled batches now, in order (exactly once)')
     .action(async (opts) => print(await (await import('./spool-commands.ts')).spoolReplayLines(opts)));
+}
 
+function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('run the ingest pipeline on generated posts into local Delta tables (no servers needed)')
@@ -151,7 +188,9 @@ export function buildProgram(): Command {
     .option('--partitions <n>', 'partitions per topic', intArg('--partitions'), 2)
     .option('--batch-size <n>', 'messages per partition buffer before a flush', intArg('--batch-size'), 1000)
     .action(async (opts) => (await import('./ingest-commands.ts')).demoCommand(opts));
+}
 
+function registerGenerate(program: Command): void {
   program
     .command('generate')
     .description('write deterministic synthetic Reddit posts as NDJSON')
@@ -160,7 +199,9 @@ export function buildProgram(): Command {
     .option('--subreddits <list>', 'comma-separated subreddits (default: 12 common ones)')
     .option('--out <file>', 'write to this file (.gz compresses) instead of stdout')
     .action(async (opts) => (await import('./ingest-commands.ts')).generateCommand(opts));
+}
 
+function registerLoad(program: Command): void {
   program
     .command('load')
     .description('backfill posts from NDJSON files (.gz, .zst too) into Delta tables, idempotently')
@@ -174,8 +215,6 @@ export function buildProgram(): Command {
         .default('keep'),
     )
     .action(async (files: string[], opts) => (await import('./ingest-commands.ts')).loadCommand(files, opts));
-
-  return program;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -8,6 +8,7 @@ import {
   DEFAULT_QUERY_CACHE,
   DEFAULT_QUERY_CACHE_MAX_BYTES,
   openSession,
+  type QuerySession,
   pruneQueryCache,
   registerTable,
   str,
@@ -60,6 +61,23 @@ function cell(v: unknown): string {
 }
 
 export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
+  checkTableOptions(opts);
+  const tables = await tablesToQuery(opts);
+  const session = await openSession();
+  try {
+    const target = await pruningTarget(session, opts.sql);
+    const cacheDir = opts.cacheDir ?? DEFAULT_QUERY_CACHE;
+    const inUse = await registerTables(session, tables, target, cacheDir, opts);
+    // Remote files are cached locally; keep the cache bounded (files this query reads stay).
+    await pruneQueryCache(cacheDir, opts.cacheMaxBytes ?? DEFAULT_QUERY_CACHE_MAX_BYTES, inUse);
+    const reader = await runQuery(session, opts.sql, tables);
+    return formatRows(reader.columnNames(), reader.getRowObjectsJson(), opts.format ?? 'table');
+  } finally {
+    session.close();
+  }
+}
+
+function checkTableOptions(opts: QueryCliOptions): void {
   if (!!opts.root === !!opts.table) {
     throw new ReddStreamError(
       'USAGE',
@@ -69,57 +87,72 @@ export async function queryLines(opts: QueryCliOptions): Promise<string[]> {
   if (opts.version !== undefined && !opts.table) {
     throw new ReddStreamError('USAGE', '--version needs --table (tables under a root have different versions)');
   }
-  const tables = opts.table
-    ? new Map([[opts.table.replace(/\/+$/, '').split('/').pop()!, opts.table]])
-    : isS3Uri(opts.root!)
-      ? await discoverS3Tables(opts.root!, opts.s3)
-      : discoverTables(opts.root!);
-  const session = await openSession();
+}
+
+/** The tables the query may read, by name: the one --table, or every table under --root. */
+async function tablesToQuery(opts: QueryCliOptions): Promise<Map<string, string>> {
+  if (opts.table) return new Map([[opts.table.replace(/\/+$/, '').split('/').pop()!, opts.table]]);
+  return isS3Uri(opts.root!) ? await discoverS3Tables(opts.root!, opts.s3) : discoverTables(opts.root!);
+}
+
+type PruningTarget = ReturnType<typeof extractPredicates>;
+
+/** The table and predicates files can be pruned by, from DuckDB's parse of the SQL (null: prune nothing). */
+async function pruningTarget(session: QuerySession, sql: string): Promise<PruningTarget> {
   try {
-    let target: ReturnType<typeof extractPredicates> = null;
-    try {
-      const parsed = await session.connection.runAndReadAll(`SELECT json_serialize_sql(${str(opts.sql)})`);
-      target = extractPredicates(JSON.parse(String(parsed.getRows()[0][0])));
-    } catch {
-      target = null;
-    }
-    const cacheDir = opts.cacheDir ?? DEFAULT_QUERY_CACHE;
-    const inUse = new Set<string>();
-    for (const [name, location] of tables) {
-      const snap = await loadSnapshot(openStore(location, opts.s3), { version: opts.version });
-      const preds = target && target.table.toLowerCase() === name.toLowerCase() ? target.predicates : [];
-      const r = await registerTable(
-        session,
-        name,
-        snap,
-        preds.length ? (a) => fileMayMatch(a, preds, snap.schema, snap.partitionColumns) : undefined,
-        cacheDir,
-      );
-      for (const p of r.paths) inUse.add(p);
-      opts.onPrune?.(name, r.files, r.pruned);
-    }
-    // Remote files are cached locally; keep the cache bounded (files this query reads stay).
-    await pruneQueryCache(cacheDir, opts.cacheMaxBytes ?? DEFAULT_QUERY_CACHE_MAX_BYTES, inUse);
-    let reader;
-    try {
-      reader = await session.connection.runAndReadAll(opts.sql);
-    } catch (err) {
-      const names = [...tables.keys()];
-      throw new ReddStreamError(
-        'QUERY_FAILED',
-        `query failed: ${(err as Error).message.split('\n')[0]} (tables: ${names.length ? names.join(', ') : 'none found'})`,
-      );
-    }
-    const columns = reader.columnNames();
-    const rows = reader.getRowObjectsJson();
-    const format = opts.format ?? 'table';
-    if (format === 'ndjson') return rows.map((r) => JSON.stringify(r));
-    if (format === 'csv') return [csvLine(columns), ...rows.map((r) => csvLine(columns.map((c) => cell(r[c]))))];
-    return renderTable(
-      columns,
-      rows.map((r) => columns.map((c) => cell(r[c]))),
-    );
-  } finally {
-    session.close();
+    const parsed = await session.connection.runAndReadAll(`SELECT json_serialize_sql(${str(sql)})`);
+    return extractPredicates(JSON.parse(String(parsed.getRows()[0][0])));
+  } catch {
+    return null;
   }
+}
+
+/** Make each table available as a view, pruned by the target's predicates; returns the cached files in use. */
+async function registerTables(
+  session: QuerySession,
+  tables: Map<string, string>,
+  target: PruningTarget,
+  cacheDir: string,
+  opts: QueryCliOptions,
+): Promise<Set<string>> {
+  const inUse = new Set<string>();
+  for (const [name, location] of tables) {
+    const snap = await loadSnapshot(openStore(location, opts.s3), { version: opts.version });
+    const preds = target && target.table.toLowerCase() === name.toLowerCase() ? target.predicates : [];
+    const r = await registerTable(
+      session,
+      name,
+      snap,
+      preds.length ? (a) => fileMayMatch(a, preds, snap.schema, snap.partitionColumns) : undefined,
+      cacheDir,
+    );
+    for (const p of r.paths) inUse.add(p);
+    opts.onPrune?.(name, r.files, r.pruned);
+  }
+  return inUse;
+}
+
+async function runQuery(session: QuerySession, sql: string, tables: Map<string, string>) {
+  try {
+    return await session.connection.runAndReadAll(sql);
+  } catch (err) {
+    const names = [...tables.keys()];
+    throw new ReddStreamError(
+      'QUERY_FAILED',
+      `query failed: ${(err as Error).message.split('\n')[0]} (tables: ${names.length ? names.join(', ') : 'none found'})`,
+    );
+  }
+}
+
+function formatRows(
+  columns: string[],
+  rows: Record<string, unknown>[],
+  format: NonNullable<QueryCliOptions['format']>,
+): string[] {
+  if (format === 'ndjson') return rows.map((r) => JSON.stringify(r));
+  if (format === 'csv') return [csvLine(columns), ...rows.map((r) => csvLine(columns.map((c) => cell(r[c]))))];
+  return renderTable(
+    columns,
+    rows.map((r) => columns.map((c) => cell(r[c]))),
+  );
 }

@@ -242,40 +242,12 @@ export function normaliseAction(raw: unknown, where: string): LogAction | null {
       return { protocol: o };
     case 'metaData':
       return { metaData: o };
-    case 'add': {
-      const a: Add = {
-        path: reqStr(o, 'path', where),
-        partitionValues: strMap(o.partitionValues, where, 'add.partitionValues'),
-        size: reqNum(o, 'size', where),
-        modificationTime: num(o.modificationTime) ?? 0,
-        dataChange: o.dataChange !== false,
-      };
-      if (typeof o.stats === 'string') a.stats = o.stats;
-      if (o.tags) a.tags = strMap(o.tags, where, 'add.tags') as Record<string, string>;
-      const dv = deletionVector(o.deletionVector, where);
-      if (dv) a.deletionVector = dv;
-      if (num(o.baseRowId) !== undefined) a.baseRowId = num(o.baseRowId);
-      if (num(o.defaultRowCommitVersion) !== undefined) a.defaultRowCommitVersion = num(o.defaultRowCommitVersion);
-      return { add: a };
-    }
-    case 'remove': {
-      const r: Remove = { path: reqStr(o, 'path', where), dataChange: o.dataChange !== false };
-      const ts = num(o.deletionTimestamp);
-      if (ts !== undefined) r.deletionTimestamp = ts;
-      if (typeof o.extendedFileMetadata === 'boolean') r.extendedFileMetadata = o.extendedFileMetadata;
-      if (o.partitionValues) r.partitionValues = strMap(o.partitionValues, where, 'remove.partitionValues');
-      const size = num(o.size);
-      if (size !== undefined) r.size = size;
-      const dv = deletionVector(o.deletionVector, where);
-      if (dv) r.deletionVector = dv;
-      return { remove: r };
-    }
-    case 'txn': {
-      const t: Txn = { appId: reqStr(o, 'appId', where), version: reqNum(o, 'version', where) };
-      const lu = num(o.lastUpdated);
-      if (lu !== undefined) t.lastUpdated = lu;
-      return { txn: t };
-    }
+    case 'add':
+      return { add: normaliseAdd(o, where) };
+    case 'remove':
+      return { remove: normaliseRemove(o, where) };
+    case 'txn':
+      return { txn: normaliseTxn(o, where) };
     case 'commitInfo':
       return { commitInfo: o };
     case 'cdc':
@@ -293,6 +265,44 @@ export function normaliseAction(raw: unknown, where: string): LogAction | null {
     case 'sidecar':
       return { sidecar: o };
   }
+}
+
+/** Required fields checked, optional ones copied when present; `dataChange` is true unless it is false. */
+function normaliseAdd(o: Record<string, unknown>, where: string): Add {
+  const a: Add = {
+    path: reqStr(o, 'path', where),
+    partitionValues: strMap(o.partitionValues, where, 'add.partitionValues'),
+    size: reqNum(o, 'size', where),
+    modificationTime: num(o.modificationTime) ?? 0,
+    dataChange: o.dataChange !== false,
+  };
+  if (typeof o.stats === 'string') a.stats = o.stats;
+  if (o.tags) a.tags = strMap(o.tags, where, 'add.tags') as Record<string, string>;
+  const dv = deletionVector(o.deletionVector, where);
+  if (dv) a.deletionVector = dv;
+  if (num(o.baseRowId) !== undefined) a.baseRowId = num(o.baseRowId);
+  if (num(o.defaultRowCommitVersion) !== undefined) a.defaultRowCommitVersion = num(o.defaultRowCommitVersion);
+  return a;
+}
+
+function normaliseRemove(o: Record<string, unknown>, where: string): Remove {
+  const r: Remove = { path: reqStr(o, 'path', where), dataChange: o.dataChange !== false };
+  const ts = num(o.deletionTimestamp);
+  if (ts !== undefined) r.deletionTimestamp = ts;
+  if (typeof o.extendedFileMetadata === 'boolean') r.extendedFileMetadata = o.extendedFileMetadata;
+  if (o.partitionValues) r.partitionValues = strMap(o.partitionValues, where, 'remove.partitionValues');
+  const size = num(o.size);
+  if (size !== undefined) r.size = size;
+  const dv = deletionVector(o.deletionVector, where);
+  if (dv) r.deletionVector = dv;
+  return r;
+}
+
+function normaliseTxn(o: Record<string, unknown>, where: string): Txn {
+  const t: Txn = { appId: reqStr(o, 'appId', where), version: reqNum(o, 'version', where) };
+  const lu = num(o.lastUpdated);
+  if (lu !== undefined) t.lastUpdated = lu;
+  return t;
 }
 
 /** Parse a commit file (newline-delimited JSON actions). `where` names the file in errors. */

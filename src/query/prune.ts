@@ -7,7 +7,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- DuckDB's serialized statement is untyped JSON, read defensively field by field */
 import type { Add } from '../delta/actions.ts';
-import type { DataType, StructType } from '../delta/schema.ts';
+import type { DataType, StructField, StructType } from '../delta/schema.ts';
 import { compareCodePoints } from '../storage/object-store.ts';
 import { parseDate, parseTimestampMicros } from '../delta/values.ts';
 
@@ -215,61 +215,69 @@ export function fileMayMatch(
   schema: StructType,
   partitionColumns: string[],
 ): boolean {
-  let stats: any = null;
+  let stats: any = null; // parsed when a predicate first needs them
   for (const p of predicates) {
     const f = schema.fields.find((x) => x.name.toLowerCase() === p.column.toLowerCase());
     if (!f) continue;
     const cmp = comparatorFor(f.type);
     if (!cmp) continue;
-    const isTs = f.type.kind === 'primitive' && (f.type.name === 'timestamp' || f.type.name === 'timestamp_ntz');
     if (partitionColumns.includes(f.name)) {
-      const v = add.partitionValues[f.name] ?? null;
-      if (v === null) return false; // NULL never satisfies a comparison
-      const c = cmp(v, p.value);
-      if (c === null) continue;
-      if (!test(c, p.op)) return false;
+      if (!partitionValueMayMatch(add.partitionValues[f.name] ?? null, p, cmp)) return false;
       continue;
     }
-    if (stats === null) {
-      try {
-        stats = add.stats ? JSON.parse(add.stats) : {};
-      } catch {
-        stats = {};
-      }
-    }
-    const min = lookup(stats.minValues, f.name);
-    let max = lookup(stats.maxValues, f.name);
-    if (isTs && typeof max === 'string') {
-      // Other writers truncate timestamp max to milliseconds: widen by 1 ms.
-      try {
-        max = formatWidened(parseTimestampMicros(max) + 1000n);
-      } catch {
-        max = undefined;
-      }
-    }
-    if (min === undefined || max === undefined || min === null || max === null) continue;
-    const cMin = cmp(min, p.value),
-      cMax = cmp(max, p.value);
-    if (cMin === null || cMax === null) continue;
-    switch (p.op) {
-      case '=':
-        if (cMin > 0 || cMax < 0) return false;
-        break;
-      case '<':
-        if (cMin >= 0) return false;
-        break;
-      case '<=':
-        if (cMin > 0) return false;
-        break;
-      case '>':
-        if (cMax <= 0) return false;
-        break;
-      case '>=':
-        if (cMax < 0) return false;
-        break;
-    }
+    if (stats === null) stats = parseStats(add);
+    if (!statsMayMatch(stats, f, p, cmp)) return false;
   }
   return true;
+}
+
+function partitionValueMayMatch(v: string | null, p: Predicate, cmp: Cmp): boolean {
+  if (v === null) return false; // NULL never satisfies a comparison
+  const c = cmp(v, p.value);
+  return c === null || test(c, p.op);
+}
+
+/** The add's stats JSON; unreadable or absent stats are no stats. */
+function parseStats(add: Add): any {
+  try {
+    return add.stats ? JSON.parse(add.stats) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Whether the column's min/max in the file's stats leave room for a value satisfying `p` (no stats: yes). */
+function statsMayMatch(stats: any, f: StructField, p: Predicate, cmp: Cmp): boolean {
+  const isTs = f.type.kind === 'primitive' && (f.type.name === 'timestamp' || f.type.name === 'timestamp_ntz');
+  const min = lookup(stats.minValues, f.name);
+  let max = lookup(stats.maxValues, f.name);
+  if (isTs && typeof max === 'string') max = widenedTimestampMax(max);
+  if (min === undefined || max === undefined || min === null || max === null) return true;
+  const cMin = cmp(min, p.value),
+    cMax = cmp(max, p.value);
+  if (cMin === null || cMax === null) return true;
+  // Each case negates "the range provably misses the value", so an unordered comparison (NaN) keeps the file.
+  switch (p.op) {
+    case '=':
+      return !(cMin > 0 || cMax < 0);
+    case '<':
+      return !(cMin >= 0);
+    case '<=':
+      return !(cMin > 0);
+    case '>':
+      return !(cMax <= 0);
+    case '>=':
+      return !(cMax < 0);
+  }
+}
+
+/** Other writers truncate a timestamp max to milliseconds: the max widened by 1 ms (undefined when unreadable). */
+function widenedTimestampMax(max: string): string | undefined {
+  try {
+    return formatWidened(parseTimestampMicros(max) + 1000n);
+  } catch {
+    return undefined;
+  }
 }
 
 function test(c: number, op: Op): boolean {

@@ -295,56 +295,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
+  /** The store's error for a failed S3 call: NotFoundError, or a coded ReddStreamError saying what to do. */
   private mapError(err: unknown, path: string, op: string): Error {
     const where = `s3://${this.bucket}/${this.key(path)}`;
-    if (isServiceError(err)) {
-      const status = err.$metadata.httpStatusCode;
-      switch (err.name) {
-        case 'NoSuchKey':
-        case 'NotFound':
-          return new NotFoundError(where, { cause: err });
-        case 'NoSuchBucket':
-          return new ReddStreamError(
-            'STORAGE_REFUSED',
-            `bucket "${this.bucket}" does not exist (${op} ${where}): create it or fix the table URI`,
-            { cause: err },
-          );
-        case 'InvalidAccessKeyId':
-        case 'XAdminUserNotFound':
-        case 'InvalidClientTokenId':
-          return new ReddStreamError(
-            'STORAGE_REFUSED',
-            `S3 rejected the access key for ${where}: check aws_client in creds.json or AWS_ACCESS_KEY_ID`,
-            { cause: err },
-          );
-        case 'SignatureDoesNotMatch':
-          return new ReddStreamError(
-            'STORAGE_REFUSED',
-            `S3 rejected the request signature for ${where}: the secret key is wrong (aws_secret in creds.json or AWS_SECRET_ACCESS_KEY)`,
-            { cause: err },
-          );
-        case 'AccessDenied':
-          return new ReddStreamError(
-            'STORAGE_REFUSED',
-            `access denied to ${op} ${where}: grant s3:GetObject, s3:PutObject, s3:ListBucket and s3:DeleteObject on the bucket to these credentials`,
-            { cause: err },
-          );
-      }
-      const retryable = status === undefined || status >= 500 || status === 429;
-      return new ReddStreamError(
-        retryable ? 'STORAGE_UNAVAILABLE' : 'STORAGE_REFUSED',
-        `S3 ${op} of ${where} failed: ${err.name}${status ? ` (HTTP ${status})` : ''}`,
-        { cause: err },
-      );
-    }
+    if (isServiceError(err)) return serviceError(err, this.bucket, where, op);
     const code = (err as NodeJS.ErrnoException)?.code;
-    if (
-      code === 'ECONNREFUSED' ||
-      code === 'ENOTFOUND' ||
-      code === 'EAI_AGAIN' ||
-      code === 'ECONNRESET' ||
-      code === 'ETIMEDOUT'
-    ) {
+    if (code !== undefined && UNREACHABLE.has(code)) {
       return new ReddStreamError(
         'STORAGE_UNAVAILABLE',
         `cannot reach the S3 endpoint ${this.o.endpoint ?? '(AWS)'} to ${op} ${where} (${code}): check s3_endpoint and that the server is running`,
@@ -362,4 +318,42 @@ export class S3ObjectStore implements ObjectStore {
     }
     return new ReddStreamError('STORAGE_UNAVAILABLE', `S3 ${op} of ${where} failed: ${msg}`, { cause: err });
   }
+}
+
+/** Network errors meaning the endpoint cannot be reached (worth retrying later). */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT']);
+
+/**
+ * The store's error for an error answer of S3: a missing object, a refusal
+ * that only the user can fix (bucket, keys, permissions, other 4xx), or a
+ * failure worth retrying (5xx, throttling, no status).
+ */
+function serviceError(err: S3ServiceException, bucket: string, where: string, op: string): Error {
+  const refused = (message: string) => new ReddStreamError('STORAGE_REFUSED', message, { cause: err });
+  switch (err.name) {
+    case 'NoSuchKey':
+    case 'NotFound':
+      return new NotFoundError(where, { cause: err });
+    case 'NoSuchBucket':
+      return refused(`bucket "${bucket}" does not exist (${op} ${where}): create it or fix the table URI`);
+    case 'InvalidAccessKeyId':
+    case 'XAdminUserNotFound':
+    case 'InvalidClientTokenId':
+      return refused(`S3 rejected the access key for ${where}: check aws_client in creds.json or AWS_ACCESS_KEY_ID`);
+    case 'SignatureDoesNotMatch':
+      return refused(
+        `S3 rejected the request signature for ${where}: the secret key is wrong (aws_secret in creds.json or AWS_SECRET_ACCESS_KEY)`,
+      );
+    case 'AccessDenied':
+      return refused(
+        `access denied to ${op} ${where}: grant s3:GetObject, s3:PutObject, s3:ListBucket and s3:DeleteObject on the bucket to these credentials`,
+      );
+  }
+  const status = err.$metadata.httpStatusCode;
+  const retryable = status === undefined || status >= 500 || status === 429;
+  return new ReddStreamError(
+    retryable ? 'STORAGE_UNAVAILABLE' : 'STORAGE_REFUSED',
+    `S3 ${op} of ${where} failed: ${err.name}${status ? ` (HTTP ${status})` : ''}`,
+    { cause: err },
+  );
 }

@@ -46,6 +46,8 @@ export function buildProgram(): Command {
     registerDemo,
     registerGenerate,
     registerLoad,
+    registerOptimize,
+    registerVacuum,
   ]) {
     register(program);
   }
@@ -241,3 +243,45 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
 });
 process.exitCode = await main(process.argv);
+
+function registerOptimize(program: Command): void {
+  program
+    .command('optimize')
+    .description('compact the small files of a Delta table (or of every table under --root), keeping every row')
+    .argument('[table]', 'table location')
+    .option('--root <dir>', 'every table under this directory or s3:// prefix')
+    .option(
+      '--max-rewrite-mb <n>',
+      'MiB of input rewritten at once: bounds memory (default 32)',
+      intArg('--max-rewrite-mb'),
+    )
+    .action(async (table: string | undefined, opts: { root?: string; maxRewriteMb?: number }) => {
+      const { optimizeLines } = await import('./maintenance-commands.ts');
+      await print(await optimizeLines({ table, ...opts, s3: s3For(table ?? opts.root) }));
+    });
+}
+
+function registerVacuum(program: Command): void {
+  program
+    .command('vacuum')
+    .description("delete data files a Delta table no longer needs (removed longer ago than the table's retention)")
+    .argument('[table]', 'table location')
+    .option('--root <dir>', 'every table under this directory or s3:// prefix')
+    .option(
+      '--retain-hours <n>',
+      "keep files removed within this many hours (default: the table's, 168)",
+      intArg('--retain-hours'),
+    )
+    .option('--dry-run', 'list what would be deleted, delete nothing')
+    .option('--full', 'also delete old files no version references (left by crashed writers)')
+    .option('--force', "allow a retention shorter than the table's")
+    .action(
+      async (
+        table: string | undefined,
+        opts: { root?: string; retainHours?: number; dryRun?: boolean; full?: boolean; force?: boolean },
+      ) => {
+        const { vacuumLines } = await import('./maintenance-commands.ts');
+        await print(await vacuumLines({ table, ...opts, s3: s3For(table ?? opts.root) }));
+      },
+    );
+}

@@ -36,6 +36,16 @@ export interface Config {
   spoolMaxBytes: number;
   /** Bytes polled between garbage collections the service asks for (0: left to V8). */
   gcEveryBytes: number;
+  /** Compact tables automatically after commits (see ingest/maintenance.ts). */
+  compact: boolean;
+  /** Small files in a partition that start a compaction. */
+  compactMinFiles: number;
+  /** Input bytes a compaction rewrites at once (bounds its memory). */
+  compactMaxRewriteBytes: number;
+  /** Hours between automatic full vacuums (0: never). */
+  vacuumEveryHours: number;
+  /** Delete expired log files automatically. */
+  logCleanup: boolean;
   creds: {
     clientId?: string;
     secretId?: string;
@@ -69,6 +79,11 @@ export const DEFAULTS: Omit<Config, 'creds'> = {
   spoolDir: './spool',
   spoolMaxBytes: 1024 * 1024 * 1024,
   gcEveryBytes: 24 * 1024 * 1024,
+  compact: true,
+  compactMinFiles: 50,
+  compactMaxRewriteBytes: 16 * 1024 * 1024,
+  vacuumEveryHours: 24,
+  logCleanup: true,
 };
 
 /** Raw values by config key, from one source (file, env, flags). */

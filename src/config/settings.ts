@@ -206,6 +206,16 @@ export const SETTINGS: readonly Setting[] = [
   setting('spool_dir', ['REDDIT_STREAM_SPOOL_DIR'], 'spoolDir', textOr(DEFAULTS.spoolDir)),
   setting('spool_max_bytes', ['REDDIT_STREAM_SPOOL_MAX_BYTES'], 'spoolMaxBytes', integer(MIB)),
   setting('gc_every_bytes', ['REDDIT_STREAM_GC_EVERY_BYTES'], 'gcEveryBytes', gcEveryBytes),
+  setting('compact', ['REDDIT_STREAM_COMPACT'], 'compact', boolean),
+  setting('compact_min_files', ['REDDIT_STREAM_COMPACT_MIN_FILES'], 'compactMinFiles', integer(2)),
+  setting(
+    'compact_max_rewrite_bytes',
+    ['REDDIT_STREAM_COMPACT_MAX_REWRITE_BYTES'],
+    'compactMaxRewriteBytes',
+    integer(MIB),
+  ),
+  setting('vacuum_every_hours', ['REDDIT_STREAM_VACUUM_EVERY_HOURS'], 'vacuumEveryHours', number(0)),
+  setting('log_cleanup', ['REDDIT_STREAM_LOG_CLEANUP'], 'logCleanup', boolean),
 ];
 
 /** The credential keys of creds.json (other keys there may serve other tools), their variable and field. */

@@ -69,7 +69,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   // Everything that may fail on bad settings (e.g. a missing CA file) before the spool is taken.
   const connection = kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8'));
   const spool = await claimSpool(cfg, o.log);
-  const maintenance = new Maintenance({ log: o.log, ...o.maintenance });
+  const maintenance = new Maintenance({ log: o.log, ...maintenanceOptions(cfg), ...o.maintenance });
   const pipeline = new IngestPipeline({
     spool,
     maintenance,
@@ -127,6 +127,17 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   }
   const { rows, deadLetters, commits, firstMessageAt, lastCommitAt } = pipeline.totals;
   return { rows, deadLetters, commits, firstMessageAt, lastCommitAt, encoder: encoders.note, blocked };
+}
+
+/** The automatic maintenance the configuration asks for. */
+export function maintenanceOptions(cfg: Readonly<Config>): Omit<MaintenanceOptions, 'log'> {
+  return {
+    compact: cfg.compact,
+    minFiles: cfg.compactMinFiles,
+    maxRewriteBytes: cfg.compactMaxRewriteBytes,
+    vacuumEveryMs: cfg.vacuumEveryHours * 3_600_000,
+    logCleanup: cfg.logCleanup,
+  };
 }
 
 /**

@@ -22,10 +22,11 @@
  * - Memory is bounded by `maxRewriteBytes`: one bin of input files is read
  *   and rewritten at a time, and its output uploaded before the next.
  *
- * Planning is pure (`planCompaction`). Small files are grouped by size tier
- * (sizes within a factor of 8 of each other) and bin-packed up to the bin
- * size, so each row is rewritten a few times over its life (once per tier),
- * not every time a few new files arrive.
+ * Planning is pure (`planCompaction`): small files, oldest first, bin-packed
+ * up to the bin size. Tiered (automatic) compaction bins only files of one
+ * size tier (sizes within a factor of 8 of each other) together, so each row
+ * is rewritten a few times over its life (once per tier), not every time a
+ * few new files arrive.
  */
 import type { Add, Remove } from './actions.ts';
 import { ReddStreamError } from '../errors.ts';
@@ -42,6 +43,12 @@ export interface CompactionSettings {
   maxRewriteBytes: number;
   /** A partition is compacted when it holds at least this many small files (default 2 for `optimize`). */
   minFiles: number;
+  /**
+   * Bin only files of one size tier together (default false: all small files
+   * of a partition). Frequent automatic compaction uses tiers, so a row is
+   * rewritten about once per tier instead of at every compaction.
+   */
+  tiered: boolean;
 }
 
 export const DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024;
@@ -78,6 +85,7 @@ export function compactionSettings(
     targetFileBytes: overrides.targetFileBytes ?? (target > 0 ? target : DEFAULT_TARGET_FILE_BYTES),
     maxRewriteBytes: overrides.maxRewriteBytes ?? DEFAULT_MAX_REWRITE_BYTES,
     minFiles: overrides.minFiles ?? 2,
+    tiered: overrides.tiered ?? false,
   };
 }
 
@@ -129,8 +137,8 @@ export function sizeTier(bytes: number): number {
 
 /**
  * The rewrites to do (pure): in each partition with at least `minFiles`
- * small files, the small files of each size tier, oldest first, packed into
- * bins of up to `binBytes`; bins of one file are left alone.
+ * small files, the small files (of each size tier, when tiered), oldest
+ * first, packed into bins of up to `binBytes`; bins of one file are left alone.
  */
 export function planCompaction(files: Add[], partitionColumns: string[], s: CompactionSettings): Bin[] {
   const bins: Bin[] = [];
@@ -139,7 +147,7 @@ export function planCompaction(files: Add[], partitionColumns: string[], s: Comp
     if (small.length < s.minFiles) continue;
     const tiers = new Map<number, Add[]>();
     for (const f of small) {
-      const t = sizeTier(f.size);
+      const t = s.tiered ? sizeTier(f.size) : 0;
       tiers.set(t, [...(tiers.get(t) ?? []), f]);
     }
     for (const tier of [...tiers.keys()].sort((a, b) => a - b)) {

@@ -63,6 +63,7 @@ export class Maintenance {
     return compactionSettings((k) => table.snapshot.tableProperty(k), {
       minFiles: this.o.minFiles ?? DEFAULT_COMPACT_MIN_FILES,
       maxRewriteBytes: this.o.maxRewriteBytes ?? DEFAULT_SERVICE_REWRITE_BYTES,
+      tiered: true,
     });
   }
 

@@ -26,7 +26,7 @@ import type { ObjectStore } from '../../src/storage/object-store.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const settings = compactionSettings(() => undefined, { minFiles: 3 });
+const settings = compactionSettings(() => undefined, { minFiles: 3, tiered: true });
 
 const file = (path: string, size: number, part: string | null = null, t = 0): Add => ({
   path,
@@ -54,7 +54,7 @@ describe('planCompaction (pure)', () => {
     );
   });
 
-  it('keeps size tiers apart and skips bins of one file', () => {
+  it('keeps size tiers apart when tiered, and skips bins of one file', () => {
     const files = [...[1, 2, 3].map((i) => file(`tiny${i}`, 10 * KiB, null, i)), file('mid', 200 * KiB, null, 9)];
     assert.equal(sizeTier(10 * KiB), 0);
     assert.equal(sizeTier(200 * KiB), 1);
@@ -62,6 +62,12 @@ describe('planCompaction (pure)', () => {
     assert.deepEqual(
       bins.map((b) => b.files.map((f) => f.path)),
       [['tiny1', 'tiny2', 'tiny3']],
+    );
+    const untiered = compactionSettings(() => undefined, { minFiles: 3 });
+    assert.deepEqual(
+      planCompaction(files, [], untiered).map((b) => b.files.map((f) => f.path)),
+      [['tiny1', 'tiny2', 'tiny3', 'mid']],
+      'by hand (not tiered), every small file of the partition goes together',
     );
   });
 

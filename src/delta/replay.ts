@@ -106,20 +106,7 @@ function applyTableAction(b: ReplayBuilder, a: LogAction, version: number): void
 
 /** Apply the actions of one commit at `version`, in order. */
 export function applyActions(b: ReplayBuilder, actions: Iterable<LogAction>, version: number): void {
-  for (const a of actions) {
-    if ('add' in a) {
-      const key = fileKey(a.add);
-      b.files.set(key, a.add);
-      b.tombstones.delete(key);
-    } else if ('remove' in a) {
-      const key = fileKey(a.remove);
-      b.files.delete(key);
-      b.tombstones.set(key, a.remove);
-    } else {
-      applyTableAction(b, a, version);
-    }
-  }
-  b.version = version;
+  apply(b, actions, version, 'commit');
 }
 
 /**
@@ -130,6 +117,12 @@ export function applyActions(b: ReplayBuilder, actions: Iterable<LogAction>, ver
  */
 export function builderFromCheckpoint(actions: Iterable<LogAction>, version: number): ReplayBuilder {
   const b = emptyBuilder();
+  apply(b, actions, version, 'checkpoint');
+  return b;
+}
+
+/** A commit's actions apply in order; a checkpoint's rows have none (see builderFromCheckpoint). */
+function apply(b: ReplayBuilder, actions: Iterable<LogAction>, version: number, from: 'commit' | 'checkpoint') {
   for (const a of actions) {
     if ('add' in a) {
       const key = fileKey(a.add);
@@ -137,13 +130,13 @@ export function builderFromCheckpoint(actions: Iterable<LogAction>, version: num
       b.tombstones.delete(key);
     } else if ('remove' in a) {
       const key = fileKey(a.remove);
-      if (!b.files.has(key)) b.tombstones.set(key, a.remove);
+      if (from === 'commit') b.files.delete(key);
+      if (from === 'commit' || !b.files.has(key)) b.tombstones.set(key, a.remove);
     } else {
       applyTableAction(b, a, version);
     }
   }
   b.version = version;
-  return b;
 }
 
 /**

@@ -6,6 +6,7 @@
  * calling thread (`inlinePostBatchEncoder`) or on worker threads
  * (worker-encoder.ts).
  */
+import type { FirstRow } from './summary.ts';
 import { encodeDataFiles, type ColumnBatch, type EncodedFile } from '../delta/data-files.ts';
 import type { StructType } from '../delta/schema.ts';
 import type { Codec } from '../parquet/write.ts';
@@ -38,12 +39,7 @@ export interface PostBatchResult {
   /** The job's `data` buffer, handed back for reuse (workers only). */
   recycled?: ArrayBuffer;
   /** The first rows, for the console summary. */
-  firstRows: Array<{
-    subreddit: string | null;
-    title: string | null;
-    score: number | bigint | null;
-    created_utc: number | null;
-  }>;
+  firstRows: FirstRow[];
   /** With `withIds`: the id of each row, and how many rows each segment gave. */
   ids?: string[];
   segmentRows?: number[];

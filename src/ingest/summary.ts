@@ -16,12 +16,15 @@ export interface BatchSummary {
   reason: FlushReason;
   /** Per message: ms from its producer timestamp to this commit (end-to-end latency). */
   ages?: number[];
-  firstRows: Array<{
-    subreddit: string | null;
-    title: string | null;
-    score: number | bigint | null;
-    created_utc: number | null;
-  }>;
+  firstRows: FirstRow[];
+}
+
+/** A row shown in the console summary. */
+export interface FirstRow {
+  subreddit: string | null;
+  title: string | null;
+  score: number | bigint | null;
+  created_utc: number | null;
 }
 
 /** The summary of a committed (or spooled) batch. */

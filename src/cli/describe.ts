@@ -17,6 +17,12 @@ export async function describeLines(
 ): Promise<string[]> {
   const store = openStore(uri, options.s3);
   const snap = await loadSnapshot(store, { version: options.version, skipFeatureCheck: true });
+  const info = await tableInfo(store, snap);
+  return options.format === 'json' ? [JSON.stringify(info, null, 2)] : textLines(info, snap.protocol);
+}
+
+/** What `describe` reports about the table at `snap`. */
+async function tableInfo(store: ObjectStore, snap: Snapshot) {
   const last = await readLastCheckpoint(store);
   const files = snap.files();
   const bytes = files.reduce((s, f) => s + f.size, 0);
@@ -26,7 +32,7 @@ export async function describeLines(
     rows = rows === null || n === null ? null : rows + n;
   }
   const upkeep = await upkeepOf(store, snap);
-  const info = {
+  return {
     location: store.url,
     version: snap.version,
     id: snap.metadata.id,
@@ -45,8 +51,12 @@ export async function describeLines(
     lastCheckpoint: last?.version ?? null,
     ...upkeep,
   };
-  if (options.format === 'json') return [JSON.stringify(info, null, 2)];
-  const p = snap.protocol;
+}
+
+type Info = Awaited<ReturnType<typeof tableInfo>>;
+
+/** The text form of `describe`. */
+function textLines(info: Info, p: Snapshot['protocol']): string[] {
   const out = [
     `location:           ${info.location}`,
     `version:            ${info.version}`,

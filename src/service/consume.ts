@@ -7,7 +7,7 @@ import * as nodePath from 'node:path';
 import { hostname } from 'node:os';
 import type { Config } from '../config/config.ts';
 import { ReddStreamError } from '../errors.ts';
-import { IngestPipeline } from '../ingest/pipeline.ts';
+import { IngestPipeline, type PipelineOptions } from '../ingest/pipeline.ts';
 import { formatSummary, type BatchSummary } from '../ingest/summary.ts';
 import { tableRootFor, TableCatalog } from '../ingest/tables.ts';
 import { kafkaConnection, requireSubreddits, s3Options } from '../config/config.ts';
@@ -70,24 +70,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const connection = kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8'));
   const spool = await claimSpool(cfg, o.log);
   const maintenance = new Maintenance({ log: o.log, ...maintenanceOptions(cfg), ...o.maintenance });
-  const pipeline = new IngestPipeline({
-    spool,
-    maintenance,
-    group: cfg.groupId,
-    policy: {
-      maxMessages: cfg.batchSize,
-      maxBytes: cfg.maxBatchBytes,
-      maxLatencyMs: Math.round(cfg.processingInterval * 1000),
-    },
-    catalog,
-    normalise: { unknownFields: cfg.unknownFields, maxMessageBytes: cfg.maxMessageBytes },
-    log: o.log,
-    encoder: encoders.posts,
-    onBatch: (s) => {
-      formatSummary(s).forEach((l) => o.print(l));
-      o.onBatch?.(s);
-    },
-  });
+  const pipeline = ingestPipeline(cfg, o, { spool, maintenance, catalog, encoder: encoders.posts });
   const source = new KafkaSource({
     bootstrapBrokers: cfg.kafkaBrokers,
     groupId: cfg.groupId,
@@ -127,6 +110,29 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   }
   const { rows, deadLetters, commits, firstMessageAt, lastCommitAt } = pipeline.totals;
   return { rows, deadLetters, commits, firstMessageAt, lastCommitAt, encoder: encoders.note, blocked };
+}
+
+/** The ingest pipeline as the configuration sets it: flush policy, normalising, console summaries. */
+function ingestPipeline(
+  cfg: Readonly<Config>,
+  o: ConsumeOptions,
+  parts: Pick<PipelineOptions, 'spool' | 'maintenance' | 'catalog' | 'encoder'>,
+): IngestPipeline {
+  return new IngestPipeline({
+    ...parts,
+    group: cfg.groupId,
+    policy: {
+      maxMessages: cfg.batchSize,
+      maxBytes: cfg.maxBatchBytes,
+      maxLatencyMs: Math.round(cfg.processingInterval * 1000),
+    },
+    normalise: { unknownFields: cfg.unknownFields, maxMessageBytes: cfg.maxMessageBytes },
+    log: o.log,
+    onBatch: (s) => {
+      formatSummary(s).forEach((l) => o.print(l));
+      o.onBatch?.(s);
+    },
+  });
 }
 
 /** The automatic maintenance the configuration asks for. */

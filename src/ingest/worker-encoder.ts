@@ -105,8 +105,7 @@ export function mergeParts(parts: JobPart[], results: PostBatchResult[]): PostBa
 /**
  * Largest job a worker gets: a flush over this size is split into parts
  * encoded in parallel, one data file each. A worker's memory follows its job
- * size (bench/encode-workers.ts: 2 workers peak at 539 MB with 8 MiB jobs,
- * 349 MB with 4 MiB, at the same posts/s), so this bounds memory without
+ * size (bench/encode-workers.ts measures it), so this bounds memory without
  * making commits smaller.
  */
 export const DEFAULT_JOB_BYTES = 4 * 1024 * 1024;

@@ -3,11 +3,10 @@
  * from Arrow data. Note: the WASM memory grows to the largest batch written and
  * never shrinks, so callers bound batch bytes.
  *
- * Defaults (measured with bench/normalise.ts-sized batches of Reddit posts):
- * snappy, as delta-rs and Spark write by default (zstd is 2.2x slower to
- * encode here for 30% smaller files); dictionary encoding is turned off for
- * top-level text columns whose values are mostly distinct (titles, ids,
- * URLs), where a dictionary only costs time and space.
+ * Defaults: snappy, as delta-rs and Spark write by default (zstd encodes
+ * slower for smaller files); dictionary encoding is turned off for top-level
+ * text columns whose values are mostly distinct (titles, ids, URLs), where a
+ * dictionary only costs time and space.
  */
 import * as arrow from 'apache-arrow';
 import pw from 'parquet-wasm/node';

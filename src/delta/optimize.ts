@@ -31,10 +31,11 @@
 import type { Add, Remove } from './actions.ts';
 import { ReddStreamError } from '../errors.ts';
 import { scanRows, type Row } from './scan.ts';
-import { rowsToBatch, type DeltaTable } from './table.ts';
+import { nameDataFiles, rowsToBatch, type DeltaTable } from './table.ts';
 import { encodeDataFiles } from './data-files.ts';
 import { commit } from './transaction.ts';
 import type { Snapshot } from './snapshot.ts';
+import { checkWriteSupported } from './features.ts';
 
 export interface CompactionSettings {
   /** Size the rewritten files aim for (`delta.targetFileSize`, default 128 MiB). */
@@ -177,19 +178,20 @@ export async function optimizeTable(
   overrides: Partial<CompactionSettings> = {},
 ): Promise<OptimizeResult> {
   const snap = await table.refresh();
+  // Tables with features this writer does not know (deletion vectors, column mapping...) are refused.
+  checkWriteSupported(snap.protocol, snap.metadata, snap.schema, table.store.url);
   const settings = compactionSettings((k) => snap.tableProperty(k), overrides);
   const bins = planCompaction(snap.files(), snap.partitionColumns, settings);
   if (bins.length === 0) return { kind: 'nothing to do', version: snap.version };
   const written: Add[] = [];
+  let rows = 0;
   try {
-    let rows = 0;
     for (const bin of bins) rows += await rewriteBin(table, snap, bin, written);
-    return await commitRewrite(table, snap, bins, written, rows, settings);
   } catch (err) {
-    // A commit that may have landed keeps its files (see commitRewrite); anything else is unreferenced.
-    if (!(err instanceof MaybeCommitted)) await deleteFiles(table, written);
-    throw err instanceof MaybeCommitted ? err.cause : err;
+    await table.deleteFiles(written);
+    throw err;
   }
+  return commitRewrite(table, snap, bins, written, rows, settings);
 }
 
 /** Read a bin's rows, write them as new files (uploaded now), and return how many rows they hold. */
@@ -201,12 +203,9 @@ async function rewriteBin(table: DeltaTable, snap: Snapshot, bin: Bin, written: 
     ...table.encodeSettings(),
     encode: (schema, columns, numRows, opts) => table.encoder.encode(schema, columns, numRows, opts),
   });
-  // Names the files as an append would (no txns: it cannot conflict); the commit is ours.
-  const prepared = await table.prepareEncodedAppend(encoded, { operation: 'OPTIMIZE' });
-  if (prepared.kind === 'conflict') throw new Error(`compaction of ${table.store.url}: ${prepared.reason}`);
-  for (const f of prepared.files) {
+  for (const f of nameDataFiles(encoded, false)) {
     await table.store.put(f.path, f.bytes);
-    written.push({ ...f.add, dataChange: false });
+    written.push(f.add);
   }
   return rows.length;
 }
@@ -250,12 +249,12 @@ async function commitRewrite(
   try {
     res = await commit(table.store, snap.version, [...removes, ...written.map((add) => ({ add }))], commitInfo);
   } catch (err) {
-    // Only a definite failure (too many lost races) proves the commit did not land.
-    if (err instanceof ReddStreamError && err.code === 'COMMIT_FAILED') throw err;
-    throw new MaybeCommitted(err);
+    // Only a definite failure (too many lost races) proves the commit did not land; otherwise the files stay.
+    if (err instanceof ReddStreamError && err.code === 'COMMIT_FAILED') await table.deleteFiles(written);
+    throw err;
   }
   if (res.kind === 'conflict') {
-    await deleteFiles(table, written);
+    await table.deleteFiles(written);
     return { kind: 'conflict', version: res.version, reason: res.reason };
   }
   const checkpointError = await table.afterCommit(snap, res.version);
@@ -269,15 +268,4 @@ async function commitRewrite(
     rows,
     ...(checkpointError ? { checkpointError } : {}),
   };
-}
-
-/** A commit whose outcome is unknown (e.g. a timeout after the write): its files must stay. */
-class MaybeCommitted extends Error {
-  constructor(cause: unknown) {
-    super('commit outcome unknown', { cause });
-  }
-}
-
-async function deleteFiles(table: DeltaTable, files: Add[]): Promise<void> {
-  for (const f of files) await table.store.delete(decodeURIComponent(f.path)).catch(() => undefined);
 }

@@ -213,6 +213,24 @@ export function rowsToBatch(schema: StructType, rows: Array<Record<string, Delta
   return { numRows: rows.length, columns };
 }
 
+/** Unique names and `add` actions for encoded data files (not uploaded yet). */
+export function nameDataFiles(encoded: EncodedFile[], dataChange: boolean): PreparedFile[] {
+  const now = Date.now();
+  return encoded.map((f) => {
+    const name = `part-00000-${randomUUID()}.c000.${f.codec}.parquet`;
+    const decoded = f.dir === '' ? name : `${f.dir}/${name}`;
+    const add = {
+      path: encodeAddPath(decoded),
+      partitionValues: f.partitionValues,
+      size: f.bytes.byteLength,
+      modificationTime: now,
+      dataChange,
+      stats: f.stats,
+    };
+    return { path: decoded, bytes: f.bytes, add };
+  });
+}
+
 export interface TableOptions {
   /** Split appends into files of about this many input bytes (default 32 MiB). */
   maxFileBytes?: number;
@@ -364,23 +382,7 @@ export class DeltaTable {
   }
 
   private finishPrepare(plan: { actions: Action[] }, encoded: EncodedFile[], options: AppendOptions): PreparedAppend {
-    const now = Date.now();
-    const files: PreparedFile[] = encoded.map((f) => {
-      const name = `part-00000-${randomUUID()}.c000.${f.codec}.parquet`;
-      const decoded = f.dir === '' ? name : `${f.dir}/${name}`;
-      return {
-        path: decoded,
-        bytes: f.bytes,
-        add: {
-          path: encodeAddPath(decoded),
-          partitionValues: f.partitionValues,
-          size: f.bytes.byteLength,
-          modificationTime: now,
-          dataChange: true,
-          stats: f.stats,
-        },
-      };
-    });
+    const files = nameDataFiles(encoded, true);
     const bytes = files.reduce((s, f) => s + f.add.size, 0);
     const rows = encoded.reduce((s, f) => s + f.numRows, 0);
     return {
@@ -477,7 +479,8 @@ export class DeltaTable {
     return undefined;
   }
 
-  private async deleteFiles(files: Add[]): Promise<void> {
+  /** Delete data files this writer wrote but did not commit (best effort). */
+  async deleteFiles(files: Add[]): Promise<void> {
     for (const f of files) await this.store.delete(decodeURIComponent(f.path)).catch(() => undefined);
   }
 }

@@ -351,7 +351,7 @@ export class IngestPipeline implements PartitionOwner {
     const queued = this.opts.spool?.hasPendingForTopic(topic) ?? false;
     const prepared = await planBatch(this.opts.catalog, this.positions, { table, taken, result, schema, queued });
     if (prepared.kind === 'conflict') return this.conflicted(topic, tableName, taken, prepared.reason);
-    if (!this.opts.spool?.hasPendingForTopic(topic)) {
+    if (!queued) {
       const stale = await this.dropIfStale(topic, taken);
       if (stale) return stale;
     }
@@ -416,7 +416,7 @@ export class IngestPipeline implements PartitionOwner {
    * first message; null: where the ownership started). When the table
    * cannot be read: `orFromMemory` restarts after the offset this pipeline
    * last committed; `orSkip` leaves the partitions alone (a later attempt
-   * retries); neither lets the error through.
+   * retries); with neither, the error is thrown.
    */
   private async restart(
     topic: string,

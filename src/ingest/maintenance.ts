@@ -134,38 +134,30 @@ export class Maintenance {
   }
 
   private async compact(table: DeltaTable, settings: CompactionSettings): Promise<void> {
-    const { log } = this.o;
-    const started = performance.now();
-    try {
+    await this.step(table, 'compacted', async () => {
       const own = await DeltaTable.open(table.store);
       own.encoder = table.encoder;
       const r = await optimizeTable(own, settings);
-      const ms = Math.round(performance.now() - started);
-      if (r.kind === 'optimized') {
-        this.compactions++;
-        log.info('compacted', {
-          table: table.store.url,
-          version: r.version,
-          files_in: r.filesRemoved,
-          files_out: r.filesAdded,
-          mb_in: (r.bytesRemoved / 1e6).toFixed(2),
-          mb_out: (r.bytesAdded / 1e6).toFixed(2),
-          rows: r.rows,
-          ms,
-        });
-        if (r.checkpointError) log.warn('checkpoint failed after compaction', { error: r.checkpointError.message });
-      } else if (r.kind === 'conflict') {
-        log.info('compaction gave way to a concurrent change; tried again after a later commit', {
+      if (r.kind === 'conflict') {
+        this.o.log.info('compaction gave way to a concurrent change; tried again after a later commit', {
           table: table.store.url,
           reason: r.reason,
         });
       }
-    } catch (err) {
-      log.warn('compaction failed; the table is unchanged, tried again after a later commit', {
-        table: table.store.url,
-        error: describeError(err),
-      });
-    }
+      if (r.kind !== 'optimized') return null;
+      this.compactions++;
+      if (r.checkpointError) {
+        this.o.log.warn('checkpoint failed after compaction', { error: r.checkpointError.message });
+      }
+      return {
+        version: r.version,
+        files_in: r.filesRemoved,
+        files_out: r.filesAdded,
+        mb_in: (r.bytesRemoved / 1e6).toFixed(2),
+        mb_out: (r.bytesAdded / 1e6).toFixed(2),
+        rows: r.rows,
+      };
+    });
   }
 
   /** Wait for running compactions (before exiting). */

@@ -83,7 +83,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   });
   const info = { topics: topics.join(','), brokers: cfg.kafkaBrokers.join(','), group: cfg.groupId };
   o.log.info('consuming', { ...info, table_root: cfg.tableRoot });
-  if ((await startSource(source, cfg, o)) === 'aborted') {
+  if ((await startSource(source, topics, cfg, o)) === 'aborted') {
     await source.close();
     await spool.close();
     return { rows: 0, deadLetters: 0, commits: 0 };
@@ -188,6 +188,7 @@ async function claimSpool(cfg: Readonly<Config>, log: Logger): Promise<Spool> {
 /** Join the consumer group, retrying with backoff (1 s doubling to 30 s) until it works or the service is stopped. */
 async function startSource(
   source: KafkaSource,
+  topics: string[],
   cfg: Readonly<Config>,
   o: ConsumeOptions,
 ): Promise<'started' | 'aborted'> {
@@ -205,8 +206,7 @@ async function startSource(
         mechanism: cfg.kafkaSaslMechanism,
         user: cfg.creds.kafkaUser,
       });
-      const topics = cfg.subreddits.map(topicFor).join(',');
-      o.log.warn(`${advice}; retrying in ${delay} ms`, { topics, error: f.detail.slice(0, 300) });
+      o.log.warn(`${advice}; retrying in ${delay} ms`, { topics: topics.join(','), error: f.detail.slice(0, 300) });
       await source.disconnect().catch(() => undefined);
       await sleep(delay, o.signal);
     }

@@ -120,11 +120,13 @@ export class Maintenance {
   }
 
   /** Run one task: log what it did (when it did something), or why it failed; never throw. */
-  private async step(table: DeltaTable, what: string, run: () => Promise<Record<string, unknown> | null>) {
+  private async step(table: DeltaTable, what: string, run: () => Promise<Record<string, unknown> | null>, done = what) {
     const started = performance.now();
     try {
-      const done = await run();
-      if (done) this.o.log.info(what, { table: table.store.url, ...done, ms: Math.round(performance.now() - started) });
+      const result = await run();
+      if (result) {
+        this.o.log.info(done, { table: table.store.url, ...result, ms: Math.round(performance.now() - started) });
+      }
     } catch (err) {
       this.o.log.warn(`${what} failed; the table is unchanged, tried again later`, {
         table: table.store.url,
@@ -134,30 +136,35 @@ export class Maintenance {
   }
 
   private async compact(table: DeltaTable, settings: CompactionSettings): Promise<void> {
-    await this.step(table, 'compacted', async () => {
-      const own = await DeltaTable.open(table.store);
-      own.encoder = table.encoder;
-      const r = await optimizeTable(own, settings);
-      if (r.kind === 'conflict') {
-        this.o.log.info('compaction gave way to a concurrent change; tried again after a later commit', {
-          table: table.store.url,
-          reason: r.reason,
-        });
-      }
-      if (r.kind !== 'optimized') return null;
-      this.compactions++;
-      if (r.checkpointError) {
-        this.o.log.warn('checkpoint failed after compaction', { error: r.checkpointError.message });
-      }
-      return {
-        version: r.version,
-        files_in: r.filesRemoved,
-        files_out: r.filesAdded,
-        mb_in: (r.bytesRemoved / 1e6).toFixed(2),
-        mb_out: (r.bytesAdded / 1e6).toFixed(2),
-        rows: r.rows,
-      };
-    });
+    await this.step(
+      table,
+      'compaction',
+      async () => {
+        const own = await DeltaTable.open(table.store);
+        own.encoder = table.encoder;
+        const r = await optimizeTable(own, settings);
+        if (r.kind === 'conflict') {
+          this.o.log.info('compaction gave way to a concurrent change; tried again after a later commit', {
+            table: table.store.url,
+            reason: r.reason,
+          });
+        }
+        if (r.kind !== 'optimized') return null;
+        this.compactions++;
+        if (r.checkpointError) {
+          this.o.log.warn('checkpoint failed after compaction', { error: r.checkpointError.message });
+        }
+        return {
+          version: r.version,
+          files_in: r.filesRemoved,
+          files_out: r.filesAdded,
+          mb_in: (r.bytesRemoved / 1e6).toFixed(2),
+          mb_out: (r.bytesAdded / 1e6).toFixed(2),
+          rows: r.rows,
+        };
+      },
+      'compacted',
+    );
   }
 
   /** Wait for running compactions (before exiting). */

@@ -1,4 +1,5 @@
 /** CLI commands around ingestion: demo, generate, load. */
+import type { PartitionBy } from '../reddit/time-partitions.ts';
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import * as zlib from 'node:zlib';
@@ -154,7 +155,7 @@ function fmtProgress(p: LoadProgress): string {
 
 export async function loadCommand(
   files: string[],
-  opts: { root?: string; table?: string; batchSize: number; unknownFields: 'keep' | 'drop' },
+  opts: { root?: string; table?: string; batchSize: number; unknownFields: 'keep' | 'drop'; partitionBy: PartitionBy },
 ): Promise<void> {
   if (!!opts.root === !!opts.table) {
     throw new ReddStreamError(
@@ -171,6 +172,7 @@ export async function loadCommand(
     table: opts.table,
     batchSize: opts.batchSize,
     unknownFields: opts.unknownFields,
+    partitionBy: opts.partitionBy,
     s3For,
     log: consoleLogger('info'),
     onProgress: (p) => process.stderr.write(fmtProgress(p) + '\n'),

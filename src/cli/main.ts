@@ -8,6 +8,7 @@ import { describeError, ReddStreamError } from '../errors.ts';
 import type { RowFormat } from './cat.ts';
 import { s3For } from './config.ts';
 import { ConfigError } from '../config/config.ts';
+import { PARTITION_BY } from '../reddit/time-partitions.ts';
 // Each command's module is loaded when the command runs: a process carries
 // only the code it uses (the Kafka client, DuckDB, the Parquet encoders...).
 
@@ -215,6 +216,11 @@ function registerLoad(program: Command): void {
       new Option('--unknown-fields <policy>', 'fields the schema does not know')
         .choices(['keep', 'drop'])
         .default('keep'),
+    )
+    .addOption(
+      new Option('--partition-by <unit>', 'time partitioning of tables it creates (by created_at, UTC)')
+        .choices([...PARTITION_BY])
+        .default('none'),
     )
     .action(async (files: string[], opts) => (await import('./ingest-commands.ts')).loadCommand(files, opts));
 }

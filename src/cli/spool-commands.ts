@@ -53,6 +53,7 @@ async function replay(cfg: ReturnType<typeof configFrom>, spool: Spool, log: Log
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), {
     log,
     unknownFields: cfg.unknownFields,
+    partitionBy: cfg.partitionBy,
   });
   const r = await replaySpool(spool, catalog, log);
   if (r.error) throw r.error;

@@ -23,6 +23,7 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
     group_id: cfg.groupId,
     auto_offset_reset: cfg.autoOffsetReset,
     unknown_fields: cfg.unknownFields,
+    partition_by: cfg.partitionBy,
     // user:password in an endpoint URL is a secret too: everything up to the last @ (a secret may hold / or @)
     s3_endpoint: cfg.s3Endpoint ? cfg.s3Endpoint.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/i, '$1***@') : null,
     s3_region: cfg.s3Region,
@@ -31,6 +32,11 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
     spool_dir: cfg.spoolDir,
     spool_max_bytes: cfg.spoolMaxBytes,
     gc_every_bytes: cfg.gcEveryBytes,
+    compact: cfg.compact,
+    compact_min_files: cfg.compactMinFiles,
+    compact_max_rewrite_bytes: cfg.compactMaxRewriteBytes,
+    vacuum_every_hours: cfg.vacuumEveryHours,
+    log_cleanup: cfg.logCleanup,
     creds: {
       client_id: cfg.creds.clientId ?? null,
       secret_id: mask(cfg.creds.secretId),

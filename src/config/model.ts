@@ -1,5 +1,6 @@
 /** The shape of the resolved configuration, its defaults, and the error listing what is wrong with it. */
 import { ReddStreamError } from '../errors.ts';
+import type { PartitionBy } from '../reddit/time-partitions.ts';
 
 export interface Config {
   subreddits: string[];
@@ -25,6 +26,8 @@ export interface Config {
   groupId: string;
   autoOffsetReset: 'earliest' | 'latest';
   unknownFields: 'keep' | 'drop';
+  /** Time partitioning of the post tables the service creates (by `created_at`). */
+  partitionBy: PartitionBy;
   /** S3-compatible endpoint (e.g. http://127.0.0.1:7070); AWS when unset. */
   s3Endpoint?: string;
   s3Region: string;
@@ -73,6 +76,7 @@ export const DEFAULTS: Omit<Config, 'creds'> = {
   groupId: 'reddit-stream',
   autoOffsetReset: 'earliest',
   unknownFields: 'keep',
+  partitionBy: 'none',
   encoder: 'auto',
   s3Region: 'us-east-1',
   s3UnsafeSingleWriter: false,

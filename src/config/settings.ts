@@ -8,6 +8,7 @@
  * The credential keys of creds.json have their own, smaller table (CREDS).
  */
 import { isValidSubreddit } from '../reddit/subreddit.ts';
+import { PARTITION_BY } from '../reddit/time-partitions.ts';
 import { DEFAULTS, type Config } from './model.ts';
 
 /** A refused value: its message, which names the source and key and never echoes a secret. */
@@ -189,6 +190,7 @@ export const SETTINGS: readonly Setting[] = [
     oneOf(['earliest', 'latest'] as const),
   ),
   setting('unknown_fields', ['REDDIT_STREAM_UNKNOWN_FIELDS'], 'unknownFields', oneOf(['keep', 'drop'] as const)),
+  setting('partition_by', ['REDDIT_STREAM_PARTITION_BY'], 'partitionBy', oneOf(PARTITION_BY)),
   setting(
     's3_endpoint',
     ['REDDIT_STREAM_S3_ENDPOINT', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'],

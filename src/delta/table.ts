@@ -257,6 +257,9 @@ export class DeltaTable {
   get schema(): StructType {
     return this.current.schema;
   }
+  get partitionColumns(): string[] {
+    return this.current.partitionColumns;
+  }
 
   static async open(store: ObjectStore, version?: number): Promise<DeltaTable> {
     return new DeltaTable(store, await loadSnapshot(store, { version }));

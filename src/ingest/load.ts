@@ -19,7 +19,7 @@ import { isValidSubreddit } from '../reddit/subreddit.ts';
 import { BatchCommitter, type CommitPart } from './batch-committer.ts';
 import { DEAD_LETTER_TABLE, deadLetterBatch, type DeadLetter } from './dead-letters.ts';
 import { fileFingerprint, readLines, type LongLine } from './line-reader.ts';
-import { booleansAsIntegers } from './post-batch.ts';
+import { fitToTable } from './post-batch.ts';
 import type { TableCatalog } from './tables.ts';
 import type { Maintenance } from './maintenance.ts';
 
@@ -260,7 +260,7 @@ class FileLoad {
     const batch = p.builder.build();
     if (batch.numRows === 0) return null;
     const schema = this.opts.catalog.appendSchema(t.table);
-    booleansAsIntegers(schema ?? t.table.schema, batch);
+    fitToTable(schema ?? t.table.schema, t.table.partitionColumns, batch);
     const prep = await t.table.prepareAppend(batch, {
       txns: [{ appId: this.appId, version: p.lastLine }],
       schema,

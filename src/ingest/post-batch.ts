@@ -12,6 +12,7 @@ import type { StructType } from '../delta/schema.ts';
 import type { Codec } from '../parquet/write.ts';
 import { encodeColumns, ValueError } from '../parquet/write.ts';
 import { PostBatchBuilder, type NormaliseOptions, type NormalisedBatch } from '../reddit/normalise.ts';
+import { fillTimePartitions } from '../reddit/time-partitions.ts';
 import { packedEntry, type PackBuffers } from './packed-messages.ts';
 
 export interface PostBatchJob {
@@ -90,6 +91,15 @@ export function booleansAsIntegers(schema: StructType, batch: ColumnBatch): void
 }
 
 /**
+ * Adapt a normalised batch to the table it goes to (in place): booleans in
+ * the table's integer columns, and its derived time-partition column.
+ */
+export function fitToTable(schema: StructType, partitionColumns: readonly string[], batch: ColumnBatch): void {
+  booleansAsIntegers(schema, batch);
+  fillTimePartitions(partitionColumns, batch);
+}
+
+/**
  * The rows of `batch` whose value in `column` does not fit the table's type
  * for it (or is missing where the table requires one), with the reason.
  */
@@ -131,7 +141,7 @@ export async function encodePostBatch(job: PostBatchJob): Promise<PostBatchResul
   const reject = new Map<number, string>();
   for (;;) {
     const { batch, dead, segmentRows } = normaliseJob(job, reject);
-    booleansAsIntegers(job.schema, batch);
+    fitToTable(job.schema, job.partitionColumns, batch);
     let files: EncodedFile[];
     try {
       files = await encodeDataFiles(job.schema, job.partitionColumns, batch, {

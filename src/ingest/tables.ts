@@ -14,6 +14,12 @@ import { isS3Uri } from '../storage/index.ts';
 import { S3ObjectStore, type S3StoreOptions } from '../storage/s3.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import { postTableSchema, type UnknownFieldPolicy } from '../reddit/post-schema.ts';
+import {
+  partitionedSchema,
+  tablePartitionBy,
+  timePartitionColumns,
+  type PartitionBy,
+} from '../reddit/time-partitions.ts';
 import { DEAD_LETTER_SCHEMA, DEAD_LETTER_TABLE } from './dead-letters.ts';
 import type { ParquetEncoder } from '../parquet/encoder.ts';
 import { INTEGER_TYPES } from './post-batch.ts';
@@ -88,18 +94,29 @@ function typeName(t: DataType): string {
  */
 export const NEW_TABLE_PROPERTIES = { 'delta.checkpointInterval': '100' };
 
+export interface CatalogOptions {
+  unknownFields?: UnknownFieldPolicy;
+  /** Time partitioning of the post tables it creates (existing tables keep theirs). */
+  partitionBy?: PartitionBy;
+  log: Logger;
+  encoder?: ParquetEncoder;
+}
+
 export class TableCatalog {
   readonly root: TableRoot;
+  /** The post model's columns: what every post table has or gains by evolution. */
   private readonly wanted: StructType;
+  private readonly partitionBy: PartitionBy;
   private readonly log: Logger;
   private readonly open = new Map<string, Promise<DeltaTable>>();
 
   private readonly encoder: ParquetEncoder | undefined;
 
-  constructor(root: TableRoot, options: { unknownFields?: UnknownFieldPolicy; log: Logger; encoder?: ParquetEncoder }) {
+  constructor(root: TableRoot, options: CatalogOptions) {
     this.root = root;
     this.encoder = options.encoder;
     this.wanted = postTableSchema(options.unknownFields ?? 'keep');
+    this.partitionBy = options.partitionBy ?? 'none';
     this.log = options.log;
   }
 
@@ -110,7 +127,11 @@ export class TableCatalog {
    * rather than every post becoming a dead letter.
    */
   postTable(name: string): Promise<DeltaTable> {
-    return this.get(name, this.wanted, (t) => {
+    const create = {
+      schema: partitionedSchema(this.wanted, this.partitionBy),
+      partitionColumns: timePartitionColumns(this.partitionBy),
+    };
+    return this.get(name, create, (t) => {
       const bad = incompatibleColumns(t.schema, this.wanted);
       if (bad.length) {
         throw new ReddStreamError(
@@ -118,11 +139,19 @@ export class TableCatalog {
           `table ${t.store.url} cannot hold Reddit posts: ${bad.join('; ')} (a table written by another tool? use another table_root, or convert those columns)`,
         );
       }
+      const layout = tablePartitionBy(t.partitionColumns);
+      if (layout !== this.partitionBy) {
+        this.log.info('table keeps its layout', {
+          table: name,
+          partitionColumns: t.partitionColumns.join(', ') || '(none)',
+          partitionBy: this.partitionBy,
+        });
+      }
     });
   }
 
   deadLetterTable(): Promise<DeltaTable> {
-    return this.get(DEAD_LETTER_TABLE, DEAD_LETTER_SCHEMA);
+    return this.get(DEAD_LETTER_TABLE, { schema: DEAD_LETTER_SCHEMA });
   }
 
   /** Schema to pass to `append` so the table gains missing columns, if any. */
@@ -130,10 +159,14 @@ export class TableCatalog {
     return evolvedSchema(table.schema, this.wanted) ?? undefined;
   }
 
-  private get(name: string, schema: StructType, check?: (t: DeltaTable) => void): Promise<DeltaTable> {
+  private get(
+    name: string,
+    create: { schema: StructType; partitionColumns?: string[] },
+    check?: (t: DeltaTable) => void,
+  ): Promise<DeltaTable> {
     let p = this.open.get(name);
     if (!p) {
-      p = DeltaTable.openOrCreate(this.root.store(name), { schema, name, configuration: NEW_TABLE_PROPERTIES }).then(
+      p = DeltaTable.openOrCreate(this.root.store(name), { ...create, name, configuration: NEW_TABLE_PROPERTIES }).then(
         (t) => {
           check?.(t);
           if (this.encoder) t.encoder = this.encoder;

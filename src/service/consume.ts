@@ -64,6 +64,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   const catalog = new TableCatalog(tableRootFor(cfg.tableRoot, s3Options(cfg)), {
     log: o.log,
     unknownFields: cfg.unknownFields,
+    partitionBy: cfg.partitionBy,
     encoder: encoders.tables,
   });
   // Everything that may fail on bad settings (e.g. a missing CA file) before the spool is taken.

@@ -5,6 +5,7 @@
  */
 import * as nodePath from 'node:path';
 import type { UnknownFieldPolicy } from '../reddit/post-schema.ts';
+import type { PartitionBy } from '../reddit/time-partitions.ts';
 import { loadFile, type LoadProgress, type LoadResult } from '../ingest/load.ts';
 import { tableRootFor, TableCatalog } from '../ingest/tables.ts';
 import type { Logger } from '../logger.ts';
@@ -19,6 +20,8 @@ export interface LoadServiceOptions {
   table?: string;
   batchSize: number;
   unknownFields: UnknownFieldPolicy;
+  /** Time partitioning of the tables it creates. */
+  partitionBy?: PartitionBy;
   /** S3 settings for a root URI (endpoint, credentials). */
   s3For: (uri: string) => S3StoreOptions | undefined;
   log: Logger;
@@ -35,6 +38,7 @@ export async function runLoad(o: LoadServiceOptions): Promise<LoadResult[]> {
   const catalog = new TableCatalog(tableRootFor(rootUri, o.s3For(rootUri)), {
     log: o.log,
     unknownFields: o.unknownFields,
+    partitionBy: o.partitionBy,
   });
   const maintenance = new Maintenance({ log: o.log, ...o.maintenance });
   const results: LoadResult[] = [];

@@ -117,6 +117,17 @@ describe('configuration', () => {
     );
   });
 
+  it('partition_by: none by default; year, month and day accepted; anything else refused; shown by config', () => {
+    assert.equal(resolveConfig([], []).partitionBy, 'none');
+    const month = resolveConfig([['environment', fromEnv({ REDDIT_STREAM_PARTITION_BY: 'Month' }).config]], []);
+    assert.equal(month.partitionBy, 'month');
+    assert.equal(describeConfig(month).partition_by, 'month');
+    assert.throws(
+      () => resolveConfig([['test', { partition_by: 'week' }]], []),
+      /partition_by must be one of none, year, month, day \(got "week"\)/,
+    );
+  });
+
   it('gc_every_bytes: 24 MiB by default, 0 leaves collection to V8, negative refused', () => {
     assert.equal(resolveConfig([], []).gcEveryBytes, 24 << 20);
     assert.equal(

@@ -521,3 +521,35 @@ for (const [label, enc] of encoders) {
     });
   });
 }
+
+describe('IngestPipeline into a time-partitioned table', () => {
+  it('worker-encoded flushes land in one partition per day of created_at, exactly once', async () => {
+    const root = memoryRoot();
+    const p = new IngestPipeline({
+      group: 'g',
+      policy: { maxMessages: 1000, maxBytes: 1 << 30, maxLatencyMs: 60_000 },
+      catalog: new TableCatalog(root, { log: silentLogger, partitionBy: 'day' }),
+      log: silentLogger,
+      encoder: workers,
+    });
+    await p.assign('reddit_tech', 0);
+    // 12-hour steps from 2023-11-14T22:13:20Z to 2023-11-21T10:13:20Z.
+    for (let o = 0; o < 14; o++) {
+      const post = { id: `p${o}`, subreddit: 'x', title: `${o}`, created_utc: 1_700_000_000 + o * 43_200 };
+      p.push(msg('reddit_tech', 0, o, JSON.stringify(post)));
+    }
+    await p.flushAll();
+    const snap = await loadSnapshot(root.store('tech'));
+    assert.deepEqual(snap.partitionColumns, ['created_day']);
+    const days = snap.files().map((f) => f.partitionValues.created_day);
+    const expected = Array.from({ length: 8 }, (_, i) => `2023-11-${14 + i}`);
+    assert.deepEqual([...new Set(days)].sort(), expected);
+    assert.equal(snap.txnVersion('g-reddit_tech-0'), 13);
+    const rows = await readAllRows(snap);
+    assert.equal(rows.length, 14);
+    for (const r of rows) {
+      const day = new Date(Number((r.created_at as bigint) / 1000n)).toISOString().slice(0, 10);
+      assert.equal(r.created_day, day, `row ${String(r.id)}`);
+    }
+  });
+});

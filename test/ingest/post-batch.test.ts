@@ -6,6 +6,7 @@ import { packedEntry, PackBuffers, packMessages } from '../../src/ingest/packed-
 import { encodePostBatch, normaliseJob, type PostBatchJob, type PostBatchResult } from '../../src/ingest/post-batch.ts';
 import { mergeParts, splitJob, WorkerPostBatchEncoder } from '../../src/ingest/worker-encoder.ts';
 import { postTableSchema } from '../../src/reddit/post-schema.ts';
+import { partitionedSchema } from '../../src/reddit/time-partitions.ts';
 
 const enc = new TextEncoder();
 const post = (id: string, title = `t-${id}`) =>
@@ -60,6 +61,37 @@ describe('packMessages', () => {
     assert.equal(pool.idleBytes, 5 << 20);
     pool.trim(Date.now() + 1500);
     assert.equal(pool.idleBytes, 0);
+  });
+});
+
+describe('encodePostBatch: time-partitioned tables', () => {
+  it('writes one file per month of created_at, with the partition value and without the column in the file', async () => {
+    const at = (id: string, iso: string) =>
+      enc.encode(JSON.stringify({ id, subreddit: 'x', title: id, created_utc: Date.parse(iso) / 1000 }));
+    const values = [
+      at('a', '2026-01-31T23:59:59Z'),
+      at('b', '2026-02-01T00:00:00Z'),
+      at('c', '2026-01-01T00:00:00Z'),
+      enc.encode('{"id": "d", "subreddit": "x"}'),
+    ];
+    const r = await encodePostBatch({
+      ...job(values, [4]),
+      schema: partitionedSchema(postTableSchema('keep'), 'month'),
+      partitionColumns: ['created_month'],
+    });
+    const byPartition = await Promise.all(
+      r.files.map(async (f) => [f.partitionValues.created_month, (await rowsOf(f.bytes)).map((x) => x.id)]),
+    );
+    assert.deepEqual(
+      byPartition.sort((x, y) => String(x[0]).localeCompare(String(y[0]))),
+      [
+        ['2026-01', ['a', 'c']],
+        ['2026-02', ['b']],
+        [null, ['d']],
+      ],
+    );
+    const names = parquetMetadata(r.files[0].bytes.buffer as ArrayBuffer).schema.map((s) => s.name);
+    assert.equal(names.includes('created_month'), false, 'partition values live in the log, not in the files');
   });
 });
 

@@ -49,3 +49,27 @@ describe('post tables created elsewhere', () => {
     );
   });
 });
+
+describe('time-partitioned post tables', () => {
+  it('a new table is created with the derived partition column; an existing table keeps its layout', async () => {
+    const root = memoryRoot();
+    const messages: string[] = [];
+    const log = {
+      ...silentLogger,
+      info: (msg: string, f?: Record<string, unknown>) => messages.push(`${msg} ${JSON.stringify(f)}`),
+    };
+    await new TableCatalog(root, { log }).postTable('plain');
+    const catalog = new TableCatalog(root, { log, partitionBy: 'month' });
+    const created = await catalog.postTable('fresh');
+    assert.deepEqual(created.partitionColumns, ['created_month']);
+    assert.equal(created.schema.fields.at(-1)?.name, 'created_month');
+    assert.deepEqual(messages, [], 'a table with the configured layout says nothing');
+
+    const plain = await catalog.postTable('plain');
+    assert.deepEqual(plain.partitionColumns, []);
+    assert.equal(catalog.appendSchema(plain), undefined, 'an unpartitioned table does not gain the derived column');
+    assert.deepEqual(messages, [
+      'table keeps its layout {"table":"plain","partitionColumns":"(none)","partitionBy":"month"}',
+    ]);
+  });
+});

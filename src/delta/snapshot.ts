@@ -20,6 +20,7 @@ import { checkReadSupported } from './features.ts';
 import { LAST_CHECKPOINT, LOG_DIR, padVersion } from './log-path.ts';
 import { classifyLog, planLogSegment, type CheckpointRef, type LogSegment } from './log-segment.ts';
 import { applyActions, builderFrom, builderFromCheckpoint, emptyBuilder, finish, type TableState } from './replay.ts';
+import { logRetentionMs } from './retention.ts';
 import { parseSchemaString, type StructType } from './schema.ts';
 
 export interface LastCheckpoint {
@@ -36,12 +37,19 @@ export class Snapshot {
   readonly schema: StructType;
   /** Checkpoint the snapshot was loaded from, if any. */
   readonly checkpointVersion: number | null;
+  /**
+   * A time (ms) at which the log held no commit after this version
+   * (-Infinity: not known, e.g. a time-travel snapshot). Every newer commit
+   * was written after it, which bounds how old those commits can be.
+   */
+  readonly latestAt: number;
 
-  constructor(store: ObjectStore, state: TableState, checkpointVersion: number | null) {
+  constructor(store: ObjectStore, state: TableState, checkpointVersion: number | null, latestAt = -Infinity) {
     this.store = store;
     this.state = state;
     this.schema = parseSchemaString(state.metadata.schemaString);
     this.checkpointVersion = checkpointVersion;
+    this.latestAt = latestAt;
   }
 
   get version(): number {
@@ -157,36 +165,59 @@ async function replaySegment(store: ObjectStore, seg: LogSegment): Promise<Table
 
 /** Load the snapshot of a table at its latest version or at `options.version`. */
 export async function loadSnapshot(store: ObjectStore, options: LoadOptions = {}): Promise<Snapshot> {
+  const listedAt = Date.now();
   const log = await listLog(store, options.version);
   const seg = planLogSegment(log, store.url, options.version);
   const state = await replaySegment(store, seg);
   if (!options.skipFeatureCheck) checkReadSupported(state.protocol, state.metadata, store.url);
-  return new Snapshot(store, state, seg.checkpoint?.version ?? null);
+  const latestAt = seg.version === log.latest ? listedAt : -Infinity;
+  return new Snapshot(store, state, seg.checkpoint?.version ?? null, latestAt);
 }
 
 /**
- * Bring a snapshot up to date by reading the commits after it (no listing of
- * the whole log). Returns the same snapshot when nothing is newer.
+ * Bring a snapshot up to date by reading the commits after it, one by one
+ * until one is missing (no listing of the whole log).
+ *
+ * Reading forward is only sound while the commits after the snapshot cannot
+ * have been cleaned up: expired log cleanup deletes commits older than
+ * `delta.logRetentionDuration`, and every commit after the snapshot was
+ * written after `latestAt`. A snapshot not known to be the latest for half
+ * the retention (the other half absorbs clock differences between writers
+ * and the store) is reloaded by listing instead. Otherwise a writer idle for
+ * longer than the retention would take the first deleted commit for the end
+ * of the log and write its next commit there, below the newest checkpoint,
+ * where no reader looks.
+ *
+ * `upTo` reads no further than that version (the caller knows it exists).
  */
 export async function updateSnapshot(snapshot: Snapshot, upTo?: number): Promise<Snapshot> {
   const store = snapshot.store;
+  const startedAt = Date.now();
+  if (upTo === undefined && startedAt - snapshot.latestAt > logRetentionMs(snapshot.metadata.configuration) / 2) {
+    return loadSnapshot(store);
+  }
   const b = builderFrom(snapshot.state);
-  let v = snapshot.version + 1;
-  for (; upTo === undefined || v <= upTo; v++) {
+  let latestAt = snapshot.latestAt;
+  for (let v = snapshot.version + 1; upTo === undefined || v <= upTo; v++) {
     let actions: LogAction[];
     try {
       const bytes = await store.get(`${LOG_DIR}/${padVersion(v)}.json`);
       actions = parseCommit(new TextDecoder().decode(bytes), `${store.url}/${LOG_DIR}/${padVersion(v)}.json`);
     } catch (err) {
-      if (isNotFound(err)) break;
-      throw err;
+      if (!isNotFound(err)) throw err;
+      latestAt = startedAt;
+      break;
     }
     applyActions(b, actions, v);
   }
-  if (b.version === snapshot.version) return snapshot;
+  if (b.version === snapshot.version) {
+    return latestAt === snapshot.latestAt
+      ? snapshot
+      : new Snapshot(store, snapshot.state, snapshot.checkpointVersion, latestAt);
+  }
   const state = finish(b, store.url);
   checkReadSupported(state.protocol, state.metadata, store.url);
-  return new Snapshot(store, state, snapshot.checkpointVersion);
+  return new Snapshot(store, state, snapshot.checkpointVersion, latestAt);
 }
 
 export interface HistoryEntry {

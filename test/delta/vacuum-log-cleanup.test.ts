@@ -92,6 +92,21 @@ describe('cleanUpExpiredLogs', () => {
     );
   });
 
+  it('a writer whose snapshot predates the cleaned-up commits commits after the latest version, not below it', async () => {
+    const { store, t: idle } = await table(1, { 'delta.logRetentionDuration': 'interval 1 seconds' });
+    const other = await DeltaTable.open(store);
+    for (let i = 1; i < 25; i++) await other.appendRows([{ id: BigInt(i) }]);
+    // Versions 2-25 were written after `idle` last read the log; once they are older than the
+    // retention, cleanup deletes versions 0-19 (checkpoint 20 rebuilds the rest).
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await cleanUpExpiredLogs(store, other.snapshot.metadata.configuration)).checkpointVersion, 20);
+    await idle.refresh();
+    assert.equal(idle.version, 25, 'refresh finds the latest version');
+    const res = await idle.appendRows([{ id: 99n }]);
+    assert.equal(res.kind === 'committed' && res.version, 26);
+    assert.deepEqual(await ids(store), [...range(25), 99]);
+  });
+
   it('honours delta.enableExpiredLogCleanup = false', async () => {
     const { dir, store } = await table(12, { 'delta.enableExpiredLogCleanup': 'false' });
     for (const f of fs.readdirSync(path.join(dir, '_delta_log'))) age(path.join(dir, '_delta_log', f), 40);

@@ -25,7 +25,8 @@ export interface OutMessage {
   value: string | Buffer;
 }
 
-export async function produce(bootstrap: string, messages: OutMessage[], batch = 500): Promise<void> {
+/** Send `messages` in batches of `batch`, pausing `pauseMs` after each (a steady trickle instead of a burst). */
+export async function produce(bootstrap: string, messages: OutMessage[], batch = 500, pauseMs = 0): Promise<void> {
   const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
     clientId: 'test-producer',
     bootstrapBrokers: [bootstrap],
@@ -42,6 +43,7 @@ export async function produce(bootstrap: string, messages: OutMessage[], batch =
           value: typeof m.value === 'string' ? Buffer.from(m.value) : m.value,
         })),
       });
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }
   } finally {
     await producer.close();

@@ -9,4 +9,6 @@ trap 'rm -rf "$dir"' EXIT
 # The native encoder is part of what is tested (incremental: seconds when unchanged).
 bash "$(dirname "$0")/build-native.sh" || exit 1
 if [ $# -eq 0 ]; then set -- "test/**/*.test.ts"; fi
+# Services the tests start serve metrics on a free port each (they log where), not all on 9464.
+export REDDIT_STREAM_METRICS_ADDRESS="${REDDIT_STREAM_METRICS_ADDRESS:-127.0.0.1:0}"
 TMPDIR="$dir" node --test --test-concurrency=2 "$@"

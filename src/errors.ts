@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   QUERY_FAILED: { needsPerson: true },
   SPOOL_BUSY: {},
   ENCODER_UNAVAILABLE: { needsPerson: true },
+  /** The metrics and status server cannot listen where it was told to. */
+  ADDRESS_IN_USE: { needsPerson: true },
   // The Reddit API
   REDDIT_UNAVAILABLE: { retryable: true },
   REDDIT_REFUSED: { needsPerson: true },

@@ -16,6 +16,7 @@ export interface ConfigFlags {
   autoOffsetReset?: string;
   s3Endpoint?: string;
   spoolDir?: string;
+  metricsAddress?: string;
   debug?: boolean;
 }
 
@@ -30,6 +31,7 @@ export function configFrom(f: ConfigFlags) {
     auto_offset_reset: f.autoOffsetReset,
     s3_endpoint: f.s3Endpoint,
     spool_dir: f.spoolDir,
+    metrics_address: f.metricsAddress,
     debug: f.debug ? 'true' : undefined,
   };
   for (const k of Object.keys(flags)) if (flags[k] === undefined) delete flags[k];

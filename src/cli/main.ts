@@ -130,6 +130,7 @@ function withConfigOptions(cmd: Command): Command {
     )
     .option('--s3-endpoint <url>', 'S3-compatible endpoint for s3:// table roots (AWS when unset)')
     .option('--spool-dir <dir>', 'where batches wait while the table store is unavailable')
+    .option('--metrics-address <host:port>', 'where metrics, health and status are served (off: nowhere)')
     .option('--debug', 'verbose logs');
 }
 

@@ -37,6 +37,7 @@ export function describeConfig(cfg: Config): Record<string, unknown> {
     compact_max_rewrite_bytes: cfg.compactMaxRewriteBytes,
     vacuum_every_hours: cfg.vacuumEveryHours,
     log_cleanup: cfg.logCleanup,
+    metrics_address: cfg.metricsAddress,
     creds: {
       client_id: cfg.creds.clientId ?? null,
       secret_id: mask(cfg.creds.secretId),

@@ -1,6 +1,7 @@
 /** The shape of the resolved configuration, its defaults, and the error listing what is wrong with it. */
 import { ReddStreamError } from '../errors.ts';
 import type { PartitionBy } from '../reddit/time-partitions.ts';
+import { DEFAULT_METRICS_ADDRESS } from './listen-address.ts';
 
 export interface Config {
   subreddits: string[];
@@ -49,6 +50,8 @@ export interface Config {
   vacuumEveryHours: number;
   /** Delete expired log files automatically. */
   logCleanup: boolean;
+  /** Where the metrics, health and status server listens (`host:port`), or `off`. */
+  metricsAddress: string;
   creds: {
     clientId?: string;
     secretId?: string;
@@ -88,6 +91,7 @@ export const DEFAULTS: Omit<Config, 'creds'> = {
   compactMaxRewriteBytes: 16 * 1024 * 1024,
   vacuumEveryHours: 24,
   logCleanup: true,
+  metricsAddress: DEFAULT_METRICS_ADDRESS,
 };
 
 /** Raw values by config key, from one source (file, env, flags). */

@@ -9,6 +9,7 @@
  */
 import { isValidSubreddit } from '../reddit/subreddit.ts';
 import { PARTITION_BY } from '../reddit/time-partitions.ts';
+import { parseListenAddress } from './listen-address.ts';
 import { DEFAULTS, type Config } from './model.ts';
 
 /** A refused value: its message, which names the source and key and never echoes a secret. */
@@ -61,6 +62,16 @@ const number =
     const n = toNumber(raw);
     return Number.isFinite(n) && n >= min ? n : new Invalid(`${where} must be a number >= ${min} ${got(raw)}`);
   };
+
+/** `host:port` or `off` (see listen-address.ts), kept as the text given, trimmed. */
+const listenAddress: Parser<string> = (raw, where) => {
+  try {
+    parseListenAddress(String(raw));
+    return String(raw).trim();
+  } catch (err) {
+    return new Invalid(`${where}: ${(err as Error).message}`);
+  }
+};
 
 /** One of `options`, compared after trimming and lower-casing (upper-casing when `upperCase`). */
 const oneOf =
@@ -218,6 +229,7 @@ export const SETTINGS: readonly Setting[] = [
   ),
   setting('vacuum_every_hours', ['REDDIT_STREAM_VACUUM_EVERY_HOURS'], 'vacuumEveryHours', number(0)),
   setting('log_cleanup', ['REDDIT_STREAM_LOG_CLEANUP'], 'logCleanup', boolean),
+  setting('metrics_address', ['REDDIT_STREAM_METRICS_ADDRESS'], 'metricsAddress', listenAddress),
 ];
 
 /** The credential keys of creds.json (other keys there may serve other tools), their variable and field. */

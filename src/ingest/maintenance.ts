@@ -38,7 +38,33 @@ export interface MaintenanceOptions {
   /** Vacuum every this many ms (default a day; 0: never). */
   vacuumEveryMs?: number;
   clock?: () => number;
+  /** Told of every task run (metrics, status). */
+  onStep?: (e: MaintenanceEvent) => void;
 }
+
+export type MaintenanceTask = 'compaction' | 'vacuum' | 'log cleanup';
+
+/** What one maintenance task did. */
+export interface MaintenanceEvent {
+  /** The table's location. */
+  table: string;
+  task: MaintenanceTask;
+  outcome: 'done' | 'nothing to do' | 'conflict' | 'failed';
+  /** Data files (compaction, vacuum) or log files (log cleanup) removed or deleted, and added. */
+  filesRemoved: number;
+  filesAdded: number;
+  bytesRemoved: number;
+  bytesAdded: number;
+  ms: number;
+}
+
+/** A task's result: what it changed, and the fields its log line shows when it did something. */
+type StepResult = Pick<MaintenanceEvent, 'outcome'> &
+  Partial<Pick<MaintenanceEvent, 'filesRemoved' | 'filesAdded' | 'bytesRemoved' | 'bytesAdded'>> & {
+    details?: Record<string, unknown>;
+  };
+
+const NOTHING_DONE: StepResult = { outcome: 'nothing to do' };
 
 const HOUR = 3_600_000;
 
@@ -103,8 +129,13 @@ export class Maintenance {
       const snap = await loadSnapshot(table.store);
       const r = await vacuum(snap, table.store, { full: true });
       this.vacuums++;
-      if (r.files.length) return { files_deleted: r.files.length, mb: (r.bytes / 1e6).toFixed(2) };
-      return null;
+      if (!r.files.length) return NOTHING_DONE;
+      return {
+        outcome: 'done',
+        filesRemoved: r.files.length,
+        bytesRemoved: r.bytes,
+        details: { files_deleted: r.files.length, mb: (r.bytes / 1e6).toFixed(2) },
+      };
     });
   }
 
@@ -112,27 +143,41 @@ export class Maintenance {
     await this.step(table, 'log cleanup', async () => {
       const r = await cleanUpExpiredLogs(table.store, table.snapshot.metadata.configuration);
       this.logCleanups++;
-      if (r.deleted) {
-        return { log_files_deleted: r.deleted, kb: (r.bytes / 1e3).toFixed(1), from_version: r.checkpointVersion };
-      }
-      return null;
+      if (!r.deleted) return NOTHING_DONE;
+      return {
+        outcome: 'done',
+        filesRemoved: r.deleted,
+        bytesRemoved: r.bytes,
+        details: { log_files_deleted: r.deleted, kb: (r.bytes / 1e3).toFixed(1), from_version: r.checkpointVersion },
+      };
     });
   }
 
-  /** Run one task: log what it did (when it did something), or why it failed; never throw. */
-  private async step(table: DeltaTable, what: string, run: () => Promise<Record<string, unknown> | null>, done = what) {
+  /** Run one task: log what it did (when it did something), or why it failed; tell `onStep`; never throw. */
+  private async step(table: DeltaTable, task: MaintenanceTask, run: () => Promise<StepResult>, done: string = task) {
     const started = performance.now();
+    let result: StepResult;
     try {
-      const result = await run();
-      if (result) {
-        this.o.log.info(done, { table: table.store.url, ...result, ms: Math.round(performance.now() - started) });
-      }
+      result = await run();
     } catch (err) {
-      this.o.log.warn(`${what} failed; the table is unchanged, tried again later`, {
+      this.o.log.warn(`${task} failed; the table is unchanged, tried again later`, {
         table: table.store.url,
         error: describeError(err),
       });
+      result = { outcome: 'failed' };
     }
+    const ms = Math.round(performance.now() - started);
+    if (result.outcome === 'done') this.o.log.info(done, { table: table.store.url, ...result.details, ms });
+    this.o.onStep?.({
+      table: table.store.url,
+      task,
+      outcome: result.outcome,
+      filesRemoved: result.filesRemoved ?? 0,
+      filesAdded: result.filesAdded ?? 0,
+      bytesRemoved: result.bytesRemoved ?? 0,
+      bytesAdded: result.bytesAdded ?? 0,
+      ms,
+    });
   }
 
   private async compact(table: DeltaTable, settings: CompactionSettings): Promise<void> {
@@ -148,19 +193,28 @@ export class Maintenance {
             table: table.store.url,
             reason: r.reason,
           });
+          return { outcome: 'conflict' };
         }
-        if (r.kind !== 'optimized') return null;
+        if (r.kind !== 'optimized') return NOTHING_DONE;
         this.compactions++;
         if (r.checkpointError) {
           this.o.log.warn('checkpoint failed after compaction', { error: r.checkpointError.message });
         }
+        const { filesRemoved, filesAdded, bytesRemoved, bytesAdded } = r;
         return {
-          version: r.version,
-          files_in: r.filesRemoved,
-          files_out: r.filesAdded,
-          mb_in: (r.bytesRemoved / 1e6).toFixed(2),
-          mb_out: (r.bytesAdded / 1e6).toFixed(2),
-          rows: r.rows,
+          outcome: 'done',
+          filesRemoved,
+          filesAdded,
+          bytesRemoved,
+          bytesAdded,
+          details: {
+            version: r.version,
+            files_in: filesRemoved,
+            files_out: filesAdded,
+            mb_in: (bytesRemoved / 1e6).toFixed(2),
+            mb_out: (bytesAdded / 1e6).toFixed(2),
+            rows: r.rows,
+          },
         };
       },
       'compacted',

@@ -48,6 +48,8 @@ export interface PipelineOptions {
   normalise?: NormaliseOptions;
   log: Logger;
   onBatch?: (summary: BatchSummary) => void;
+  /** Told when a flush gave way to another writer of its partitions (the batch is re-read). */
+  onConflict?: (table: string) => void;
   clock?: () => number;
   /** Keep batches locally while the table store fails, and replay them later. */
   spool?: Spool;
@@ -83,6 +85,8 @@ export class IngestPipeline implements PartitionOwner {
   private readonly committer: BatchCommitter;
   private readonly positions: Positions;
   private readonly flushing = new Map<string, Promise<FlushOutcome>>();
+  /** Buffers taken by flushes that have not finished. */
+  private readonly taken = new Set<PartitionState>();
   /** Bytes of messages taken by flushes that have not finished. */
   inFlightBytes = 0;
   /** Totals since start. */
@@ -192,6 +196,29 @@ export class IngestPipeline implements PartitionOwner {
     return this.buffers.buffered();
   }
 
+  /**
+   * Each owned partition: the last offset its table holds, and the producer
+   * timestamp (ms) of its oldest message read but not yet committed (null:
+   * none), for lag.
+   */
+  partitions(): Array<{ topic: string; partition: number; committed: bigint | null; oldestPendingAt: number | null }> {
+    const oldest = new Map<string, number>();
+    const note = (st: PartitionState) => {
+      const k = `${st.topic}\u0000${st.partition}`;
+      const t = st.timestamps[0];
+      if (t !== undefined && !(t >= (oldest.get(k) ?? Infinity))) oldest.set(k, t);
+    };
+    this.taken.forEach(note);
+    const owned = [...this.buffers.all()];
+    owned.forEach(note);
+    return owned.map((st) => ({
+      topic: st.topic,
+      partition: st.partition,
+      committed: st.committed,
+      oldestPendingAt: oldest.get(`${st.topic}\u0000${st.partition}`) ?? null,
+    }));
+  }
+
   /** Committed data offsets per partition (to mirror into Kafka for lag tools). */
   committedOffsets(): Array<{ topic: string; partition: number; offset: bigint }> {
     const out = [];
@@ -238,6 +265,7 @@ export class IngestPipeline implements PartitionOwner {
     if (taken.length === 0) return NOTHING;
     const bytes = taken.reduce((n, st) => n + st.bytes, 0);
     this.inFlightBytes += bytes;
+    for (const st of taken) this.taken.add(st);
     const { packed, encoded } = this.startEncoding(topic, taken);
     const prev = this.flushing.get(topic);
     const p = (async () => {
@@ -249,6 +277,7 @@ export class IngestPipeline implements PartitionOwner {
       return await p;
     } finally {
       this.inFlightBytes -= bytes;
+      for (const st of taken) this.taken.delete(st);
       if (this.flushing.get(topic) === p) this.flushing.delete(topic);
     }
   }
@@ -367,6 +396,7 @@ export class IngestPipeline implements PartitionOwner {
   }
 
   private async conflicted(topic: string, table: string, taken: PartitionState[], reason: string) {
+    this.opts.onConflict?.(table);
     this.opts.log.warn('another worker advanced these partitions; dropping our batch and re-seeking from the table', {
       table,
       reason,

@@ -9,6 +9,8 @@ export interface BatchSummary {
   spooled?: boolean;
   rows: number;
   deadLetters: number;
+  /** Where each dead letter came from and why it was refused. */
+  deadLetterReasons: Array<{ topic: string | null; partition: number | null; offset: bigint; error: string }>;
   duplicates: number;
   skipped: number;
   partitions: Array<{ topic: string; partition: number; from: bigint; to: bigint }>;
@@ -33,7 +35,7 @@ export function batchSummary(
   taken: ReadonlyArray<{
     topic: string;
     partition: number;
-    dead: unknown[];
+    dead: ReadonlyArray<{ topic: string | null; partition: number | null; offset: bigint; error: string }>;
     skipped: number;
     firstOffset: bigint | null;
     lastOffset: bigint | null;
@@ -51,6 +53,9 @@ export function batchSummary(
     spooled: outcome.kind === 'spooled',
     rows: result.rows,
     deadLetters: taken.reduce((n, st) => n + st.dead.length, 0),
+    deadLetterReasons: taken.flatMap((st) =>
+      st.dead.map(({ topic, partition, offset, error }) => ({ topic, partition, offset, error })),
+    ),
     duplicates: result.duplicates,
     skipped: taken.reduce((s, st) => s + st.skipped, 0),
     partitions: taken.map((st) => ({

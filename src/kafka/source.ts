@@ -61,6 +61,16 @@ export interface KafkaSourceOptions {
   maxQueued?: number;
   /** SASL and TLS settings (see `kafkaConnection` in config). */
   connection?: KafkaConnection;
+  /** A prom-client registry (and the client) for the Kafka client's own metrics. */
+  metrics?: ConsumerOptions<Buffer, Buffer, Buffer, Buffer>['metrics'];
+}
+
+/** The source's view of its connection, for readiness. */
+export interface SourceHealth {
+  /** A client exists and no broker is reported unreachable. */
+  connected: boolean;
+  /** Partitions assigned to this consumer. */
+  assigned: number;
 }
 
 type Pending = {
@@ -523,6 +533,31 @@ export class KafkaSource implements PollingSource {
     return out;
   }
 
+  health(): SourceHealth {
+    return {
+      connected: this.consumer !== null && !this.restarting && this.down.size === 0,
+      assigned: this.assignment.size,
+    };
+  }
+
+  /** The end offset (the next message's offset) of each assigned partition; throws when the broker cannot say. */
+  async endOffsets(): Promise<Array<{ topic: string; partition: number; end: bigint }>> {
+    const c = this.consumer;
+    if (!c || this.assignment.size === 0) return [];
+    const partitions: Record<string, number[]> = {};
+    for (const k of this.assignment) {
+      const [topic, p] = split(k);
+      (partitions[topic] ??= []).push(p);
+    }
+    const offsets = await c.listOffsets({ topics: Object.keys(partitions), partitions, timestamp: -1n });
+    return Object.entries(partitions).flatMap(([topic, ps]) =>
+      ps.flatMap((partition) => {
+        const end = (offsets.get(topic) as Record<number, bigint> | undefined)?.[partition];
+        return end === undefined ? [] : [{ topic, partition, end }];
+      }),
+    );
+  }
+
   /** Messages held for a partition whose position is not known yet. */
   heldCount(topic: string, partition: number): number {
     const st = this.states.get(key(topic, partition));
@@ -603,6 +638,7 @@ function consumerOptions(o: KafkaSourceOptions): ConsumerOptions<Buffer, Buffer,
     maxBytesPerPartition: Math.min(fetchBytes, DEFAULT_FETCH_BYTES),
     retries: 5,
     retryDelay: 500,
+    ...(o.metrics ? { metrics: o.metrics } : {}),
     ...o.connection,
   } as ConsumerOptions<Buffer, Buffer, Buffer, Buffer>;
 }

@@ -22,6 +22,10 @@ import { Maintenance, type MaintenanceOptions } from '../ingest/maintenance.ts';
 import { runLoop } from './run-loop.ts';
 import { garbageCollection } from '../os/requested-gc.ts';
 import { sleep } from '../time.ts';
+import * as promClient from 'prom-client';
+import { parseListenAddress } from '../config/listen-address.ts';
+import { startHttpServer, type RunningServer, type Routes } from '../http/server.ts';
+import { ConsumeMonitor } from './consume-monitor.ts';
 
 export interface ConsumeOptions {
   config: Readonly<Config>;
@@ -70,8 +74,20 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
   // Everything that may fail on bad settings (e.g. a missing CA file) before the spool is taken.
   const connection = kafkaConnection(cfg, (p) => fs.readFileSync(p, 'utf8'));
   const spool = await claimSpool(cfg, o.log);
-  const maintenance = new Maintenance({ log: o.log, ...maintenanceOptions(cfg), ...o.maintenance });
-  const pipeline = ingestPipeline(cfg, o, { spool, maintenance, catalog, encoder: encoders.posts });
+  // The monitor asks the pipeline and the source, made below (they need it first).
+  const parts: { source?: KafkaSource; pipeline?: IngestPipeline } = {};
+  const monitor = new ConsumeMonitor({ pipeline: () => parts.pipeline, source: () => parts.source, spool });
+  const server = await startStatusServer(cfg.metricsAddress, monitor, o.log).catch(async (err: unknown) => {
+    await spool.close();
+    throw err;
+  });
+  const maintenance = new Maintenance({
+    log: o.log,
+    ...maintenanceOptions(cfg),
+    ...o.maintenance,
+    onStep: (e) => monitor.maintenance(e),
+  });
+  const pipeline = ingestPipeline(cfg, o, { spool, maintenance, catalog, encoder: encoders.posts }, monitor);
   const source = new KafkaSource({
     bootstrapBrokers: cfg.kafkaBrokers,
     groupId: cfg.groupId,
@@ -81,14 +97,18 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     owner: pipeline,
     log: o.log,
     connection,
+    metrics: { registry: monitor.registry, client: promClient },
   });
+  Object.assign(parts, { source, pipeline });
   const info = { topics: topics.join(','), brokers: cfg.kafkaBrokers.join(','), group: cfg.groupId };
   o.log.info('consuming', { ...info, table_root: cfg.tableRoot });
   if ((await startSource(source, topics, cfg, o)) === 'aborted') {
     await source.close();
     await spool.close();
+    await server?.close();
     return { rows: 0, deadLetters: 0, commits: 0 };
   }
+  monitor.start();
   let blocked: ConsumeResult['blocked'];
   try {
     await runLoop({
@@ -99,6 +119,7 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
       untilIdleMs: o.untilIdleSeconds === undefined ? undefined : o.untilIdleSeconds * 1000,
       maxBufferedBytes: (encoders.posts.parallelism + 2) * cfg.maxBatchBytes,
       collectGarbage: garbageCollection(cfg.gcEveryBytes),
+      observer: monitor,
     });
     blocked = source.blocked();
   } finally {
@@ -108,6 +129,8 @@ export async function runConsume(o: ConsumeOptions): Promise<ConsumeResult> {
     await encoders.tables.close?.();
     await encoders.posts.close?.();
     await spool.close();
+    monitor.stop();
+    await server?.close();
   }
   const { rows, deadLetters, commits, firstMessageAt, lastCommitAt } = pipeline.totals;
   return { rows, deadLetters, commits, firstMessageAt, lastCommitAt, encoder: encoders.note, blocked };
@@ -118,6 +141,7 @@ function ingestPipeline(
   cfg: Readonly<Config>,
   o: ConsumeOptions,
   parts: Pick<PipelineOptions, 'spool' | 'maintenance' | 'catalog' | 'encoder'>,
+  monitor: ConsumeMonitor,
 ): IngestPipeline {
   return new IngestPipeline({
     ...parts,
@@ -131,9 +155,40 @@ function ingestPipeline(
     log: o.log,
     onBatch: (s) => {
       formatSummary(s).forEach((l) => o.print(l));
+      monitor.batch(s);
       o.onBatch?.(s);
     },
+    onConflict: (table) => monitor.conflict(table),
   });
+}
+
+/** The metrics, health and status server at `address` (null when it is off). */
+async function startStatusServer(address: string, monitor: ConsumeMonitor, log: Logger): Promise<RunningServer | null> {
+  const at = parseListenAddress(address);
+  if (!at) return null;
+  const server = await startHttpServer(at, statusRoutes(monitor), log);
+  log.info(`metrics at ${server.url}/metrics, health at /livez and /readyz`);
+  return server;
+}
+
+function statusRoutes(monitor: ConsumeMonitor): Routes {
+  const json = (status: number, body: unknown) => ({
+    status,
+    contentType: 'application/json',
+    body: JSON.stringify(body) + '\n',
+  });
+  return {
+    '/metrics': async () => ({
+      status: 200,
+      contentType: monitor.registry.contentType,
+      body: await monitor.registry.metrics(),
+    }),
+    '/livez': () => json(200, { live: true }),
+    '/readyz': () => {
+      const r = monitor.readiness();
+      return json(r.ready ? 200 : 503, r);
+    },
+  };
 }
 
 /** The automatic maintenance the configuration asks for. */

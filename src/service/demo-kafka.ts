@@ -67,6 +67,7 @@ export async function runKafkaDemo(o: {
           batch_size: o.batchSize,
           processing_interval: 1,
           spool_dir: nodePath.join(o.tableRoot, '.spool'),
+          metrics_address: 'off',
         },
       ],
     ],

@@ -38,6 +38,13 @@ export interface RunOptions {
   maxBufferedBytes?: number;
   /** Ask for a garbage collection after every `everyBytes` of message values polled (see os/requested-gc.ts). */
   collectGarbage?: RequestedGc;
+  /** Told what each poll brought (per topic) and of failed flushes (metrics, status). */
+  observer?: RunObserver;
+}
+
+export interface RunObserver {
+  polled(topic: string, messages: number, bytes: number): void;
+  flushFailed(topic: string, error: Error): void;
 }
 
 export async function runLoop(opts: RunOptions): Promise<void> {
@@ -107,10 +114,16 @@ class RunLoop {
     const { source, signal } = this.o;
     const msgs = await source.poll(this.o.pollMax ?? 2000);
     if (msgs.length) this.lastMessageAt = Date.now();
+    const perTopic = new Map<string, { messages: number; bytes: number }>();
     for (const m of msgs) {
       this.pipeline.push(m);
-      this.polledBytes += m.value?.byteLength ?? 0;
+      const bytes = m.value?.byteLength ?? 0;
+      this.polledBytes += bytes;
+      const t = perTopic.get(m.topic) ?? perTopic.set(m.topic, { messages: 0, bytes: 0 }).get(m.topic)!;
+      t.messages++;
+      t.bytes += bytes;
     }
+    for (const [topic, t] of perTopic) this.o.observer?.polled(topic, t.messages, t.bytes);
     this.maybeCollectGarbage();
     const exhausted = msgs.length === 0 && source.exhausted();
     const quietForMs = msgs.length ? 0 : Date.now() - this.lastMessageAt;
@@ -166,6 +179,7 @@ class RunLoop {
       .catch((err: unknown): FlushOutcome => ({ summaries: [], reseek: [], error: err as Error }))
       .then((out) => {
         release();
+        if (out.error) this.o.observer?.flushFailed(topic, out.error);
         return this.handle(out);
       })
       .finally(() => this.inFlight.delete(p));

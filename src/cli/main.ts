@@ -47,6 +47,7 @@ export function buildProgram(): Command {
     registerDemo,
     registerGenerate,
     registerLoad,
+    registerStatus,
     registerOptimize,
     registerVacuum,
   ]) {
@@ -250,6 +251,20 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(0);
 });
 process.exitCode = await main(process.argv);
+
+function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('version, rows, files, last commit and committed offsets of the tables; lag with --kafka-host')
+    .argument('[table]', 'table location')
+    .option('--root <dir>', 'every table under this directory or s3:// prefix')
+    .option('--kafka-host <hosts>', 'ask this broker for end offsets (lag)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (table: string | undefined, opts: { root?: string; kafkaHost?: string; format: string }) => {
+      const { statusLines } = await import('./status.ts');
+      await print(await statusLines({ table, ...opts, s3: s3For(table ?? opts.root) }));
+    });
+}
 
 function registerOptimize(program: Command): void {
   program

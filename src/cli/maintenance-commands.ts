@@ -14,7 +14,7 @@ export interface Target {
 }
 
 /** The tables a command acts on: one, or every table under a root, by name. */
-async function tablesOf(t: Target): Promise<Array<[string, string]>> {
+export async function tablesOf(t: Target): Promise<Array<[string, string]>> {
   if (!!t.table === !!t.root) {
     throw new ReddStreamError('USAGE', 'give exactly one of <table> or --root <dir> (every table under it)');
   }

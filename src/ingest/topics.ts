@@ -15,3 +15,13 @@ export function tableForTopic(topic: string): string {
 export function txnAppId(group: string, topic: string, partition: number): string {
   return `${group}-${topic}-${partition}`;
 }
+
+/**
+ * The group, topic and partition of a consumer's `txn` app id, or null for
+ * other app ids (loads, other tools). Topics are `reddit_<sub>` and
+ * subreddit names have no '-', so the split is unambiguous.
+ */
+export function parseTxnAppId(appId: string): { group: string; topic: string; partition: number } | null {
+  const m = /^(.+)-(reddit_[A-Za-z0-9_]+)-(\d+)$/.exec(appId);
+  return m ? { group: m[1], topic: m[2], partition: Number(m[3]) } : null;
+}

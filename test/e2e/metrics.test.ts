@@ -13,6 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { readAllRows } from '../../src/delta/scan.ts';
 import { loadSnapshot } from '../../src/delta/snapshot.ts';
 import { LocalObjectStore } from '../../src/storage/local.ts';
+import { statusLines, type StatusReport } from '../../src/cli/status.ts';
+import { topicEndOffsets } from '../../src/kafka/end-offsets.ts';
 import { createTopics, generatedMessages, produce, startBroker, startConsume, type Broker } from '../helpers/kafka.ts';
 
 let broker: Broker;
@@ -131,5 +133,25 @@ describe('consume metrics and health (real broker)', { timeout: 300_000 }, () =>
     assert.equal(res.code, 0, res.stderr.slice(-2000));
     assert.equal(await rows(path.join(root, 'watched')), 3200);
     assert.doesNotMatch(res.stderr + res.stdout, /hunter2/);
+
+    // `status` reads the same positions from the tables, and the lag from the broker.
+    const report = JSON.parse(
+      (await statusLines({ root, kafkaHost: broker.bootstrap, format: 'json' })).join('\n'),
+    ) as StatusReport;
+    const watched = report.tables.find((t) => t.table === 'watched')!;
+    assert.equal(watched.rows, 3200);
+    assert.equal(report.lagNote, null);
+    const ends = await topicEndOffsets([broker.bootstrap], ['reddit_watched']);
+    assert.deepEqual(
+      watched.positions.map((p) => [p.group, p.topic, p.partition, p.offset + 1, p.lag]),
+      [0, 1].map((p) => ['g-metrics', 'reddit_watched', p, Number(ends.get('reddit_watched')![p]), 0]),
+    );
+    const text = await statusLines({ root, format: 'text' });
+    assert.match(text[0], /^_dead_letters: version \d+, 3 rows/);
+    assert.ok(text.some((l) => /^watched: version \d+, 3200 rows, \d+ files \(\d+ small\)/.test(l)));
+    assert.ok(text.includes(`  g-metrics reddit_watched[0] at offset ${watched.positions[0].offset}`));
+    assert.equal(text.at(-1), 'lag: no broker asked (give --kafka-host)');
+    const unreachable = await statusLines({ root, kafkaHost: '127.0.0.1:1', format: 'text' });
+    assert.match(unreachable.at(-1)!, /^lag unknown: Kafka did not answer/);
   });
 });

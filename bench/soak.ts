@@ -47,6 +47,8 @@ const { values: a } = parseArgs({
     partitions: { type: 'string', default: '1' },
     /** Keep the temp directory (tables, logs) for inspection. */
     keep: { type: 'boolean', default: false },
+    /** Node flags for the consumer only, space-separated (e.g. --trace-gc: its output goes to the kept consume.stdout). */
+    'consumer-node-flags': { type: 'string', default: '' },
   },
 });
 const N = Number(a.posts);
@@ -324,6 +326,7 @@ try {
   const child = spawn(
     process.execPath,
     [
+      ...a['consumer-node-flags'].split(/\s+/).filter(Boolean),
       CLI,
       'consume',
       '--subreddits',
@@ -341,7 +344,10 @@ try {
       '--processing-interval',
       '1',
     ],
-    { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   // Kept with --keep: the consumer's batch lines and log.
   const rawOut = fs.createWriteStream(path.join(tmp, 'consume.stdout'));
@@ -447,6 +453,7 @@ try {
   results.flushLatency.last = latencyStats(bs.slice(-NEAREST));
   results.flushLatency.all = latencyStats(bs);
   // The trend, per 500 versions, and how far behind the producer the commits were.
+  const compacted = out.logged('compacted').map(fields);
   const buckets: Record<string, any> = {};
   for (let v0 = 0; v0 <= maxVersion; v0 += 500) {
     const inB = bs.filter((b) => b.version >= v0 && b.version < v0 + 500);
@@ -461,6 +468,9 @@ try {
       lagMedianMs: Math.round(median(inB.map(lag))),
       lagP90Ms: Math.round(quantile(inB.map(lag), 0.9)),
       maxRssMB: Math.max(...rss.filter((x) => x.version >= v0 && x.version < v0 + 500).map((x) => x.mb)),
+      compactionMsMedian: median(
+        compacted.filter((f) => Number(f.version) >= v0 && Number(f.version) < v0 + 500).map((f) => Number(f.ms)),
+      ),
     };
   }
   results.byVersion = buckets;
@@ -473,7 +483,6 @@ try {
   };
 
   // 5. maintenance the consumer logged
-  const compacted = out.logged('compacted').map(fields);
   results.maintenance = {
     compactions: compacted.length,
     compactionFilesIn: compacted.reduce((s, f) => s + Number(f.files_in), 0),
@@ -602,10 +611,17 @@ row(
   `${r.consume.peakRssMB} MB / ${r.consume.cpuSeconds} s / ${r.endToEndLag.medianMs}, ${r.endToEndLag.p90Ms} ms`,
   '',
 );
-console.log('\n| versions | batches | flush median / p90 | lag median / p90 | consumer RSS max |');
-console.log('| --- | --- | --- | --- | --- |');
+console.log('\n| versions | batches | flush median / p90 | lag median / p90 | consumer RSS max | compaction median |');
+console.log('| --- | --- | --- | --- | --- | --- |');
 for (const [k, b] of Object.entries(r.byVersion as Record<string, any>)) {
-  row(k, b.batches, `${b.medianMs} / ${b.p90Ms} ms`, `${b.lagMedianMs} / ${b.lagP90Ms} ms`, `${b.maxRssMB} MB`);
+  row(
+    k,
+    b.batches,
+    `${b.medianMs} / ${b.p90Ms} ms`,
+    `${b.lagMedianMs} / ${b.lagP90Ms} ms`,
+    `${b.maxRssMB} MB`,
+    `${b.compactionMsMedian} ms`,
+  );
 }
 console.log('');
 for (const [name, [ok, value]] of Object.entries(r.checks as Record<string, [boolean, unknown]>)) {

@@ -117,7 +117,7 @@ async function registerTables(
 ): Promise<Set<string>> {
   const inUse = new Set<string>();
   for (const [name, location] of tables) {
-    const snap = await loadSnapshot(openStore(location, opts.s3), { version: opts.version });
+    const snap = await loadSnapshot(openStore(location, opts.s3), { version: opts.version, withoutTombstones: true });
     const preds = target && target.table.toLowerCase() === name.toLowerCase() ? target.predicates : [];
     const r = await registerTable(
       session,

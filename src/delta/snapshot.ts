@@ -43,6 +43,8 @@ export class Snapshot {
    * was written after it, which bounds how old those commits can be.
    */
   readonly latestAt: number;
+  /** False when loaded `withoutTombstones`: fine to read, not to write or vacuum from. */
+  tombstonesLoaded = true;
 
   constructor(store: ObjectStore, state: TableState, checkpointVersion: number | null, latestAt = -Infinity) {
     this.store = store;
@@ -85,6 +87,20 @@ export interface LoadOptions {
   version?: number;
   /** Skip the reader-feature check (for `describe`, which shows protocol details of any table). */
   skipFeatureCheck?: boolean;
+  /**
+   * Leave out the checkpoint's tombstones (`remove` rows), which only
+   * writers and vacuum need: a reader of a streaming table's checkpoint
+   * then decodes its live files only. Such a snapshot is refused by writers
+   * and vacuum (`tombstonesLoaded` is false).
+   */
+  withoutTombstones?: boolean;
+}
+
+/** Writers and vacuum need a snapshot's tombstones: refuse one loaded without them. */
+export function requireTombstones(snapshot: Snapshot, what: string): void {
+  if (!snapshot.tombstonesLoaded) {
+    throw new ReddStreamError('USAGE', `${what} needs a snapshot loaded with its tombstones (${snapshot.store.url})`);
+  }
 }
 
 export async function readLastCheckpoint(store: ObjectStore): Promise<LastCheckpoint | null> {
@@ -131,7 +147,14 @@ export async function readCommit(store: ObjectStore, path: string): Promise<LogA
 }
 
 /** The rows of all parts of a checkpoint, as actions (in no meaningful order). */
-export async function readCheckpoint(store: ObjectStore, cp: CheckpointRef): Promise<LogAction[]> {
+export async function readCheckpoint(
+  store: ObjectStore,
+  cp: CheckpointRef,
+  options: { withoutTombstones?: boolean } = {},
+): Promise<LogAction[]> {
+  const columns = ['protocol', 'metaData', 'add', 'remove', 'txn', 'domainMetadata'].filter(
+    (c) => !(options.withoutTombstones && c === 'remove'),
+  );
   const actions: LogAction[] = [];
   for (let i = 0; i < cp.paths.length; i++) {
     const path = cp.paths[i];
@@ -139,7 +162,7 @@ export async function readCheckpoint(store: ObjectStore, cp: CheckpointRef): Pro
     let rows: Record<string, unknown>[];
     try {
       const pq = await openParquet(store, path, cp.sizes[i]);
-      rows = await pq.readRows(['protocol', 'metaData', 'add', 'remove', 'txn', 'domainMetadata']);
+      rows = await pq.readRows(columns);
     } catch (err) {
       throw new ReddStreamError('CORRUPT_CHECKPOINT', `cannot read checkpoint ${where}: ${(err as Error).message}`, {
         cause: err,
@@ -153,9 +176,9 @@ export async function readCheckpoint(store: ObjectStore, cp: CheckpointRef): Pro
   return actions;
 }
 
-async function replaySegment(store: ObjectStore, seg: LogSegment): Promise<TableState> {
+async function replaySegment(store: ObjectStore, seg: LogSegment, withoutTombstones = false): Promise<TableState> {
   const b = seg.checkpoint
-    ? builderFromCheckpoint(await readCheckpoint(store, seg.checkpoint), seg.checkpoint.version)
+    ? builderFromCheckpoint(await readCheckpoint(store, seg.checkpoint, { withoutTombstones }), seg.checkpoint.version)
     : emptyBuilder();
   // Fetch commits concurrently (bounded), apply in order.
   const results = await mapLimit(seg.commits, 16, (c) => readCommit(store, c.path));
@@ -168,10 +191,13 @@ export async function loadSnapshot(store: ObjectStore, options: LoadOptions = {}
   const listedAt = Date.now();
   const log = await listLog(store, options.version);
   const seg = planLogSegment(log, store.url, options.version);
-  const state = await replaySegment(store, seg);
+  const withoutTombstones = options.withoutTombstones === true && seg.checkpoint !== null;
+  const state = await replaySegment(store, seg, withoutTombstones);
   if (!options.skipFeatureCheck) checkReadSupported(state.protocol, state.metadata, store.url);
   const latestAt = seg.version === log.latest ? listedAt : -Infinity;
-  return new Snapshot(store, state, seg.checkpoint?.version ?? null, latestAt);
+  const snap = new Snapshot(store, state, seg.checkpoint?.version ?? null, latestAt);
+  if (withoutTombstones) snap.tombstonesLoaded = false;
+  return snap;
 }
 
 /**

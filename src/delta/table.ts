@@ -24,7 +24,7 @@ import { checkWriteSupported } from './features.ts';
 import { LOG_DIR } from './log-path.ts';
 import { encodeAddPath } from './partitions.ts';
 import { encodeDataFiles, type ColumnBatch, type EncodedFile } from './data-files.ts';
-import { loadSnapshot, Snapshot, updateSnapshot } from './snapshot.ts';
+import { loadSnapshot, requireTombstones, Snapshot, updateSnapshot } from './snapshot.ts';
 import {
   addedColumns,
   newColumns,
@@ -244,6 +244,7 @@ export class DeltaTable {
   encoder: ParquetEncoder = inlineEncoder;
 
   private constructor(store: ObjectStore, snapshot: Snapshot) {
+    requireTombstones(snapshot, 'a writer');
     this.store = store;
     this.current = snapshot;
   }

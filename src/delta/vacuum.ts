@@ -20,7 +20,7 @@ import type { ObjectMeta, ObjectStore } from '../storage/object-store.ts';
 import { LOG_DIR } from './log-path.ts';
 import { tombstoneRetentionMs } from './retention.ts';
 import { checkWriteSupported } from './features.ts';
-import type { Snapshot } from './snapshot.ts';
+import { requireTombstones, type Snapshot } from './snapshot.ts';
 
 export interface VacuumOptions {
   /** Retention in hours (default: the table's). */
@@ -79,6 +79,7 @@ const decode = (p: string) => decodeURIComponent(p);
 
 /** Vacuum the table of `snapshot` (its latest version: load it just before). */
 export async function vacuum(snapshot: Snapshot, store: ObjectStore, o: VacuumOptions = {}): Promise<VacuumResult> {
+  requireTombstones(snapshot, 'vacuum');
   // Files of features this writer does not know (deletion vectors...) would look unreferenced.
   checkWriteSupported(snapshot.protocol, snapshot.metadata, snapshot.schema, store.url);
   const tableRetention = tombstoneRetentionMs(snapshot.metadata.configuration);

@@ -199,3 +199,26 @@ describe('deletion vectors are part of a logical file identity', () => {
     );
   });
 });
+
+describe('loading without tombstones (readers)', () => {
+  it("a reader's snapshot has the same live files and txns but no checkpoint tombstones; writers and vacuum refuse it", async () => {
+    const { DeltaTable } = await import('../../src/delta/table.ts');
+    const { optimizeTable } = await import('../../src/delta/optimize.ts');
+    const { vacuum } = await import('../../src/delta/vacuum.ts');
+    const { field, struct } = await import('../../src/delta/schema.ts');
+    const store = new MemoryObjectStore();
+    const table = await DeltaTable.create(store, { schema: struct([field('id', 'long')]) });
+    for (let i = 0; i < 12; i++) await table.appendRows([{ id: BigInt(i) }], { txns: [{ appId: 'a', version: i }] });
+    await optimizeTable(table);
+    for (let i = 12; i < 20; i++) await table.appendRows([{ id: BigInt(i) }], { txns: [{ appId: 'a', version: i }] });
+    const full = await loadSnapshot(store);
+    const reader = await loadSnapshot(store, { withoutTombstones: true });
+    assert.equal(full.checkpointVersion, 20, 'the compaction is in the checkpoint');
+    assert.equal(tombstones(full).length, 12);
+    assert.deepEqual(tombstones(reader), []);
+    assert.deepEqual(ids(reader), ids(full));
+    assert.equal(reader.txnVersion('a'), 19);
+    assert.equal(reader.tombstonesLoaded, false);
+    await assert.rejects(vacuum(reader, store), /vacuum needs a snapshot loaded with its tombstones/);
+  });
+});

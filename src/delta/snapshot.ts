@@ -222,7 +222,8 @@ export async function updateSnapshot(snapshot: Snapshot, upTo?: number): Promise
   if (upTo === undefined && startedAt - snapshot.latestAt > logRetentionMs(snapshot.metadata.configuration) / 2) {
     return loadSnapshot(store);
   }
-  const b = builderFrom(snapshot.state);
+  // The state is copied only once a newer commit is found (a refresh that finds none makes no garbage).
+  let b: ReturnType<typeof builderFrom> | null = null;
   let latestAt = snapshot.latestAt;
   for (let v = snapshot.version + 1; upTo === undefined || v <= upTo; v++) {
     let actions: LogAction[];
@@ -234,16 +235,20 @@ export async function updateSnapshot(snapshot: Snapshot, upTo?: number): Promise
       latestAt = startedAt;
       break;
     }
+    b ??= builderFrom(snapshot.state);
     applyActions(b, actions, v);
   }
-  if (b.version === snapshot.version) {
-    return latestAt === snapshot.latestAt
-      ? snapshot
-      : new Snapshot(store, snapshot.state, snapshot.checkpointVersion, latestAt);
+  let next: Snapshot;
+  if (b === null) {
+    if (latestAt === snapshot.latestAt) return snapshot;
+    next = new Snapshot(store, snapshot.state, snapshot.checkpointVersion, latestAt);
+  } else {
+    const state = finish(b, store.url);
+    checkReadSupported(state.protocol, state.metadata, store.url);
+    next = new Snapshot(store, state, snapshot.checkpointVersion, latestAt);
   }
-  const state = finish(b, store.url);
-  checkReadSupported(state.protocol, state.metadata, store.url);
-  return new Snapshot(store, state, snapshot.checkpointVersion, latestAt);
+  next.tombstonesLoaded = snapshot.tombstonesLoaded;
+  return next;
 }
 
 export interface HistoryEntry {
